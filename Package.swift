@@ -1,0 +1,74 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Targets, each with one job. The data path reads top to bottom:
+// client → API → agent → image store / runtime → runc.
+var targets: [Target] = [
+    // OCI image-spec types, digests, the content store and image references. No networking.
+    .target(name: "PierOCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+    // libarchive, for reading (and writing) layer tarballs: gzip, zstd, plain tar.
+    .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+    // Layers unpacked once per diff id, image import/export, the image builder.
+    .target(name: "PierImage", dependencies: ["PierOCI", "CArchive"]),
+    // OCI runtime-spec generation, runc, the shim, overlayfs, cgroups, CNI networking.
+    .target(name: "PierRuntime", dependencies: ["PierOCI"]),
+    // Wire types of the agent's HTTP API, shared by server and client.
+    .target(name: "PierAPI", dependencies: []),
+    // The device agent: state in SQLite, container supervision, the HTTP API.
+    .target(name: "PierAgent", dependencies: [
+        "PierAPI",  // TEMP while wiring: "PierOCI", "PierImage", "PierRuntime"
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
+    // The client library behind the CLI: HTTP over a unix socket, output formatting.
+    .target(name: "PierClient", dependencies: [
+        "PierAPI",  // TEMP while wiring: "PierOCI", "PierImage"
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    ]),
+    // The thin `pier` executable: one file per command.
+    .executableTarget(name: "pier", dependencies: [
+        "PierClient", "PierAgent", "PierAPI",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]),
+    // A tiny per-container supervisor in C (like conmon): subreaper, log writer, exit recorder.
+    .executableTarget(name: "pier-shim"),
+
+    .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
+    .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
+    .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
+    .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI"]),
+    // Starts real processes: runc, the shim, the agent, the `pier` CLI.
+    .testTarget(name: "PierIntegrationTests", dependencies: ["PierClient", "PierAPI"]),
+]
+
+// Development convenience: `PIER_ONLY=PierImageTests,PierOCITests swift test --scratch-path .build-image`
+// keeps only those test targets and what they need, so one module can be built and
+// tested while another is mid-change. Unset (CI, the README), every target is built.
+if let only = Context.environment["PIER_ONLY"], !only.isEmpty {
+    let wanted = Set(only.split(separator: ",").map(String.init))
+    var keep = Set<String>()
+    func visit(_ name: String) {
+        guard keep.insert(name).inserted, let t = targets.first(where: { $0.name == name }) else { return }
+        for dep in t.dependencies { if case .byNameItem(let n, _) = dep { visit(n) } }
+    }
+    wanted.forEach(visit)
+    targets = targets.filter { keep.contains($0.name) }
+}
+
+let package = Package(
+    name: "Pier",
+    platforms: [.macOS(.v15)],
+    products: ["pier", "pier-shim"].filter { n in targets.contains { $0.name == n } }
+        .map { Product.executable(name: $0, targets: [$0]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+    ],
+    targets: targets
+)

@@ -1,0 +1,103 @@
+/// Options for creating and running a container, as `pier run` sends them to the agent
+/// (`POST /v1/containers`). Every field is validated by the agent; a bad value is refused
+/// with an error naming the field, and nothing is created.
+public struct ContainerCreateRequest: Codable, Sendable, Equatable {
+    /// Image reference: `name[:tag]` or `name@sha256:…`.
+    public var image: String
+    public var name: String?
+    /// Replaces the image's entrypoint when set (empty array clears it).
+    public var entrypoint: [String]?
+    /// Replaces the image's cmd when non-empty.
+    public var command: [String]
+    /// `KEY=VALUE` entries, added to (and overriding) the image's environment.
+    public var env: [String]
+    public var workdir: String?
+    /// `user`, `uid`, `user:group` or `uid:gid`.
+    public var user: String?
+    public var hostname: String?
+    public var readOnly: Bool
+    /// `HOST:CONTAINER[:ro|rw]` bind mounts.
+    public var volumes: [String]
+    /// `HOST[:CONTAINER][:rwm]` device mappings; only these devices are visible.
+    public var devices: [String]
+    /// Memory limit, e.g. `64m`, `1g`, `1048576`.
+    public var memory: String?
+    /// CPU limit in CPUs, e.g. `0.5`.
+    public var cpus: Double?
+    public var pidsLimit: Int?
+    /// `bridge` (default), `host` or `none`.
+    public var network: String?
+    /// `HOST:CONTAINER[/tcp|udp]` or `IP:HOST:CONTAINER[/proto]`, bridge network only.
+    public var publish: [String]
+    /// `no` (default), `on-failure[:N]`, `always`, `unless-stopped`.
+    public var restart: String?
+    public var health: HealthCheckConfig?
+    public var labels: [String: String]
+    public var capAdd: [String]
+    public var capDrop: [String]
+    /// Remove the container when it exits (`--rm`).
+    public var autoRemove: Bool
+    /// Log rotation: bytes per file and files kept.
+    public var logMaxSize: Int?
+    public var logMaxFiles: Int?
+    /// Signal sent by `stop` before SIGKILL (default from the image, else SIGTERM).
+    public var stopSignal: String?
+
+    public init(
+        image: String, name: String? = nil, entrypoint: [String]? = nil, command: [String] = [],
+        env: [String] = [], workdir: String? = nil, user: String? = nil, hostname: String? = nil,
+        readOnly: Bool = false, volumes: [String] = [], devices: [String] = [], memory: String? = nil,
+        cpus: Double? = nil, pidsLimit: Int? = nil, network: String? = nil, publish: [String] = [],
+        restart: String? = nil, health: HealthCheckConfig? = nil, labels: [String: String] = [:],
+        capAdd: [String] = [], capDrop: [String] = [], autoRemove: Bool = false,
+        logMaxSize: Int? = nil, logMaxFiles: Int? = nil, stopSignal: String? = nil
+    ) {
+        self.image = image; self.name = name; self.entrypoint = entrypoint; self.command = command
+        self.env = env; self.workdir = workdir; self.user = user; self.hostname = hostname
+        self.readOnly = readOnly; self.volumes = volumes; self.devices = devices; self.memory = memory
+        self.cpus = cpus; self.pidsLimit = pidsLimit; self.network = network; self.publish = publish
+        self.restart = restart; self.health = health; self.labels = labels; self.capAdd = capAdd
+        self.capDrop = capDrop; self.autoRemove = autoRemove; self.logMaxSize = logMaxSize
+        self.logMaxFiles = logMaxFiles; self.stopSignal = stopSignal
+    }
+}
+
+/// A health check: a command run inside the container (`runc exec`) on an interval.
+public struct HealthCheckConfig: Codable, Sendable, Equatable {
+    /// Run with `/bin/sh -c` when it is a single string, as Docker's `CMD-SHELL`.
+    public var command: [String]
+    public var intervalSeconds: Double
+    public var timeoutSeconds: Double
+    public var retries: Int
+    public var startPeriodSeconds: Double
+
+    public init(command: [String], intervalSeconds: Double = 30, timeoutSeconds: Double = 30, retries: Int = 3, startPeriodSeconds: Double = 0) {
+        self.command = command; self.intervalSeconds = intervalSeconds; self.timeoutSeconds = timeoutSeconds
+        self.retries = retries; self.startPeriodSeconds = startPeriodSeconds
+    }
+}
+
+/// `POST /v1/containers/{id}/exec`: a process run in a running container.
+public struct ExecRequest: Codable, Sendable, Equatable {
+    public var command: [String]
+    public var env: [String]
+    public var workdir: String?
+    public var user: String?
+    public init(command: [String], env: [String] = [], workdir: String? = nil, user: String? = nil) {
+        self.command = command; self.env = env; self.workdir = workdir; self.user = user
+    }
+}
+
+/// Answer to a create: the new container's id and name.
+public struct ContainerCreated: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public init(id: String, name: String) { self.id = id; self.name = name }
+}
+
+/// Answer to `wait`, and the payload of the exit frame of an attached stream.
+public struct ContainerExit: Codable, Sendable, Equatable {
+    public var exitCode: Int32
+    public var error: String?
+    public init(exitCode: Int32, error: String? = nil) { self.exitCode = exitCode; self.error = error }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// One line of `pier image ls` (`GET /v1/images`).
+public struct ImageSummary: Codable, Sendable, Equatable {
+    /// Tags pointing at this image, e.g. `sensor:1.0`.
+    public var tags: [String]
+    /// Digest of the manifest (the image id).
+    public var digest: String
+    public var platform: String
+    /// Compressed bytes of the manifest, config and layers.
+    public var size: Int64
+    /// Bytes of layers this image shares with at least one other image in the store.
+    public var sharedSize: Int64
+    public var layers: Int
+    public var created: Date?
+
+    public init(tags: [String], digest: String, platform: String, size: Int64, sharedSize: Int64, layers: Int, created: Date?) {
+        self.tags = tags; self.digest = digest; self.platform = platform; self.size = size
+        self.sharedSize = sharedSize; self.layers = layers; self.created = created
+    }
+}
+
+/// `pier image inspect` (`GET /v1/images/{ref}`).
+public struct ImageDetails: Codable, Sendable, Equatable {
+    public var summary: ImageSummary
+    public var manifestMediaType: String
+    public var configDigest: String
+    public var layerDigests: [String]
+    public var diffIDs: [String]
+    public var entrypoint: [String]?
+    public var cmd: [String]?
+    public var env: [String]
+    public var workdir: String?
+    public var user: String?
+    public var labels: [String: String]
+
+    public init(summary: ImageSummary, manifestMediaType: String, configDigest: String, layerDigests: [String],
+                diffIDs: [String], entrypoint: [String]?, cmd: [String]?, env: [String], workdir: String?,
+                user: String?, labels: [String: String]) {
+        self.summary = summary; self.manifestMediaType = manifestMediaType; self.configDigest = configDigest
+        self.layerDigests = layerDigests; self.diffIDs = diffIDs; self.entrypoint = entrypoint; self.cmd = cmd
+        self.env = env; self.workdir = workdir; self.user = user; self.labels = labels
+    }
+}
+
+/// An image brought in by `pier image import` or `pier image build`.
+public struct ImportedImage: Codable, Sendable, Equatable {
+    public var name: String?
+    public var digest: String
+    public init(name: String?, digest: String) { self.name = name; self.digest = digest }
+}
+
+/// What `pier image prune` (garbage collection) removed.
+public struct PruneReport: Codable, Sendable, Equatable {
+    public var removedImages: [String]
+    public var removedBlobs: Int
+    public var removedLayers: Int
+    public var reclaimedBytes: Int64
+    public init(removedImages: [String], removedBlobs: Int, removedLayers: Int, reclaimedBytes: Int64) {
+        self.removedImages = removedImages; self.removedBlobs = removedBlobs
+        self.removedLayers = removedLayers; self.reclaimedBytes = reclaimedBytes
+    }
+}
+
+/// Disk use of the image store (`GET /v1/system/df`): what is stored once, what is shared.
+public struct DiskUsage: Codable, Sendable, Equatable {
+    public var images: [ImageSummary]
+    /// Bytes of distinct blobs in the content store (each stored once).
+    public var contentStoreBytes: Int64
+    /// Bytes of unpacked layers on disk (each diff id unpacked once).
+    public var unpackedLayerBytes: Int64
+    /// What the images would take if nothing were shared.
+    public var unsharedTotalBytes: Int64
+    public init(images: [ImageSummary], contentStoreBytes: Int64, unpackedLayerBytes: Int64, unsharedTotalBytes: Int64) {
+        self.images = images; self.contentStoreBytes = contentStoreBytes
+        self.unpackedLayerBytes = unpackedLayerBytes; self.unsharedTotalBytes = unsharedTotalBytes
+    }
+}
+
+/// `GET /v1/info`.
+public struct AgentInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var hostname: String
+    public var dataRoot: String
+    public var runtime: String
+    public var os: String
+    public var architecture: String
+    public var cpus: Int
+    public var memoryBytes: UInt64
+    public var containers: Int
+    public var running: Int
+    public var images: Int
+    public init(version: String, hostname: String, dataRoot: String, runtime: String, os: String, architecture: String,
+                cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int) {
+        self.version = version; self.hostname = hostname; self.dataRoot = dataRoot; self.runtime = runtime; self.os = os
+        self.architecture = architecture; self.cpus = cpus; self.memoryBytes = memoryBytes
+        self.containers = containers; self.running = running; self.images = images
+    }
+}
+
+/// Body of every error answer: `{"message": "…"}` with a 4xx or 5xx status.
+public struct APIError: Codable, Sendable, Equatable, Error, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Settings of one `pier agent`, with the defaults a single gateway wants.
+public struct AgentConfiguration: Sendable {
+    /// Images, containers, state and logs live below this directory.
+    public var dataRoot: URL
+    /// Where the API is served, e.g. `unix:///var/lib/pier/pier.sock`.
+    public var listen: [String]
+    /// The runc binary; nil looks in `PIER_RUNC`, PATH and `/usr/sbin`.
+    public var runcPath: String?
+    /// The `pier-shim` binary; nil looks in `PIER_SHIM`, next to `pier`, and PATH.
+    public var shimPath: String?
+    /// Subnet of the `pier0` bridge for `--network bridge`.
+    public var bridgeSubnet: String
+    /// Log rotation defaults for containers that do not set their own.
+    public var logMaxSize: Int
+    public var logMaxFiles: Int
+    /// Largest request body accepted (image imports excepted, which stream to disk).
+    public var maxRequestBody: Int
+    /// Upper bound on unpacked bytes per layer (decompression bombs stop here).
+    public var maxLayerBytes: Int64
+
+    public init(
+        dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,
+        shimPath: String? = nil, bridgeSubnet: String = "10.89.0.0/16", logMaxSize: Int = 10 << 20,
+        logMaxFiles: Int = 3, maxRequestBody: Int = 1 << 20, maxLayerBytes: Int64 = 16 << 30
+    ) {
+        self.dataRoot = dataRoot
+        self.listen = listen.isEmpty ? ["unix://" + dataRoot.appendingPathComponent("pier.sock").path] : listen
+        self.runcPath = runcPath; self.shimPath = shimPath; self.bridgeSubnet = bridgeSubnet
+        self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles; self.maxRequestBody = maxRequestBody
+        self.maxLayerBytes = maxLayerBytes
+    }
+
+    var containersRoot: URL { dataRoot.appendingPathComponent("containers") }
+    var databasePath: URL { dataRoot.appendingPathComponent("agent.db") }
+}

@@ -1,0 +1,26 @@
+/// Errors the agent answers with; each maps to an HTTP status.
+public enum AgentError: Error, CustomStringConvertible, Sendable {
+    /// Bad input: the message names the field and the value.
+    case invalid(String)
+    case noSuchContainer(String)
+    case noSuchImage(String)
+    case conflict(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let m), .conflict(let m), .failed(let m): m
+        case .noSuchContainer(let ref): "no such container: \(ref)"
+        case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
+        }
+    }
+
+    var status: Int {
+        switch self {
+        case .invalid: 400
+        case .noSuchContainer, .noSuchImage: 404
+        case .conflict: 409
+        case .failed: 500
+        }
+    }
+}

@@ -1,0 +1,407 @@
+import Foundation
+import Logging
+import PierAPI
+
+/// Owns every container on this node: creates, starts, watches and removes them, applies
+/// restart policies and health checks, and adopts running containers after an agent restart.
+actor ContainerManager {
+    let configuration: AgentConfiguration
+    let database: AgentDatabase
+    let images: any ImageProvider
+    let runtime: any RuntimeProvider
+    let logger: Logger
+
+    /// Callers of `waitForExit`, resumed at the next exit of their container.
+    private var exitWaiters: [String: [CheckedContinuation<ContainerExit, Never>]] = [:]
+    /// Bumped on every launch; a watcher of an older launch is ignored.
+    private var generations: [String: Int] = [:]
+    private var healthTasks: [String: Task<Void, Never>] = [:]
+    private var restartTasks: [String: Task<Void, Never>] = [:]
+    private var restartDelays: [String: Duration] = [:]
+    /// Previous CPU sample per container, for CPU %.
+    private var cpuSamples: [String: (nanos: UInt64, at: ContinuousClock.Instant)] = [:]
+
+    init(configuration: AgentConfiguration, database: AgentDatabase, images: any ImageProvider,
+         runtime: any RuntimeProvider, logger: Logger) {
+        self.configuration = configuration; self.database = database; self.images = images
+        self.runtime = runtime; self.logger = logger
+    }
+
+    func directory(_ id: String) -> URL { configuration.containersRoot.appendingPathComponent(id) }
+    func logPath(_ id: String) -> URL { directory(id).appendingPathComponent("container.log") }
+
+    // MARK: Lookup
+
+    /// Finds a container by full id, name, or unique id prefix.
+    func record(_ ref: String) throws -> ContainerRecord {
+        let all = try database.all()
+        if let r = all.first(where: { $0.id == ref || $0.name == ref }) { return r }
+        let matches = ref.count >= 3 ? all.filter { $0.id.hasPrefix(ref) } : []
+        if matches.count == 1 { return matches[0] }
+        if matches.count > 1 { throw AgentError.invalid("container id prefix \(ref) is ambiguous; give more characters") }
+        throw AgentError.noSuchContainer(ref)
+    }
+
+    func list(all: Bool) throws -> [ContainerSummary] {
+        try database.all().filter { all || $0.state == .running || $0.state == .restarting }.map(summary)
+    }
+
+    func inspect(_ ref: String) throws -> ContainerDetails {
+        let r = try record(ref)
+        let dir = directory(r.id)
+        return ContainerDetails(
+            summary: summary(r), config: r.config, pid: r.state == .running ? r.pid : nil, ipAddress: r.ipAddress,
+            bundlePath: dir.path, rootfsPath: dir.appendingPathComponent("rootfs").path,
+            logPath: logPath(r.id).path, cgroupPath: "/pier/\(r.id)", error: r.error,
+            healthLog: r.healthLog, failingStreak: r.failingStreak)
+    }
+
+    func summary(_ r: ContainerRecord) -> ContainerSummary {
+        ContainerSummary(
+            id: r.id, name: r.name, image: r.image, imageDigest: r.imageDigest,
+            command: r.command.joined(separator: " "), created: r.created, state: r.state,
+            startedAt: r.startedAt, finishedAt: r.finishedAt, exitCode: r.exitCode, health: r.health,
+            restartCount: r.restartCount, network: r.config.network ?? "bridge", ports: r.config.publish,
+            labels: r.config.labels)
+    }
+
+    /// Manifest digests of every container's image: pinned against image garbage collection.
+    func imagesInUse() throws -> Set<String> { Set(try database.all().map(\.imageDigest)) }
+
+    // MARK: Create
+
+    /// Validates the request, resolves the image and records a new container. Nothing is
+    /// created when any option is bad.
+    func create(_ request: ContainerCreateRequest) async throws -> ContainerRecord {
+        var request = request
+        if let name = request.name {
+            guard Self.isValidName(name) else {
+                throw AgentError.invalid("--name \"\(name)\": use letters, digits, '_', '.' and '-', starting with a letter or digit")
+            }
+        }
+        let policy = try RestartPolicy(parsing: request.restart)
+        if request.autoRemove && policy.kind != .no {
+            throw AgentError.invalid("--rm and --restart \(request.restart ?? "") cannot be combined: a removed container cannot restart")
+        }
+        if let h = request.health {
+            guard !h.command.isEmpty else { throw AgentError.invalid("--health-cmd is empty") }
+            guard h.intervalSeconds > 0, h.timeoutSeconds > 0, h.retries > 0, h.startPeriodSeconds >= 0 else {
+                throw AgentError.invalid("health check: interval and timeout must be > 0, retries ≥ 1, start period ≥ 0")
+            }
+        }
+        if let size = request.logMaxSize, size < 4096 { throw AgentError.invalid("--log-opt max-size=\(size): at least 4k") }
+        if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
+        let image = try await images.runnable(request.image)
+        if request.stopSignal == nil { request.stopSignal = image.stopSignal }
+        try runtime.validate(request)
+
+        let id = Self.newID()
+        let name = try request.name ?? uniqueName()
+        request.name = name
+        let command = (request.entrypoint ?? image.entrypoint ?? []) + (request.command.isEmpty && request.entrypoint == nil ? (image.cmd ?? []) : request.command)
+        guard !command.isEmpty else {
+            throw AgentError.invalid("no command: image \(image.reference) has no entrypoint or cmd; give one after the image name")
+        }
+        let record = ContainerRecord(
+            id: id, name: name, image: image.reference, imageDigest: image.digest, config: request, state: .created,
+            created: Date(), startedAt: nil, finishedAt: nil, exitCode: nil, error: nil, pid: nil, shimPid: nil,
+            restartCount: 0, manuallyStopped: false, health: request.health == nil ? .none : .starting,
+            healthLog: [], failingStreak: 0, ipAddress: nil, command: command)
+        try database.insert(record)
+        return record
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.count <= 128,
+              CharacterSet.alphanumerics.contains(first), first.isASCII else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0)) }
+    }
+
+    static func newID() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+
+    private static let adjectives = ["brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "steady", "swift", "tidy", "warm"]
+    private static let nouns = ["anchor", "beacon", "buoy", "harbor", "jetty", "keel", "mast", "quay", "reef", "sail", "tide", "wharf"]
+
+    private func uniqueName() throws -> String {
+        let taken = Set(try database.all().map(\.name))
+        for _ in 0..<100 {
+            let n = "\(Self.adjectives.randomElement()!)_\(Self.nouns.randomElement()!)_\(Int.random(in: 0..<1000))"
+            if !taken.contains(n) { return n }
+        }
+        return "pier_\(Self.newID().prefix(12))"
+    }
+
+    // MARK: Start
+
+    /// Starts a created or exited container. `foreground` runs it with one `runc run` for its
+    /// whole life (the fast path of `pier run` without `-d`).
+    func start(_ ref: String, foreground: Bool = false) async throws {
+        var r = try record(ref)
+        guard r.state != .running else { throw AgentError.conflict("container \(r.name) is already running") }
+        restartTasks.removeValue(forKey: r.id)?.cancel()
+        if r.state == .restarting || r.manuallyStopped {
+            r = try database.update(r.id) { $0.manuallyStopped = false }
+        }
+        try await launch(r, foreground: foreground)
+    }
+
+    private func launch(_ r: ContainerRecord, foreground: Bool) async throws {
+        let dir = directory(r.id)
+        let image: RunnableImage
+        let layers: [URL]
+        let result: LaunchResult
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: logPath(r.id).path) {
+                _ = FileManager.default.createFile(atPath: logPath(r.id).path, contents: nil)
+            }
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("exit.json"))
+            image = try await images.runnable(r.imageDigest)
+            layers = try await images.layerPaths(image)
+            var request = r.config
+            if request.logMaxSize == nil { request.logMaxSize = configuration.logMaxSize }
+            if request.logMaxFiles == nil { request.logMaxFiles = configuration.logMaxFiles }
+            result = try await runtime.launch(
+                id: r.id, request: request, image: image, layers: layers, command: r.command, directory: dir,
+                logPath: logPath(r.id), foreground: foreground)
+        } catch {
+            let message = "\(error)"
+            _ = try? database.update(r.id) { $0.state = .exited; $0.error = message; $0.exitCode = 127; $0.finishedAt = Date() }
+            throw error is AgentError ? error : AgentError.failed("cannot start container \(r.name): \(message)")
+        }
+        let generation = bumpGeneration(r.id)
+        let updated = try database.update(r.id) {
+            $0.state = .running; $0.startedAt = Date(); $0.finishedAt = nil; $0.exitCode = nil; $0.error = nil
+            $0.pid = result.containerPid; $0.shimPid = result.shimPid; $0.ipAddress = result.ipAddress
+            if $0.config.health != nil { $0.health = .starting; $0.failingStreak = 0 }
+        }
+        watch(updated, generation: generation)
+    }
+
+    /// Watches a container's shim and handles its exit.
+    func watch(_ r: ContainerRecord, generation: Int) {
+        guard let shimPid = r.shimPid else { return }
+        let id = r.id
+        let runtime = self.runtime
+        Task.detached { [weak self] in
+            await runtime.waitForExit(pid: shimPid)
+            await self?.shimExited(id: id, generation: generation)
+        }
+        if r.config.health != nil { startHealthChecks(r) }
+    }
+
+    private func shimExited(id: String, generation: Int) async {
+        guard generations[id] == generation, let r = try? database.get(id), r.state == .running else { return }
+        let info = runtime.exitInfo(directory: directory(id))
+            ?? ExitInfo(exitCode: 255, finishedAt: Date(), error: "the container's shim ended without recording an exit")
+        await processExit(r, info: info)
+    }
+
+    /// Records an exit, tears the container's runtime state down, and restarts or removes it.
+    func processExit(_ r: ContainerRecord, info: ExitInfo) async {
+        healthTasks.removeValue(forKey: r.id)?.cancel()
+        await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+        let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
+        let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
+        let updated = try? database.update(r.id) {
+            $0.state = restart ? .restarting : .exited
+            $0.exitCode = info.exitCode; $0.finishedAt = info.finishedAt; $0.error = info.error
+            $0.pid = nil; $0.shimPid = nil; $0.ipAddress = nil
+            if restart { $0.restartCount += 1 }
+        }
+        logger.info("container exited", metadata: ["id": "\(r.id.prefix(12))", "name": "\(r.name)", "exitCode": "\(info.exitCode)", "restart": "\(restart)"])
+        if restart, let updated {
+            let ranFor = info.finishedAt.timeIntervalSince(r.startedAt ?? info.finishedAt)
+            let delay = RestartPolicy.delay(previous: restartDelays[r.id], ranFor: ranFor)
+            restartDelays[r.id] = delay
+            scheduleRestart(updated, after: delay)
+        } else if r.config.autoRemove {
+            try? removeFiles(r)
+        }
+        resumeWaiters(r.id, ContainerExit(exitCode: info.exitCode, error: info.error))
+        if r.config.autoRemove && !restart { exitCounts.removeValue(forKey: r.id) }
+    }
+
+    func scheduleRestart(_ r: ContainerRecord, after delay: Duration) {
+        let id = r.id
+        restartTasks[id] = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            await self?.restartNow(id)
+        }
+    }
+
+    private func restartNow(_ id: String) async {
+        restartTasks.removeValue(forKey: id)
+        guard let r = try? database.get(id), r.state == .restarting, !r.manuallyStopped else { return }
+        do { try await launch(r, foreground: false) } catch {
+            logger.error("restart failed", metadata: ["id": "\(id.prefix(12))", "error": "\(error)"])
+            // A failed start counts as an exit; the policy decides whether to try again.
+            if let again = try? database.update(id, { $0.state = .running }) {
+                await processExit(again, info: ExitInfo(exitCode: 127, finishedAt: Date(), error: "\(error)"))
+            }
+        }
+    }
+
+    func bumpGeneration(_ id: String) -> Int {
+        let generation = (generations[id] ?? 0) + 1
+        generations[id] = generation
+        return generation
+    }
+
+    func healthTasksReplace(_ id: String, _ task: Task<Void, Never>) {
+        healthTasks.removeValue(forKey: id)?.cancel()
+        healthTasks[id] = task
+    }
+
+    // MARK: Wait
+
+    /// How many exits of each container this agent has processed, and the last one, so a
+    /// waiter that registers late still sees the exit it was waiting for.
+    private var exitCounts: [String: (count: Int, last: ContainerExit)] = [:]
+
+    func exitCount(_ id: String) -> Int { exitCounts[id]?.count ?? 0 }
+
+    /// Waits for the container's first exit after it had had `count` exits
+    /// (`exitCount(id)` taken before the action that makes it exit).
+    func waitForExit(_ id: String, after count: Int) async -> ContainerExit {
+        if let seen = exitCounts[id], seen.count > count { return seen.last }
+        return await withCheckedContinuation { c in exitWaiters[id, default: []].append(c) }
+    }
+
+    /// Waits for the container's next exit.
+    func waitForNextExit(_ id: String) async -> ContainerExit {
+        await waitForExit(id, after: exitCount(id))
+    }
+
+    /// Returns at once for a stopped container, else waits for it to stop.
+    func wait(_ ref: String) async throws -> ContainerExit {
+        let r = try record(ref)
+        if r.state == .exited || r.state == .created || r.state == .dead {
+            return ContainerExit(exitCode: r.exitCode ?? 0, error: r.error)
+        }
+        return await waitForNextExit(r.id)
+    }
+
+    private func resumeWaiters(_ id: String, _ exit: ContainerExit) {
+        exitCounts[id] = ((exitCounts[id]?.count ?? 0) + 1, exit)
+        for w in exitWaiters.removeValue(forKey: id) ?? [] { w.resume(returning: exit) }
+    }
+
+    // MARK: Stop, kill, remove
+
+    /// Sends the stop signal, then SIGKILL after `timeout` seconds; returns when stopped.
+    func stop(_ ref: String, timeout: Int?) async throws {
+        let r = try record(ref)
+        restartTasks.removeValue(forKey: r.id)?.cancel()
+        if r.state == .restarting {
+            _ = try database.update(r.id) { $0.state = .exited; $0.manuallyStopped = true }
+            return
+        }
+        guard r.state == .running else {
+            _ = try database.update(r.id) { $0.manuallyStopped = true }
+            return
+        }
+        _ = try database.update(r.id) { $0.manuallyStopped = true }
+        let id = r.id
+        let seen = exitCount(id)
+        let waiter = Task { await self.waitForExit(id, after: seen) }
+        try? await runtime.signal(id: id, signal: r.config.stopSignal ?? "SIGTERM")
+        let grace = Duration.seconds(timeout ?? 10)
+        let killer = Task { [runtime] in
+            try await Task.sleep(for: grace)
+            try? await runtime.signal(id: id, signal: "SIGKILL")
+        }
+        _ = await waiter.value
+        killer.cancel()
+    }
+
+    func kill(_ ref: String, signal: String) async throws {
+        let r = try record(ref)
+        guard r.state == .running else { throw AgentError.conflict("container \(r.name) is not running") }
+        if ["KILL", "SIGKILL", "9", "TERM", "SIGTERM", "15"].contains(signal.uppercased()) {
+            _ = try database.update(r.id) { $0.manuallyStopped = true }
+        }
+        try await runtime.signal(id: r.id, signal: signal)
+    }
+
+    func restart(_ ref: String, timeout: Int?) async throws {
+        let r = try record(ref)
+        if r.state == .running { try await stop(r.id, timeout: timeout) }
+        try await start(r.id)
+    }
+
+    /// Removes a stopped container (or, with `force`, kills it first) and everything it had.
+    func remove(_ ref: String, force: Bool) async throws {
+        let r = try record(ref)
+        if r.state == .running {
+            guard force else {
+                throw AgentError.conflict("container \(r.name) is running: stop it first or use rm -f")
+            }
+            _ = try database.update(r.id) { $0.manuallyStopped = true }
+            let id = r.id
+            let seen = exitCount(id)
+            let waiter = Task { await self.waitForExit(id, after: seen) }
+            try? await runtime.signal(id: id, signal: "SIGKILL")
+            _ = await waiter.value
+        }
+        restartTasks.removeValue(forKey: r.id)?.cancel()
+        healthTasks.removeValue(forKey: r.id)?.cancel()
+        await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+        try removeFiles(r)
+    }
+
+    private func removeFiles(_ r: ContainerRecord) throws {
+        try database.delete(r.id)
+        try? FileManager.default.removeItem(at: directory(r.id))
+        generations.removeValue(forKey: r.id)
+        restartDelays.removeValue(forKey: r.id)
+        cpuSamples.removeValue(forKey: r.id)
+        exitCounts.removeValue(forKey: r.id)
+    }
+
+    // MARK: Stats and exec
+
+    func stats(_ ref: String) async throws -> ContainerStats {
+        let r = try record(ref)
+        guard r.state == .running else { throw AgentError.conflict("container \(r.name) is not running") }
+        var s = try runtime.stats(id: r.id)
+        let now = ContinuousClock.now
+        let previous: (nanos: UInt64, at: ContinuousClock.Instant)
+        if let p = cpuSamples[r.id], now - p.at < .seconds(30), p.nanos <= s.cpuNanoseconds {
+            previous = p
+        } else {
+            // No recent sample: take a second one a moment later.
+            previous = (s.cpuNanoseconds, now)
+            try await Task.sleep(for: .milliseconds(500))
+            s = try runtime.stats(id: r.id)
+        }
+        let taken = ContinuousClock.now
+        cpuSamples[r.id] = (s.cpuNanoseconds, taken)
+        let elapsed = taken - previous.at
+        let elapsedNanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        let percent = elapsedNanos > 0 ? Double(s.cpuNanoseconds &- previous.nanos) / elapsedNanos * 100 : 0
+        return ContainerStats(id: r.id, name: r.name, cpuPercent: percent, cpuTotalNanoseconds: s.cpuNanoseconds,
+                              memoryBytes: s.memoryBytes, memoryLimitBytes: s.memoryLimit, pids: s.pids, read: Date())
+    }
+
+    func allStats() async throws -> [ContainerStats] {
+        let running = try database.all().filter { $0.state == .running }
+        return try await withThrowingTaskGroup(of: ContainerStats?.self) { group in
+            for r in running { group.addTask { try? await self.stats(r.id) } }
+            var out: [ContainerStats] = []
+            for try await s in group { if let s { out.append(s) } }
+            return out.sorted { $0.name < $1.name }
+        }
+    }
+
+    func exec(_ ref: String, request: ExecRequest, output: @escaping @Sendable (ExecOutput) -> Void) async throws -> Int32 {
+        let r = try record(ref)
+        guard r.state == .running else { throw AgentError.conflict("container \(r.name) is not running") }
+        guard !request.command.isEmpty else { throw AgentError.invalid("exec needs a command") }
+        return try await runtime.exec(id: r.id, directory: directory(r.id), request: request, timeout: nil, output: output)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// The agent can die at any moment: containers keep running, and the next agent adopts them.
+@Suite(.serialized)
+struct AgentRestartTests {
+    @Test func containersSurviveSigkillAndAreAdopted() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        try agent.ok("run", "-d", "--name", "survivor", "--network", "none", "test/busybox:1",
+                     "sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
+        // Exits while the agent is down; its restart policy must still apply.
+        try agent.ok("run", "-d", "--name", "ender", "--network", "none", "--restart", "on-failure:1", "test/busybox:1",
+                     "sh", "-c", "sleep 1; exit 5")
+        usleep(300_000)
+        let before = try agent.ok("inspect", "survivor")
+        agent.kill9()
+        usleep(1_500_000)  // "ender" exits meanwhile, with nobody watching
+        try agent.start()
+        let ps = try agent.ok("ps", "--format", "json")
+        #expect(ps.contains("\"survivor\""))
+        // Same process: adopted, not restarted.
+        let pid = before.components(separatedBy: "\"pid\"").dropFirst().first?.prefix(12)
+        let after = try agent.ok("inspect", "survivor")
+        #expect(pid != nil && after.contains(String(pid!)))
+        // Logs kept flowing while the agent was down.
+        let logs = try agent.ok("logs", "survivor")
+        #expect(logs.split(separator: "\n").count >= 15)
+        // The exit that happened while the agent was down is recorded, and on-failure restarted it once.
+        var ender = ""
+        for _ in 0..<60 {
+            ender = try agent.ok("inspect", "ender")
+            if ender.contains("\"exited\"") { break }
+            usleep(100_000)
+        }
+        #expect(ender.contains("\"exited\""))
+        #expect(ender.contains("\"exitCode\" : 5") || ender.contains("\"exitCode\":5"))
+        #expect(ender.contains("\"restartCount\" : 1") || ender.contains("\"restartCount\":1"))
+        try agent.ok("stop", "-t", "1", "survivor")
+    }
+
+    @Test func killDuringImportLeavesNoHalfWrittenBlob() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let archive = agent.root.appendingPathComponent("big.tar")
+        // An image with a large layer, exported, so the import takes a while.
+        let ctx = agent.root.appendingPathComponent("bigctx")
+        try FileManager.default.createDirectory(at: ctx, withIntermediateDirectories: true)
+        try runProcess("/usr/bin/dd", ["if=/dev/urandom", "of=\(ctx.path)/blob", "bs=1M", "count=96"])
+        try agent.ok("image", "build", "--tag", "test/big:1", "--from", "test/busybox:1", "--add", "\(ctx.path)/blob:/data/blob")
+        try agent.ok("image", "export", "test/big:1", archive.path)
+        try agent.ok("image", "rm", "test/big:1")
+        try agent.ok("image", "prune")
+        // Start the import and kill the agent while it streams.
+        let p = Process()
+        p.executableURL = Binaries.pier
+        p.arguments = ["image", "import", archive.path]
+        p.environment = ["PIER_HOST": agent.host]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(150_000)
+        agent.kill9()
+        p.waitUntilExit()
+        try agent.start()
+        // Every blob present verifies; nothing is left in ingest or tmp.
+        let blobs = agent.root.appendingPathComponent("blobs/sha256")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: blobs.path)) ?? [] {
+            let sum = try runProcess("/usr/bin/sha256sum", [blobs.appendingPathComponent(name).path]).stdout
+            #expect(sum.hasPrefix(name), "blob \(name) does not match its digest")
+        }
+        let ingest = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("ingest").path)) ?? []
+        #expect(ingest.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: agent.root.appendingPathComponent("tmp").path))
+        // And the import works when tried again.
+        try agent.ok("image", "import", archive.path)
+        #expect(try agent.ok("image", "ls").contains("test/big"))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// End to end through the real CLI, agent, shim, runc, overlayfs and cgroups. Needs root.
+@Suite(.serialized)
+struct ContainerLifecycleTests {
+    @Test func foregroundRunStreamsOutputAndExitsWithTheContainersCode() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let r = try agent.pier("run", "--rm", "--network", "none", "test/busybox:1", "sh", "-c", "echo out; echo err >&2; exit 3")
+        #expect(r.status == 3)
+        #expect(r.stdout == "out\n")
+        #expect(r.stderr.contains("err"))
+        // --rm: nothing left behind.
+        #expect(try agent.pier("ps", "-a", "-q").stdout.isEmpty)
+        #expect(agent.mountsBelowRoot().isEmpty)
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func detachedContainerLogsStopAndRemove() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let id = try agent.ok("run", "-d", "--name", "ticker", "--network", "none", "test/busybox:1",
+                              "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count >= 12)
+        usleep(600_000)
+        let ps = try agent.ok("ps", "--format", "json")
+        #expect(ps.contains("\"ticker\"") && ps.contains("\"running\""))
+        let logs = try agent.ok("logs", "--tail", "2", "ticker")
+        #expect(logs.split(separator: "\n").count == 2)
+        #expect(logs.hasPrefix("tick "))
+        let inspect = try agent.ok("inspect", "ticker")
+        #expect(inspect.contains(id))
+        try agent.ok("stop", "-t", "1", "ticker")
+        let after = try agent.ok("ps", "-a", "--format", "json")
+        #expect(after.contains("\"exited\""))
+        // A running container cannot be removed without -f; a stopped one can.
+        try agent.ok("rm", "ticker")
+        #expect(try agent.ok("ps", "-a", "-q").isEmpty)
+        #expect(agent.mountsBelowRoot().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/pier/\(id)"))
+    }
+
+    @Test func restartPolicyOnFailureStopsAfterTheLimit() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        try agent.ok("run", "-d", "--name", "flaky", "--network", "none", "--restart", "on-failure:2", "test/busybox:1", "sh", "-c", "echo run; exit 7")
+        var details = ""
+        for _ in 0..<100 {
+            details = try agent.ok("inspect", "flaky")
+            if details.contains("\"restartCount\" : 2") || details.contains("\"restartCount\":2"), details.contains("\"exited\"") { break }
+            usleep(100_000)
+        }
+        #expect(details.contains("\"exited\""))
+        #expect(details.contains("\"restartCount\" : 2") || details.contains("\"restartCount\":2"))
+        #expect(try agent.ok("logs", "flaky").components(separatedBy: "run").count - 1 == 3)
+    }
+
+    @Test func healthCheckStatusShowsInPs() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        try agent.ok("run", "-d", "--name", "good", "--network", "none", "--health-cmd", "true", "--health-interval", "200ms",
+                     "--health-retries", "1", "test/busybox:1", "sleep", "60")
+        try agent.ok("run", "-d", "--name", "bad", "--network", "none", "--health-cmd", "exit 1", "--health-interval", "200ms",
+                     "--health-retries", "2", "test/busybox:1", "sleep", "60")
+        var ps = ""
+        for _ in 0..<50 {
+            ps = try agent.ok("ps")
+            if ps.contains("(healthy)") && ps.contains("(unhealthy)") { break }
+            usleep(100_000)
+        }
+        #expect(ps.contains("(healthy)"))
+        #expect(ps.contains("(unhealthy)"))
+    }
+
+    @Test func execStatsAndLimits() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let id = try agent.ok("run", "-d", "--name", "lim", "--network", "none", "-m", "64m", "--pids-limit", "20", "--cpus", "0.5",
+                              "test/busybox:1", "sleep", "60").trimmingCharacters(in: .whitespacesAndNewlines)
+        let exec = try agent.pier("exec", "lim", "sh", "-c", "echo inside; exit 4")
+        #expect(exec.status == 4)
+        #expect(exec.stdout == "inside\n")
+        let limit = try String(contentsOfFile: "/sys/fs/cgroup/memory/pier/\(id)/memory.limit_in_bytes", encoding: .utf8)
+        #expect(limit.trimmingCharacters(in: .whitespacesAndNewlines) == "\(64 << 20)")
+        let stats = try agent.ok("stats", "--no-stream", "--format", "json", "lim")
+        #expect(stats.contains("\"memoryLimitBytes\"") && stats.contains("\(64 << 20)"))
+        #expect(stats.contains("\"pids\""))
+    }
+
+    @Test func declaredDeviceIsTheOnlyHostDeviceVisible() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let dev = agent.root.appendingPathComponent("sensor0")
+        #expect(mknod(dev.path, S_IFCHR | 0o666, makedev(1, 5)) == 0)
+        let r = try agent.pier("run", "--rm", "--network", "none", "--device", "\(dev.path):/dev/sensor0:r", "test/busybox:1",
+                               "sh", "-c", "dd if=/dev/sensor0 bs=4 count=1 2>/dev/null | wc -c; ls /dev/kmsg /dev/mem 2>&1 | wc -l; ls /dev")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("4\n"))
+        #expect(r.stdout.contains("sensor0"))
+        #expect(!r.stdout.contains("kmsg"))
+    }
+
+    @Test func badInputLeavesNothingBehind() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let unknown = try agent.pier("run", "--rm", "no/such:image", "true")
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no/such"))
+        let memory = try agent.pier("run", "-d", "-m", "64x", "test/busybox:1", "true")
+        #expect(memory.status != 0)
+        #expect(memory.stderr.lowercased().contains("memory"))
+        let device = try agent.pier("run", "-d", "--device", "/dev/gpiochip99", "test/busybox:1", "true")
+        #expect(device.status != 0)
+        #expect(device.stderr.contains("/dev/gpiochip99"))
+        #expect(try agent.ok("ps", "-a", "-q").isEmpty)
+        #expect(agent.mountsBelowRoot().isEmpty)
+        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
+        #expect(dirs.isEmpty)
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+/// Where the built `pier` and `pier-shim` are: `PIER_BIN_DIR`, else the directory of the
+/// running test bundle (`.build/debug`).
+enum Binaries {
+    static var directory: URL {
+        if let dir = ProcessInfo.processInfo.environment["PIER_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("pier").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
+    }
+    static var pier: URL { directory.appendingPathComponent("pier") }
+    static var shim: URL { directory.appendingPathComponent("pier-shim") }
+}
+
+struct CommandResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion and captures its output.
+@discardableResult
+func runProcess(_ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120) throws -> CommandResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    // Read both pipes concurrently so a chatty child never blocks.
+    let errData = LockedData()
+    let t = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    t.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { p.terminate() }
+    p.waitUntilExit()
+    while errData.get() == nil { usleep(1000) }
+    return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData.get() ?? Data(), as: UTF8.self))
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: Data?
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data? { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A real `pier agent` on a temporary data root, and the CLI pointed at it.
+final class TestAgent: @unchecked Sendable {
+    let root: URL
+    let socket: String
+    private(set) var process: Process?
+
+    init() throws {
+        root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        socket = root.appendingPathComponent("pier.sock").path
+        try start()
+    }
+
+    var host: String { "unix://" + socket }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = Binaries.pier
+        p.arguments = ["agent", "--data-root", root.path, "--listen", host, "--shim", Binaries.shim.path]
+        let log = root.appendingPathComponent("agent.log")
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: socket), (try? pier("info"))?.status == 0 { return }
+            guard p.isRunning else { break }
+            usleep(50_000)
+        }
+        throw TestFailure("agent did not come up; its log:\n" + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would.
+    func kill9() {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func stopGracefully() {
+        guard let p = process, p.isRunning else { return }
+        p.terminate()
+        p.waitUntilExit()
+        process = nil
+    }
+
+    @discardableResult
+    func pier(_ args: String..., timeout: TimeInterval = 120) throws -> CommandResult {
+        try pier(args, timeout: timeout)
+    }
+
+    @discardableResult
+    func pier(_ args: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+        try runProcess(Binaries.pier.path, args, env: ["PIER_HOST": host], timeout: timeout)
+    }
+
+    /// Like `pier`, but records a test issue when the command fails.
+    @discardableResult
+    func ok(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let r = try pier(args)
+        #expect(r.status == 0, "pier \(args.joined(separator: " ")) failed: \(r.stderr)", sourceLocation: sourceLocation)
+        return r.stdout
+    }
+
+    /// Mount points below the data root (should be none once containers are gone).
+    func mountsBelowRoot() -> [String] {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            return f.count > 4 && f[4].hasPrefix(root.path) ? String(f[4]) : nil
+        }
+    }
+
+    /// Removes every container, stops the agent and deletes the data root.
+    func tearDown() {
+        if process == nil { try? start() }
+        if let ids = try? pier("ps", "-a", "-q").stdout.split(separator: "\n") {
+            for id in ids { _ = try? pier("rm", "-f", String(id)) }
+        }
+        stopGracefully()
+        for m in mountsBelowRoot().reversed() { umount2(m, Int32(MNT_DETACH)) }
+        try? FileManager.default.removeItem(at: root)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Makes a small busybox image in the agent's store (`FROM scratch` + /bin/busybox + links).
+func makeBusyboxImage(_ agent: TestAgent, tag: String = "test/busybox:1") throws {
+    let ctx = agent.root.appendingPathComponent("ctx-\(UUID().uuidString.prefix(6))")
+    let bin = ctx.appendingPathComponent("bin")
+    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bin.appendingPathComponent("busybox").path)
+    for tool in ["sh", "true", "false", "echo", "cat", "sleep", "ls", "id", "touch", "httpd", "nc", "wget", "hostname", "env", "ps", "kill", "head", "dd", "mount"] {
+        try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path, withDestinationPath: "busybox")
+    }
+    let etc = ctx.appendingPathComponent("etc")
+    try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
+    try "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n".write(to: etc.appendingPathComponent("passwd"), atomically: true, encoding: .utf8)
+    try "root:x:0:\nnogroup:x:65534:\n".write(to: etc.appendingPathComponent("group"), atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: ctx) }
+    try agent.ok("image", "build", "--tag", tag, "--from", "scratch", "--add", "\(bin.path):/bin", "--add", "\(etc.path):/etc",
+                 "--env", "PATH=/bin", "--cmd", "[\"/bin/sh\"]")
+}
