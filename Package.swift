@@ -16,14 +16,14 @@ var targets: [Target] = [
     .target(name: "PierAPI", dependencies: []),
     // The device agent: state in SQLite, container supervision, the HTTP API.
     .target(name: "PierAgent", dependencies: [
-        "PierAPI",  // TEMP while wiring: "PierOCI", "PierImage", "PierRuntime"
+        "PierAPI", "PierOCI", "PierImage", "PierRuntime",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
     ]),
     // The client library behind the CLI: HTTP over a unix socket, output formatting.
     .target(name: "PierClient", dependencies: [
-        "PierAPI",  // TEMP while wiring: "PierOCI", "PierImage"
+        "PierAPI", "PierOCI", "PierImage",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
     // The thin `pier` executable: one file per command.

@@ -4,12 +4,14 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     case invalid(String)
     case noSuchContainer(String)
     case noSuchImage(String)
+    /// Not found, with the image store's own words.
+    case noSuchImageMessage(String)
     case conflict(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .conflict(let m), .failed(let m): m
+        case .invalid(let m), .conflict(let m), .failed(let m), .noSuchImageMessage(let m): m
         case .noSuchContainer(let ref): "no such container: \(ref)"
         case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
         }
@@ -18,7 +20,7 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     var status: Int {
         switch self {
         case .invalid: 400
-        case .noSuchContainer, .noSuchImage: 404
+        case .noSuchContainer, .noSuchImage, .noSuchImageMessage: 404
         case .conflict: 409
         case .failed: 500
         }

@@ -1,20 +1,117 @@
 import Foundation
 import PierAPI
+import PierImage
+import PierOCI
 
-/// Adapter from the image store (PierImage) to what the agent needs. (Wiring in progress.)
+/// Adapter from the image store (`PierImage.ImageService`) to what the agent serves.
 final class ImageBackend: ImageProvider {
-    init(configuration: AgentConfiguration) async throws {}
-    func runnable(_ reference: String) async throws -> RunnableImage { throw AgentError.noSuchImage(reference) }
-    func layerPaths(_ image: RunnableImage) async throws -> [URL] { [] }
-    func list() async throws -> [ImageSummary] { [] }
-    func details(_ reference: String) async throws -> ImageDetails { throw AgentError.noSuchImage(reference) }
-    func manifestBytes(_ reference: String) async throws -> Data { throw AgentError.noSuchImage(reference) }
-    func configBytes(_ reference: String) async throws -> Data { throw AgentError.noSuchImage(reference) }
-    func importArchive(at path: URL, tag: String?) async throws -> [ImportedImage] { throw AgentError.failed("not wired") }
-    func export(_ reference: String, to path: URL) async throws { throw AgentError.noSuchImage(reference) }
-    func tag(_ reference: String, as name: String) async throws { throw AgentError.noSuchImage(reference) }
-    func remove(_ reference: String, inUse: Set<String>, force: Bool) async throws { throw AgentError.noSuchImage(reference) }
-    func prune(pinned: Set<String>) async throws -> PruneReport { PruneReport(removedImages: [], removedBlobs: 0, removedLayers: 0, reclaimedBytes: 0) }
-    func diskUsage() async throws -> DiskUsage { DiskUsage(images: [], contentStoreBytes: 0, unpackedLayerBytes: 0, unsharedTotalBytes: 0) }
-    func count() async -> Int { 0 }
+    let service: ImageService
+
+    init(configuration: AgentConfiguration) async throws {
+        var unpack = LayerUnpacker.Configuration()
+        unpack.maxBytes = configuration.maxLayerBytes
+        service = try ImageService(root: configuration.dataRoot, configuration: .init(unpack: unpack))
+    }
+
+    /// Runs `body`, turning the image service's errors into the agent's.
+    private func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as ImageServiceError {
+            switch error {
+            case .notFound(let m): throw AgentError.noSuchImageMessage(m)
+            case .conflict(let m): throw AgentError.conflict(m)
+            case .invalid(let m): throw AgentError.invalid(m)
+            }
+        }
+    }
+
+    func runnable(_ reference: String) async throws -> RunnableImage {
+        let image = try await mapped { try await service.resolve(reference) }
+        let c = image.config.config
+        return RunnableImage(
+            reference: image.reference?.display ?? image.manifestDigest.description,
+            digest: image.manifestDigest.description, entrypoint: c?.entrypoint, cmd: c?.cmd, env: c?.env ?? [],
+            workdir: c?.workingDir, user: c?.user, stopSignal: c?.stopSignal, labels: c?.labels ?? [:])
+    }
+
+    func layerPaths(_ image: RunnableImage) async throws -> [URL] {
+        try await mapped {
+            let resolved = try await service.resolve(image.digest)
+            return try await service.prepareLayers(resolved)
+        }
+    }
+
+    private func summary(_ l: ImageListing) -> ImageSummary {
+        ImageSummary(tags: l.references.map(\.display), digest: l.manifestDigest.description,
+                     platform: l.platform.description, size: l.size, sharedSize: l.sharedSize,
+                     layers: l.layers.count, created: l.created)
+    }
+
+    func list() async throws -> [ImageSummary] {
+        try await mapped { try await service.list().map(summary) }
+    }
+
+    func details(_ reference: String) async throws -> ImageDetails {
+        try await mapped {
+            let image = try await service.resolve(reference)
+            let listing = try await service.list().first { $0.manifestDigest == image.manifestDigest }
+            let size = image.manifest.layers.reduce(image.manifest.config.size) { $0 + $1.size }
+            let s = listing.map(summary) ?? ImageSummary(
+                tags: [], digest: image.manifestDigest.description, platform: image.config.platform.description,
+                size: size, sharedSize: 0, layers: image.manifest.layers.count, created: image.config.createdDate)
+            let c = image.config.config
+            return ImageDetails(
+                summary: s, manifestMediaType: image.manifest.mediaType ?? MediaType.ociManifest,
+                configDigest: image.configDigest.description, layerDigests: image.manifest.layers.map(\.digest.description),
+                diffIDs: image.diffIDs.map(\.description), entrypoint: c?.entrypoint, cmd: c?.cmd, env: c?.env ?? [],
+                workdir: c?.workingDir, user: c?.user, labels: c?.labels ?? [:])
+        }
+    }
+
+    func manifestBytes(_ reference: String) async throws -> Data {
+        try await mapped { try await service.manifestBytes(reference) }
+    }
+
+    func configBytes(_ reference: String) async throws -> Data {
+        try await mapped { try await service.configBytes(reference) }
+    }
+
+    func importArchive(at path: URL, tag: String?) async throws -> [ImportedImage] {
+        try await mapped {
+            try await service.importArchive(at: path, tag: tag).map {
+                ImportedImage(name: $0.references.first?.display, digest: $0.manifest.digest.description)
+            }
+        }
+    }
+
+    func export(_ reference: String, to path: URL) async throws {
+        try await mapped { try await service.export(reference: reference, to: path) }
+    }
+
+    func tag(_ reference: String, as name: String) async throws {
+        try await mapped { try await service.tag(reference, as: name) }
+    }
+
+    func remove(_ reference: String, inUse: Set<String>, force: Bool) async throws {
+        let pinned = Set(inUse.compactMap { try? Digest(parsing: $0) })
+        _ = try await mapped { try await service.remove(reference, force: force, pinned: pinned) }
+    }
+
+    func prune(pinned: Set<String>) async throws -> PruneReport {
+        let digests = Set(pinned.compactMap { try? Digest(parsing: $0) })
+        let before = Set(try await service.list().map(\.manifestDigest.description))
+        let result = try await mapped { try await service.prune(pinned: digests) }
+        let after = Set(try await service.list().map(\.manifestDigest.description))
+        return PruneReport(removedImages: Array(before.subtracting(after)).sorted(), removedBlobs: result.removedBlobs.count,
+                           removedLayers: result.removedLayers.count, reclaimedBytes: result.reclaimedBytes)
+    }
+
+    func diskUsage() async throws -> DiskUsage {
+        try await mapped {
+            let du = try await service.diskUsage()
+            return DiskUsage(images: du.images.map(summary), contentStoreBytes: du.contentStoreBytes,
+                             unpackedLayerBytes: du.unpackedLayerBytes, unsharedTotalBytes: du.unsharedTotalBytes)
+        }
+    }
+
+    func count() async -> Int { (try? await service.list().count) ?? 0 }
 }

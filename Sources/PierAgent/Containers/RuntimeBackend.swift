@@ -1,18 +1,89 @@
 import Foundation
 import PierAPI
+import PierRuntime
 
-/// Adapter from the runtime (PierRuntime) to what the agent needs. (Wiring in progress.)
+/// Adapter from the runc runtime (`PierRuntime.RuncRuntime`) to what the container manager needs.
 final class RuntimeBackend: RuntimeProvider {
-    let runcDescription = "runc"
-    init(configuration: AgentConfiguration) throws {}
-    func validate(_ request: ContainerCreateRequest) throws {}
+    let runtime: RuncRuntime
+    let runcDescription: String
+
+    init(configuration: AgentConfiguration) throws {
+        var network = NetworkConfiguration()
+        network.subnet = configuration.bridgeSubnet
+        runtime = try RuncRuntime(configuration: RuntimeConfiguration(
+            dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
+            network: network))
+        runcDescription = "runc (\(runtime.runc.binary))"
+    }
+
+    /// The runtime's validated options for a request.
+    static func options(_ r: ContainerCreateRequest) throws -> ContainerOptions {
+        do {
+            return try ContainerOptions(parsing: RawContainerOptions(
+                entrypoint: r.entrypoint, command: r.command, env: r.env, workdir: r.workdir, user: r.user,
+                hostname: r.hostname, readOnly: r.readOnly, volumes: r.volumes, devices: r.devices, memory: r.memory,
+                cpus: r.cpus, pidsLimit: r.pidsLimit, network: r.network, publish: r.publish, capAdd: r.capAdd,
+                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles))
+        } catch let error as RuntimeOptionError {
+            throw AgentError.invalid(error.description)
+        }
+    }
+
+    func validate(_ request: ContainerCreateRequest) throws {
+        _ = try Self.options(request)
+    }
+
     func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL], command: [String],
-                directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult { throw AgentError.failed("not wired") }
-    func cleanup(id: String, directory: URL, request: ContainerCreateRequest) async {}
-    func signal(id: String, signal: String) async throws {}
-    func waitForExit(pid: Int32) async {}
-    func exitInfo(directory: URL) -> ExitInfo? { nil }
-    func isShimAlive(pid: Int32, id: String) -> Bool { false }
-    func stats(id: String) throws -> (cpuNanoseconds: UInt64, memoryBytes: UInt64, memoryLimit: UInt64?, pids: UInt64) { (0, 0, nil, 0) }
-    func exec(id: String, directory: URL, request: ExecRequest, timeout: Duration?, output: @escaping @Sendable (ExecOutput) -> Void) async throws -> Int32 { 0 }
+                directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult {
+        let options = try Self.options(request)
+        let config = ImageRunConfig(entrypoint: image.entrypoint, cmd: image.cmd, env: image.env,
+                                    workingDir: image.workdir, user: image.user, stopSignal: image.stopSignal)
+        let launched: LaunchedContainer
+        do {
+            launched = try await runtime.launch(LaunchRequest(
+                id: id, options: options, image: config, layers: layers,
+                layout: ContainerLayout(directory: directory, logPath: logPath), arguments: command, foreground: foreground))
+        } catch let error as RuntimeOptionError {
+            throw AgentError.invalid(error.description)
+        }
+        return LaunchResult(shimPid: launched.shimPID, containerPid: launched.containerPID, ipAddress: launched.ipAddress)
+    }
+
+    func cleanup(id: String, directory: URL, request: ContainerCreateRequest) async {
+        _ = await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))
+    }
+
+    func signal(id: String, signal: String) async throws {
+        let parsed: Signal
+        do { parsed = try Signal(parsing: signal) } catch { throw AgentError.invalid("\(error)") }
+        try await runtime.signal(id: id, signal: parsed, all: parsed == .kill)
+    }
+
+    func waitForExit(pid: Int32) async { _ = await runtime.waitForExit(pid: pid) }
+
+    func exitInfo(directory: URL) -> ExitInfo? {
+        runtime.exitRecord(layout: ContainerLayout(directory: directory)).map {
+            ExitInfo(exitCode: $0.exitCode, finishedAt: $0.finishedAt, error: $0.error)
+        }
+    }
+
+    func isShimAlive(pid: Int32, id: String) -> Bool { runtime.isShimAlive(pid: pid, id: id) }
+
+    func stats(id: String) throws -> (cpuNanoseconds: UInt64, memoryBytes: UInt64, memoryLimit: UInt64?, pids: UInt64) {
+        let u = try runtime.stats(id: id)
+        return (u.cpuNanoseconds, u.memoryBytes, u.memoryLimitBytes, u.pids)
+    }
+
+    func exec(id: String, directory: URL, request: ExecRequest, timeout: Duration?,
+              output: @escaping @Sendable (ExecOutput) -> Void) async throws -> Int32 {
+        try await runtime.exec(
+            id: id, layout: ContainerLayout(directory: directory), command: request.command, env: request.env,
+            workdir: request.workdir, user: request.user, timeout: timeout
+        ) { out in
+            switch out {
+            case .stdout(let b): output(.stdout(b))
+            case .stderr(let b): output(.stderr(b))
+            }
+        }
+    }
 }
