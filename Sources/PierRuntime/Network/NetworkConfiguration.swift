@@ -1,0 +1,35 @@
+/// The bridge network containers with `--network bridge` join (CNI `bridge` + `host-local`
+/// IPAM + `portmap`).
+public struct NetworkConfiguration: Sendable, Equatable {
+    /// CNI network name; it appears in the iptables rules' comments.
+    public var name: String
+    public var bridge: String
+    /// IPv4 subnet in CIDR form; the bridge gets its first address.
+    public var subnet: String
+    /// Where CNI plugin binaries are looked for (`CNI_PATH`).
+    public var pluginDirectories: [String]
+    /// The container's interface.
+    public var interfaceName: String
+
+    public init(
+        name: String = "pier", bridge: String = "pier0", subnet: String = "10.89.0.0/16",
+        pluginDirectories: [String] = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"],
+        interfaceName: String = "eth0"
+    ) {
+        self.name = name; self.bridge = bridge; self.subnet = subnet
+        self.pluginDirectories = pluginDirectories; self.interfaceName = interfaceName
+    }
+
+    /// Checks the subnet: IPv4 CIDR with a prefix from 8 to 30.
+    func validate() throws {
+        let parts = subnet.split(separator: "/")
+        let octets = parts.first?.split(separator: ".").compactMap { UInt8($0) } ?? []
+        guard parts.count == 2, octets.count == 4, let prefix = Int(parts[1]), (8...30).contains(prefix) else {
+            throw NetworkError.badConfiguration(
+                "bridge subnet \"\(subnet)\" is not an IPv4 CIDR with a prefix of 8 to 30, e.g. 10.89.0.0/16")
+        }
+        guard !bridge.isEmpty, bridge.count <= 15 else {
+            throw NetworkError.badConfiguration("bridge name \"\(bridge)\" must be 1 to 15 characters")
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The runtime: overlayfs root filesystems, CNI bridge networking, OCI specs with Docker's
+/// defaults, runc under `pier-shim`, cgroup statistics.
+public final class RuncRuntime: ContainerRuntime {
+    public let configuration: RuntimeConfiguration
+    public let runc: Runc
+    public let shim: ShimLauncher
+    public let network: CNINetwork
+    public let cgroups: Cgroups
+
+    /// Finds runc and the shim, and prepares the state directories and the CNI conflist.
+    public init(configuration: RuntimeConfiguration) throws {
+        self.configuration = configuration
+        let runcRoot = configuration.dataRoot.appendingPathComponent("runc")
+        try FileManager.default.makeDirectory(runcRoot)
+        runc = Runc(binary: try configuration.runcPath ?? Runc.locate(), root: runcRoot.path)
+        shim = ShimLauncher(shimPath: try configuration.shimPath ?? ShimLauncher.locate(), startTimeout: configuration.startTimeout)
+        network = try CNINetwork(configuration: configuration.network, dataRoot: configuration.dataRoot)
+        cgroups = Cgroups(root: configuration.cgroupRoot, parent: configuration.cgroupParent)
+    }
+
+    /// `prepare` then `start`.
+    public func launch(_ request: LaunchRequest) async throws -> LaunchedContainer {
+        try await start(try await prepare(request))
+    }
+
+    /// Everything but starting: mounts the rootfs, sets up the network, writes the etc files
+    /// and `config.json`. On failure what it made is undone before it throws.
+    public func prepare(_ request: LaunchRequest) async throws -> PreparedContainer {
+        let layout = request.layout
+        let id = request.id
+        var mounted = false
+        var networked = false
+        do {
+            try FileManager.default.makeDirectory(layout.directory)
+            let rootfs = OverlayRootfs(
+                layers: request.layers, upper: layout.upper, work: layout.work,
+                target: layout.rootfs, emptyLower: layout.emptyLower)
+            try rootfs.mount()
+            mounted = true
+            var attachment: NetworkAttachment?
+            if request.options.network == .bridge {
+                networked = true
+                attachment = try await network.setUp(id: id, ports: request.options.ports)
+            }
+            let builder = SpecBuilder(
+                id: id, options: request.options, image: request.image, rootfs: layout.rootfs, etcFiles: layout.etcFiles,
+                networkNamespace: attachment?.namespacePath, cgroupParent: configuration.cgroupParent,
+                swapAccounting: cgroups.swapAccounting, arguments: request.arguments)
+            let spec = try builder.build()
+            try layout.etcFiles.write(hostname: builder.hostname, ipAddress: attachment?.ipAddress, network: request.options.network)
+            try spec.write(toBundle: layout.bundle)
+            let shimConfiguration = ShimConfiguration(
+                id: id, bundle: layout.bundle, runcPath: runc.binary, runcRoot: URL(fileURLWithPath: runc.root),
+                logPath: layout.logPath, exitFile: layout.exitFile, pidFile: layout.pidFile, foreground: request.foreground,
+                logMaxSize: request.options.logMaxSize, logMaxFiles: request.options.logMaxFiles, shimLog: layout.shimLog)
+            return PreparedContainer(id: id, layout: layout, spec: spec, network: attachment, shim: shimConfiguration)
+        } catch {
+            if networked { await network.tearDown(id: id) }
+            if mounted { try? OverlayRootfs.unmount(layout.rootfs) }
+            throw error
+        }
+    }
+
+    /// Starts a prepared container under its shim. On failure everything `prepare` made is
+    /// undone before it throws (the exit file keeps runc's error).
+    public func start(_ prepared: PreparedContainer) async throws -> LaunchedContainer {
+        let id = prepared.id
+        do {
+            let handle: ShimHandle
+            do {
+                handle = try await shim.launch(prepared.shim)
+            } catch ShimError.startFailed(_, let message) where message.contains("already exists") {
+                // runc state left by a crash under the same id: remove it and try once more.
+                try? await runc.delete(id: id, force: true)
+                handle = try await shim.launch(prepared.shim)
+            }
+            return LaunchedContainer(shimPID: handle.shimPID, containerPID: handle.containerPID, network: prepared.network)
+        } catch {
+            _ = await cleanup(id: id, layout: prepared.layout)
+            throw error
+        }
+    }
+
+    public func signal(id: String, signal: Signal, all: Bool = false) async throws {
+        try await runc.kill(id: id, signal: signal, all: all)
+    }
+
+    public func exec(
+        id: String, layout: ContainerLayout, command: [String], env: [String] = [], workdir: String? = nil,
+        user: String? = nil, timeout: Duration? = nil,
+        output: @escaping @Sendable (ProcessOutput) -> Void
+    ) async throws -> Int32 {
+        let spec = try RuntimeSpec.read(fromBundle: layout.bundle)
+        guard let base = spec.process else { throw SpecError.noCommand }
+        guard !command.isEmpty else { throw RuntimeOptionError.invalid(flag: "exec", value: "", expected: "give a command to run") }
+        for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
+            throw RuntimeOptionError.invalid(flag: "--env", value: entry, expected: "expected KEY=VALUE with a non-empty KEY")
+        }
+        var resolved: ResolvedUser?
+        if let user, !user.isEmpty {
+            resolved = try UserResolver(rootfs: layout.rootfs).resolve(try UserSpec(parsing: user), flag: "--user")
+        }
+        let process = SpecBuilder.execProcess(base: base, command: command, env: env, workdir: workdir, user: resolved)
+        return try await runc.exec(id: id, process: process, scratch: layout.directory, timeout: timeout, output: output)
+    }
+
+    public func stats(id: String) throws -> ResourceUsage {
+        try cgroups.stats(id: id)
+    }
+
+    public func cleanup(id: String, layout: ContainerLayout) async -> [String] {
+        var problems: [String] = []
+        if hasRuncState(id) {
+            do { try await runc.delete(id: id, force: true) } catch { problems.append("\(error)") }
+        }
+        problems += await network.tearDown(id: id)
+        do { try OverlayRootfs.unmount(layout.rootfs) } catch { problems.append("\(error)") }
+        problems += cgroups.remove(id: id)
+        return problems
+    }
+
+    /// `cleanup`, then deletes the container's directory (upper layer, logs, everything).
+    public func remove(id: String, layout: ContainerLayout) async -> [String] {
+        var problems = await cleanup(id: id, layout: layout)
+        guard !OverlayRootfs.isMounted(layout.rootfs) else {
+            return problems + ["\(layout.rootfs.path) is still mounted; its directory was kept"]
+        }
+        do {
+            if FileManager.default.fileExists(atPath: layout.directory.path) {
+                try FileManager.default.removeItem(at: layout.directory)
+            }
+        } catch {
+            problems.append("cannot remove \(layout.directory.path): \(error.localizedDescription)")
+        }
+        return problems
+    }
+
+    public func exitRecord(layout: ContainerLayout) -> ExitRecord? {
+        ExitRecord.read(from: layout.exitFile)
+    }
+
+    public func waitForExit(pid: Int32) async -> ProcessExit {
+        await ProcessWatcher.waitForExit(pid: pid)
+    }
+
+    public func isShimAlive(pid: Int32, id: String) -> Bool {
+        ShimProcess.isAlive(pid: pid, id: id)
+    }
+
+    /// Whether runc keeps state for `id` (cheaper than asking runc).
+    private func hasRuncState(_ id: String) -> Bool {
+        FileManager.default.fileExists(atPath: URL(fileURLWithPath: runc.root).appendingPathComponent(id).path)
+    }
+}
