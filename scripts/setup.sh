@@ -1,0 +1,65 @@
+#!/bin/bash
+# Installs what Pier needs from Debian's packages and builds it in release mode.
+# Idempotent: packages already present are not fetched again, and the build is incremental.
+#
+#   scripts/setup.sh                 packages + `swift build -c release`
+#   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
+#   scripts/setup.sh --with-docker   also docker.io, the peer the benchmarks in bench/ compare against
+#
+# Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=1
+with_docker=0
+for arg in "$@"; do
+    case "$arg" in
+        --no-build) build=0 ;;
+        --with-docker) with_docker=1 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+# What the agent runs on (runc, CNI plugins, overlayfs tools, iptables), what the package links
+# (sqlite3 for GRDB, libarchive with zstd and zlib), what tests and the sample image use
+# (busybox-static, skopeo, zstd) and what the benchmarks time with (hyperfine).
+packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
+          zlib1g-dev skopeo iproute2 iptables zstd hyperfine)
+if [ "$with_docker" = 1 ]; then
+    packages+=(docker.io)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#packages[@]} Debian packages already installed"
+else
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: missing packages: ${missing[*]}; run as root (sudo $0) to install them" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$build" = 1 ]; then
+    if ! command -v swift >/dev/null 2>&1; then
+        if [ -x /opt/swift/usr/bin/swift ]; then
+            export PATH=/opt/swift/usr/bin:$PATH
+        else
+            echo "setup: swift not found on PATH nor at /opt/swift/usr/bin; install Swift 6.3 first" >&2
+            exit 1
+        fi
+    fi
+    echo "setup: swift build -c release ($(swift --version 2>/dev/null | head -n 1))"
+    cd "$root"
+    swift build -c release
+    echo "setup: built $root/.build/release/pier and pier-shim"
+fi

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Runs the whole test suite: installs the Debian packages (no release build), builds every product in
+# debug (pier and pier-shim, which the integration tests start), then `swift test`.
+# Extra arguments go to `swift test`, e.g. `scripts/test.sh --filter PierOCITests`.
+# Exits with swift test's exit code. Integration tests start runc, mounts and network namespaces: run as root.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+"$root/scripts/setup.sh" --no-build || exit $?
+
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH=/opt/swift/usr/bin:$PATH
+fi
+command -v swift >/dev/null 2>&1 || { echo "test: swift not found on PATH nor at /opt/swift/usr/bin" >&2; exit 1; }
+
+echo "test: swift build (debug, all products)"
+swift build || exit $?
+
+log=$(mktemp /tmp/pier-swift-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+echo "test: swift test $*"
+swift test "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+
+# Repeat the runners' closing lines so they end the output: XCTest's totals, then Swift Testing's.
+echo
+echo "== swift test summary (exit code $rc) =="
+grep -E 'Executed [1-9][0-9]* tests?, with' "$log" | tail -n 1
+grep -E 'Test run with [0-9]+ tests?' "$log" | tail -n 1
+exit "$rc"
