@@ -10,7 +10,8 @@ public struct AgentConfiguration: Sendable {
     public var runcPath: String?
     /// The `pier-shim` binary; nil looks in `PIER_SHIM`, next to `pier`, and PATH.
     public var shimPath: String?
-    /// Subnet of the `pier0` bridge for `--network bridge`.
+    /// The bridge `--network bridge` attaches containers to, and its subnet.
+    public var bridgeName: String
     public var bridgeSubnet: String
     /// Log rotation defaults for containers that do not set their own.
     public var logMaxSize: Int
@@ -22,12 +23,12 @@ public struct AgentConfiguration: Sendable {
 
     public init(
         dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,
-        shimPath: String? = nil, bridgeSubnet: String = "10.89.0.0/16", logMaxSize: Int = 10 << 20,
+        shimPath: String? = nil, bridgeName: String = "pier0", bridgeSubnet: String = "10.89.0.0/16", logMaxSize: Int = 10 << 20,
         logMaxFiles: Int = 3, maxRequestBody: Int = 1 << 20, maxLayerBytes: Int64 = 16 << 30
     ) {
         self.dataRoot = dataRoot
         self.listen = listen.isEmpty ? ["unix://" + dataRoot.appendingPathComponent("pier.sock").path] : listen
-        self.runcPath = runcPath; self.shimPath = shimPath; self.bridgeSubnet = bridgeSubnet
+        self.runcPath = runcPath; self.shimPath = shimPath; self.bridgeName = bridgeName; self.bridgeSubnet = bridgeSubnet
         self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles; self.maxRequestBody = maxRequestBody
         self.maxLayerBytes = maxLayerBytes
     }

@@ -15,7 +15,13 @@ struct ContainerLifecycleTests {
         // --rm: nothing left behind.
         #expect(try agent.pier("ps", "-a", "-q").stdout.isEmpty)
         #expect(agent.mountsBelowRoot().isEmpty)
-        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
+        // The directory goes in the background, right after the exit was reported.
+        var leftovers: [String] = []
+        for _ in 0..<40 {
+            leftovers = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
+            if leftovers.isEmpty { break }
+            usleep(50_000)
+        }
         #expect(leftovers.isEmpty)
     }
 

@@ -92,8 +92,10 @@ actor ContainerManager {
         if let size = request.logMaxSize, size < 4096 { throw AgentError.invalid("--log-opt max-size=\(size): at least 4k") }
         if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
         let image = try await images.runnable(request.image)
+        trace("create: image resolved")
         if request.stopSignal == nil { request.stopSignal = image.stopSignal }
         try runtime.validate(request)
+        trace("create: validated")
 
         let id = Self.newID()
         let name = try request.name ?? uniqueName()
@@ -107,7 +109,9 @@ actor ContainerManager {
             created: Date(), startedAt: nil, finishedAt: nil, exitCode: nil, error: nil, pid: nil, shimPid: nil,
             restartCount: 0, manuallyStopped: false, health: request.health == nil ? .none : .starting,
             healthLog: [], failingStreak: 0, ipAddress: nil, command: command)
+        trace("create: named")
         try database.insert(record)
+        trace("create: inserted")
         return record
     }
 
@@ -159,8 +163,11 @@ actor ContainerManager {
                 _ = FileManager.default.createFile(atPath: logPath(r.id).path, contents: nil)
             }
             try? FileManager.default.removeItem(at: dir.appendingPathComponent("exit.json"))
+            trace("launch: dirs")
             image = try await images.runnable(r.imageDigest)
+            trace("launch: image")
             layers = try await images.layerPaths(image)
+            trace("launch: layers")
             var request = r.config
             if request.logMaxSize == nil { request.logMaxSize = configuration.logMaxSize }
             if request.logMaxFiles == nil { request.logMaxFiles = configuration.logMaxFiles }
@@ -172,6 +179,7 @@ actor ContainerManager {
             _ = try? database.update(r.id) { $0.state = .exited; $0.error = message; $0.exitCode = 127; $0.finishedAt = Date() }
             throw error is AgentError ? error : AgentError.failed("cannot start container \(r.name): \(message)")
         }
+        trace("launch: runtime")
         let generation = bumpGeneration(r.id)
         let updated = try database.update(r.id) {
             $0.state = .running; $0.startedAt = Date(); $0.finishedAt = nil; $0.exitCode = nil; $0.error = nil
@@ -179,6 +187,7 @@ actor ContainerManager {
             if $0.config.health != nil { $0.health = .starting; $0.failingStreak = 0 }
         }
         watch(updated, generation: generation)
+        trace("launch: recorded")
     }
 
     /// Watches a container's shim and handles its exit.
@@ -194,6 +203,7 @@ actor ContainerManager {
     }
 
     private func shimExited(id: String, generation: Int) async {
+        trace("shim exited")
         guard generations[id] == generation, let r = try? database.get(id), r.state == .running else { return }
         let info = runtime.exitInfo(directory: directory(id))
             ?? ExitInfo(exitCode: 255, finishedAt: Date(), error: "the container's shim ended without recording an exit")
@@ -204,6 +214,7 @@ actor ContainerManager {
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
         await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+        trace("exit: cleanup")
         let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
         let updated = try? database.update(r.id) {
@@ -221,6 +232,7 @@ actor ContainerManager {
         } else if r.config.autoRemove {
             try? removeFiles(r)
         }
+        trace("exit: recorded")
         resumeWaiters(r.id, ContainerExit(exitCode: info.exitCode, error: info.error))
         if r.config.autoRemove && !restart { exitCounts.removeValue(forKey: r.id) }
     }
@@ -245,6 +257,15 @@ actor ContainerManager {
             }
         }
     }
+
+    /// Timing of the activation path, with PIER_TRACE=1 (for benchmarks).
+    nonisolated func trace(_ what: String) {
+        guard Self.tracing else { return }
+        let t = ContinuousClock.now - Self.epoch
+        FileHandle.standardError.write(Data("trace \(t) \(what)\n".utf8))
+    }
+    static let tracing = ProcessInfo.processInfo.environment["PIER_TRACE"] == "1"
+    static let epoch = ContinuousClock.now
 
     func bumpGeneration(_ id: String) -> Int {
         let generation = (generations[id] ?? 0) + 1
@@ -354,9 +375,12 @@ actor ContainerManager {
         try removeFiles(r)
     }
 
+    /// Forgets the container; its directory (upper layer, logs) is deleted in the background
+    /// so an attached `run --rm` answers as soon as the container is gone from the API.
     private func removeFiles(_ r: ContainerRecord) throws {
         try database.delete(r.id)
-        try? FileManager.default.removeItem(at: directory(r.id))
+        let dir = directory(r.id)
+        Task.detached(priority: .utility) { try? FileManager.default.removeItem(at: dir) }
         generations.removeValue(forKey: r.id)
         restartDelays.removeValue(forKey: r.id)
         cpuSamples.removeValue(forKey: r.id)

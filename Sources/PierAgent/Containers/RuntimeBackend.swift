@@ -10,6 +10,7 @@ final class RuntimeBackend: RuntimeProvider {
     init(configuration: AgentConfiguration) throws {
         var network = NetworkConfiguration()
         network.subnet = configuration.bridgeSubnet
+        network.bridge = configuration.bridgeName
         runtime = try RuncRuntime(configuration: RuntimeConfiguration(
             dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
             network: network))

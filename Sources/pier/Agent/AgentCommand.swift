@@ -20,7 +20,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to serve the API (repeatable).", discussion: "Default: unix://DATA_ROOT/pier.sock.", valueName: "unix://PATH"))
     var listen: [String] = []
 
-    @Option(help: "Subnet of the pier0 bridge used by --network bridge.")
+    @Option(help: "The Linux bridge containers with --network bridge attach to.")
+    var bridge: String = "pier0"
+
+    @Option(help: "Subnet of that bridge.")
     var bridgeSubnet: String = "10.89.0.0/16"
 
     @Option(help: "The runc binary (default: PIER_RUNC, PATH, /usr/sbin/runc).")
@@ -32,7 +35,7 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         let root = URL(fileURLWithPath: dataRoot).standardizedFileURL
         let configuration = AgentConfiguration(
-            dataRoot: root, listen: listen, runcPath: runc, shimPath: shim, bridgeSubnet: bridgeSubnet)
+            dataRoot: root, listen: listen, runcPath: runc, shimPath: shim, bridgeName: bridge, bridgeSubnet: bridgeSubnet)
         try await Agent(configuration: configuration).run()
     }
 }
