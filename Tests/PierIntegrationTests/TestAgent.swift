@@ -159,7 +159,7 @@ func makeBusyboxImage(_ agent: TestAgent, tag: String = "test/busybox:1") throws
     let bin = ctx.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bin.appendingPathComponent("busybox").path)
-    for tool in ["sh", "true", "false", "echo", "cat", "sleep", "ls", "id", "touch", "httpd", "nc", "wget", "hostname", "env", "ps", "kill", "head", "dd", "mount"] {
+    for tool in ["sh", "true", "false", "echo", "cat", "sleep", "ls", "id", "touch", "httpd", "nc", "wget", "hostname", "env", "ps", "kill", "head", "dd", "mount", "wc", "grep", "sed"] {
         try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path, withDestinationPath: "busybox")
     }
     let etc = ctx.appendingPathComponent("etc")
