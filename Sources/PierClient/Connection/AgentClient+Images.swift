@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import PierAPI
+
+/// What `pier image import` uploads.
+public enum ImageArchiveSource: Sendable, Equatable {
+    /// An oci-archive or docker-archive file, sent as is.
+    case file(String)
+    /// An OCI image layout directory, tarred on the fly.
+    case directory(String)
+
+    /// A file or directory, decided by what is at `path`.
+    public init(path: String) throws(ClientError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .file(path: path, reason: "no such file or directory")
+        }
+        self = isDirectory.boolValue ? .directory(path) : .file(path)
+    }
+}
+
+/// Image endpoints of docs/agent-api.md. `ref` is a name[:tag], a digest or a unique digest prefix.
+extension AgentClient {
+    /// `GET /v1/images`.
+    public func listImages() async throws -> [ImageSummary] {
+        try await decode([ImageSummary].self, .GET, "/v1/images")
+    }
+
+    /// `GET /v1/images/{ref}`.
+    public func inspectImage(_ ref: String) async throws -> ImageDetails {
+        try await decode(ImageDetails.self, .GET, "/v1/images/" + Self.segment(ref))
+    }
+
+    /// `GET /v1/images/{ref}/manifest`: the manifest exactly as stored (its digest is the image id).
+    public func imageManifest(_ ref: String) async throws -> Data {
+        try await bytes(.GET, "/v1/images/\(Self.segment(ref))/manifest")
+    }
+
+    /// `GET /v1/images/{ref}/config`: the image config exactly as stored.
+    public func imageConfig(_ ref: String) async throws -> Data {
+        try await bytes(.GET, "/v1/images/\(Self.segment(ref))/config")
+    }
+
+    /// `POST /v1/images/import[?tag=NAME]`: streams an archive or a layout (as tar) to the agent,
+    /// never holding it in memory.
+    public func importImage(from source: ImageArchiveSource, tag: String?) async throws -> [ImportedImage] {
+        let body: HTTPClientRequest.Body
+        switch source {
+        case .file(let path):
+            let size: Int64
+            do {
+                let attributes = try FileManager.default.attributesOfItem(atPath: path)
+                size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            } catch {
+                throw ClientError.file(path: path, reason: "cannot read it: \(error.localizedDescription)")
+            }
+            _ = try FileChunkReader(path: path)  // Fail here, before connecting, when it cannot be read.
+            body = .stream(ChunkUpload { try FileChunkReader(path: path) }, length: .known(size))
+        case .directory(let path):
+            let size = try DirectoryTarReader(directory: path).totalSize
+            body = .stream(ChunkUpload { try DirectoryTarReader(directory: path) }, length: .known(size))
+        }
+        return try await decode([ImportedImage].self, .POST, "/v1/images/import",
+                                query: tag.map { [("tag", $0)] } ?? [],
+                                body: .stream(body, contentType: "application/x-tar"))
+    }
+
+    /// `GET /v1/images/{ref}/export`: writes the oci-archive to `path` through `path.tmp`, renamed
+    /// into place only when complete.
+    public func exportImage(_ ref: String, to path: String) async throws {
+        let requestPath = "/v1/images/\(Self.segment(ref))/export"
+        let response = try await send(.GET, requestPath)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw ClientError.file(path: temporary, reason: "cannot create it (does the directory exist, and may you write there?)")
+        }
+        do {
+            do {
+                for try await chunk in response.body {
+                    try handle.write(contentsOf: Data(chunk.readableBytesView))
+                }
+            } catch let error as CocoaError {
+                throw ClientError.file(path: temporary, reason: "write failed: \(error.localizedDescription)")
+            } catch {
+                throw mapTransportError(error, request: "GET " + requestPath)
+            }
+            try handle.synchronize()
+            try handle.close()
+            if rename(temporary, path) != 0 {
+                throw ClientError.file(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? handle.close()
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// `POST /v1/images/{ref}/tag?name=NEW`.
+    public func tagImage(_ ref: String, as name: String) async throws {
+        try await perform(.POST, "/v1/images/\(Self.segment(ref))/tag", query: [("name", name)])
+    }
+
+    /// `DELETE /v1/images/{ref}[?force=1]`.
+    public func removeImage(_ ref: String, force: Bool) async throws {
+        try await perform(.DELETE, "/v1/images/" + Self.segment(ref), query: force ? [("force", "1")] : [])
+    }
+
+    /// `POST /v1/images/prune`: removes unreferenced blobs and unpacked layers.
+    public func pruneImages() async throws -> PruneReport {
+        try await decode(PruneReport.self, .POST, "/v1/images/prune")
+    }
+}

@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PierAPI
+
+/// Talks HTTP/1.1 to one `pier agent` (docs/agent-api.md). Create it with ``withClient(endpoint:_:)``,
+/// which shuts the connection pool down when the body returns.
+public struct AgentClient: Sendable {
+    /// The agent this client talks to.
+    public let endpoint: AgentEndpoint
+    let http: HTTPClient
+
+    /// Largest non-streamed answer accepted (listings, inspect, errors).
+    static let maxAnswerBytes = 64 << 20
+
+    init(endpoint: AgentEndpoint) throws(ClientError) {
+        if case .tcp = endpoint {
+            // Mutual TLS goes here: a TLSConfiguration with the node's certificate and the cluster CA.
+            throw .tlsNotSupported(endpoint: endpoint.description)
+        }
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            // No read timeout: `logs -f`, `wait` and attached runs are silent for as long as they like.
+            timeout: .init(connect: .seconds(5), read: nil),
+            decompression: .disabled
+        )
+        // A missing or dead socket is reported at once instead of retried until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        self.endpoint = endpoint
+        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Runs `body` with a client for `endpoint` and shuts the client down afterwards, also on errors.
+    public static func withClient<R: Sendable>(
+        endpoint: AgentEndpoint, _ body: (AgentClient) async throws -> R
+    ) async throws -> R {
+        let client = try AgentClient(endpoint: endpoint)
+        let result: R
+        do {
+            result = try await body(client)
+        } catch {
+            try? await client.http.shutdown()
+            throw error
+        }
+        try? await client.http.shutdown()
+        return result
+    }
+
+    // MARK: Requests
+
+    /// A request body: nothing, JSON, or a stream of bytes of known or unknown length.
+    enum RequestBody {
+        case none
+        case json(Data)
+        case stream(HTTPClientRequest.Body, contentType: String)
+    }
+
+    /// Sends one request and returns the response once its head arrived with a 2xx status.
+    /// A 4xx/5xx answer becomes ``ClientError/api(status:message:)`` with the agent's message.
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: RequestBody = .none
+    ) async throws -> HTTPClientResponse {
+        let target = Self.target(path: path, query: query)
+        var request = HTTPClientRequest(url: endpoint.url(for: target))
+        request.method = method
+        switch body {
+        case .none:
+            break
+        case .json(let data):
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: data))
+        case .stream(let stream, let contentType):
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = stream
+        }
+        let label = "\(method.rawValue) \(path)"
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+        } catch {
+            throw mapTransportError(error, request: label)
+        }
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw await Self.apiError(from: response)
+        }
+        return response
+    }
+
+    /// Sends a request and decodes its JSON answer.
+    func decode<T: Decodable>(
+        _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
+        body: RequestBody = .none
+    ) async throws -> T {
+        let data = try await bytes(method, path, query: query, body: body)
+        do {
+            return try WireCoding.decoder().decode(T.self, from: data)
+        } catch {
+            throw ClientError.badResponse(request: "\(method.rawValue) \(path)", reason: "\(error)")
+        }
+    }
+
+    /// Sends a request and collects its whole answer.
+    func bytes(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: RequestBody = .none
+    ) async throws -> Data {
+        let response = try await send(method, path, query: query, body: body)
+        do {
+            let buffer = try await response.body.collect(upTo: Self.maxAnswerBytes)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw mapTransportError(error, request: "\(method.rawValue) \(path)")
+        }
+    }
+
+    /// Sends a request whose answer has no body (204).
+    func perform(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: RequestBody = .none
+    ) async throws {
+        _ = try await bytes(method, path, query: query, body: body)
+    }
+
+    /// JSON-encodes a request body.
+    static func json(_ value: some Encodable) throws -> RequestBody {
+        do {
+            return .json(try WireCoding.encoder().encode(value))
+        } catch {
+            throw ClientError.invalidArgument("could not encode the request: \(error)")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// `/v1/x?k=v&…` with the query values percent-encoded.
+    static func target(path: String, query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return path }
+        return path + "?" + query.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// One path segment, e.g. an image reference: everything but RFC 3986 unreserved characters is encoded.
+    static func segment(_ text: String) -> String { percentEncode(text) }
+
+    static func percentEncode(_ text: String) -> String { AgentEndpoint.percentEncodeHost(text) }
+
+    /// The agent's `{"message"}` error body, or the raw status when the body is something else.
+    static func apiError(from response: HTTPClientResponse) async -> ClientError {
+        let status = Int(response.status.code)
+        let buffer = try? await response.body.collect(upTo: 1 << 20)
+        let data = buffer.map { Data($0.readableBytesView) } ?? Data()
+        if let error = try? JSONDecoder().decode(APIError.self, from: data) {
+            return .api(status: status, message: error.message)
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let reason = text.isEmpty ? response.status.reasonPhrase : text
+        return .api(status: status, message: "the agent answered \(status): \(reason)")
+    }
+
+    /// Connection failures become ``ClientError/agentUnreachable(endpoint:)``; the rest keep their reason.
+    func mapTransportError(_ error: any Error, request: String) -> any Error {
+        if error is ClientError || error is CancellationError { return error }
+        if Self.isConnectFailure(error) { return ClientError.agentUnreachable(endpoint: endpoint.description) }
+        return ClientError.transport(request: request, reason: "\(error)")
+    }
+
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .connectTimeout
+        }
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError {
+            return [ENOENT, ECONNREFUSED, EACCES, ENOTSOCK, ENOTDIR].contains(error.errnoCode)
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        return false
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `pier image …`: the image store on the device.
+struct ImageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Build, import, export and manage images on the device.",
+        subcommands: [
+            ImageList.self, ImageInspect.self, ImageRemove.self, ImageTag.self, ImagePrune.self,
+            ImageDiskUsage.self, ImageImport.self, ImageExport.self, ImageBuild.self,
+        ]
+    )
+}

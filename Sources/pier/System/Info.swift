@@ -1,0 +1,34 @@
+import ArgumentParser
+import PierAPI
+import PierClient
+
+/// `pier info`: what the agent reports about itself and the device.
+struct Info: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the agent's version, the device and what it holds.")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var output: FormatOption
+
+    func run() async throws {
+        let info = try await client.withClient { try await $0.info() }
+        switch output.format {
+        case .json: Output.print(try JSONOutput.render(info))
+        case .table: Output.print(Self.describe(info))
+        }
+    }
+
+    static func describe(_ info: AgentInfo) -> String {
+        """
+        Agent version:  \(info.version)
+        Hostname:       \(info.hostname)
+        OS/Arch:        \(info.os)/\(info.architecture)
+        CPUs:           \(info.cpus)
+        Memory:         \(ByteSize.binary(info.memoryBytes))
+        Runtime:        \(info.runtime)
+        Data root:      \(info.dataRoot)
+        Containers:     \(info.containers) (\(info.running) running)
+        Images:         \(info.images)
+
+        """
+    }
+}
