@@ -34,6 +34,7 @@ actor ContainerManager {
 
     /// Finds a container by full id, name, or unique id prefix.
     func record(_ ref: String) throws -> ContainerRecord {
+        if ref.count == 64, let r = try database.get(ref) { return r }
         let all = try database.all()
         if let r = all.first(where: { $0.id == ref || $0.name == ref }) { return r }
         let matches = ref.count >= 3 ? all.filter { $0.id.hasPrefix(ref) } : []
@@ -217,7 +218,9 @@ actor ContainerManager {
         trace("exit: cleanup")
         let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
-        let updated = try? database.update(r.id) {
+        // A --rm container that is not coming back is deleted in one transaction.
+        let removeNow = r.config.autoRemove && !restart
+        let updated = removeNow ? nil : try? database.update(r.id) {
             $0.state = restart ? .restarting : .exited
             $0.exitCode = info.exitCode; $0.finishedAt = info.finishedAt; $0.error = info.error
             $0.pid = nil; $0.shimPid = nil; $0.ipAddress = nil
@@ -229,7 +232,7 @@ actor ContainerManager {
             let delay = RestartPolicy.delay(previous: restartDelays[r.id], ranFor: ranFor)
             restartDelays[r.id] = delay
             scheduleRestart(updated, after: delay)
-        } else if r.config.autoRemove {
+        } else if removeNow {
             try? removeFiles(r)
         }
         trace("exit: recorded")

@@ -87,7 +87,7 @@ public struct Runc: Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        try SystemCalls.writeAtomically(try encoder.encode(process), to: processFile, mode: 0o600)
+        try SystemCalls.writeAtomically(try encoder.encode(process), to: processFile, mode: 0o600, durable: false)
         let args = [
             "--root", root, "--log", logFile.path, "--log-format", "json", "exec",
             "--process", processFile.path, "--pid-file", pidFile.path, id,

@@ -37,9 +37,9 @@ public struct ContainerEtcFiles: Sendable, Equatable {
             hostsText = Self.baseHosts + (ipAddress.map { "\($0)\t\(name)\n" } ?? "")
             resolvText = Self.containerResolvConf(from: nodeResolv)
         }
-        try SystemCalls.writeAtomically(Data((name + "\n").utf8), to: hostname)
-        try SystemCalls.writeAtomically(Data(hostsText.utf8), to: hosts)
-        try SystemCalls.writeAtomically(Data(resolvText.utf8), to: resolvConf)
+        try SystemCalls.writeAtomically(Data((name + "\n").utf8), to: hostname, durable: false)
+        try SystemCalls.writeAtomically(Data(hostsText.utf8), to: hosts, durable: false)
+        try SystemCalls.writeAtomically(Data(resolvText.utf8), to: resolvConf, durable: false)
     }
 
     static let baseHosts = """

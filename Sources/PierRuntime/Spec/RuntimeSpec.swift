@@ -113,7 +113,7 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
 
     /// Writes `config.json` into `bundle` atomically.
     public func write(toBundle bundle: URL) throws {
-        try SystemCalls.writeAtomically(try encoded(), to: bundle.appendingPathComponent("config.json"))
+        try SystemCalls.writeAtomically(try encoded(), to: bundle.appendingPathComponent("config.json"), durable: false)
     }
 
     /// Reads a bundle's `config.json`.

@@ -97,8 +97,10 @@ enum SystemCalls {
         kill(pid, 0) == 0 || errno == EPERM
     }
 
-    /// Writes `data` to `url` atomically: a temp file beside it, fsync, rename.
-    static func writeAtomically(_ data: Data, to url: URL, mode: mode_t = 0o644) throws {
+    /// Writes `data` to `url` atomically: a temp file beside it, fsync (when `durable`), rename.
+    /// Files rewritten at every container start (bundle, etc files) need no fsync: a crash
+    /// leaves the old or the new file, and the next start writes them again.
+    static func writeAtomically(_ data: Data, to url: URL, mode: mode_t = 0o644, durable: Bool = true) throws {
         let temp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
@@ -117,7 +119,7 @@ enum SystemCalls {
             return true
         }
         let writeErrno = errno
-        if ok && fsync(fd) != 0 { ok = false }
+        if ok && durable && fsync(fd) != 0 { ok = false }
         close(fd)
         guard ok, rename(temp.path, url.path) == 0 else {
             let reason = errorString(ok ? errno : writeErrno)
