@@ -67,7 +67,9 @@ ssize_t read_small_file(const char *path, char *buf, size_t cap);
 size_t json_quote(char *out, size_t cap, size_t len, const char *s);
 /* The message of the last error-level entry of a runc JSON log, or an empty string. */
 void runc_log_error(const char *path, char *msg, size_t cap);
-/* Writes `data` to `path` atomically: temp file, fsync, rename, fsync of the directory. */
+/* Writes `data` to `path` atomically: temp file, rename. No fsync: the record must survive the
+ * agent being killed, which rename gives; after a power cut no container survives either, and
+ * the agent then records that the exit was lost. It sits on the exit path of every container. */
 int write_file_atomic(const char *path, const char *data, size_t len);
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +173,7 @@ int write_file_atomic(const char *path, const char *data, size_t len) {
     if (n < 0 || (size_t)n >= sizeof tmp) { errno = ENAMETOOLONG; return -1; }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (write_all(fd, data, len) != 0) {
         int saved = errno;
         close(fd);
         unlink(tmp);
@@ -183,12 +182,5 @@ int write_file_atomic(const char *path, const char *data, size_t len) {
     }
     if (close(fd) != 0) { int saved = errno; unlink(tmp); errno = saved; return -1; }
     if (rename(tmp, path) != 0) { int saved = errno; unlink(tmp); errno = saved; return -1; }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0) shim_log("fsync of the directory of %s: %s", path, strerror(errno));
-        close(dfd);
-    }
     return 0;
 }

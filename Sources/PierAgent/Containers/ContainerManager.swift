@@ -264,11 +264,10 @@ actor ContainerManager {
     /// Timing of the activation path, with PIER_TRACE=1 (for benchmarks).
     nonisolated func trace(_ what: String) {
         guard Self.tracing else { return }
-        let t = ContinuousClock.now - Self.epoch
-        FileHandle.standardError.write(Data("trace \(t) \(what)\n".utf8))
+        let t = Date().timeIntervalSince1970
+        FileHandle.standardError.write(Data("trace \(String(format: "%.6f", t)) \(what)\n".utf8))
     }
     static let tracing = ProcessInfo.processInfo.environment["PIER_TRACE"] == "1"
-    static let epoch = ContinuousClock.now
 
     func bumpGeneration(_ id: String) -> Int {
         let generation = (generations[id] ?? 0) + 1
