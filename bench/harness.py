@@ -588,8 +588,8 @@ def pier_binary() -> Path:
     path = REPO / ".build" / "release" / "pier"
     if not path.exists():
         swift = shutil.which("swift") or "/opt/swift/usr/bin/swift"
-        log(f"{path} is missing; running `swift build -c release` in {REPO} (takes minutes)")
-        proc = subprocess.run([swift, "build", "-c", "release"], cwd=REPO, stdout=sys.stderr, stderr=sys.stderr)
+        log(f"{path} is missing; running `swift build -c release --static-swift-stdlib` in {REPO} (takes minutes)")
+        proc = subprocess.run([swift, "build", "-c", "release", "--static-swift-stdlib"], cwd=REPO, stdout=sys.stderr, stderr=sys.stderr)
         if proc.returncode != 0 or not path.exists():
             raise BenchError(f"`swift build -c release` failed (exit {proc.returncode}); set PIER=/path/to/pier")
     return path

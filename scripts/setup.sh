@@ -2,7 +2,7 @@
 # Installs what Pier needs from Debian's packages and builds it in release mode.
 # Idempotent: packages already present are not fetched again, and the build is incremental.
 #
-#   scripts/setup.sh                 packages + `swift build -c release`
+#   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
 #   scripts/setup.sh --with-docker   also docker.io, the peer the benchmarks in bench/ compare against
 #
@@ -58,8 +58,9 @@ if [ "$build" = 1 ]; then
             exit 1
         fi
     fi
-    echo "setup: swift build -c release ($(swift --version 2>/dev/null | head -n 1))"
+    echo "setup: swift build -c release --static-swift-stdlib ($(swift --version 2>/dev/null | head -n 1))"
     cd "$root"
-    swift build -c release
+    # Static Swift runtime: one self-contained binary that starts faster and maps less.
+    swift build -c release --static-swift-stdlib
     echo "setup: built $root/.build/release/pier and pier-shim"
 fi
