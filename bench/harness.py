@@ -589,7 +589,12 @@ def pier_binary() -> Path:
     if not path.exists():
         swift = shutil.which("swift") or "/opt/swift/usr/bin/swift"
         log(f"{path} is missing; running `swift build -c release --static-swift-stdlib` in {REPO} (takes minutes)")
-        proc = subprocess.run([swift, "build", "-c", "release", "--static-swift-stdlib"], cwd=REPO, stdout=sys.stderr, stderr=sys.stderr)
+        proc = None
+        for product in ("pier", "pier-shim"):
+            proc = subprocess.run([swift, "build", "-c", "release", "--static-swift-stdlib", "--product", product],
+                                  cwd=REPO, stdout=sys.stderr, stderr=sys.stderr)
+            if proc.returncode != 0:
+                break
         if proc.returncode != 0 or not path.exists():
             raise BenchError(f"`swift build -c release` failed (exit {proc.returncode}); set PIER=/path/to/pier")
     return path

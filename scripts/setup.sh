@@ -61,6 +61,8 @@ if [ "$build" = 1 ]; then
     echo "setup: swift build -c release --static-swift-stdlib ($(swift --version 2>/dev/null | head -n 1))"
     cd "$root"
     # Static Swift runtime: one self-contained binary that starts faster and maps less.
-    swift build -c release --static-swift-stdlib
+    # (Our two products only: the package plugins' host tools do not link statically.)
+    swift build -c release --static-swift-stdlib --product pier
+    swift build -c release --static-swift-stdlib --product pier-shim
     echo "setup: built $root/.build/release/pier and pier-shim"
 fi
