@@ -1,5 +1,7 @@
 import ArgumentParser
 
+/// Every command sets `commandName` itself: deriving it from the type name costs a runtime
+/// conformance scan per command on every start, and `pier run` is on the activation benchmark.
 @main
 struct Pier: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -172,6 +172,13 @@ struct AgentClientTests {
         }
         #expect(!FileManager.default.fileExists(atPath: missing))
         #expect(!FileManager.default.fileExists(atPath: missing + ".tmp"))
+
+        let error = await #expect(throws: ClientError.self) {
+            try await AgentClient.withClient(endpoint: .unix(path: agent.socketPath)) {
+                try await $0.exportImage("sensor:1.0", to: dir.path + "/no/such/dir/x.tar")
+            }
+        }
+        #expect(error?.description.hasPrefix(dir.path + "/no/such/dir/x.tar.tmp: cannot create it") == true)
     }
 }
 

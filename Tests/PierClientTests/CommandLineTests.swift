@@ -116,6 +116,15 @@ struct CommandLineTests {
         #expect(decoded.first?.configDigest == "sha256:bb")
     }
 
+    @Test func inspectOfNothingPrintsAnEmptyArrayAndFails() throws {
+        let agent = try FakeAgent { request in .json(#"{"message":"no such thing"}"#, status: 404) }
+        defer { agent.stop() }
+        let result = try PierBinary.run(["inspect", "-H", "unix://" + agent.socketPath, "ghost"])
+        #expect(result.status == 1)
+        #expect(result.stdout == "[]\n")
+        #expect(result.stderr == "Error: no such container or image: ghost\n")
+    }
+
     @Test func psQuietPrintsShortIds() throws {
         let json = """
         [{"id":"0123456789abcdef","name":"web","image":"busybox","imageDigest":"sha256:aa","command":"sh","created":"2024-05-01T12:00:00Z",

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A minimal HTTP/1.1 server on a unix socket in a temp directory, standing in for `pier agent`:
-/// it records each request and answers with what the test's handler returns, then closes the connection.
+/// it records each request and answers with what the test's handler returns.
 final class FakeAgent: @unchecked Sendable {
     struct Request: Sendable {
         var method: String
@@ -87,6 +87,7 @@ final class FakeAgent: @unchecked Sendable {
         }
     }
 
+    /// Serves requests on one connection until the client closes it (keep-alive, as the real agent).
     private func handle(_ fd: Int32) {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -97,61 +98,71 @@ final class FakeAgent: @unchecked Sendable {
             return true
         }
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        var headerEnd: Int?
-        while headerEnd == nil {
-            if let range = buffer.firstRange(of: separator) { headerEnd = range.upperBound; break }
-            if !fill() { problem("connection ended in the request head after \(buffer.count) bytes"); return }
-        }
-        guard let headerEnd else { return }
-        let head = String(decoding: buffer[..<(headerEnd - 4)], as: UTF8.self).components(separatedBy: "\r\n")
-        let requestLine = head[0].split(separator: " ")
-        var headers: [String: String] = [:]
-        for line in head.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        var body = Array(buffer[headerEnd...])
-        if let length = headers["content-length"].flatMap(Int.init) {
-            while body.count < length {
-                let n = Self.readRetrying(fd, &chunk)
-                if n <= 0 { problem("connection ended after \(body.count) of \(length) body bytes"); return }
-                body += chunk[..<n]
+        while true {
+            var headerEnd: Int?
+            while headerEnd == nil {
+                if let range = buffer.firstRange(of: separator) { headerEnd = range.upperBound; break }
+                if !fill() {
+                    if !buffer.isEmpty { problem("connection ended in the request head after \(buffer.count) bytes") }
+                    return
+                }
             }
-        } else if headers["transfer-encoding"] == "chunked" {
-            body = readChunked(fd: fd, initial: body)
+            guard let headerEnd else { return }
+            let head = String(decoding: buffer[..<(headerEnd - 4)], as: UTF8.self).components(separatedBy: "\r\n")
+            let requestLine = head[0].split(separator: " ")
+            var headers: [String: String] = [:]
+            for line in head.dropFirst() {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+            buffer.removeFirst(headerEnd)
+            var body: [UInt8] = []
+            if let length = headers["content-length"].flatMap(Int.init) {
+                while buffer.count < length {
+                    if !fill() { problem("connection ended after \(buffer.count) of \(length) body bytes"); return }
+                }
+                body = Array(buffer[..<length])
+                buffer.removeFirst(length)
+            } else if headers["transfer-encoding"] == "chunked" {
+                body = readChunked(fd: fd, buffer: &buffer)
+            }
+            let request = Request(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: body)
+            lock.withLock { recorded.append(request) }
+            let response = handler(request)
+            var out = "HTTP/1.1 \(response.status) X\r\nContent-Type: \(response.contentType)\r\n"
+            for (name, value) in response.headers { out += "\(name): \(value)\r\n" }
+            out += response.status == 204 ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n"
+            writeAll(fd, Array(out.utf8))
+            guard response.status != 204 else { continue }
+            for part in response.chunks where !part.isEmpty {
+                writeAll(fd, Array(String(part.count, radix: 16).utf8) + [13, 10] + part + [13, 10])
+                usleep(2000)
+            }
+            writeAll(fd, Array("0\r\n\r\n".utf8))
         }
-        let request = Request(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: body)
-        lock.withLock { recorded.append(request) }
-        let response = handler(request)
-        var out = "HTTP/1.1 \(response.status) X\r\nContent-Type: \(response.contentType)\r\nConnection: close\r\n"
-        for (name, value) in response.headers { out += "\(name): \(value)\r\n" }
-        out += response.status == 204 ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n"
-        writeAll(fd, Array(out.utf8))
-        guard response.status != 204 else { return }
-        for part in response.chunks where !part.isEmpty {
-            writeAll(fd, Array(String(part.count, radix: 16).utf8) + [13, 10] + part + [13, 10])
-            usleep(2000)
-        }
-        writeAll(fd, Array("0\r\n\r\n".utf8))
     }
 
-    private func readChunked(fd: Int32, initial: [UInt8]) -> [UInt8] {
-        var data = initial
+    /// Decodes a chunked request body, reading more from `fd` as needed; leftovers stay in `buffer`.
+    private func readChunked(fd: Int32, buffer: inout [UInt8]) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while !data.suffix(5).elementsEqual(Array("0\r\n\r\n".utf8)) {
-            let n = Self.readRetrying(fd, &chunk)
-            if n <= 0 { break }
-            data += chunk[..<n]
-        }
         var body: [UInt8] = []
-        var index = 0
-        while let lineEnd = data[index...].firstRange(of: [13, 10]) {
-            let size = Int(String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
-            if size == 0 { break }
-            body += data[lineEnd.upperBound..<(lineEnd.upperBound + size)]
-            index = lineEnd.upperBound + size + 2
+        while true {
+            while buffer.firstRange(of: [13, 10]) == nil {
+                let n = Self.readRetrying(fd, &chunk)
+                if n <= 0 { return body }
+                buffer += chunk[..<n]
+            }
+            guard let lineEnd = buffer.firstRange(of: [13, 10]) else { return body }
+            let size = Int(String(decoding: buffer[..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
+            while buffer.count < lineEnd.upperBound + size + 2 {
+                let n = Self.readRetrying(fd, &chunk)
+                if n <= 0 { return body }
+                buffer += chunk[..<n]
+            }
+            body += buffer[lineEnd.upperBound..<(lineEnd.upperBound + size)]
+            buffer.removeFirst(lineEnd.upperBound + size + 2)
+            if size == 0 { return body }
         }
-        return body
     }
 
     /// `read`, retried when a signal (SIGCHLD of a `pier` run by a parallel test) interrupts it.

@@ -3,23 +3,6 @@ import Foundation
 import NIOCore
 import PierAPI
 
-/// What `pier image import` uploads.
-public enum ImageArchiveSource: Sendable, Equatable {
-    /// An oci-archive or docker-archive file, sent as is.
-    case file(String)
-    /// An OCI image layout directory, tarred on the fly.
-    case directory(String)
-
-    /// A file or directory, decided by what is at `path`.
-    public init(path: String) throws(ClientError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .file(path: path, reason: "no such file or directory")
-        }
-        self = isDirectory.boolValue ? .directory(path) : .file(path)
-    }
-}
-
 /// Image endpoints of docs/agent-api.md. `ref` is a name[:tag], a digest or a unique digest prefix.
 extension AgentClient {
     /// `GET /v1/images`.
@@ -77,17 +60,27 @@ extension AgentClient {
             throw ClientError.file(path: temporary, reason: "cannot create it (does the directory exist, and may you write there?)")
         }
         do {
-            do {
-                for try await chunk in response.body {
-                    try handle.write(contentsOf: Data(chunk.readableBytesView))
+            var chunks = response.body.makeAsyncIterator()
+            while true {
+                let chunk: ByteBuffer?
+                do {
+                    chunk = try await chunks.next()
+                } catch {
+                    throw mapTransportError(error, request: "GET " + requestPath)
                 }
-            } catch let error as CocoaError {
-                throw ClientError.file(path: temporary, reason: "write failed: \(error.localizedDescription)")
-            } catch {
-                throw mapTransportError(error, request: "GET " + requestPath)
+                guard let chunk else { break }
+                do {
+                    try handle.write(contentsOf: Data(chunk.readableBytesView))
+                } catch {
+                    throw ClientError.file(path: temporary, reason: "write failed: \(error.localizedDescription)")
+                }
             }
-            try handle.synchronize()
-            try handle.close()
+            do {
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                throw ClientError.file(path: temporary, reason: "could not flush it to disk: \(error.localizedDescription)")
+            }
             if rename(temporary, path) != 0 {
                 throw ClientError.file(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
             }

@@ -5,38 +5,49 @@ import NIOHTTP1
 import NIOPosix
 import PierAPI
 
-/// Talks HTTP/1.1 to one `pier agent` (docs/agent-api.md). Create it with ``withClient(endpoint:_:)``,
+/// Talks HTTP/1.1 to one `pier agent` (docs/agent-api.md). Create it with ``withClient(endpoint:configuration:_:)``,
 /// which shuts the connection pool down when the body returns.
 public struct AgentClient: Sendable {
     /// The agent this client talks to.
     public let endpoint: AgentEndpoint
     let http: HTTPClient
 
-    /// Largest non-streamed answer accepted (listings, inspect, errors).
-    static let maxAnswerBytes = 64 << 20
+    let configuration: Configuration
 
-    init(endpoint: AgentEndpoint) throws(ClientError) {
+    /// How the client connects. Mutual TLS for `tcp://` endpoints is to be added here.
+    public struct Configuration: Sendable {
+        /// How long connecting may take; a missing socket fails at once regardless.
+        public var connectTimeout: Duration = .seconds(5)
+        /// Largest non-streamed answer accepted (listings, inspect, errors).
+        public var maxAnswerBytes = 64 << 20
+
+        public init() {}
+    }
+
+    init(endpoint: AgentEndpoint, configuration: Configuration) throws(ClientError) {
         if case .tcp = endpoint {
             // Mutual TLS goes here: a TLSConfiguration with the node's certificate and the cluster CA.
             throw .tlsNotSupported(endpoint: endpoint.description)
         }
-        var configuration = HTTPClient.Configuration(
+        let (seconds, attoseconds) = configuration.connectTimeout.components
+        var http = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             // No read timeout: `logs -f`, `wait` and attached runs are silent for as long as they like.
-            timeout: .init(connect: .seconds(5), read: nil),
+            timeout: .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: nil),
             decompression: .disabled
         )
         // A missing or dead socket is reported at once instead of retried until the connect timeout.
-        configuration.connectionPool.retryConnectionEstablishment = false
+        http.connectionPool.retryConnectionEstablishment = false
         self.endpoint = endpoint
-        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.configuration = configuration
+        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
     }
 
     /// Runs `body` with a client for `endpoint` and shuts the client down afterwards, also on errors.
     public static func withClient<R: Sendable>(
-        endpoint: AgentEndpoint, _ body: (AgentClient) async throws -> R
+        endpoint: AgentEndpoint, configuration: Configuration = Configuration(), _ body: (AgentClient) async throws -> R
     ) async throws -> R {
-        let client = try AgentClient(endpoint: endpoint)
+        let client = try AgentClient(endpoint: endpoint, configuration: configuration)
         let result: R
         do {
             result = try await body(client)
@@ -107,7 +118,7 @@ public struct AgentClient: Sendable {
     ) async throws -> Data {
         let response = try await send(method, path, query: query, body: body)
         do {
-            let buffer = try await response.body.collect(upTo: Self.maxAnswerBytes)
+            let buffer = try await response.body.collect(upTo: configuration.maxAnswerBytes)
             return Data(buffer.readableBytesView)
         } catch {
             throw mapTransportError(error, request: "\(method.rawValue) \(path)")

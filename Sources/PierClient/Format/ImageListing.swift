@@ -6,13 +6,13 @@ public enum ImageListing {
     public static let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
 
     /// One row per tag (an untagged image shows `<none>`), newest first as Docker lists them.
-    public static func table(_ images: [ImageSummary], now: Date) -> TextTable {
+    public static func table(_ images: [ImageSummary], now: Date, truncate: Bool = true) -> TextTable {
         var rows: [[String]] = []
         for image in sortedNewestFirst(images) {
             let created = image.created.map { ContainerStatus.ago($0, now: now) } ?? "N/A"
             let names = image.tags.isEmpty ? [("<none>", "<none>")] : image.tags.map(Identifiers.repositoryAndTag)
             for (repository, tag) in names {
-                rows.append([repository, tag, Identifiers.short(image.digest), created, ByteSize.human(image.size)])
+                rows.append([repository, tag, truncate ? Identifiers.short(image.digest) : image.digest, created, ByteSize.human(image.size)])
             }
         }
         return TextTable(header: header, rows: rows)

@@ -6,6 +6,7 @@ import PierClient
 /// `pier exec`: run a command in a running container, exit with its exit code.
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command in a running container.",
         discussion: "Output is streamed here; pier exits with the command's exit code (126/127 as the agent reports them). Everything after CONTAINER belongs to the command: pier exec web ls -l /")
 

@@ -4,6 +4,7 @@ import PierClient
 /// `pier inspect`: containers or images as JSON.
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show containers or images in detail, as a JSON array.",
         discussion: "Each name is looked up as a container first, then as an image, unless --type says which.")
 

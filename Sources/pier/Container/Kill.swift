@@ -3,7 +3,9 @@ import PierClient
 
 /// `pier kill`: send a signal to the container's main process.
 struct Kill: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send a signal (default SIGKILL) to one or more containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "kill",
+        abstract: "Send a signal (default SIGKILL) to one or more containers.")
 
     @OptionGroup var client: ClientOptions
     @Option(name: .shortAndLong, help: ArgumentHelp("Signal name or number, e.g. HUP, SIGTERM or 9.", valueName: "signal"))

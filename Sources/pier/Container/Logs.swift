@@ -4,6 +4,7 @@ import PierClient
 /// `pier logs`: what a container wrote, and with -f what it writes next.
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Print a container's output.",
         discussion: "stdout goes to stdout and stderr to stderr. With -f pier keeps printing until the container stops or you press Ctrl-C.")
 

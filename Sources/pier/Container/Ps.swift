@@ -5,6 +5,7 @@ import PierClient
 /// `pier ps`: list containers.
 struct Ps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ps",
         abstract: "List containers (running ones unless -a).")
 
     @OptionGroup var client: ClientOptions

@@ -3,7 +3,9 @@ import PierClient
 
 /// `pier restart`: stop, then start again.
 struct Restart: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart one or more containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "restart",
+        abstract: "Restart one or more containers.")
 
     @OptionGroup var client: ClientOptions
     @Option(name: [.customShort("t"), .customLong("time"), .customLong("timeout")],

@@ -3,7 +3,9 @@ import PierClient
 
 /// `pier rm`: remove containers.
 struct Rm: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove one or more containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "rm",
+        abstract: "Remove one or more containers.")
 
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Kill and remove running containers too.")

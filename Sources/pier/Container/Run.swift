@@ -7,6 +7,7 @@ import PierClient
 /// and exit with its exit code.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Create and start a container from an image.",
         discussion: """
         Without -d the container's output is streamed here, Ctrl-C is passed on to the container, and pier \

@@ -3,7 +3,9 @@ import PierClient
 
 /// `pier start`: start stopped containers.
 struct Start: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start one or more stopped containers.")
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start one or more stopped containers.")
 
     @OptionGroup var client: ClientOptions
     @Argument(help: ArgumentHelp("Container ids or names.", valueName: "container"))

@@ -6,6 +6,7 @@ import PierClient
 /// `pier stats`: CPU, memory and process counts of running containers, refreshed each second.
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Show containers' CPU, memory and process use, refreshed every second.",
         discussion: "Without names, every running container. CPU % is of one CPU, as Docker counts it. With --format json each refresh prints one JSON array on one line.")
 

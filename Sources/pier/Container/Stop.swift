@@ -4,6 +4,7 @@ import PierClient
 /// `pier stop`: the stop signal, then SIGKILL after a grace period.
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop one or more running containers.",
         discussion: "Sends the container's stop signal (SIGTERM unless set), then SIGKILL after the grace period.")
 

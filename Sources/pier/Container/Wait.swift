@@ -4,6 +4,7 @@ import PierClient
 /// `pier wait`: block until containers stop, print their exit codes.
 struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait",
         abstract: "Wait until one or more containers stop, then print their exit codes.")
 
     @OptionGroup var client: ClientOptions

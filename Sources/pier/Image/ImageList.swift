@@ -8,15 +8,17 @@ struct ImageList: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var output: FormatOption
-    @Flag(name: .shortAndLong, help: "Print only image ids (digests).")
+    @Flag(name: .shortAndLong, help: "Print only image ids (the first 12 hex digits of the digest).")
     var quiet = false
+    @Flag(help: "Print whole digests as image ids.")
+    var noTrunc = false
 
     func run() async throws {
         let images = try await client.withClient { try await $0.listImages() }
         if quiet {
-            Output.print(images.map { $0.digest + "\n" }.joined())
+            Output.print(images.map { (noTrunc ? $0.digest : Identifiers.short($0.digest)) + "\n" }.joined())
             return
         }
-        try Output.listing(images, format: output.format) { ImageListing.table(images, now: Date()) }
+        try Output.listing(images, format: output.format) { ImageListing.table(images, now: Date(), truncate: !noTrunc) }
     }
 }

@@ -4,7 +4,9 @@ import PierClient
 
 /// `pier info`: what the agent reports about itself and the device.
 struct Info: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the agent's version, the device and what it holds.")
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show the agent's version, the device and what it holds.")
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var output: FormatOption

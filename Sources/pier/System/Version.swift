@@ -4,7 +4,9 @@ import PierClient
 
 /// `pier version`: the client's version, and the agent's when it answers.
 struct Version: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the versions of this client and of the agent.")
+    static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract: "Show the versions of this client and of the agent.")
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var output: FormatOption
