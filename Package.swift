@@ -19,12 +19,16 @@ var targets: [Target] = [
         "PierAPI", "PierOCI", "PierImage", "PierRuntime",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
     ]),
     // The client library behind the CLI: HTTP over a unix socket, output formatting.
     .target(name: "PierClient", dependencies: [
         "PierAPI", "PierOCI", "PierImage",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
     ]),
     // The thin `pier` executable: one file per command.
     .executableTarget(name: "pier", dependencies: [
@@ -40,7 +44,7 @@ var targets: [Target] = [
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
     .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
     .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: ["PierClient", "PierAPI"]),
 ]
@@ -66,6 +70,8 @@ let package = Package(
         .map { Product.executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),

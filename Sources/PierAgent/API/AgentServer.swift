@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -124,7 +125,7 @@ struct AgentServer {
             try? await manager.remove(record.id, force: true)
             throw error
         }
-        return streamResponse { emit in
+        return streamResponse(headers: [containerIDHeader: record.id]) { emit in
             let events = AsyncStream<ContainerExit?> { continuation in
                 let exitWatch = Task {
                     continuation.yield(await manager.waitForExit(record.id, after: seen))
@@ -302,8 +303,14 @@ private func exitFrame(_ exit: ContainerExit) -> StreamFrame {
 }
 
 /// A chunked response whose frames `produce` emits as they come.
-private func streamResponse(_ produce: @escaping @Sendable (_ emit: @escaping @Sendable (StreamFrame) -> Void) async -> Void) -> Response {
-    Response(status: .ok, headers: [.contentType: AgentServer.streamType], body: ResponseBody { writer in
+/// Names the container an attached run created, so the client can forward signals to it.
+private let containerIDHeader = HTTPField.Name("Pier-Container-Id")!
+
+private func streamResponse(headers extra: HTTPFields = [:],
+                            _ produce: @escaping @Sendable (_ emit: @escaping @Sendable (StreamFrame) -> Void) async -> Void) -> Response {
+    var headers: HTTPFields = [.contentType: AgentServer.streamType]
+    headers.append(contentsOf: extra)
+    return Response(status: .ok, headers: headers, body: ResponseBody { writer in
         let (stream, continuation) = AsyncStream<StreamFrame>.makeStream()
         let producer = Task {
             await produce { continuation.yield($0) }

@@ -77,8 +77,11 @@ final class ImageBackend: ImageProvider {
 
     func importArchive(at path: URL, tag: String?) async throws -> [ImportedImage] {
         try await mapped {
-            try await service.importArchive(at: path, tag: tag).map {
-                ImportedImage(name: $0.references.first?.display, digest: $0.manifest.digest.description)
+            let requested = tag.flatMap { try? ImageReference(parsing: $0) }
+            return try await service.importArchive(at: path, tag: tag).map { record in
+                // The name the user asked for first, then the archive's own.
+                let name = record.references.first { $0 == requested } ?? record.references.first
+                return ImportedImage(name: name?.display, digest: record.manifest.digest.description)
             }
         }
     }
