@@ -78,4 +78,45 @@ struct AgentRestartTests {
         try agent.ok("image", "import", archive.path)
         #expect(try agent.ok("image", "ls").contains("test/big"))
     }
+
+    @Test func killDuringUnpackLeavesNoHalfWrittenLayer() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        // Many small files make the unpack slow enough to be interrupted.
+        let ctx = agent.root.appendingPathComponent("many")
+        for d in 0..<40 {
+            let dir = ctx.appendingPathComponent("d\(d)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for f in 0..<100 { try Data(repeating: UInt8(f), count: 2048).write(to: dir.appendingPathComponent("f\(f)")) }
+        }
+        try agent.ok("image", "build", "--tag", "test/many:1", "--from", "test/busybox:1", "--add", "\(ctx.path):/many")
+        let layersDir = agent.root.appendingPathComponent("layers")
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? [])
+        let p = Process()
+        p.executableURL = Binaries.pier
+        p.arguments = ["run", "--rm", "--network", "none", "test/many:1", "true"]
+        p.environment = ["PIER_HOST": agent.host]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Kill the agent as soon as an unpack directory appears.
+        for _ in 0..<400 {
+            let now = Set((try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? [])
+            if !now.subtracting(before).isEmpty { break }
+            usleep(2_000)
+        }
+        agent.kill9()
+        p.waitUntilExit()
+        try agent.start()
+        // Whatever is in layers/ now is complete: only final directories named by a diff id.
+        let after = (try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? []
+        for name in after {
+            #expect(name.count == 64 && name.allSatisfy(\.isHexDigit), "leftover \(name) in layers/")
+        }
+        // And the image runs, its layer complete.
+        let r = try agent.pier("run", "--rm", "--network", "none", "test/many:1", "sh", "-c", "ls /many/d39 | wc -l")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "100")
+    }
 }

@@ -133,4 +133,18 @@ struct ContainerLifecycleTests {
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
         #expect(dirs.isEmpty)
     }
+
+    @Test func logsFollowStreamsUntilTheContainerExits() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        try agent.ok("run", "-d", "--name", "talker", "--network", "none", "test/busybox:1",
+                     "sh", "-c", "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done")
+        let started = Date()
+        let r = try agent.pier("logs", "-f", "talker", timeout: 20)
+        #expect(r.status == 0)
+        #expect(r.stdout == "line 1\nline 2\nline 3\nline 4\nline 5\n")
+        // It followed: it returned only once the container had finished.
+        #expect(Date().timeIntervalSince(started) > 0.5)
+    }
 }
