@@ -261,13 +261,7 @@ actor ContainerManager {
         }
     }
 
-    /// Timing of the activation path, with PIER_TRACE=1 (for benchmarks).
-    nonisolated func trace(_ what: String) {
-        guard Self.tracing else { return }
-        let t = Date().timeIntervalSince1970
-        FileHandle.standardError.write(Data("trace \(String(format: "%.6f", t)) \(what)\n".utf8))
-    }
-    static let tracing = ProcessInfo.processInfo.environment["PIER_TRACE"] == "1"
+    nonisolated func trace(_ what: String) { PierAgent.trace(what) }
 
     func bumpGeneration(_ id: String) -> Int {
         let generation = (generations[id] ?? 0) + 1
@@ -431,3 +425,11 @@ actor ContainerManager {
         return try await runtime.exec(id: r.id, directory: directory(r.id), request: request, timeout: nil, output: output)
     }
 }
+
+/// Timing of the activation path on stderr, with PIER_TRACE=1 (for benchmarks).
+func trace(_ what: String) {
+    guard tracing else { return }
+    FileHandle.standardError.write(Data("trace \(String(format: "%.6f", Date().timeIntervalSince1970)) \(what)\n".utf8))
+}
+
+private let tracing = ProcessInfo.processInfo.environment["PIER_TRACE"] == "1"

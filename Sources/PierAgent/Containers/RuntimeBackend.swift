@@ -41,9 +41,11 @@ final class RuntimeBackend: RuntimeProvider {
                                     workingDir: image.workdir, user: image.user, stopSignal: image.stopSignal)
         let launched: LaunchedContainer
         do {
-            launched = try await runtime.launch(LaunchRequest(
+            let prepared = try await runtime.prepare(LaunchRequest(
                 id: id, options: options, image: config, layers: layers,
                 layout: ContainerLayout(directory: directory, logPath: logPath), arguments: command, foreground: foreground))
+            trace("launch: prepared (rootfs, network, bundle)")
+            launched = try await runtime.start(prepared)
         } catch let error as RuntimeOptionError {
             throw AgentError.invalid(error.description)
         }
