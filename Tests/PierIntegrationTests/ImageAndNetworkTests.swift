@@ -56,11 +56,11 @@ struct ImageAndNetworkTests {
         let details = try agent.ok("inspect", "web")
         let ip = details.components(separatedBy: "\"ipAddress\"").dropFirst().first?
             .split(separator: "\"").dropFirst().first.map(String.init)
-        #expect(ip?.hasPrefix("10.89.") == true, "container has no bridge address: \(details)")
+        #expect(ip?.hasPrefix(agent.subnetPrefix + ".") == true, "container has no address on its bridge: \(details)")
         var body = ""
         for _ in 0..<30 {
             // Through the published port on the bridge's gateway address (a local address).
-            body = (try? runProcess("/usr/bin/python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://10.89.0.1:18080/', timeout=2).read().decode())"]))?.stdout ?? ""
+            body = (try? runProcess("/usr/bin/python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://\(agent.gateway):18080/', timeout=2).read().decode())"]))?.stdout ?? ""
             if !body.isEmpty { break }
             usleep(100_000)
         }

@@ -62,12 +62,21 @@ final class LockedData: @unchecked Sendable {
 final class TestAgent: @unchecked Sendable {
     let root: URL
     let socket: String
+    /// Each test agent has its own bridge and subnet, so it never meets another agent's
+    /// containers (a `pier agent` on this host, or another test).
+    let bridge: String
+    let subnetPrefix: String
     private(set) var process: Process?
+
+    /// The bridge's own address: published ports answer here.
+    var gateway: String { subnetPrefix + ".1" }
 
     init() throws {
         root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         socket = root.appendingPathComponent("pier.sock").path
+        bridge = "pit" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8)).lowercased()
+        subnetPrefix = "10.214.\(Int.random(in: 0...255))"
         try start()
     }
 
@@ -76,7 +85,8 @@ final class TestAgent: @unchecked Sendable {
     func start() throws {
         let p = Process()
         p.executableURL = Binaries.pier
-        p.arguments = ["agent", "--data-root", root.path, "--listen", host, "--shim", Binaries.shim.path]
+        p.arguments = ["agent", "--data-root", root.path, "--listen", host, "--shim", Binaries.shim.path,
+                       "--bridge", bridge, "--bridge-subnet", subnetPrefix + ".0/24"]
         let log = root.appendingPathComponent("agent.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
@@ -144,6 +154,9 @@ final class TestAgent: @unchecked Sendable {
         }
         stopGracefully()
         for m in mountsBelowRoot().reversed() { umount2(m, Int32(MNT_DETACH)) }
+        if FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") {
+            _ = try? runProcess("/usr/sbin/ip", ["link", "del", bridge])
+        }
         try? FileManager.default.removeItem(at: root)
     }
 }
