@@ -99,6 +99,10 @@ struct Run: AsyncParsableCommand {
             let request = try options.makeRequest(environment: ProcessInfo.processInfo.environment) { path in
                 try String(contentsOfFile: path, encoding: .utf8)
             }
+            let endpoint = try client.endpoint()
+            if !detach, case .unix(let path) = endpoint {
+                status = try runDirect(socketPath: path, endpoint: endpoint, request: request)
+            } else {
             status = try await client.withClient { agent in
                 if detach {
                     let created = try await agent.createContainer(request, start: true)
@@ -116,11 +120,39 @@ struct Run: AsyncParsableCommand {
                 if let error = exit.error { Output.printError("Error: \(error)\n") }
                 return exit.exitCode
             }
+            }
         } catch {
             // As docker run: 125 when the container could not be run at all.
             Output.printError("Error: \(error)\n")
             throw ExitCode(125)
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The foreground run on a local socket: one plain request, no HTTP client library (the
+    /// activation path). Ctrl-C and SIGTERM still reach the container.
+    private func runDirect(socketPath: String, endpoint: AgentEndpoint, request: ContainerCreateRequest) throws -> Int32 {
+        let target = LockedTarget(request.name)
+        let forwarder = SignalForwarder { signal in
+            guard let name = target.value else { return }
+            Task { try? await AgentClient.withClient(endpoint: endpoint) { try await $0.killContainer(name, signal: signal) } }
+        }
+        defer { forwarder.cancel() }
+        let exit = try DirectAttachedRun.run(socketPath: socketPath, request: request, output: StandardStreams()) { id in
+            target.value = id
+        }
+        if let error = exit.error { Output.printError("Error: \(error)\n") }
+        return exit.exitCode
+    }
+}
+
+/// The container a signal goes to, known once the agent has answered.
+private final class LockedTarget: @unchecked Sendable {
+    private let lock = NSLock()
+    private var name: String?
+    init(_ name: String?) { self.name = name }
+    var value: String? {
+        get { lock.lock(); defer { lock.unlock() }; return name }
+        set { lock.lock(); name = newValue; lock.unlock() }
     }
 }
