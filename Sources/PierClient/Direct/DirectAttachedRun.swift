@@ -68,7 +68,8 @@ public enum DirectAttachedRun {
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], request: String) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: an agent that hangs up is an error to report, not a SIGPIPE.
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw .transport(request: request, reason: String(cString: strerror(errno))) }
             offset += n
