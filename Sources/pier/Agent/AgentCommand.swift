@@ -7,11 +7,9 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Run the device agent: stores images and runs containers through runc.",
-        discussion: """
-            The agent keeps its images, containers and state under --data-root and serves the API on
-            each --listen address. Containers keep running when the agent stops or is killed; the next
-            agent on the same data root adopts them.
-            """
+        discussion: "The agent keeps its images, containers and state under --data-root and serves the API on "
+            + "each --listen address. Containers keep running when the agent stops or is killed; the next "
+            + "agent on the same data root adopts them."
     )
 
     @Option(help: "Directory for images, containers and state.")
