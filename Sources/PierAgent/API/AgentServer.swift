@@ -36,9 +36,9 @@ struct AgentServer {
                 let create = try await decode(ContainerCreateRequest.self, req, limit: maxBody)
                 let start = req.uri.queryParameters["start"].map(flag) ?? false
                 let attach = req.uri.queryParameters["attach"].map(flag) ?? false
-                manager.trace("request: decoded")
+                trace("request: decoded")
                 let record = try await manager.create(create)
-                manager.trace("request: created")
+                trace("request: created")
                 guard start else { return try encode(ContainerCreated(id: record.id, name: record.name), status: .created) }
                 if attach { return try await runAttached(record) }
                 do { try await manager.start(record.id) } catch {
@@ -142,7 +142,7 @@ struct AgentServer {
             for await event in events {
                 follower.poll().forEach(emit)
                 if let exit = event {
-                    manager.trace("stream: exit")
+                    trace("stream: exit")
                     emit(exitFrame(exit))
                     break
                 }

@@ -66,8 +66,9 @@ protocol RuntimeProvider: Sendable {
     /// On failure everything it made is undone before it throws.
     func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL],
                 command: [String], directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult
-    /// Undoes `launch`: unmount, network, cgroups, runc state. Idempotent.
-    func cleanup(id: String, directory: URL, request: ContainerCreateRequest) async
+    /// Undoes `launch`: unmount, network, cgroups, runc state. Idempotent; returns what could
+    /// not be cleaned up.
+    func cleanup(id: String, directory: URL) async -> [String]
     func signal(id: String, signal: String) async throws
     /// Waits until the process ends (child or not).
     func waitForExit(pid: Int32) async

@@ -13,7 +13,7 @@ extension ContainerManager {
             case .running:
                 if let shim = r.shimPid, runtime.isShimAlive(pid: shim, id: r.id) {
                     logger.info("adopted running container", metadata: ["id": "\(r.id.prefix(12))", "name": "\(r.name)"])
-                    watch(r, generation: nextGeneration(r.id))
+                    watch(r, generation: bumpGeneration(r.id))
                 } else {
                     let info = runtime.exitInfo(directory: directory(r.id)) ?? ExitInfo(
                         exitCode: 255, finishedAt: Date(),
@@ -25,7 +25,7 @@ extension ContainerManager {
             case .created:
                 // A start that a crash interrupted may have left a mount or a network behind.
                 if FileManager.default.fileExists(atPath: directory(r.id).appendingPathComponent("config.json").path) {
-                    await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+                    await cleanup(r.id)
                 }
             case .exited, .dead:
                 break
@@ -35,12 +35,8 @@ extension ContainerManager {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: configuration.containersRoot.path)) ?? []
         for name in entries where !known.contains(name) {
             let dir = configuration.containersRoot.appendingPathComponent(name)
-            await runtime.cleanup(id: name, directory: dir, request: ContainerCreateRequest(image: ""))
+            await cleanup(name)
             try? FileManager.default.removeItem(at: dir)
         }
-    }
-
-    private func nextGeneration(_ id: String) -> Int {
-        bumpGeneration(id)
     }
 }

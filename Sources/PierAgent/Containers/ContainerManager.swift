@@ -214,7 +214,7 @@ actor ContainerManager {
     /// Records an exit, tears the container's runtime state down, and restarts or removes it.
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
-        await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+        await cleanup(r.id)
         trace("exit: cleanup")
         let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
@@ -261,7 +261,13 @@ actor ContainerManager {
         }
     }
 
-    nonisolated func trace(_ what: String) { PierAgent.trace(what) }
+    /// Tears down a container's runtime state; what could not be undone is logged, not hidden.
+    func cleanup(_ id: String) async {
+        let problems = await runtime.cleanup(id: id, directory: directory(id))
+        for problem in problems {
+            logger.warning("cleanup incomplete", metadata: ["id": "\(id.prefix(12))", "problem": "\(problem)"])
+        }
+    }
 
     func bumpGeneration(_ id: String) -> Int {
         let generation = (generations[id] ?? 0) + 1
@@ -367,7 +373,7 @@ actor ContainerManager {
         }
         restartTasks.removeValue(forKey: r.id)?.cancel()
         healthTasks.removeValue(forKey: r.id)?.cancel()
-        await runtime.cleanup(id: r.id, directory: directory(r.id), request: r.config)
+        await cleanup(r.id)
         try removeFiles(r)
     }
 

@@ -2,10 +2,15 @@ import Foundation
 import PierAPI
 import PierImage
 import PierOCI
+import Synchronization
 
 /// Adapter from the image store (`PierImage.ImageService`) to what the agent serves.
 final class ImageBackend: ImageProvider {
     let service: ImageService
+    /// Images already resolved, by manifest digest. A digest names immutable content, so an entry
+    /// stays right until the image may be deleted (remove, prune). Saves re-reading and decoding
+    /// manifest and config on every start of a container (a `run` resolves its image three times).
+    private let resolved = Mutex<[String: ResolvedImage]>([:])
 
     init(configuration: AgentConfiguration) async throws {
         var unpack = LayerUnpacker.Configuration()
@@ -24,8 +29,16 @@ final class ImageBackend: ImageProvider {
         }
     }
 
-    func runnable(_ reference: String) async throws -> RunnableImage {
+    /// Resolves `reference`, from the cache when it is a manifest digest already seen.
+    private func resolve(_ reference: String) async throws -> ResolvedImage {
+        if let hit = resolved.withLock({ $0[reference] }) { return hit }
         let image = try await mapped { try await service.resolve(reference) }
+        resolved.withLock { $0[image.manifestDigest.description] = image }
+        return image
+    }
+
+    func runnable(_ reference: String) async throws -> RunnableImage {
+        let image = try await resolve(reference)
         let c = image.config.config
         return RunnableImage(
             reference: image.reference?.display ?? image.manifestDigest.description,
@@ -34,10 +47,8 @@ final class ImageBackend: ImageProvider {
     }
 
     func layerPaths(_ image: RunnableImage) async throws -> [URL] {
-        try await mapped {
-            let resolved = try await service.resolve(image.digest)
-            return try await service.prepareLayers(resolved)
-        }
+        let resolved = try await resolve(image.digest)
+        return try await mapped { try await service.prepareLayers(resolved) }
     }
 
     private func summary(_ l: ImageListing) -> ImageSummary {
@@ -96,11 +107,13 @@ final class ImageBackend: ImageProvider {
 
     func remove(_ reference: String, inUse: Set<String>, force: Bool) async throws {
         let pinned = Set(inUse.compactMap { try? Digest(parsing: $0) })
+        resolved.withLock { $0.removeAll() }
         _ = try await mapped { try await service.remove(reference, force: force, pinned: pinned) }
     }
 
     func prune(pinned: Set<String>) async throws -> PruneReport {
         let digests = Set(pinned.compactMap { try? Digest(parsing: $0) })
+        resolved.withLock { $0.removeAll() }
         let before = Set(try await service.list().map(\.manifestDigest.description))
         let result = try await mapped { try await service.prune(pinned: digests) }
         let after = Set(try await service.list().map(\.manifestDigest.description))

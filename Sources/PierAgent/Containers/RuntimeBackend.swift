@@ -52,8 +52,8 @@ final class RuntimeBackend: RuntimeProvider {
         return LaunchResult(shimPid: launched.shimPID, containerPid: launched.containerPID, ipAddress: launched.ipAddress)
     }
 
-    func cleanup(id: String, directory: URL, request: ContainerCreateRequest) async {
-        _ = await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))
+    func cleanup(id: String, directory: URL) async -> [String] {
+        await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))
     }
 
     func signal(id: String, signal: String) async throws {
