@@ -134,17 +134,8 @@ public actor LocalContentStore: ContentStore {
         guard fd >= 0 else { throw ContentStoreError.io(FileSystemError.errno(errno, "open", file.path).description) }
         defer { close(fd) }
         let writer = try makeWriter()
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, chunk)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ContentStoreError.io(FileSystemError.errno(errno, "read", file.path).description)
-            }
-            if n == 0 { break }
-            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        try Self.readChunks(fd: fd, path: file.path) { bytes in
+            try writer.write(bytes)
             if let size, writer.count > size {
                 throw ContentStoreError.longerThanDeclared(digest, size: size)
             }
@@ -173,6 +164,12 @@ public actor LocalContentStore: ContentStore {
         guard fd >= 0 else { throw ContentStoreError.io(FileSystemError.errno(errno, "open", url.path).description) }
         defer { close(fd) }
         var hasher = DigestHasher()
+        try readChunks(fd: fd, path: url.path) { hasher.update($0) }
+        return (hasher.finalize(), hasher.count)
+    }
+
+    /// Reads `fd` to its end in 1 MiB chunks, handing each to `body`.
+    private static func readChunks(fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
@@ -180,11 +177,10 @@ public actor LocalContentStore: ContentStore {
             let n = Glibc.read(fd, buffer.baseAddress, chunk)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ContentStoreError.io(FileSystemError.errno(errno, "read", url.path).description)
+                throw ContentStoreError.io(FileSystemError.errno(errno, "read", path).description)
             }
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        return (hasher.finalize(), hasher.count)
     }
 }
