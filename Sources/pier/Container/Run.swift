@@ -103,23 +103,7 @@ struct Run: AsyncParsableCommand {
             if !detach, case .unix(let path) = endpoint {
                 status = try runDirect(socketPath: path, endpoint: endpoint, request: request)
             } else {
-            status = try await client.withClient { agent in
-                if detach {
-                    let created = try await agent.createContainer(request, start: true)
-                    Output.print(created.id + "\n")
-                    return 0
-                }
-                // One request: created, started and attached. Nothing else on this path.
-                let stream = try await agent.runAttached(request)
-                // Ctrl-C and SIGTERM go to the container, as with docker run.
-                let forwarder = (stream.containerID ?? request.name).map { target in
-                    SignalForwarder { signal in Task { try? await agent.killContainer(target, signal: signal) } }
-                }
-                defer { forwarder?.cancel() }
-                let exit = try await stream.pumpUntilExit(into: StandardStreams())
-                if let error = exit.error { Output.printError("Error: \(error)\n") }
-                return exit.exitCode
-            }
+                status = try await runThroughClient(request)
             }
         } catch {
             // As docker run: 125 when the container could not be run at all.
@@ -127,6 +111,30 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(125)
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `-d`, or an agent that is not on a local socket: through the HTTP client.
+    private func runThroughClient(_ request: ContainerCreateRequest) async throws -> Int32 {
+        try await client.withClient { agent in
+            if detach {
+                let created = try await agent.createContainer(request, start: true)
+                Output.print(created.id + "\n")
+                return 0
+            }
+            // One request: created, started and attached. Nothing else on this path.
+            let stream = try await agent.runAttached(request)
+            // Ctrl-C and SIGTERM go to the container, as with docker run.
+            let forwarder = (stream.containerID ?? request.name).map { target in
+                SignalForwarder { signal in Task { try? await agent.killContainer(target, signal: signal) } }
+            }
+            defer { forwarder?.cancel() }
+            return reportExit(try await stream.pumpUntilExit(into: StandardStreams()))
+        }
+    }
+
+    private func reportExit(_ exit: ContainerExit) -> Int32 {
+        if let error = exit.error { Output.printError("Error: \(error)\n") }
+        return exit.exitCode
     }
 
     /// The foreground run on a local socket: one plain request, no HTTP client library (the
@@ -141,8 +149,7 @@ struct Run: AsyncParsableCommand {
         let exit = try DirectAttachedRun.run(socketPath: socketPath, request: request, output: StandardStreams()) { id in
             target.value = id
         }
-        if let error = exit.error { Output.printError("Error: \(error)\n") }
-        return exit.exitCode
+        return reportExit(exit)
     }
 }
 
