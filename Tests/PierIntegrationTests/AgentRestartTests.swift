@@ -21,9 +21,8 @@ struct AgentRestartTests {
         let ps = try agent.ok("ps", "--format", "json")
         #expect(ps.contains("\"survivor\""))
         // Same process: adopted, not restarted.
-        let pid = before.components(separatedBy: "\"pid\"").dropFirst().first?.prefix(12)
-        let after = try agent.ok("inspect", "survivor")
-        #expect(pid != nil && after.contains(String(pid!)))
+        let pidBefore = try #require(try initPID(before))
+        #expect(try initPID(try agent.ok("inspect", "survivor")) == pidBefore)
         // Logs kept flowing while the agent was down.
         let logs = try agent.ok("logs", "survivor")
         #expect(logs.split(separator: "\n").count >= 15)
@@ -119,4 +118,10 @@ struct AgentRestartTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "100")
     }
+}
+
+/// The container's init pid from `pier inspect` output.
+private func initPID(_ inspect: String) throws -> Int? {
+    let details = try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [[String: Any]]
+    return details?.first?["pid"] as? Int
 }
