@@ -1,7 +1,7 @@
 #!/bin/bash
 # Sets Pier up on this machine and runs a sample container: the single-gateway path.
 #
-#   1. scripts/setup.sh (Debian packages, `swift build -c release`)
+#   1. scripts/setup.sh (Debian packages, `swift build -c release --static-swift-stdlib`)
 #   2. `pier agent --data-root /var/lib/pier --listen unix:///var/lib/pier/pier.sock` in the background
 #      (log /var/lib/pier/agent.log, pid file /var/lib/pier/agent.pid), reused if it already runs
 #   3. builds sample/hello:1 (busybox httpd) with `pier image build`, runs it detached as `hello` with
