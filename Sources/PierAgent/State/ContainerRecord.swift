@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PierAPI
+import PierRuntime
 
 /// One container as the agent's database keeps it. Everything needed to adopt the
 /// container after an agent restart is here.
@@ -31,4 +32,22 @@ struct ContainerRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
     var ipAddress: String?
     /// The command as run: entrypoint + cmd after image defaults.
     var command: [String]
+
+    // Dates are stored as GRDB stores them by default (`2026-01-02 15:04:05.123`, UTC), but
+    // written and read without Foundation's DateFormatter and Calendar, which would load ICU's
+    // locale and time-zone data into the agent for good (about 3 MiB resident).
+    static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .custom { UTCTimestamp.format($0, separator: " ", fractionDigits: 3, zulu: false) }
+    }
+
+    static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
+        .custom { value in
+            switch value.storage {
+            case .string(let text): UTCTimestamp.parse(text)
+            case .double(let seconds): Date(timeIntervalSince1970: seconds)
+            case .int64(let seconds): Date(timeIntervalSince1970: Double(seconds))
+            case .null, .blob: nil
+            }
+        }
+    }
 }

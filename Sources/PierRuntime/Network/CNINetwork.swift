@@ -45,9 +45,14 @@ public final class CNINetwork: Sendable {
                 ["type": "portmap", "snat": true, "capabilities": ["portMappings": true]] as [String: Any],
             ],
         ]
-        conflist = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        // No .sortedKeys: sorting makes JSONSerialization compare keys with an ICU collator,
+        // which keeps ICU's collation data resident in the agent. The file is rewritten only
+        // when its content changes, whatever the order of its keys.
+        conflist = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .withoutEscapingSlashes])
         let url = stateDirectory.appendingPathComponent("\(configuration.name).conflist")
-        if (try? Data(contentsOf: url)) != conflist {
+        let current = (try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? NSDictionary }
+        let wanted = try JSONSerialization.jsonObject(with: conflist) as? NSDictionary
+        if current == nil || current != wanted {
             try SystemCalls.writeAtomically(conflist, to: url)
         }
     }

@@ -45,27 +45,13 @@ public struct ExitRecord: Codable, Sendable, Equatable {
 
     /// `2026-01-02T15:04:05.123456789Z` (UTC, any number of fraction digits) to a Date.
     static func parseTimestamp(_ text: String) -> Date? {
-        guard text.hasSuffix("Z") else { return nil }
-        var body = text.dropLast()
-        var fraction = 0.0
-        if let dot = body.firstIndex(of: ".") {
-            let digits = body[body.index(after: dot)...]
-            guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let f = Double("0." + digits) else { return nil }
-            fraction = f
-            body = body[..<dot]
+        guard text.hasSuffix("Z"), text.utf8.count > 10, text.utf8[text.utf8.index(text.utf8.startIndex, offsetBy: 10)] == UInt8(ascii: "T") else {
+            return nil
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        guard let whole = formatter.date(from: body + "Z") else { return nil }
-        return whole.addingTimeInterval(fraction)
+        return UTCTimestamp.parse(text)
     }
 
     static func formatTimestamp(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970.rounded(.down)
-        let nanos = Int((date.timeIntervalSince1970 - seconds) * 1e9)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        let base = formatter.string(from: Date(timeIntervalSince1970: seconds)).dropLast()
-        return base + "." + String(format: "%09d", nanos) + "Z"
+        UTCTimestamp.format(date)
     }
 }
