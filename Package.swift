@@ -16,15 +16,52 @@ var targets: [Target] = [
     .target(name: "PierAPI", dependencies: []),
     // The device agent: state in SQLite, container supervision, the HTTP API.
     .target(name: "PierAgent", dependencies: [
-        "PierAPI", "PierOCI", "PierImage", "PierRuntime",
+        "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry",
+        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
     ]),
+    // Cluster model shared by manager and agent: nodes, services, tasks, the scheduler and the
+    // reconciler's decisions, as pure functions over a snapshot. No I/O.
+    .target(name: "PierCluster", dependencies: ["PierAPI"]),
+    // Compose files (compose-spec, with Swarm's `deploy:` section) → service specs.
+    .target(name: "PierStack", dependencies: ["PierCluster", .product(name: "Yams", package: "Yams")]),
+    // The cluster CA, node certificates, join tokens and the mutual-TLS configurations.
+    .target(name: "PierPKI", dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ]),
+    // The OCI distribution-spec registry (serving side) and a client that pulls from it.
+    .target(name: "PierRegistry", dependencies: [
+        "PierOCI",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ]),
+    // CoAP (RFC 7252, 7959 block-wise, 7641 observe, 6690 link format) on NIOCore only.
+    .target(name: "PierCoAP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+    // The Edge Manager: cluster state behind a StateStore (SQLite), the API, agent sessions,
+    // the reconcile loop that applies PierCluster's decisions, and the registry mount.
+    .target(name: "PierManager", dependencies: [
+        "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
     // The client library behind the CLI: HTTP over a unix socket, output formatting.
     .target(name: "PierClient", dependencies: [
-        "PierAPI", "PierOCI", "PierImage",
+        "PierAPI", "PierOCI", "PierImage", "PierCluster",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -32,7 +69,7 @@ var targets: [Target] = [
     ]),
     // The thin `pier` executable: one file per command.
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierAPI",
+        "PierClient", "PierAgent", "PierManager", "PierAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     // A tiny per-container supervisor in C (like conmon): subreaper, log writer, exit recorder.
@@ -44,7 +81,13 @@ var targets: [Target] = [
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
     .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
     .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage"]),
+    .testTarget(name: "PierManagerTests", dependencies: ["PierManager", "PierCluster", "PierAPI"]),
+    .testTarget(name: "PierClusterTests", dependencies: ["PierCluster"]),
+    .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
+    .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
+    .testTarget(name: "PierRegistryTests", dependencies: ["PierRegistry", "PierOCI"]),
+    .testTarget(name: "PierCoAPTests", dependencies: ["PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: ["PierClient", "PierAPI"]),
 ]
@@ -77,6 +120,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.2.0"),
     ],
     targets: targets
 )

@@ -2,6 +2,9 @@ import Foundation
 import Hummingbird
 import Logging
 import PierAPI
+import PierOCI
+import PierPKI
+import PierRegistry
 
 /// `pier agent`: opens the node's state, adopts the containers a previous agent left
 /// running, and serves the API until SIGTERM or SIGINT. Containers keep running when it stops.
@@ -11,51 +14,53 @@ public struct Agent: Sendable {
 
     public init(configuration: AgentConfiguration) { self.configuration = configuration }
 
-    public func run() async throws {
-        var logger = Logger(label: "pier.agent")
-        logger.logLevel = ProcessInfo.processInfo.environment["PIER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let fm = FileManager.default
-        try fm.createDirectory(at: configuration.dataRoot, withIntermediateDirectories: true)
-        try fm.createDirectory(at: configuration.containersRoot, withIntermediateDirectories: true)
-        let lock = try DataRootLock(configuration.dataRoot.appendingPathComponent("agent.lock"))
-        defer { lock.release() }
-        // Uploads of a killed agent are never half-imported: they only ever lived here.
-        try? fm.removeItem(at: configuration.dataRoot.appendingPathComponent("tmp"))
-
-        let database = try AgentDatabase(path: configuration.databasePath)
-        let images = try await ImageBackend(configuration: configuration)
-        let runtime = try RuntimeBackend(configuration: configuration)
-        let manager = ContainerManager(configuration: configuration, database: database, images: images,
-                                       runtime: runtime, logger: logger)
-        await manager.adopt()
-
-        let configuration = self.configuration
-        let server = AgentServer(manager: manager, images: images, configuration: configuration) {
-            let all = (try? await manager.list(all: true)) ?? []
-            return AgentInfo(
-                version: Agent.version, hostname: ProcessInfo.processInfo.hostName,
-                dataRoot: configuration.dataRoot.path, runtime: runtime.runcDescription,
-                os: "linux", architecture: Self.architecture, cpus: ProcessInfo.processInfo.activeProcessorCount,
-                memoryBytes: ProcessInfo.processInfo.physicalMemory, containers: all.count,
-                running: all.filter { $0.state == .running }.count, images: await images.count())
+    /// Serves the agent; joins or rejoins a cluster when `cluster` says so or this node joined before.
+    public func run(cluster: ClusterOptions? = nil) async throws {
+        let node = try await AgentNode.open(configuration: configuration)
+        defer { node.release() }
+        let membership = ClusterMembership(dataRoot: configuration.dataRoot)
+        if let cluster, let address = cluster.managerAddress, let token = cluster.token {
+            if membership.isJoined, (try? membership.managerAddress()) == (try? ManagerAddress(parsing: address)).map({ "tcp://\($0.urlHost):\($0.port)" }) {
+                node.logger.info("already joined to \(address); reconnecting with the stored certificate")
+            } else {
+                let identity = try await membership.join(address: address, token: token, hostname: cluster.hostname)
+                node.logger.info("joined the cluster at \(address) as node \(identity.nodeID)")
+            }
         }
-        var apps: [Application<RouterResponder<BasicRequestContext>>] = []
-        for address in configuration.listen {
+        let router = Router(context: BasicRequestContext.self)
+        node.addRoutes(to: router)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for app in try Self.unixApplications(configuration.listen, router: router, serverName: "pier-agent", logger: node.logger) {
+                group.addTask { try await app.runService() }
+            }
+            if membership.isJoined {
+                let agent = ClusterAgent(
+                    node: node, configuration: .init(hostname: cluster?.hostname ?? ProcessInfo.processInfo.hostName, devices: cluster?.devices ?? []),
+                    transport: WebSocketSessionTransport(membership: membership, logger: node.logger),
+                    fetchImage: { reference in try await node.fetchFromManager(reference, membership: membership) })
+                group.addTask { try await agent.run() }
+            }
+            node.logger.info("pier agent ready", metadata: ["dataRoot": "\(configuration.dataRoot.path)", "listen": "\(configuration.listen)"])
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// One Hummingbird application per `unix://PATH` address, serving `router`.
+    public static func unixApplications<Context: RequestContext>(
+        _ addresses: [String], router: Router<Context>, serverName: String, logger: Logger
+    ) throws -> [Application<RouterResponder<Context>>] where Context.Source == ApplicationRequestContextSource {
+        let fm = FileManager.default
+        return try addresses.map { address in
             guard address.hasPrefix("unix://") else {
-                throw AgentError.invalid("--listen \(address): only unix://PATH is supported by the agent for now")
+                throw AgentError.invalid("--listen \(address): only unix://PATH is supported here")
             }
             let path = String(address.dropFirst("unix://".count))
             try? fm.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
             if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
-            apps.append(Application(
-                router: server.router(), configuration: .init(address: .unixDomainSocket(path: path), serverName: "pier-agent"),
-                onServerRunning: { _ in chmod(path, 0o660) }, logger: logger))
-        }
-        logger.info("pier agent ready", metadata: ["dataRoot": "\(configuration.dataRoot.path)", "listen": "\(configuration.listen)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for app in apps { group.addTask { try await app.runService() } }
-            try await group.next()
-            group.cancelAll()
+            return Application(
+                router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: serverName),
+                onServerRunning: { _ in chmod(path, 0o660) }, logger: logger)
         }
     }
 
@@ -69,6 +74,119 @@ public struct Agent: Sendable {
         #else
         "unknown"
         #endif
+    }
+}
+
+/// How `pier agent` takes part in a cluster: the manager to join and the token (first start
+/// only), the node's name and the devices it offers besides those found in /dev.
+public struct ClusterOptions: Sendable {
+    public var managerAddress: String?
+    public var token: String?
+    public var hostname: String
+    public var devices: [String]
+    public init(managerAddress: String? = nil, token: String? = nil, hostname: String, devices: [String] = []) {
+        self.managerAddress = managerAddress; self.token = token; self.hostname = hostname; self.devices = devices
+    }
+}
+
+/// A started agent: its state open, the containers a previous agent left running adopted.
+/// `pier agent` serves it; `pier up` serves it beside the manager in one process.
+public final class AgentNode: Sendable {
+    public let configuration: AgentConfiguration
+    public let logger: Logger
+    let lock: DataRootLock
+    let containers: ContainerManager
+    let images: ImageBackend
+    let runtime: RuntimeBackend
+
+    private init(configuration: AgentConfiguration, logger: Logger, lock: DataRootLock, containers: ContainerManager, images: ImageBackend, runtime: RuntimeBackend) {
+        self.configuration = configuration; self.logger = logger; self.lock = lock
+        self.containers = containers; self.images = images; self.runtime = runtime
+    }
+
+    public static func open(configuration: AgentConfiguration) async throws -> AgentNode {
+        var logger = Logger(label: "pier.agent")
+        logger.logLevel = ProcessInfo.processInfo.environment["PIER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let fm = FileManager.default
+        try fm.createDirectory(at: configuration.dataRoot, withIntermediateDirectories: true)
+        try fm.createDirectory(at: configuration.containersRoot, withIntermediateDirectories: true)
+        let lock = try DataRootLock(configuration.dataRoot.appendingPathComponent("agent.lock"))
+        do {
+            // Uploads of a killed agent are never half-imported: they only ever lived here.
+            try? fm.removeItem(at: configuration.dataRoot.appendingPathComponent("tmp"))
+            let database = try AgentDatabase(path: configuration.databasePath)
+            let images = try await ImageBackend(configuration: configuration)
+            let runtime = try RuntimeBackend(configuration: configuration)
+            let manager = ContainerManager(configuration: configuration, database: database, images: images,
+                                           runtime: runtime, logger: logger)
+            await manager.adopt()
+            return AgentNode(configuration: configuration, logger: logger, lock: lock, containers: manager, images: images, runtime: runtime)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    public func release() { lock.release() }
+
+    /// The content store and references behind the image API, which a registry serves and a pull fills.
+    public var contentStore: LocalContentStore { images.service.content }
+    public var imageStore: ImageStore { images.service.images }
+
+    /// Makes `reference` present locally: pulled from the cluster manager's registry over
+    /// mutual TLS unless the store already has it.
+    func fetchFromManager(_ reference: String, membership: ClusterMembership) async throws {
+        if (try? await images.runnable(reference)) != nil { return }
+        let identity = try membership.identity()
+        let address = try ManagerAddress(parsing: try membership.managerAddress())
+        guard let url = URL(string: "https://\(address.urlHost):\(address.port)") else {
+            throw ClusterJoinError.unreachable("\(address.host):\(address.port)")
+        }
+        let client = try RegistryClient(
+            baseURL: url, content: contentStore, images: imageStore,
+            configuration: .init(tlsConfiguration: try ClientTLS(identity: identity).configuration))
+        do {
+            let result = try await client.pull(reference)
+            logger.info("pulled \(reference) from the manager", metadata: ["bytes": "\(result.fetchedBytes)"])
+            try? await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// The image a reference names, pinned to its manifest digest (`name@sha256:…`), so every
+    /// node runs the same bytes; fails if the store lacks it.
+    public func pinnedReference(_ reference: String) async throws -> String {
+        let image = try await images.runnable(reference)
+        var name = image.reference
+        if let at = name.firstIndex(of: "@") { name = String(name[..<at]) }
+        if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") { name = String(name[..<colon]) }
+        if name.hasPrefix("sha256:") { return image.digest }
+        return name + "@" + image.digest
+    }
+
+    /// Adds the agent's API (`/v1/info`, `/v1/containers…`, `/v1/images…`) to `router`.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        server(Context.self).addRoutes(to: router)
+    }
+
+    /// Adds only the image API, for a manager that keeps images but runs no containers.
+    public func addImageRoutes<Context: RequestContext>(to router: Router<Context>) {
+        server(Context.self).addImageRoutes(router.group("v1"))
+    }
+
+    private func server<Context: RequestContext>(_: Context.Type) -> AgentServer<Context> {
+        let manager = containers, images = images, runtime = runtime, configuration = configuration
+        return AgentServer<Context>(manager: manager, images: images, configuration: configuration) {
+            let all = (try? await manager.list(all: true)) ?? []
+            return AgentInfo(
+                version: Agent.version, hostname: ProcessInfo.processInfo.hostName,
+                dataRoot: configuration.dataRoot.path, runtime: runtime.runcDescription,
+                os: "linux", architecture: Agent.architecture, cpus: ProcessInfo.processInfo.activeProcessorCount,
+                memoryBytes: ProcessInfo.processInfo.physicalMemory, containers: all.count,
+                running: all.filter { $0.state == .running }.count, images: await images.count())
+        }
     }
 }
 

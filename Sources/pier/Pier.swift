@@ -9,7 +9,8 @@ struct Pier: AsyncParsableCommand {
         abstract: "Container orchestration for IoT gateways and edge devices.",
         subcommands: [
             Run.self, Ps.self, Start.self, Stop.self, Restart.self, Kill.self, Rm.self, Exec.self, Logs.self,
-            Inspect.self, Stats.self, Wait.self, ImageCommand.self, Info.self, Version.self, AgentCommand.self,
+            Inspect.self, Stats.self, Wait.self, ImageCommand.self, Info.self, Version.self, AgentCommand.self, ManagerCommand.self, UpCommand.self,
+            ServiceCommand.self, NodeCommand.self, StackCommand.self, JoinTokenCommand.self,
         ]
     )
 }

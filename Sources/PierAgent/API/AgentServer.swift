@@ -6,26 +6,31 @@ import NIOCore
 import PierAPI
 
 /// The agent's HTTP API (docs/agent-api.md) on Hummingbird.
-struct AgentServer {
+struct AgentServer<Context: RequestContext>: Sendable {
     let manager: ContainerManager
     let images: any ImageProvider
     let configuration: AgentConfiguration
     let info: @Sendable () async -> AgentInfo
 
-    static let streamType = "application/vnd.pier.stream"
+    static var streamType: String { agentStreamType }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<Context> {
+        let router = Router(context: Context.self)
+        addRoutes(to: router)
+        return router
+    }
+
+    /// Adds the agent's routes (`/v1/info`, containers, images) to a router of another server.
+    func addRoutes(to router: Router<Context>) {
         let v1 = router.group("v1")
         v1.get("info") { _, _ in await json(info()) }
         addContainerRoutes(v1)
         addImageRoutes(v1)
-        return router
     }
 
     // MARK: Containers
 
-    private func addContainerRoutes(_ v1: RouterGroup<BasicRequestContext>) {
+    private func addContainerRoutes(_ v1: RouterGroup<Context>) {
         let manager = self.manager
         let maxBody = configuration.maxRequestBody
         v1.get("containers") { req, _ in
@@ -176,7 +181,7 @@ struct AgentServer {
 
     // MARK: Images
 
-    private func addImageRoutes(_ v1: RouterGroup<BasicRequestContext>) {
+    func addImageRoutes(_ v1: RouterGroup<Context>) {
         let images = self.images
         let manager = self.manager
         let tmp = configuration.dataRoot.appendingPathComponent("tmp")
@@ -235,7 +240,7 @@ private func intParameter(_ req: Request, _ name: String) throws -> Int? {
     return n
 }
 
-private func imageRef(_ ctx: BasicRequestContext) throws -> String {
+private func imageRef(_ ctx: some RequestContext) throws -> String {
     let raw = try ctx.parameters.require("ref")
     return raw.removingPercentEncoding ?? raw
 }
@@ -302,13 +307,15 @@ private func exitFrame(_ exit: ContainerExit) -> StreamFrame {
     StreamFrame(kind: .exit, payload: Array((try? encoder.encode(exit)) ?? Data("{\"exitCode\":255}".utf8)))
 }
 
+let agentStreamType = "application/vnd.pier.stream"
+
 /// A chunked response whose frames `produce` emits as they come.
 /// Names the container an attached run created, so the client can forward signals to it.
 private let containerIDHeader = HTTPField.Name("Pier-Container-Id")!
 
 private func streamResponse(headers extra: HTTPFields = [:],
                             _ produce: @escaping @Sendable (_ emit: @escaping @Sendable (StreamFrame) -> Void) async -> Void) -> Response {
-    var headers: HTTPFields = [.contentType: AgentServer.streamType]
+    var headers: HTTPFields = [.contentType: agentStreamType]
     headers.append(contentsOf: extra)
     return Response(status: .ok, headers: headers, body: ResponseBody { writer in
         let (stream, continuation) = AsyncStream<StreamFrame>.makeStream()

@@ -2,16 +2,8 @@ import ArgumentParser
 import Foundation
 import PierAgent
 
-/// `pier agent`: the device daemon.
-struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run the device agent: stores images and runs containers through runc.",
-        discussion: "The agent keeps its images, containers and state under --data-root and serves the API on "
-            + "each --listen address. Containers keep running when the agent stops or is killed; the next "
-            + "agent on the same data root adopts them."
-    )
-
+/// Options every daemon role shares: where state lives, the local sockets, runc, the bridge.
+struct DaemonOptions: ParsableArguments {
     @Option(help: "Directory for images, containers and state.")
     var dataRoot: String = "/var/lib/pier"
 
@@ -30,10 +22,46 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The pier-shim binary (default: PIER_SHIM, next to pier, PATH).")
     var shim: String?
 
+    @Option(help: "This node's name in a cluster (default: the host name).")
+    var hostname: String = ProcessInfo.processInfo.hostName
+
+    func agentConfiguration(listen: [String]) -> AgentConfiguration {
+        AgentConfiguration(
+            dataRoot: URL(fileURLWithPath: dataRoot).standardizedFileURL, listen: listen, runcPath: runc, shimPath: shim,
+            bridgeName: bridge, bridgeSubnet: bridgeSubnet)
+    }
+}
+
+/// `pier agent`: the device daemon.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the device agent: stores images and runs containers through runc.",
+        discussion: "The agent keeps its images, containers and state under --data-root and serves the API on "
+            + "each --listen address. Containers keep running when the agent stops or is killed; the next "
+            + "agent on the same data root adopts them.\n\n"
+            + "With --join and --token the node joins a manager's cluster (the token comes from `pier join-token worker` "
+            + "on the manager) and runs the tasks the manager assigns, over one mutual-TLS connection it dials out. "
+            + "A node that has joined reconnects on later starts without the flags."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Option(help: ArgumentHelp("Join the cluster of the manager at this address.", valueName: "tcp://HOST:PORT"))
+    var join: String?
+
+    @Option(help: "The join token printed by `pier join-token worker` on the manager.")
+    var token: String?
+
+    @Option(name: .customLong("advertise-device"), help: ArgumentHelp("A device to offer to services besides those found in /dev (repeatable).", valueName: "PATH"))
+    var advertiseDevices: [String] = []
+
+    func validate() throws {
+        if (join == nil) != (token == nil) { throw ValidationError("--join and --token go together") }
+    }
+
     func run() async throws {
-        let root = URL(fileURLWithPath: dataRoot).standardizedFileURL
-        let configuration = AgentConfiguration(
-            dataRoot: root, listen: listen, runcPath: runc, shimPath: shim, bridgeName: bridge, bridgeSubnet: bridgeSubnet)
-        try await Agent(configuration: configuration).run()
+        let cluster = ClusterOptions(managerAddress: join, token: token, hostname: daemon.hostname, devices: advertiseDevices)
+        try await Agent(configuration: daemon.agentConfiguration(listen: daemon.listen)).run(cluster: cluster)
     }
 }

@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import PierAPI
+import PierCluster
+
+/// The agent's side of cluster membership (CEMC mode): keeps a session to the manager open,
+/// runs the tasks assigned to this node as containers, and reports their state. While the
+/// manager is unreachable the containers keep running as last assigned (offline autonomy);
+/// when the session comes back the agent reports everything and converges on the new set.
+public actor ClusterAgent {
+    public struct Configuration: Sendable {
+        /// The node's name in the cluster (`--hostname`); several agents may share one host in tests.
+        public var hostname: String
+        /// Device paths advertised to the scheduler besides those found under /dev.
+        public var devices: [String]
+        /// How often the agent looks at its task containers for state changes.
+        public var pollInterval: Duration
+        public init(hostname: String = ProcessInfo.processInfo.hostName, devices: [String] = [], pollInterval: Duration = .milliseconds(100)) {
+            self.hostname = hostname; self.devices = devices; self.pollInterval = pollInterval
+        }
+    }
+
+    static let taskLabel = "pier.task.id"
+    static let serviceLabel = "pier.service.id"
+    static let serviceNameLabel = "pier.service.name"
+
+    let node: AgentNode
+    let configuration: Configuration
+    let transport: any SessionTransport
+    /// Makes a pinned image present locally (pulls it from the manager's registry); nil when
+    /// the node shares the manager's image store.
+    let fetchImage: (@Sendable (String) async throws -> Void)?
+    let logger: Logger
+
+    private var heartbeatSeconds = 0.5
+    private var assigned: [String: AssignedTask] = [:]
+    private var generation = -1
+    private var reported: [String: TaskReport] = [:]
+    private var send: (@Sendable (AgentMessage) async throws -> Void)?
+    private var preparing: Set<String> = []
+    private var failedToStart: [String: TaskReport] = [:]
+    private var applyWake: AsyncStream<Void>.Continuation?
+
+    public init(node: AgentNode, configuration: Configuration, transport: any SessionTransport, fetchImage: (@Sendable (String) async throws -> Void)? = nil) {
+        self.node = node
+        self.configuration = configuration
+        self.transport = transport
+        self.fetchImage = fetchImage
+        self.logger = node.logger
+    }
+
+    var stateFile: URL { node.configuration.dataRoot.appendingPathComponent("cluster/assignments.json") }
+
+    /// Runs until cancelled: sessions are reopened with back-off whenever they drop.
+    public func run() async throws {
+        loadAssignments()
+        let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        applyWake = continuation
+        let applier = Task { for await _ in wakes { await self.applyAssignments() } }
+        let monitor = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.configuration.pollInterval)
+                await self.reportChanges()
+            }
+        }
+        defer { applier.cancel(); monitor.cancel(); continuation.finish() }
+        continuation.yield()
+        var backoff = 0.1
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await transport.withSession { channel in try await self.session(channel) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("session with the manager ended: \(error); tasks keep running, retrying")
+            }
+            setSend(nil)
+            if ContinuousClock.now - started > .seconds(5) { backoff = 0.1 }
+            try? await Task.sleep(for: .seconds(backoff))
+            backoff = min(backoff * 2, 2)
+        }
+    }
+
+    private func setSend(_ s: (@Sendable (AgentMessage) async throws -> Void)?) { send = s }
+
+    private func session(_ channel: SessionChannel) async throws {
+        let reports = try await currentReports()
+        try await channel.send(.hello(AgentHello(description: describe(), reports: Array(reports.values))))
+        reported = reports
+        setSend(channel.send)
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(self.heartbeatSeconds))
+                do { try await channel.send(.heartbeat) } catch { return }
+            }
+        }
+        defer { heartbeat.cancel() }
+        for try await message in channel.inbound {
+            switch message {
+            case .welcome(let w):
+                heartbeatSeconds = max(0.05, w.heartbeatSeconds)
+            case .assignments(let a):
+                // One connection delivers in order; the generation only names the set in logs and on disk.
+                generation = a.generation
+                assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
+                saveAssignments(a.tasks)
+                applyWake?.yield()
+            }
+        }
+    }
+
+    // MARK: Converging
+
+    /// Starts what is assigned and missing, stops what must stop, removes task containers
+    /// that are no longer assigned.
+    func applyAssignments() async {
+        let containers: [ContainerSummary]
+        do { containers = try await node.containers.list(all: true) } catch {
+            logger.error("cannot list containers: \(error)")
+            return
+        }
+        var byTask: [String: ContainerSummary] = [:]
+        for c in containers { if let t = c.labels[Self.taskLabel] { byTask[t] = c } }
+        for (taskID, c) in byTask where assigned[taskID] == nil {
+            do { try await node.containers.remove(c.id, force: true) } catch {
+                logger.warning("cannot remove container \(c.name) of unassigned task \(taskID): \(error)")
+            }
+        }
+        for task in assigned.values.sorted(by: { $0.taskID < $1.taskID }) {
+            let existing = byTask[task.taskID]
+            if task.desiredState == .running {
+                guard existing == nil, failedToStart[task.taskID] == nil else { continue }
+                await start(task)
+            } else if let c = existing, c.state == .running || c.state == .restarting {
+                do { try await node.containers.stop(c.id, timeout: 10) } catch {
+                    logger.warning("cannot stop \(c.name): \(error)")
+                }
+            }
+        }
+        await reportChanges()
+    }
+
+    private func start(_ task: AssignedTask) async {
+        preparing.insert(task.taskID)
+        defer { preparing.remove(task.taskID) }
+        await report(TaskReport(taskID: task.taskID, state: .preparing, message: "preparing"))
+        var request = task.template.container
+        request.image = task.image
+        request.name = task.containerName
+        request.restart = nil
+        request.autoRemove = false
+        request.labels[Self.taskLabel] = task.taskID
+        request.labels[Self.serviceLabel] = task.serviceID
+        request.labels[Self.serviceNameLabel] = task.serviceName
+        do {
+            if let fetch = fetchImage { try await fetch(task.image) }
+            let record = try await node.containers.create(request)
+            await report(TaskReport(taskID: task.taskID, state: .starting, message: "starting", containerID: record.id))
+            do { try await node.containers.start(record.id) } catch {
+                try? await node.containers.remove(record.id, force: true)
+                throw error
+            }
+        } catch {
+            let r = TaskReport(taskID: task.taskID, state: .rejected, message: "could not start", error: "\(error)")
+            failedToStart[task.taskID] = r
+            await report(r)
+        }
+    }
+
+    // MARK: Reporting
+
+    /// Sends the reports that changed since the last ones sent.
+    func reportChanges() async {
+        guard let current = try? await currentReports() else { return }
+        var changed: [TaskReport] = []
+        for (id, r) in current {
+            let old = reported[id]
+            if old?.state != r.state || old?.health != r.health || old?.exitCode != r.exitCode { changed.append(r) }
+        }
+        guard !changed.isEmpty, let send else { return }
+        do {
+            try await send(.status(changed))
+            for r in changed { reported[r.taskID] = r }
+        } catch {}
+    }
+
+    private func report(_ r: TaskReport) async {
+        guard let send else { return }
+        if (try? await send(.status([r]))) != nil { reported[r.taskID] = r }
+    }
+
+    /// The state of every task this node holds, from its containers.
+    func currentReports() async throws -> [String: TaskReport] {
+        var out: [String: TaskReport] = failedToStart
+        for c in try await node.containers.list(all: true) {
+            guard let taskID = c.labels[Self.taskLabel] else { continue }
+            let shuttingDown = assigned[taskID]?.desiredState == .shutdown
+            let health = c.health == .none ? nil : c.health.rawValue
+            switch c.state {
+            case .running, .restarting:
+                out[taskID] = TaskReport(taskID: taskID, state: .running, message: "started", containerID: c.id, health: health, timestamp: c.startedAt ?? Date())
+            case .created:
+                if preparing.contains(taskID) { continue }
+                out[taskID] = TaskReport(taskID: taskID, state: .starting, message: "starting", containerID: c.id)
+            case .exited, .dead:
+                let code = c.exitCode ?? -1
+                let state: TaskState = shuttingDown ? .shutdown : (code == 0 ? .complete : .failed)
+                out[taskID] = TaskReport(
+                    taskID: taskID, state: state, message: state == .shutdown ? "shutdown" : "finished",
+                    error: state == .failed ? "task: non-zero exit (\(code))" : nil, containerID: c.id, exitCode: code,
+                    health: health, timestamp: c.finishedAt ?? Date())
+            }
+        }
+        return out
+    }
+
+    func describe() -> NodeDescription {
+        let fm = FileManager.default
+        var devices = Set(configuration.devices)
+        let prefixes = ["gpiochip", "ttyUSB", "ttyACM", "ttyAMA", "i2c-", "spidev", "video"]
+        for name in (try? fm.contentsOfDirectory(atPath: "/dev")) ?? [] where prefixes.contains(where: name.hasPrefix) {
+            devices.insert("/dev/" + name)
+        }
+        return NodeDescription(
+            hostname: configuration.hostname,
+            platform: Platform(os: "linux", architecture: Agent.architecture),
+            resources: Resources(cpus: Double(ProcessInfo.processInfo.activeProcessorCount), memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory)),
+            devices: devices.sorted(), agentVersion: Agent.version)
+    }
+
+    // MARK: Persistence
+
+    /// The last assignment set, kept so a restarted agent knows its tasks before the manager answers.
+    private func saveAssignments(_ tasks: [AssignedTask]) {
+        do {
+            let dir = stateFile.deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let data = try JSONEncoder().encode(Assignments(generation: generation, tasks: tasks))
+            try data.write(to: stateFile, options: .atomic)
+        } catch {
+            logger.warning("cannot save assignments: \(error)")
+        }
+    }
+
+    private func loadAssignments() {
+        let decoder = JSONDecoder()
+        guard let data = try? Data(contentsOf: stateFile), let a = try? decoder.decode(Assignments.self, from: data) else { return }
+        assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
+    }
+}

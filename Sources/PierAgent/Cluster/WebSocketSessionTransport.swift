@@ -1,0 +1,71 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOSSL
+import PierCluster
+import PierPKI
+
+/// The session with a remote manager: a WebSocket at `wss://MANAGER/v1/session`, mutual TLS
+/// with this node's certificate. The certificate is renewed on connect once a third of its
+/// validity is left.
+public struct WebSocketSessionTransport: SessionTransport {
+    let membership: ClusterMembership
+    let logger: Logger
+    static let maxMessage = 4 << 20
+
+    public init(membership: ClusterMembership, logger: Logger) {
+        self.membership = membership
+        self.logger = logger
+    }
+
+    public func withSession(_ body: @escaping @Sendable (SessionChannel) async throws -> Void) async throws {
+        var identity = try membership.identity()
+        if identity.needsRenewal() {
+            do {
+                identity = try await membership.renew(identity)
+                logger.info("node certificate renewed; valid until \(identity.notValidAfter)")
+            } catch {
+                logger.warning("certificate renewal failed, using the current one: \(error)")
+            }
+        }
+        let address = try ManagerAddress(parsing: try membership.managerAddress())
+        let tls = try ClientTLS(identity: identity).configuration
+        let logger = self.logger
+        try await WebSocketClient.connect(
+            url: "wss://\(address.urlHost):\(address.port)/v1/session",
+            configuration: .init(maxFrameSize: Self.maxMessage),
+            tlsConfiguration: tls, logger: logger
+        ) { inbound, outbound, _ in
+            let (stream, continuation) = AsyncThrowingStream<ManagerMessage, any Error>.makeStream()
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            let channel = SessionChannel(inbound: stream) { message in
+                let data = try encoder.encode(message)
+                try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let decoder = JSONDecoder()
+                    decoder.dateDecodingStrategy = .iso8601
+                    do {
+                        for try await message in inbound.messages(maxSize: Self.maxMessage) {
+                            let data: Data
+                            switch message {
+                            case .text(let s): data = Data(s.utf8)
+                            case .binary(let b): data = Data(b.readableBytesView)
+                            }
+                            continuation.yield(try decoder.decode(ManagerMessage.self, from: data))
+                        }
+                        continuation.finish()
+                    } catch {
+                        continuation.finish(throwing: error)
+                    }
+                }
+                group.addTask { try await body(channel) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Wire types of the manager's HTTP API (docs/manager-api.md), shared by server and client.
+
+/// `POST /v1/services/{ref}/scale`.
+public struct ScaleRequest: Codable, Sendable, Equatable {
+    public var replicas: Int
+    public init(replicas: Int) { self.replicas = replicas }
+}
+
+/// `POST /v1/nodes/{ref}/update`: `pier node update --availability --label-add --label-rm`.
+public struct NodeUpdateRequest: Codable, Sendable, Equatable {
+    public var availability: NodeAvailability?
+    public var labelAdd: [String: String]
+    public var labelRemove: [String]
+    public init(availability: NodeAvailability? = nil, labelAdd: [String: String] = [:], labelRemove: [String] = []) {
+        self.availability = availability; self.labelAdd = labelAdd; self.labelRemove = labelRemove
+    }
+}
+
+/// `POST /v1/join`: an agent with a join token asks for a node certificate.
+public struct JoinRequest: Codable, Sendable, Equatable {
+    public var token: String
+    /// PEM certificate signing request for the agent's own key.
+    public var csr: String
+    public var hostname: String
+    public init(token: String, csr: String, hostname: String) { self.token = token; self.csr = csr; self.hostname = hostname }
+}
+
+public struct JoinResponse: Codable, Sendable, Equatable {
+    public var nodeID: String
+    /// PEM node certificate and the cluster CA's certificate.
+    public var certificate: String
+    public var caCertificate: String
+    public init(nodeID: String, certificate: String, caCertificate: String) {
+        self.nodeID = nodeID; self.certificate = certificate; self.caCertificate = caCertificate
+    }
+}
+
+/// `POST /v1/certificate/renew`: a joined node renews its certificate before it expires.
+public struct RenewRequest: Codable, Sendable, Equatable {
+    public var csr: String
+    public init(csr: String) { self.csr = csr }
+}
+
+/// `GET /v1/join-tokens`, `POST /v1/join-tokens/rotate?role=worker`.
+public struct JoinTokens: Codable, Sendable, Equatable {
+    public var worker: String
+    public var manager: String
+    public init(worker: String, manager: String) { self.worker = worker; self.manager = manager }
+}
+
+/// `POST /v1/stacks/{name}`: a compose file deployed as a stack.
+public struct StackDeployRequest: Codable, Sendable, Equatable {
+    public var compose: String
+    /// Values for `${VAR}` in the file (the client's environment).
+    public var environment: [String: String]
+    /// The compose file's directory, for relative bind-mount paths.
+    public var directory: String?
+    public init(compose: String, environment: [String: String] = [:], directory: String? = nil) {
+        self.compose = compose; self.environment = environment; self.directory = directory
+    }
+}
+
+/// What a stack deploy did to each service.
+public struct StackDeployResult: Codable, Sendable, Equatable {
+    public var created: [String]
+    public var updated: [String]
+    public var unchanged: [String]
+    public init(created: [String] = [], updated: [String] = [], unchanged: [String] = []) {
+        self.created = created; self.updated = updated; self.unchanged = unchanged
+    }
+}
+
+/// One line of `pier stack ls`.
+public struct StackSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var services: Int
+    public init(name: String, services: Int) { self.name = name; self.services = services }
+}
+
+/// `GET /v1/cluster`.
+public struct ClusterInfo: Codable, Sendable, Equatable {
+    public var clusterID: String
+    public var caFingerprint: String
+    public var nodes: Int
+    public var nodesReady: Int
+    public var services: Int
+    public var tasks: Int
+    public var version: String
+    public init(clusterID: String, caFingerprint: String, nodes: Int, nodesReady: Int, services: Int, tasks: Int, version: String) {
+        self.clusterID = clusterID; self.caFingerprint = caFingerprint; self.nodes = nodes; self.nodesReady = nodesReady
+        self.services = services; self.tasks = tasks; self.version = version
+    }
+}
+
+/// The label that marks a service as part of a stack.
+public let stackNamespaceLabel = "pier.stack.namespace"

@@ -1,0 +1,181 @@
+import Foundation
+import PierAPI
+
+/// A service's desired state, as `pier service create` or a stack's compose file gives it.
+/// Swarm's service spec, reduced to what an edge cluster needs.
+public struct ServiceSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    public var task: TaskTemplate
+    public var mode: ServiceMode
+    public var update: UpdateConfig
+    public var rollback: UpdateConfig
+
+    public init(
+        name: String, labels: [String: String] = [:], task: TaskTemplate, mode: ServiceMode = .replicated(1),
+        update: UpdateConfig = UpdateConfig(), rollback: UpdateConfig = UpdateConfig()
+    ) {
+        self.name = name; self.labels = labels; self.task = task; self.mode = mode
+        self.update = update; self.rollback = rollback
+    }
+}
+
+/// Replicated with a count, or global (one task on every eligible node).
+public enum ServiceMode: Codable, Sendable, Equatable {
+    case replicated(Int)
+    case global
+
+    private enum CodingKeys: String, CodingKey { case mode, replicas }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(String.self, forKey: .mode) {
+        case "replicated": self = .replicated(try c.decodeIfPresent(Int.self, forKey: .replicas) ?? 1)
+        case "global": self = .global
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "mode \"\(other)\" is not replicated or global")
+        }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .replicated(let n): try c.encode("replicated", forKey: .mode); try c.encode(n, forKey: .replicas)
+        case .global: try c.encode("global", forKey: .mode)
+        }
+    }
+}
+
+/// What each task of a service runs and where it may run.
+public struct TaskTemplate: Codable, Sendable, Equatable {
+    /// The container: image, command, env, ports, volumes, devices, limits, health check.
+    /// `name`, `restart` and `autoRemove` are ignored; the manager names tasks and restarts them.
+    public var container: ContainerCreateRequest
+    public var placement: Placement
+    /// Reservations are what the scheduler counts against a node's capacity.
+    public var reservations: Resources
+    public var restartPolicy: RestartPolicy
+    /// Platforms the image provides (from its index), filled in by the manager when it pins the
+    /// image; the scheduler places tasks only on nodes of one of them. nil: any platform.
+    public var platforms: [Platform]?
+
+    public init(container: ContainerCreateRequest, placement: Placement = Placement(), reservations: Resources = .zero, restartPolicy: RestartPolicy = RestartPolicy(), platforms: [Platform]? = nil) {
+        self.container = container; self.placement = placement; self.reservations = reservations
+        self.restartPolicy = restartPolicy; self.platforms = platforms
+    }
+}
+
+/// Constraints, preferences and a per-node cap, as Swarm's `--constraint`, `--placement-pref`
+/// and `--max-replicas-per-node`.
+public struct Placement: Codable, Sendable, Equatable {
+    /// `node.labels.K==V`, `node.platform.arch==arm64`, `node.hostname!=X`, `node.role==worker`, `node.id==…`.
+    public var constraints: [String]
+    /// `spread=node.labels.zone`: tasks are spread evenly over the label's values.
+    public var preferences: [String]
+    /// At most this many tasks of the service on one node; nil or 0 is no limit.
+    public var maxReplicasPerNode: Int?
+
+    public init(constraints: [String] = [], preferences: [String] = [], maxReplicasPerNode: Int? = nil) {
+        self.constraints = constraints; self.preferences = preferences; self.maxReplicasPerNode = maxReplicasPerNode
+    }
+}
+
+/// When a task that ended is replaced (Swarm's `--restart-condition`, `--restart-delay`,
+/// `--restart-max-attempts`, `--restart-window`).
+public struct RestartPolicy: Codable, Sendable, Equatable {
+    public enum Condition: String, Codable, Sendable, CaseIterable {
+        case none
+        case onFailure = "on-failure"
+        case any
+    }
+    public var condition: Condition
+    public var delaySeconds: Double
+    /// Restarts allowed within the window; nil or 0: no limit (Swarm's meaning of 0).
+    public var maxAttempts: Int?
+    /// Window in which attempts are counted; nil: for ever.
+    public var windowSeconds: Double?
+
+    public init(condition: Condition = .any, delaySeconds: Double = 5, maxAttempts: Int? = nil, windowSeconds: Double? = nil) {
+        self.condition = condition; self.delaySeconds = delaySeconds; self.maxAttempts = maxAttempts
+        self.windowSeconds = windowSeconds
+    }
+}
+
+/// How a rolling update (or rollback) proceeds: compose's `update_config` and `rollback_config`.
+public struct UpdateConfig: Codable, Sendable, Equatable {
+    public enum FailureAction: String, Codable, Sendable, CaseIterable { case pause, `continue`, rollback }
+    public enum Order: String, Codable, Sendable, CaseIterable {
+        case stopFirst = "stop-first"
+        case startFirst = "start-first"
+    }
+    /// Tasks updated at once; 0 means all at once.
+    public var parallelism: Int
+    /// Wait between batches.
+    public var delaySeconds: Double
+    public var failureAction: FailureAction
+    /// How long an updated task is watched (running and, if it has one, healthy) before it counts as a success.
+    public var monitorSeconds: Double
+    /// Fraction of updated tasks that may fail before the failure action is taken.
+    public var maxFailureRatio: Double
+    public var order: Order
+
+    public init(parallelism: Int = 1, delaySeconds: Double = 0, failureAction: FailureAction = .pause, monitorSeconds: Double = 5, maxFailureRatio: Double = 0, order: Order = .stopFirst) {
+        self.parallelism = parallelism; self.delaySeconds = delaySeconds; self.failureAction = failureAction
+        self.monitorSeconds = monitorSeconds; self.maxFailureRatio = maxFailureRatio; self.order = order
+    }
+}
+
+/// A service as the manager stores it: the spec, the previous one (for rollback) and where an update stands.
+///
+/// When the manager stores a changed spec it sets `previousSpec` to the old one, increments
+/// `version` and clears `updateStatus`; the reconciler then rolls tasks whose template differs.
+/// `pier service rollback` does the same with the two specs swapped and `updateStatus` set to
+/// `rollback_started`.
+public struct Service: Codable, Sendable, Equatable, Identifiable {
+    public var id: String
+    public var spec: ServiceSpec
+    /// Incremented on every spec change; tasks carry the version they were made from.
+    public var version: Int
+    public var previousSpec: ServiceSpec?
+    public var updateStatus: UpdateStatus?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, spec: ServiceSpec, version: Int = 1, previousSpec: ServiceSpec? = nil, updateStatus: UpdateStatus? = nil, createdAt: Date = Date(), updatedAt: Date = Date()) {
+        self.id = id; self.spec = spec; self.version = version; self.previousSpec = previousSpec
+        self.updateStatus = updateStatus; self.createdAt = createdAt; self.updatedAt = updatedAt
+    }
+}
+
+/// Progress of a rolling update or rollback.
+public struct UpdateStatus: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        case updating, paused, completed
+        case rollbackStarted = "rollback_started"
+        case rollbackPaused = "rollback_paused"
+        case rollbackCompleted = "rollback_completed"
+    }
+    public var state: State
+    public var message: String
+    public var startedAt: Date
+    public var completedAt: Date?
+    /// Tasks of this update that failed or turned unhealthy within their monitor window; kept so
+    /// the failure ratio survives a manager restart.
+    public var failedTaskIDs: [String]
+
+    public init(state: State, message: String, startedAt: Date = Date(), completedAt: Date? = nil, failedTaskIDs: [String] = []) {
+        self.state = state; self.message = message; self.startedAt = startedAt; self.completedAt = completedAt
+        self.failedTaskIDs = failedTaskIDs
+    }
+
+    /// True while rolling back (started or paused).
+    public var isRollback: Bool { state == .rollbackStarted || state == .rollbackPaused || state == .rollbackCompleted }
+
+    private enum CodingKeys: String, CodingKey { case state, message, startedAt, completedAt, failedTaskIDs }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode(State.self, forKey: .state)
+        message = try c.decode(String.self, forKey: .message)
+        startedAt = try c.decode(Date.self, forKey: .startedAt)
+        completedAt = try c.decodeIfPresent(Date.self, forKey: .completedAt)
+        failedTaskIDs = try c.decodeIfPresent([String].self, forKey: .failedTaskIDs) ?? []
+    }
+}

@@ -1,0 +1,251 @@
+import NIOCore
+
+/// The NIO side of a `CoAPEndpoint`: decodes datagrams, drives the pure state machines, performs
+/// their actions (writes, timers, handler calls) on the event loop. Not Sendable: every method runs
+/// on the channel's event loop.
+final class CoAPEndpointHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    struct Exchange: Hashable {
+        var peer: SocketAddress
+        var messageID: UInt16
+    }
+
+    let configuration: CoAPEndpoint.Configuration
+    let resources: [String: CoAPResource]
+    let eventLoop: any EventLoop
+    var layer: CoAPMessageLayer<SocketAddress>
+    var reassembler: Block1Reassembler<SocketAddress>
+    var observers: ObserveRegistry<SocketAddress>
+    let slicer: Block2Slicer
+    var context: ChannelHandlerContext?
+    var timer: Scheduled<Void>?
+    var waiting: [CoAPRequestHandle: (Result<CoAPMessage, CoAPRequestFailure>) -> Void] = [:]
+    /// Confirmable requests whose handler is still running, with the timer for the early empty ACK.
+    var running: [Exchange: Scheduled<Void>] = [:]
+    /// Resource handlers running now (requests and notifications), capped so a flood cannot pile up tasks.
+    var activeHandlers = 0
+
+    init(configuration: CoAPEndpoint.Configuration, resources: [CoAPResource], eventLoop: any EventLoop) {
+        self.configuration = configuration
+        self.resources = Dictionary(resources.map { ($0.path, $0) }, uniquingKeysWith: { _, last in last })
+        self.eventLoop = eventLoop
+        let random = configuration.randomSeed.map(CoAPRandom.init(seed:)) ?? .system()
+        self.layer = CoAPMessageLayer(configuration: configuration.messageLayer, random: random)
+        self.reassembler = Block1Reassembler(configuration: configuration.block1)
+        self.observers = ObserveRegistry(configuration: configuration.observe)
+        self.slicer = Block2Slicer(preferredSZX: configuration.preferredBlockSZX)
+    }
+
+    var now: Double { Double(eventLoop.now.uptimeNanoseconds) / 1e9 }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        failAll()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll()
+        context.fireChannelInactive()
+    }
+
+    private func failAll() {
+        timer?.cancel()
+        timer = nil
+        for (_, t) in running { t.cancel() }
+        running = [:]
+        let callbacks = waiting
+        waiting = [:]
+        for (_, cb) in callbacks { cb(.failure(.reset)) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let peer = envelope.remoteAddress
+        let message: CoAPMessage
+        do {
+            message = try CoAPMessage(decoding: envelope.data)
+        } catch {
+            if let header = CoAPMessage.header(of: envelope.data) {
+                perform(layer.receiveMalformed(type: header.type, messageID: header.messageID, from: peer))
+            }
+            return
+        }
+        perform(layer.receive(message, from: peer, now: now))
+    }
+
+    // MARK: Actions
+
+    func perform(_ actions: [CoAPMessageLayer<SocketAddress>.Action]) {
+        guard !actions.isEmpty else { return }
+        var wrote = false
+        for action in actions {
+            switch action {
+            case .send(let message, let peer):
+                wrote = write(message, to: peer) || wrote
+            case .handleRequest(let message, let peer):
+                serve(message, from: peer)
+            case .deliver(let message, let handle):
+                // An observation stays pending after each notification; anything else is finished.
+                let callback = layer.isPending(handle) ? waiting[handle] : waiting.removeValue(forKey: handle)
+                callback?(.success(message))
+            case .fail(let handle, let failure):
+                waiting.removeValue(forKey: handle)?(.failure(failure))
+            case .responseRejected(let token, let peer, _):
+                observers.remove(peer: peer, token: token)
+            case .scheduleTimer(let at):
+                arm(at)
+            }
+        }
+        if wrote { context?.flush() }
+    }
+
+    private func write(_ message: CoAPMessage, to peer: SocketAddress) -> Bool {
+        guard let context, let buffer = try? message.encodedBuffer(allocator: context.channel.allocator) else { return false }
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: buffer)), promise: nil)
+        return true
+    }
+
+    private func arm(_ at: Double) {
+        timer?.cancel()
+        let deadline = NIODeadline.uptimeNanoseconds(UInt64((max(0, at) * 1_000_000_000).rounded(.up)))
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            // Never earlier than asked: a clock read that rounds below `at` would re-arm the same timer forever.
+            perform(layer.timerFired(now: max(now, at)))
+        }
+    }
+
+    // MARK: Server
+
+    private func serve(_ message: CoAPMessage, from peer: SocketAddress) {
+        switch reassembler.receive(message, from: peer, now: now) {
+        case .respond(let response):
+            perform(layer.respond(to: message, from: peer, with: response, now: now))
+        case .complete(let body, let block1):
+            var whole = message
+            whole.payload = body
+            whole.setOptions(.block1, [])
+            run(whole, original: message, from: peer, extraOptions: [block1])
+        case .passThrough:
+            run(message, original: message, from: peer, extraOptions: [])
+        }
+    }
+
+    private func run(_ request: CoAPMessage, original: CoAPMessage, from peer: SocketAddress, extraOptions: [CoAPOption]) {
+        if request.path == "/.well-known/core" {
+            let response: CoAPResponse
+            if request.code == .get {
+                let links = CoAPLinkFormat.filter(resources.values.map(\.link).sorted { $0.target < $1.target }, query: request.uriQuery)
+                response = CoAPResponse(
+                    code: .content, options: [CoAPOption(.contentFormat, uint: CoAPContentFormat.linkFormat)],
+                    payload: Array(CoAPLinkFormat.serialize(links).utf8))
+            } else {
+                response = CoAPResponse(code: .methodNotAllowed, diagnostic: "/.well-known/core only answers GET")
+            }
+            perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
+            return
+        }
+        guard let resource = resources[request.path] else {
+            perform(
+                layer.respond(
+                    to: original, from: peer, with: CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)"), now: now))
+            return
+        }
+        guard activeHandlers < configuration.maxConcurrentHandlers else {
+            let busy = CoAPResponse(
+                code: .serviceUnavailable, diagnostic: "server busy: too many requests in progress; retry later",
+                options: [CoAPOption(.maxAge, uint: 1)])
+            perform(layer.respond(to: original, from: peer, with: busy, now: now))
+            return
+        }
+        activeHandlers += 1
+        var sequence: UInt32?
+        if resource.observable, case .registered(let s) = observers.receive(request, from: peer, now: now) { sequence = s }
+
+        let exchange = Exchange(peer: peer, messageID: original.messageID)
+        if original.type == .confirmable {
+            let delay = TimeAmount.nanoseconds(Int64(configuration.separateResponseDelay * 1_000_000_000))
+            running[exchange] = eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+                guard running.removeValue(forKey: exchange) != nil else { return }
+                perform(layer.acknowledge(original, from: peer))
+            }
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let loop = eventLoop
+        let handler = resource.handler
+        let req = CoAPRequest(message: request, peer: peer)
+        let observeSequence = sequence
+        Task {
+            let response = await handler(req)
+            loop.execute {
+                bound.value.finish(response, original: original, from: peer, observeSequence: observeSequence, extraOptions: extraOptions)
+            }
+        }
+    }
+
+    private func finish(
+        _ response: CoAPResponse, original: CoAPMessage, from peer: SocketAddress, observeSequence: UInt32?, extraOptions: [CoAPOption]
+    ) {
+        activeHandlers -= 1
+        running.removeValue(forKey: Exchange(peer: peer, messageID: original.messageID))?.cancel()
+        var response = response
+        response.options.append(contentsOf: extraOptions)
+        if let observeSequence {
+            if response.code.isSuccess {
+                response.options.append(CoAPOption(.observe, uint: observeSequence))
+            } else {
+                observers.remove(peer: peer, token: original.token)
+            }
+        }
+        perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
+    }
+
+    func notifyChanged(_ path: String) {
+        guard let resource = resources[path] else { return }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let loop = eventLoop
+        // Past the cap a notification is skipped; the observer gets the next one.
+        for n in observers.changed(path, now: now) where activeHandlers < configuration.maxConcurrentHandlers {
+            activeHandlers += 1
+            let handler = resource.handler
+            let req = CoAPRequest(message: n.request, peer: n.peer)
+            Task {
+                let response = await handler(req)
+                loop.execute { bound.value.finishNotification(response, n) }
+            }
+        }
+    }
+
+    private func finishNotification(_ response: CoAPResponse, _ n: ObserveRegistry<SocketAddress>.Notification) {
+        activeHandlers -= 1
+        var response = response
+        if response.code.isSuccess {
+            response.options.append(CoAPOption(.observe, uint: n.sequence))
+        } else {
+            observers.remove(peer: n.peer, token: n.token)  // an error response ends the observation (RFC 7641 §4.2)
+        }
+        response = slicer.slice(response, requested: nil)
+        perform(layer.sendNotification(response, token: n.token, to: n.peer, confirmable: n.confirmable, now: now))
+    }
+
+    // MARK: Client
+
+    func startRequest(
+        _ message: CoAPMessage, to peer: SocketAddress, observe: Bool,
+        callback: @escaping (Result<CoAPMessage, CoAPRequestFailure>) -> Void
+    ) -> CoAPRequestHandle {
+        let (handle, actions) = layer.sendRequest(message, to: peer, now: now, observe: observe)
+        waiting[handle] = callback
+        perform(actions)
+        return handle
+    }
+
+    func cancelRequest(_ handle: CoAPRequestHandle) {
+        waiting[handle] = nil
+        perform(layer.cancel(handle, now: now))
+    }
+}

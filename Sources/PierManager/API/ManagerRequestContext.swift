@@ -1,0 +1,51 @@
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+import PierPKI
+
+/// The request context of the manager's servers: the connection, so the mutual-TLS peer can
+/// be read, and that peer once the authentication middleware has checked it.
+public struct ManagerRequestContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let channel: any Channel
+    /// The node or admin client on the other end of a TLS connection; nil on the local socket.
+    public var peer: PeerIdentity?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+        peer = nil
+    }
+}
+
+/// Who may call what on the TCP port. The join endpoint is open (the token is the check);
+/// workers reach their session, certificate renewal and the registry; manager-role
+/// certificates (admin clients) reach everything.
+struct PeerAuthorization: RouterMiddleware {
+    typealias Context = ManagerRequestContext
+    let tls: ServerTLS
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path == "/v1/join" { return try await next(request, context) }
+        let peer: PeerIdentity?
+        do { peer = try await tls.peerIdentity(of: context.channel) } catch {
+            return JSONResponses.error(ManagerError.unauthorized("client certificate refused: \(error)"))
+        }
+        guard let peer else {
+            return JSONResponses.error(ManagerError.unauthorized(
+                "this endpoint needs a client certificate of the cluster; join with `pier agent --join URL --token T`"))
+        }
+        if peer.role != .manager {
+            let allowed = path == "/v1/session" || path == "/v1/certificate/renew" || path == "/v2" || path.hasPrefix("/v2/")
+            guard allowed else {
+                return JSONResponses.error(ManagerError.unauthorized("node \(peer.nodeID) is a worker; \(path) needs a manager-role certificate"))
+            }
+        }
+        var context = context
+        context.peer = peer
+        return try await next(request, context)
+    }
+}

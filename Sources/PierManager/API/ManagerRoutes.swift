@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import PierAPI
+import PierCluster
+
+/// The manager's HTTP API (docs/manager-api.md): services, tasks, nodes, stacks, join tokens.
+/// Mounted on the local admin socket as is, and on the TCP port behind mutual TLS.
+struct ManagerRoutes<Context: RequestContext>: Sendable {
+    let manager: Manager
+    let membership: Membership
+    let maxBody: Int
+
+    func add(to router: Router<Context>) {
+        let v1 = router.group("v1")
+        let manager = self.manager, membership = self.membership, maxBody = self.maxBody
+        v1.get("cluster") { _, _ in
+            await JSONResponses.respond { await manager.info(caFingerprint: membership.caFingerprint) }
+        }
+
+        // Services
+        v1.get("services") { _, _ in await JSONResponses.respond { await manager.listServices() } }
+        v1.post("services") { req, _ in
+            await JSONResponses.respond(status: .created) {
+                try await manager.createService(try await JSONResponses.decode(ServiceSpec.self, req, limit: maxBody))
+            }
+        }
+        v1.get("services/{ref}") { _, ctx in
+            await JSONResponses.respond { try await manager.lookupService(try ctx.parameters.require("ref")) }
+        }
+        v1.post("services/{ref}/update") { req, ctx in
+            await JSONResponses.respond {
+                let spec = try await JSONResponses.decode(ServiceSpec.self, req, limit: maxBody)
+                return try await manager.updateService(try ctx.parameters.require("ref"), spec: spec)
+            }
+        }
+        v1.post("services/{ref}/scale") { req, ctx in
+            await JSONResponses.respond {
+                let scale = try await JSONResponses.decode(ScaleRequest.self, req, limit: maxBody)
+                return try await manager.scaleService(try ctx.parameters.require("ref"), replicas: scale.replicas)
+            }
+        }
+        v1.post("services/{ref}/rollback") { _, ctx in
+            await JSONResponses.respond { try await manager.rollbackService(try ctx.parameters.require("ref")) }
+        }
+        v1.delete("services/{ref}") { _, ctx in
+            await JSONResponses.respondEmpty { try await manager.removeService(try ctx.parameters.require("ref")) }
+        }
+        v1.get("services/{ref}/tasks") { _, ctx in
+            await JSONResponses.respond { try await manager.listTasks(service: try ctx.parameters.require("ref")) }
+        }
+        v1.get("tasks") { req, _ in
+            await JSONResponses.respond {
+                try await manager.listTasks(
+                    service: req.uri.queryParameters["service"].map(String.init),
+                    node: req.uri.queryParameters["node"].map(String.init))
+            }
+        }
+
+        // Nodes
+        v1.get("nodes") { _, _ in await JSONResponses.respond { await manager.listNodes() } }
+        v1.get("nodes/{ref}") { _, ctx in
+            await JSONResponses.respond { try await manager.lookupNode(try ctx.parameters.require("ref")) }
+        }
+        v1.post("nodes/{ref}/update") { req, ctx in
+            await JSONResponses.respond {
+                let u = try await JSONResponses.decode(NodeUpdateRequest.self, req, limit: maxBody)
+                return try await manager.updateNode(try ctx.parameters.require("ref"), availability: u.availability, labelAdd: u.labelAdd, labelRemove: u.labelRemove)
+            }
+        }
+        v1.delete("nodes/{ref}") { req, ctx in
+            await JSONResponses.respondEmpty {
+                let force = req.uri.queryParameters["force"].map { $0 == "1" || $0 == "true" } ?? false
+                try await manager.removeNode(try ctx.parameters.require("ref"), force: force)
+            }
+        }
+
+        // Stacks
+        v1.get("stacks") { _, _ in await JSONResponses.respond { await manager.listStacks() } }
+        v1.post("stacks/{name}") { req, ctx in
+            await JSONResponses.respond {
+                let deploy = try await JSONResponses.decode(StackDeployRequest.self, req, limit: maxBody)
+                return try await manager.deployStack(try ctx.parameters.require("name"), deploy)
+            }
+        }
+        v1.delete("stacks/{name}") { _, ctx in
+            await JSONResponses.respondEmpty { try await manager.removeStack(try ctx.parameters.require("name")) }
+        }
+
+        // Membership
+        v1.get("join-tokens") { _, _ in await JSONResponses.respond { try await membership.tokens() } }
+        v1.post("join-tokens/rotate") { req, _ in
+            await JSONResponses.respond {
+                let role = req.uri.queryParameters["role"].map(String.init) ?? "worker"
+                return try await membership.rotateToken(role: role)
+            }
+        }
+    }
+}

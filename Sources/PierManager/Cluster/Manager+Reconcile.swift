@@ -1,0 +1,42 @@
+import Foundation
+import PierCluster
+
+extension Manager {
+    /// One pass: decide from a snapshot of the state, write the decisions in one transaction,
+    /// apply them. Runs without a suspension point, so nothing changes the state meanwhile.
+    func reconcilePass() throws {
+        let now = Date()
+        if !dirty, nextPass.map({ $0 > now }) ?? true { return }
+        dirty = false
+        let snapshot = ClusterSnapshot(
+            nodes: Array(nodes.values), services: Array(services.values), tasks: Array(tasks.values), now: now)
+        let plan = reconciler.reconcile(snapshot)
+        nextPass = plan.nextWakeup
+        guard !plan.isEmpty else { return }
+        var changes = ChangeSet()
+        var touchedNodes: [String: Node] = [:]
+        for action in plan.actions {
+            switch action {
+            case .markNodeDown(let id, let message):
+                guard var node = touchedNodes[id] ?? nodes[id] else { continue }
+                node.state = .down
+                node.message = message
+                node.updatedAt = now
+                touchedNodes[id] = node
+                logger.warning("node \(id) (\(node.description.hostname)) is down: \(message)")
+            case .updateService(let s):
+                changes.services.removeAll { $0.id == s.id }
+                changes.services.append(s)
+            case .create(let t), .update(let t):
+                changes.tasks.removeAll { $0.id == t.id }
+                changes.tasks.append(t)
+            case .delete(let id):
+                changes.deletedTasks.append(id)
+            }
+        }
+        changes.nodes = Array(touchedNodes.values)
+        try commit(changes)
+        // Our own writes need no second pass unless the plan asked for one.
+        dirty = false
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import PierCluster
+
+extension Manager {
+    // MARK: Services
+
+    /// Creates a service after checking its spec and pinning its image to a digest. Nothing is
+    /// stored when a check fails.
+    public func createService(_ spec: ServiceSpec) async throws -> Service {
+        try Self.validate(spec)
+        guard service(named: spec.name) == nil else {
+            throw ManagerError.conflict("a service named \"\(spec.name)\" already exists; update it or remove it first")
+        }
+        var spec = spec
+        spec.task.container.image = try await pin(spec.task.container.image)
+        guard service(named: spec.name) == nil else {
+            throw ManagerError.conflict("a service named \"\(spec.name)\" already exists; update it or remove it first")
+        }
+        let service = Service(id: Identifiers.make(), spec: spec)
+        var changes = ChangeSet()
+        changes.services.append(service)
+        try commit(changes)
+        logger.info("service \(spec.name) created", metadata: ["image": "\(spec.task.container.image)"])
+        return service
+    }
+
+    /// Replaces a service's spec: the tasks roll to the new one under its update config, and
+    /// the old spec is kept for `rollback`.
+    public func updateService(_ ref: String, spec: ServiceSpec) async throws -> Service {
+        var service = try lookupService(ref)
+        try Self.validate(spec)
+        guard spec.name == service.spec.name else {
+            throw ManagerError.invalid("name: a service cannot be renamed (\(service.spec.name) → \(spec.name)); create a new one")
+        }
+        var spec = spec
+        spec.task.container.image = try await pin(spec.task.container.image)
+        guard spec != service.spec else { return service }
+        let onlyScale = spec.task == service.spec.task
+        service.previousSpec = service.spec
+        service.spec = spec
+        service.updatedAt = Date()
+        if !onlyScale {
+            // The reconciler starts the rolling update; it owns `updateStatus` from here.
+            service.version += 1
+            service.updateStatus = nil
+        }
+        var changes = ChangeSet()
+        changes.services.append(service)
+        try commit(changes)
+        return service
+    }
+
+    public func scaleService(_ ref: String, replicas: Int) async throws -> Service {
+        let service = try lookupService(ref)
+        guard replicas >= 0 else { throw ManagerError.invalid("replicas: \(replicas) is negative") }
+        guard case .replicated = service.spec.mode else {
+            throw ManagerError.invalid("\(service.spec.name) is a global service; only replicated services can be scaled")
+        }
+        var spec = service.spec
+        spec.mode = .replicated(replicas)
+        return try await updateService(ref, spec: spec)
+    }
+
+    /// Returns the service to its previous spec, rolled out under its rollback config.
+    public func rollbackService(_ ref: String) async throws -> Service {
+        var service = try lookupService(ref)
+        guard let previous = service.previousSpec else {
+            throw ManagerError.invalid("service \(service.spec.name) has no previous spec to roll back to")
+        }
+        service.previousSpec = service.spec
+        service.spec = previous
+        service.version += 1
+        service.updatedAt = Date()
+        service.updateStatus = UpdateStatus(state: .rollbackStarted, message: "manually requested rollback")
+        var changes = ChangeSet()
+        changes.services.append(service)
+        try commit(changes)
+        return service
+    }
+
+    /// Removes a service and its tasks; agents stop and remove the containers when the
+    /// tasks leave their assignments.
+    public func removeService(_ ref: String) async throws {
+        let service = try lookupService(ref)
+        var changes = ChangeSet()
+        changes.deletedServices.append(service.id)
+        changes.deletedTasks = tasks.values.filter { $0.serviceID == service.id }.map(\.id)
+        try commit(changes)
+        logger.info("service \(service.spec.name) removed")
+    }
+
+    public func listServices() -> [Service] { services.values.sorted { $0.spec.name < $1.spec.name } }
+
+    public func lookupService(_ ref: String) throws -> Service {
+        if let s = services[ref] ?? service(named: ref) { return s }
+        let byPrefix = services.values.filter { $0.id.hasPrefix(ref) }
+        if byPrefix.count == 1, ref.count >= 3 { return byPrefix[0] }
+        throw ManagerError.notFound("no such service: \(ref)")
+    }
+
+    func service(named name: String) -> Service? { services.values.first { $0.spec.name == name } }
+
+    /// Tasks, newest first within each slot, optionally only one service's or one node's.
+    public func listTasks(service ref: String? = nil, node nodeRef: String? = nil) throws -> [ClusterTask] {
+        let serviceID = try ref.map { try lookupService($0).id }
+        let nodeID = try nodeRef.map { try lookupNode($0).id }
+        return tasks.values
+            .filter { t in (serviceID == nil || t.serviceID == serviceID) && (nodeID == nil || t.nodeID == nodeID) }
+            .sorted { a, b in
+                if a.serviceName != b.serviceName { return a.serviceName < b.serviceName }
+                if (a.slot ?? 0) != (b.slot ?? 0) { return (a.slot ?? 0) < (b.slot ?? 0) }
+                return a.createdAt > b.createdAt
+            }
+    }
+
+    /// A pinned reference stays as it is only if the manager holds it.
+    func pin(_ image: String) async throws -> String {
+        do { return try await resolveImage(image) } catch {
+            throw ManagerError.invalid("image \(image): \(error)")
+        }
+    }
+
+    static func validate(_ spec: ServiceSpec) throws {
+        guard Identifiers.isValidName(spec.name) else {
+            throw ManagerError.invalid("name: \"\(spec.name)\" is not a valid service name; use up to 63 letters, digits, '-' and '_', starting and ending with a letter or digit")
+        }
+        if spec.task.container.image.isEmpty { throw ManagerError.invalid("image: a service needs an image") }
+        do { try spec.validate() } catch { throw ManagerError.invalid("\(error)") }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import PierCluster
+
+/// The Edge Manager's core: the cluster state in memory, written through a `StateStore`
+/// before it changes, the reconcile loop that applies `Reconciler`'s decisions, and the
+/// sessions of connected agents, to which it sends each node's assignments.
+public actor Manager {
+    public struct Configuration: Sendable {
+        /// How often agents send a heartbeat.
+        public var heartbeatSeconds: Double = 0.5
+        /// A node whose last heartbeat is older than this is down (detection ≤ 2 s).
+        public var heartbeatGrace: Double = 1.5
+        /// Terminal tasks kept per slot, for `service ps`.
+        public var taskHistoryLimit: Int = 5
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    let store: any StateStore
+    let logger: Logger
+    /// Resolves a service's image reference to a pinned `name@sha256:…` in the manager's store.
+    let resolveImage: @Sendable (String) async throws -> String
+
+    var nodes: [String: Node] = [:]
+    var services: [String: Service] = [:]
+    var tasks: [String: ClusterTask] = [:]
+    var meta: [String: String] = [:]
+
+    struct Session {
+        let token: UUID
+        let send: @Sendable (ManagerMessage) async -> Void
+        let close: @Sendable () -> Void
+        var lastSent: [AssignedTask]?
+    }
+    var sessions: [String: Session] = [:]
+    var generation = 0
+    var wakeup: AsyncStream<Void>.Continuation?
+    var dirty = true
+    /// When the reconciler next has something due (a restart delay, a heartbeat deadline).
+    var nextPass: Date?
+    let reconciler: Reconciler
+
+    public init(store: any StateStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "pier.manager"),
+                resolveImage: @escaping @Sendable (String) async throws -> String) async throws {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.resolveImage = resolveImage
+        self.reconciler = Reconciler(configuration: .init(
+            heartbeatGraceSeconds: configuration.heartbeatGrace, taskHistoryLimit: configuration.taskHistoryLimit))
+        let state = try await store.load()
+        let now = Date()
+        for var node in state.nodes {
+            // Every node gets the whole grace period from our start to reconnect.
+            node.lastHeartbeat = now
+            nodes[node.id] = node
+        }
+        for s in state.services { services[s.id] = s }
+        for t in state.tasks { tasks[t.id] = t }
+        meta = state.meta
+        if meta["clusterID"] == nil {
+            var changes = ChangeSet()
+            changes.meta["clusterID"] = Identifiers.make()
+            try commit(changes)
+        }
+    }
+
+    public var clusterID: String { meta["clusterID"] ?? "" }
+
+    // MARK: Writing
+
+    /// Writes the changes, then applies them in memory. A failed write changes nothing.
+    func commit(_ changes: ChangeSet) throws {
+        guard !changes.isEmpty else { return }
+        try store.commit(changes)
+        for id in changes.deletedTasks { tasks[id] = nil }
+        for id in changes.deletedServices { services[id] = nil }
+        for id in changes.deletedNodes { nodes[id] = nil }
+        for key in changes.deletedMeta { meta[key] = nil }
+        for n in changes.nodes {
+            var n = n
+            // Heartbeat times live in memory only; don't let a stored copy move them back.
+            if let live = nodes[n.id]?.lastHeartbeat, (n.lastHeartbeat ?? .distantPast) < live { n.lastHeartbeat = live }
+            nodes[n.id] = n
+        }
+        for s in changes.services { services[s.id] = s }
+        for t in changes.tasks { tasks[t.id] = t }
+        for (k, v) in changes.meta { meta[k] = v }
+        dirty = true
+        wakeup?.yield()
+    }
+
+    func requestReconcile() {
+        dirty = true
+        wakeup?.yield()
+    }
+
+    // MARK: The loop
+
+    /// Reconciles whenever something changed or something is due, and sends assignments,
+    /// until the task is cancelled.
+    public func run() async {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        wakeup = continuation
+        let ticker = Task { [heartbeat = configuration.heartbeatSeconds] in
+            // Heartbeat deadlines are checked at least this often even when nothing else is due.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(heartbeat / 2))
+                continuation.yield()
+            }
+        }
+        defer { ticker.cancel(); continuation.finish() }
+        continuation.yield()
+        for await _ in stream {
+            if Task.isCancelled { break }
+            do { try reconcilePass() } catch {
+                logger.error("reconcile failed: \(error)")
+            }
+            await pushAssignments()
+        }
+    }
+
+    // MARK: Sessions
+
+    /// An agent's session opened: records its description and reports, answers with the welcome,
+    /// and sends its assignments. A second session for the same node replaces the first.
+    public func attach(nodeID: String, address: String?, hello: AgentHello,
+                       send: @escaping @Sendable (ManagerMessage) async -> Void, close: @escaping @Sendable () -> Void = {}) async throws -> UUID {
+        guard var node = nodes[nodeID] else {
+            throw ManagerError.unauthorized("node \(nodeID) is not a member of this cluster (removed?); join it again with a new token")
+        }
+        let token = UUID()
+        sessions[nodeID]?.close()
+        sessions[nodeID] = Session(token: token, send: send, close: close, lastSent: nil)
+        node.description = hello.description
+        node.address = address
+        node.lastHeartbeat = Date()
+        node.state = .ready
+        node.message = nil
+        node.updatedAt = Date()
+        var changes = ChangeSet()
+        changes.nodes.append(node)
+        changes.tasks = reportChanges(nodeID: nodeID, reports: hello.reports)
+        try commit(changes)
+        await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds)))
+        logger.info("node \(nodeID) (\(hello.description.hostname)) connected", metadata: ["address": "\(address ?? "local")"])
+        return token
+    }
+
+    public func receive(nodeID: String, _ message: AgentMessage) async throws {
+        switch message {
+        case .hello:
+            throw ManagerError.invalid("hello sent twice on one session")
+        case .heartbeat:
+            guard var node = nodes[nodeID] else { return }
+            node.lastHeartbeat = Date()
+            if node.state != .ready {
+                node.state = .ready
+                node.message = nil
+                var changes = ChangeSet()
+                changes.nodes.append(node)
+                try commit(changes)
+            } else {
+                nodes[nodeID] = node
+            }
+        case .status(let reports):
+            var changes = ChangeSet()
+            changes.tasks = reportChanges(nodeID: nodeID, reports: reports)
+            try commit(changes)
+        }
+    }
+
+    public func detach(nodeID: String, token: UUID) {
+        guard sessions[nodeID]?.token == token else { return }
+        sessions[nodeID] = nil
+        logger.info("node \(nodeID) disconnected")
+    }
+
+    /// Task updates for the reports of one node. Reports about tasks the node does not hold
+    /// (deleted, or moved away while it was cut off) are ignored: its assignments tell it to stop them.
+    func reportChanges(nodeID: String, reports: [TaskReport]) -> [ClusterTask] {
+        var updated: [ClusterTask] = []
+        for report in reports {
+            guard var task = tasks[report.taskID], task.nodeID == nodeID else { continue }
+            // A terminal task never comes back to life.
+            guard !task.status.state.isTerminal else { continue }
+            var changed = false
+            if report.state != task.status.state || report.exitCode != task.status.exitCode || report.error != task.status.error {
+                task.transition(to: TaskStatus(
+                    state: report.state, timestamp: report.timestamp, message: report.message, error: report.error,
+                    containerID: report.containerID ?? task.status.containerID, exitCode: report.exitCode))
+                changed = true
+            }
+            if report.health != task.health {
+                task.health = report.health
+                changed = true
+            }
+            if changed { updated.append(task) }
+        }
+        return updated
+    }
+
+    /// What one node must run or stop. Stops come first, so an agent frees ports and
+    /// resources before it starts replacements (stop-first updates rely on it).
+    func assignments(for nodeID: String) -> [AssignedTask] {
+        let a = NodeAssignment(nodeID: nodeID, tasks: tasks.values)
+        let stops = a.stop.map { task in
+            var t = AssignedTask(task)
+            t.desiredState = .shutdown
+            return t
+        }
+        return stops + a.run.map(AssignedTask.init)
+    }
+
+    func pushAssignments() async {
+        for (nodeID, session) in sessions {
+            let set = assignments(for: nodeID)
+            guard set != session.lastSent else { continue }
+            generation += 1
+            sessions[nodeID]?.lastSent = set
+            await session.send(.assignments(Assignments(generation: generation, tasks: set)))
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// Errors of the manager's API, each mapped to an HTTP status by the server.
+public enum ManagerError: Error, CustomStringConvertible, Sendable {
+    case invalid(String)
+    case notFound(String)
+    case conflict(String)
+    case unauthorized(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let m), .notFound(let m), .conflict(let m), .unauthorized(let m), .failed(let m): m
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Logging
+import NIOSSL
+import PierAgent
+import PierAPI
+import PierCluster
+import PierPKI
+import PierRegistry
+
+/// `pier manager` and `pier up`: the manager's state, CA and API, the image store its
+/// registry serves, and, for `pier up`, this gateway's own agent as a node of the cluster.
+public struct ManagerService: Sendable {
+    public struct Configuration: Sendable {
+        /// The agent side of this process: data root, local sockets, runc, bridge.
+        public var agent: AgentConfiguration
+        /// `tcp://HOST:PORT` addresses where agents and remote clients connect (mutual TLS).
+        public var remoteListen: [String]
+        /// Run this host's own agent as a node (`pier up`); `pier manager` keeps images only.
+        public var localWorker: Bool
+        /// The local node's name.
+        public var hostname: String
+        /// Names and addresses put in the manager's certificate besides the listen hosts.
+        public var advertise: [String]
+        public var manager: Manager.Configuration
+        /// Validity of node certificates issued at join (rotated when a third is left).
+        public var nodeCertificateValidity: TimeInterval
+
+        public init(agent: AgentConfiguration, remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
+                    advertise: [String] = [], manager: Manager.Configuration = .init(), nodeCertificateValidity: TimeInterval = ClusterCA.defaultNodeValidity) {
+            self.agent = agent; self.remoteListen = remoteListen; self.localWorker = localWorker; self.hostname = hostname
+            self.advertise = advertise; self.manager = manager; self.nodeCertificateValidity = nodeCertificateValidity
+        }
+
+        var stateDatabase: URL { agent.dataRoot.appendingPathComponent("manager.db") }
+        var pkiDirectory: URL { agent.dataRoot.appendingPathComponent("pki") }
+    }
+
+    public let configuration: Configuration
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let remotes = try configuration.remoteListen.map(RemoteAddress.init(parsing:))
+        let node = try await AgentNode.open(configuration: configuration.agent)
+        defer { node.release() }
+        let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()
+        let store = try SQLiteStateStore(path: configuration.stateDatabase)
+        let manager = try await Manager(store: store, configuration: configuration.manager, logger: logger) { reference in
+            try await node.pinnedReference(reference)
+        }
+        try FileManager.default.createDirectory(at: configuration.pkiDirectory, withIntermediateDirectories: true)
+        chmod(configuration.pkiDirectory.path, 0o700)
+        let ca = try ClusterCA.loadOrCreate(in: configuration.pkiDirectory.path)
+        let membership = Membership(ca: ca, manager: manager, nodeValidity: configuration.nodeCertificateValidity)
+
+        // The local admin socket: everything, no certificate (file permissions guard it).
+        let local = Router(context: ManagerRequestContext.self)
+        if configuration.localWorker { node.addRoutes(to: local) } else { node.addImageRoutes(to: local) }
+        ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: local)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for app in try Agent.unixApplications(configuration.agent.listen, router: local, serverName: "pier-manager", logger: logger) {
+                group.addTask { try await app.runService() }
+            }
+            if !remotes.isEmpty {
+                let names = Set(remotes.map(\.host) + configuration.advertise + [configuration.hostname, "localhost", "127.0.0.1"])
+                let identity = try ca.issueIdentity(
+                    nodeID: "manager-" + ca.clusterID.prefix(12), role: .manager,
+                    dnsNames: names.filter { IPAddressText.isIP($0) == false && RandomIDText.isValidName($0) }.sorted(),
+                    ipAddresses: names.filter { IPAddressText.isIP($0) }.sorted())
+                let trust = ClusterTrust(
+                    caCertificate: ca.certificate,
+                    isRevoked: { nodeID in await manager.isRemoved(nodeID) },
+                    onRefusal: { logger.warning("TLS peer refused: \($0)") })
+                let tls = try ServerTLS(identity: identity, trust: trust)
+                let remote = Router(context: ManagerRequestContext.self)
+                remote.add(middleware: PeerAuthorization(tls: tls))
+                ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: remote)
+                SessionRoutes(manager: manager, membership: membership, logger: logger).add(to: remote)
+                // The registry agents pull service images from: the pull side of the
+                // distribution spec, for certificate holders only (the middleware checked them).
+                RegistryRoutes<ManagerRequestContext>(
+                    content: node.contentStore, images: node.imageStore,
+                    configuration: .init(authorize: { _, context, _ in
+                        context.peer == nil ? .unauthorized("the registry needs a client certificate of the cluster") : .allow
+                    })
+                ).addRoutes(to: remote)
+                for address in remotes {
+                    let app = Application(
+                        router: remote,
+                        server: try .tls(
+                            .http1WebSocketUpgrade(webSocketRouter: remote, configuration: .init(ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
+                            configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
+                        configuration: .init(address: .hostname(address.host, port: address.port), serverName: "pier-manager"),
+                        logger: logger)
+                    group.addTask { try await app.runService() }
+                }
+            }
+            group.addTask { await manager.run() }
+            if configuration.localWorker {
+                let nodeID = try await manager.localNodeID(hostname: configuration.hostname)
+                let agent = ClusterAgent(
+                    node: node, configuration: .init(hostname: configuration.hostname),
+                    transport: LocalSessionTransport(manager: manager, nodeID: nodeID))
+                group.addTask { try await agent.run() }
+            }
+            logger.info("pier manager ready", metadata: [
+                "dataRoot": "\(configuration.agent.dataRoot.path)", "listen": "\(configuration.agent.listen + configuration.remoteListen)",
+                "caFingerprint": "\(ca.fingerprint)",
+            ])
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// `tcp://HOST:PORT`.
+struct RemoteAddress: Sendable {
+    let host: String
+    let port: Int
+    init(parsing text: String) throws {
+        guard text.hasPrefix("tcp://") else {
+            throw ManagerError.invalid("--listen \(text): expected unix://PATH or tcp://HOST:PORT")
+        }
+        let rest = text.dropFirst("tcp://".count)
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ManagerError.invalid("--listen \(text): expected tcp://HOST:PORT with a port from 1 to 65535")
+        }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+    }
+}
+
+enum IPAddressText {
+    static func isIP(_ s: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
+    }
+}
+
+enum RandomIDText {
+    static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
+    }
+}
+
+extension Manager {
+    /// The node id of this process's own agent (`pier up`), made and stored on first start.
+    public func localNodeID(hostname: String) async throws -> String {
+        if let id = metaValue("local.nodeID"), isMember(id) { return id }
+        let id = Identifiers.make()
+        _ = try await addNode(id: id, role: .manager, hostname: hostname)
+        try await setMeta("local.nodeID", id)
+        return id
+    }
+}

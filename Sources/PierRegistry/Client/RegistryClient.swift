@@ -1,0 +1,294 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PierOCI
+
+/// Pulls images from an OCI distribution-spec v1.1 registry (Pier's manager, or any registry
+/// that allows anonymous pulls) into a local content store and tags them in an image store.
+///
+/// Every manifest is checked against the digest it was asked by (or announced with), every
+/// blob is hashed while it streams to disk and only linked into the store when it matches its
+/// descriptor. A download cut off mid-blob resumes with `Range` from the bytes already written.
+/// Call `shutdown()` when done.
+public final class RegistryClient: Sendable {
+    /// Settings of a client.
+    public struct Configuration: Sendable {
+        /// TLS for `https` registries, e.g. the cluster's mutual-TLS client configuration.
+        public var tlsConfiguration: TLSConfiguration?
+        /// The platform chosen from image indexes.
+        public var platform: Platform
+        /// Blobs downloaded at the same time.
+        public var maxConcurrentDownloads: Int
+        /// Attempts per request when the connection fails (blobs resume where they broke off).
+        public var maxAttempts: Int
+        public var connectTimeout: Duration
+        /// How long a response may stall before the attempt is abandoned.
+        public var readTimeout: Duration
+        /// Extra request headers, e.g. `Authorization`.
+        public var headers: [String: String]
+
+        public init(
+            tlsConfiguration: TLSConfiguration? = nil, platform: Platform = .host, maxConcurrentDownloads: Int = 3,
+            maxAttempts: Int = 4, connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
+            headers: [String: String] = [:]
+        ) {
+            self.tlsConfiguration = tlsConfiguration; self.platform = platform
+            self.maxConcurrentDownloads = maxConcurrentDownloads; self.maxAttempts = maxAttempts
+            self.connectTimeout = connectTimeout; self.readTimeout = readTimeout; self.headers = headers
+        }
+    }
+
+    /// The registry, e.g. `https://manager.local:5443`.
+    public let baseURL: String
+    public let configuration: Configuration
+    public let content: LocalContentStore
+    public let images: ImageStore
+    let http: HTTPClient
+
+    /// Media types the client reads, sent as `Accept` for manifests.
+    static let acceptedManifestTypes = [
+        MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest,
+    ]
+
+    public init(baseURL: URL, content: LocalContentStore, images: ImageStore,
+                configuration: Configuration = Configuration()) throws {
+        guard let scheme = baseURL.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = baseURL.host, !host.isEmpty else {
+            throw RegistryClientError.invalidBaseURL(baseURL.absoluteString)
+        }
+        var base = baseURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.configuration = configuration
+        self.content = content
+        self.images = images
+        var httpConfiguration = HTTPClient.Configuration(
+            tlsConfiguration: configuration.tlsConfiguration,
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: Self.timeAmount(configuration.connectTimeout),
+                           read: Self.timeAmount(configuration.readTimeout)))
+        httpConfiguration.decompression = .disabled
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    }
+
+    /// Closes the client's connections; call it once, after the last pull.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    /// Pulls `repository[:tag]` (`latest` when neither a tag nor a digest is given),
+    /// `repository@sha256:…` or `repository:tag@sha256:…` (the digest is pulled; the tag only
+    /// names the local copy). See `pull(repository:reference:tagAs:)`.
+    public func pull(_ image: String, tagAs local: ImageReference? = nil) async throws -> PullResult {
+        var remainder = Substring(image)
+        var digest: String?
+        if let at = remainder.firstIndex(of: "@") {
+            digest = String(remainder[remainder.index(after: at)...])
+            remainder = remainder[..<at]
+        }
+        var tag: String?
+        if let colon = remainder.lastIndex(of: ":"), !remainder[colon...].contains("/") {
+            tag = String(remainder[remainder.index(after: colon)...])
+            remainder = remainder[..<colon]
+        }
+        let repository = String(remainder)
+        let reference = digest ?? tag ?? ImageReference.defaultTag
+        var local = local
+        if local == nil, digest != nil, let tag {
+            local = try Self.localReference(repository: repository, tag: tag, image: image)
+        }
+        return try await pull(repository: repository, reference: reference, tagAs: local)
+    }
+
+    /// Pulls the image `reference` (a tag or a digest) of `repository` for the configured
+    /// platform, stores what the store lacks and tags it locally as `local`, or as
+    /// `<repository>:<tag>` when `local` is nil and `reference` is a tag. A pull by digest
+    /// without `local` tags nothing: the caller pins the returned digest.
+    ///
+    /// Blobs are stored as they verify; when the pull fails, the verified ones stay (a retry
+    /// does not fetch them again) but nothing is tagged, so garbage collection removes them.
+    public func pull(repository: String, reference: String, tagAs local: ImageReference? = nil) async throws -> PullResult {
+        let image = "\(repository)\(reference.contains(":") ? "@" : ":")\(reference)"
+        guard RepositoryName.isValid(repository) else {
+            throw RegistryClientError.invalidImage(image, reason: "\"\(repository)\" is not a valid repository name")
+        }
+        var target = local
+        if reference.contains(":") {
+            do { _ = try Digest(parsing: reference) } catch {
+                throw RegistryClientError.invalidImage(image, reason: error.description)
+            }
+        } else {
+            guard RepositoryName.isValidTag(reference) else {
+                throw RegistryClientError.invalidImage(image, reason: "\"\(reference)\" is not a valid tag")
+            }
+            if target == nil { target = try Self.localReference(repository: repository, tag: reference, image: image) }
+        }
+
+        let top = try await fetchManifest(repository: repository, reference: reference)
+        var manifestDocument = top
+        var index: Digest?
+        var indexDocuments: [FetchedManifest] = []
+        var depth = 0
+        while MediaType.isIndex(manifestDocument.mediaType) {
+            depth += 1
+            guard depth <= 4 else {
+                throw RegistryClientError.invalidManifest(url: manifestDocument.url, "image indexes nest more than 4 deep")
+            }
+            let parsed: ImageIndex
+            do { parsed = try ImageIndex.decode(manifestDocument.data, digest: manifestDocument.digest) } catch {
+                throw RegistryClientError.invalidManifest(url: manifestDocument.url, error.description)
+            }
+            guard let chosen = Platform.bestMatch(in: parsed.manifests, for: configuration.platform) else {
+                throw RegistryClientError.noMatchingPlatform(
+                    index: manifestDocument.digest, platform: configuration.platform,
+                    available: parsed.manifests.compactMap { $0.platform?.description })
+            }
+            if index == nil { index = manifestDocument.digest }
+            let child = try await fetchManifest(repository: repository, reference: chosen.digest.description)
+            guard Int64(child.data.count) == chosen.size else {
+                throw RegistryClientError.blobDoesNotVerify(
+                    chosen.digest, "the index declares \(chosen.size) bytes, the registry sent \(child.data.count)")
+            }
+            indexDocuments.append(manifestDocument)
+            manifestDocument = child
+        }
+        let manifest: ImageManifest
+        do { manifest = try ImageManifest.decode(manifestDocument.data, digest: manifestDocument.digest) } catch {
+            throw RegistryClientError.invalidManifest(url: manifestDocument.url, error.description)
+        }
+
+        var blobs: [Descriptor] = [manifest.config]
+        for layer in manifest.layers where !blobs.contains(where: { $0.digest == layer.digest }) { blobs.append(layer) }
+        var missing: [Descriptor] = []
+        for blob in blobs {
+            let storedSize = await content.has(blob.digest) ? try? await content.size(of: blob.digest) : nil
+            if storedSize != blob.size { missing.append(blob) }
+        }
+        let fetched = try await downloadAll(missing, repository: repository)
+        try await checkConfig(manifest, url: manifestDocument.url)
+
+        // The chosen manifest before the index naming it, and both only once every blob is in.
+        try await storeDocument(manifestDocument)
+        for document in indexDocuments.reversed() { try await storeDocument(document) }
+        if let target {
+            try await images.tag(target, manifest: manifestDocument.digest, index: index)
+        }
+        return PullResult(
+            manifest: manifestDocument.digest, index: index, resolved: top.digest, config: manifest.config.digest,
+            layers: manifest.layers, reference: target, fetchedBlobs: missing.map(\.digest), fetchedBytes: fetched)
+    }
+
+    /// The digest `reference` (a tag or a digest) resolves to on the registry, from the manifest
+    /// it serves (fetched and verified): what a deploy pins.
+    public func resolve(repository: String, reference: String) async throws -> Digest {
+        try await fetchManifest(repository: repository, reference: reference).digest
+    }
+
+    // MARK: Documents
+
+    /// A manifest or index as fetched and verified.
+    struct FetchedManifest: Sendable {
+        var data: Data
+        var digest: Digest
+        var mediaType: String
+        var url: String
+    }
+
+    /// Fetches a manifest or index, checking its bytes against the digest it was asked by, or
+    /// against `Docker-Content-Digest` when asked by tag.
+    func fetchManifest(repository: String, reference: String) async throws -> FetchedManifest {
+        let url = "\(baseURL)/v2/\(repository)/manifests/\(reference)"
+        let (response, body) = try await withRetries(url: url) { () async throws -> (HTTPClientResponse, ByteBuffer) in
+            var request = self.request(url)
+            request.headers.add(name: "Accept", value: Self.acceptedManifestTypes.joined(separator: ", "))
+            let response = try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            let limit = Int(ContentStoreLimits.maxDocumentBytes)
+            let body = try await response.body.collect(upTo: limit)
+            return (response, body)
+        }
+        guard response.status == .ok else { throw Self.error(for: response, body: body, url: url) }
+        let data = Data(body.readableBytesView)
+        let actual = Digest.sha256(of: data)
+        if let expected = try? Digest(parsing: reference), expected != actual {
+            throw RegistryClientError.manifestDoesNotVerify(url: url, expected: expected, actual: actual)
+        }
+        if let announced = response.headers.first(name: "Docker-Content-Digest") {
+            guard let expected = try? Digest(parsing: announced) else {
+                throw RegistryClientError.unexpectedResponse(url: url, "Docker-Content-Digest \"\(announced)\" is not a sha256 digest")
+            }
+            guard expected == actual else {
+                throw RegistryClientError.manifestDoesNotVerify(url: url, expected: expected, actual: actual)
+            }
+        }
+        guard let mediaType = ManifestMediaType.detect(data) else {
+            let type = response.headers.first(name: "Content-Type") ?? "none"
+            throw RegistryClientError.invalidManifest(url: url, "it is neither an image manifest nor an index (Content-Type \(type))")
+        }
+        return FetchedManifest(data: data, digest: actual, mediaType: mediaType, url: url)
+    }
+
+    private func storeDocument(_ document: FetchedManifest) async throws {
+        do {
+            try await content.ingest(data: document.data, expecting: document.digest, size: Int64(document.data.count))
+        } catch let error as ContentStoreError {
+            throw RegistryClientError.blobDoesNotVerify(document.digest, error.description)
+        }
+    }
+
+    /// Checks the downloaded config against the manifest: one diff id per layer.
+    private func checkConfig(_ manifest: ImageManifest, url: String) async throws {
+        let data = try await content.readDocument(manifest.config.digest)
+        let config: ImageConfig
+        do { config = try ImageConfig.decode(data, digest: manifest.config.digest) } catch {
+            throw RegistryClientError.invalidManifest(url: url, "its config: \(error.description)")
+        }
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw RegistryClientError.invalidManifest(
+                url: url,
+                "config \(manifest.config.digest) lists \(config.rootfs.diffIDs.count) diff ids for \(manifest.layers.count) layers")
+        }
+    }
+
+    // MARK: HTTP
+
+    func request(_ url: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in configuration.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        return request
+    }
+
+    /// Runs `body`, repeating it when the connection fails, up to `maxAttempts` times.
+    func withRetries<T>(url: String, _ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do { return try await body() } catch {
+                if error is RegistryClientError || error is ContentStoreError || error is CancellationError { throw error }
+                if Task.isCancelled { throw CancellationError() }
+                guard attempt < max(1, configuration.maxAttempts) else {
+                    throw RegistryClientError.transfer(url: url, attempts: attempt, "\(error)")
+                }
+                try await Task.sleep(for: .milliseconds(100 << min(attempt, 5)))
+            }
+        }
+    }
+
+    /// The error for a non-success response: the registry's JSON error when it sent one.
+    static func error(for response: HTTPClientResponse, body: ByteBuffer, url: String) -> RegistryClientError {
+        let decoded = try? JSONDecoder().decode(RegistryErrorBody.self, from: Data(body.readableBytesView))
+        return .registry(status: Int(response.status.code), url: url, decoded)
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    static func localReference(repository: String, tag: String, image: String) throws -> ImageReference {
+        do { return try ImageReference(name: repository, tag: tag) } catch {
+            throw RegistryClientError.invalidImage(image, reason: error.description)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import HTTPTypes
+
+extension HTTPField.Name {
+    /// The digest of the manifest or blob in the body (Docker registry API, kept by the
+    /// distribution-spec).
+    static let dockerContentDigest = registryName("Docker-Content-Digest")
+    /// `registry/2.0`, sent on every response so clients know they reached a registry.
+    static let dockerDistributionAPIVersion = registryName("Docker-Distribution-API-Version")
+    /// RFC 8288 `Link`, for the next page of a listing.
+    static let link = registryName("Link")
+
+    private static func registryName(_ name: String) -> HTTPField.Name {
+        // Every name above is a valid token; the fallback is never taken.
+        HTTPField.Name(name) ?? .accept
+    }
+}

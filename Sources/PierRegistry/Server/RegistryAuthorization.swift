@@ -1,0 +1,8 @@
+/// The authorization hook's decision.
+public enum RegistryAuthorization: Sendable, Hashable {
+    case allow
+    /// 401 `UNAUTHORIZED`: the client did not identify itself (e.g. no client certificate).
+    case unauthorized(String)
+    /// 403 `DENIED`: the client is known but may not do this.
+    case denied(String)
+}

@@ -1,0 +1,164 @@
+import PierAPI
+import PierCluster
+
+extension ComposeReader {
+    static let serviceKeys: Set<String> = [
+        "image", "command", "entrypoint", "environment", "ports", "volumes", "devices", "healthcheck",
+        "network_mode", "labels", "user", "working_dir", "hostname", "read_only", "cap_add", "cap_drop",
+        "stop_signal", "deploy",
+    ]
+
+    static let serviceHints: [String: String] = [
+        "build": "not supported: a stack does not build images; build with `pier image build -t NAME .` and give image: NAME",
+        "networks": "not supported: Pier has no user-defined networks; use network_mode: bridge, host or none",
+        "restart": "not supported in a stack (Swarm ignores it too); use deploy.restart_policy",
+        "container_name": "not supported: the manager names each task's container",
+        "depends_on": "not supported: a stack's services start independently; make a service retry until its peers answer",
+        "env_file": "not supported: put the variables under environment:",
+        "secrets": "not supported: Pier has no secrets store yet; use a read-only bind mount",
+        "configs": "not supported: Pier has no configs store yet; use a read-only bind mount",
+        "links": "not supported: Pier has no service discovery by name; use published ports",
+        "expose": "not supported: containers on the bridge network reach each other directly; publish ports with ports:",
+        "mem_limit": "not supported in a stack; use deploy.resources.limits.memory",
+        "cpus": "not supported in a stack; use deploy.resources.limits.cpus",
+        "pids_limit": "not supported in a stack; use deploy.resources.limits.pids",
+        "privileged": "not supported: give the container only the devices (devices:) and capabilities (cap_add:) it needs",
+    ]
+
+    /// One entry of `services:`, as a spec named after the compose service (not yet namespaced).
+    mutating func service(name: String, _ value: YAMLValue) -> ServiceSpec? {
+        let path = "services.\(name)"
+        let before = problems.count
+        if let reason = StackDefinition.nameProblem(name) {
+            invalid(path, "service name \"\(name)\" \(reason)")
+        }
+        guard let f = mapping(value, path, allowed: Self.serviceKeys, hints: Self.serviceHints) else { return nil }
+        func p(_ key: String) -> String { Self.join(path, key) }
+
+        var c = ContainerCreateRequest(image: "")
+        if let v = f["image"], let image = word(v, p("image"), what: "an image reference such as alpine:3.20") {
+            if image.contains(where: \.isWhitespace) {
+                invalid(p("image"), "\"\(image)\" contains blanks; expected an image reference such as alpine:3.20")
+            }
+            c.image = image
+        } else if f["image"] == nil || f["image"] == .null {
+            invalid(p("image"), "is required: name the image each task runs (Pier does not build images in a stack)")
+        }
+        if let v = f["command"] { c.command = commandLine(v, p("command")) ?? [] }
+        if let v = f["entrypoint"], v != .null { c.entrypoint = commandLine(v, p("entrypoint")) }
+        if let v = f["environment"] { c.env = environment(v, p("environment")) }
+        if let v = f["ports"] { c.publish = ports(v, p("ports")) }
+        if let v = f["volumes"] { c.volumes = volumes(v, p("volumes")) }
+        if let v = f["devices"] { c.devices = devices(v, p("devices")) }
+        if let v = f["healthcheck"] { c.health = healthcheck(v, p("healthcheck")) }
+        if let v = f["network_mode"], let mode = string(v, p("network_mode")) {
+            if ["bridge", "host", "none"].contains(mode) {
+                c.network = mode
+            } else {
+                invalid(p("network_mode"), "\"\(mode)\" is not supported; expected bridge, host or none")
+            }
+        }
+        if !c.publish.isEmpty, let mode = c.network, mode != "bridge" {
+            invalid(p("ports"), "published ports need network_mode: bridge (with \(mode) there is nothing to forward to); remove ports: or network_mode:")
+        }
+        if let v = f["labels"] { c.labels = labels(v, p("labels")) ?? [:] }
+        if let v = f["user"] { c.user = word(v, p("user"), what: "user, uid, user:group or uid:gid") }
+        if let v = f["working_dir"], let dir = word(v, p("working_dir"), what: "an absolute path") {
+            if dir.hasPrefix("/") { c.workdir = dir } else { invalid(p("working_dir"), "\"\(dir)\" is not an absolute path") }
+        }
+        if let v = f["hostname"], let host = word(v, p("hostname"), what: "a host name") {
+            if Self.isHostname(host) {
+                c.hostname = host
+            } else {
+                invalid(p("hostname"), "\"\(host)\" is not a host name; use up to 63 letters, digits, '-' and '.'")
+            }
+        }
+        if let v = f["read_only"] { c.readOnly = bool(v, p("read_only")) ?? false }
+        if let v = f["cap_add"] { c.capAdd = strings(v, p("cap_add"), what: "capabilities such as NET_ADMIN") ?? [] }
+        if let v = f["cap_drop"] { c.capDrop = strings(v, p("cap_drop"), what: "capabilities such as NET_RAW") ?? [] }
+        if let v = f["stop_signal"] { c.stopSignal = word(v, p("stop_signal"), what: "a signal such as SIGTERM") }
+
+        var spec = ServiceSpec(name: name, task: TaskTemplate(container: c))
+        if let v = f["deploy"] { deploy(v, p("deploy"), into: &spec) }
+        guard problems.count == before else { return nil }
+        do {
+            // The manager's own checks, so a stack is refused at deploy time for what `service create` would refuse.
+            try spec.validate()
+        } catch {
+            invalid(path, "\(error)")
+            return nil
+        }
+        return spec
+    }
+
+    /// `command` / `entrypoint`: a string split like a shell would, or a list taken as is.
+    mutating func commandLine(_ value: YAMLValue, _ path: String) -> [String]? {
+        switch value {
+        case .null:
+            return nil
+        case .scalar:
+            guard let line = string(value, path) else { return nil }
+            do {
+                return try ShellWords.split(line)
+            } catch {
+                invalid(path, "\"\(line)\" \(error.message); quote it properly or write the command as a list")
+                return nil
+            }
+        case .sequence(let items):
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = string(item, Self.index(path, i)) else {
+                    if item == .null { invalid(Self.index(path, i), "is empty; write \"\" for an empty argument") }
+                    return nil
+                }
+                guard !s.contains("\0") else {
+                    invalid(Self.index(path, i), "contains a NUL character")
+                    return nil
+                }
+                out.append(s)
+            }
+            return out
+        case .mapping:
+            invalid(path, "expected a command line or a list of arguments, found a mapping")
+            return nil
+        }
+    }
+
+    /// `environment`: list or mapping; a bare `K` (or `K:` with no value) takes K from the
+    /// environment `pier stack deploy` runs in, and is left out when that has no K, as Compose does.
+    mutating func environment(_ value: YAMLValue, _ path: String) -> [String] {
+        guard let pairs = keyValues(value, path, what: "environment variables") else { return [] }
+        var order: [String] = []
+        var values: [String: String] = [:]
+        for pair in pairs {
+            guard let v = pair.value ?? interpolation.environment[pair.key] else { continue }
+            if values.updateValue(v, forKey: pair.key) == nil { order.append(pair.key) }
+        }
+        return order.compactMap { k in values[k].map { "\(k)=\($0)" } }
+    }
+
+    /// `devices`: `HOST[:CONTAINER[:PERMISSIONS]]` with absolute paths and permissions from `rwm`.
+    mutating func devices(_ value: YAMLValue, _ path: String) -> [String] {
+        guard let items = strings(value, path, what: "device paths such as /dev/gpiochip0") else { return [] }
+        var out: [String] = []
+        for (i, d) in items.enumerated() {
+            let parts = d.split(separator: ":", omittingEmptySubsequences: false)
+            let permsOK = parts.count < 3 || (!parts[2].isEmpty && parts[2].allSatisfy { "rwm".contains($0) })
+            guard parts.count <= 3, parts[0].hasPrefix("/"), parts.count < 2 || parts[1].hasPrefix("/"), permsOK else {
+                invalid(Self.index(path, i), "\"\(d)\" is not a device mapping; expected HOST[:CONTAINER[:rwm]] with absolute paths, e.g. /dev/gpiochip0 or /dev/ttyUSB0:/dev/ttyS0:rw")
+                continue
+            }
+            out.append(d)
+        }
+        return out
+    }
+
+    static func isHostname(_ h: String) -> Bool {
+        guard h.count <= 63, let first = h.first, let last = h.last, first != "-", first != ".", last != "-", last != "." else {
+            return false
+        }
+        return h.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
+        }
+    }
+}

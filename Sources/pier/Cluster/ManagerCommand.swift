@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import PierManager
+
+/// `pier manager`: the Edge Manager alone (it keeps images for its registry, runs no tasks).
+struct ManagerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manager",
+        abstract: "Run the Edge Manager: cluster state, scheduling, the CA and the agents' endpoint.",
+        discussion: "State lives in SQLite under --data-root. unix:// addresses serve the full API to local "
+            + "clients; tcp:// addresses serve agents and remote clients over mutual TLS (agents join with "
+            + "`pier agent --join tcp://HOST:PORT --token $(pier join-token -q worker)`)."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Option(help: ArgumentHelp("Extra names or addresses for the manager's certificate (repeatable).", valueName: "NAME"))
+    var advertise: [String] = []
+
+    @Option(help: "Seconds between agent heartbeats.")
+    var heartbeat: Double = 0.5
+
+    @Option(help: "Seconds without a heartbeat before a node is down and its tasks move.")
+    var heartbeatGrace: Double = 1.5
+
+    func validate() throws {
+        guard heartbeat > 0, heartbeatGrace > heartbeat else {
+            throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
+        }
+    }
+
+    func run() async throws {
+        try await ManagerService(configuration: makeConfiguration(localWorker: false)).run()
+    }
+
+    func makeConfiguration(localWorker: Bool) -> ManagerService.Configuration {
+        let unix = daemon.listen.filter { !$0.hasPrefix("tcp://") }
+        let tcp = daemon.listen.filter { $0.hasPrefix("tcp://") }
+        var manager = Manager.Configuration()
+        manager.heartbeatSeconds = heartbeat
+        manager.heartbeatGrace = heartbeatGrace
+        return ManagerService.Configuration(
+            agent: daemon.agentConfiguration(listen: unix), remoteListen: tcp, localWorker: localWorker,
+            hostname: daemon.hostname, advertise: advertise, manager: manager)
+    }
+}
+
+/// `pier up`: manager and agent in one process, the single-gateway default.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run manager and agent in one process on this gateway (the embedded default).",
+        discussion: "Everything `pier manager` does, plus this host's agent as a node of the cluster: services and "
+            + "stacks deployed here run here, and other devices can join with a token."
+    )
+
+    @OptionGroup var manager: ManagerCommand
+
+    func run() async throws {
+        try await ManagerService(configuration: manager.makeConfiguration(localWorker: true)).run()
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import PierClient
+
+/// `pier service create`: a replicated or global service; prints its id.
+struct ServiceCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a service.",
+        discussion: """
+        The manager schedules the service's tasks onto nodes that satisfy its constraints, devices, \
+        ports and reservations. Everything after IMAGE belongs to the tasks: pier service create --replicas 3 busybox sleep 1d
+        """)
+
+    @OptionGroup var client: ClientOptions
+    @Option(help: "Name of the service (default: the image's name and a random suffix).")
+    var name: String?
+    @Option(help: ArgumentHelp("replicated (default) or global (one task on every eligible node).", valueName: "mode"))
+    var mode: String?
+    @OptionGroup var settings: ServiceSettingsOptions
+    @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable; KEY alone takes its value from this shell.", valueName: "KEY=VALUE"))
+    var env: [String] = []
+    @Option(help: ArgumentHelp("Read environment variables from a file of KEY=VALUE lines.", valueName: "file"))
+    var envFile: [String] = []
+    @Option(name: .shortAndLong, help: ArgumentHelp("Bind-mount a host path on the node; add :ro for read-only.", valueName: "HOST:CONTAINER[:ro]"))
+    var volume: [String] = []
+    @Option(help: ArgumentHelp("Give the tasks a host device; the service is placed only on nodes that have it.", valueName: "HOST[:CONTAINER][:rwm]"))
+    var device: [String] = []
+    @Option(name: .shortAndLong, help: ArgumentHelp("Publish a container port on the node (bridge network only).", valueName: "HOST:CONTAINER[/udp]"))
+    var publish: [String] = []
+    @Option(help: ArgumentHelp("Placement constraint, e.g. node.labels.zone==a or node.platform.arch==arm64.", valueName: "constraint"))
+    var constraint: [String] = []
+    @Option(help: ArgumentHelp("Spread tasks over a node attribute's values.", valueName: "spread=node.labels.NAME"))
+    var placementPref: [String] = []
+    @Option(name: .shortAndLong, help: ArgumentHelp("Set a label on the service.", valueName: "KEY=VALUE"))
+    var label: [String] = []
+    @Option(help: ArgumentHelp("Set a label on the tasks' containers.", valueName: "KEY=VALUE"))
+    var containerLabel: [String] = []
+
+    @Argument(help: "The image, e.g. busybox or sensor:1.0.")
+    var image: String
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command and its arguments (default: the image's).", valueName: "command"))
+    var command: [String] = []
+
+    var options: ServiceCreateOptions {
+        var o = ServiceCreateOptions(image: image, command: command)
+        o.name = name; o.mode = mode; o.settings = settings.settings; o.env = env; o.envFiles = envFile
+        o.volumes = volume; o.devices = device; o.publish = publish; o.constraints = constraint
+        o.placementPreferences = placementPref; o.labels = label; o.containerLabels = containerLabel
+        return o
+    }
+
+    func run() async throws {
+        let spec = try options.makeSpec(environment: ProcessInfo.processInfo.environment) { path in
+            try String(contentsOfFile: path, encoding: .utf8)
+        }
+        let service = try await client.withClient { try await $0.createService(spec) }
+        Output.print(service.id + "\n")
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import PierAPI
+import PierCluster
+import Synchronization
+import Testing
+@testable import PierManager
+
+/// The manager driven through its session API by simulated agents: what the manager decides
+/// and sends, without containers (the integration tests run real agents).
+@Suite struct ManagerTests {
+    static let digest = "sha256:" + String(repeating: "b", count: 64)
+
+    static func makeManager(_ dir: URL, grace: Double = 0.6) async throws -> Manager {
+        var configuration = Manager.Configuration()
+        configuration.heartbeatSeconds = 0.1
+        configuration.heartbeatGrace = grace
+        return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration) { ref in
+            guard ref.hasPrefix("busybox") else { throw ManagerError.notFound("no image \(ref)") }
+            return "busybox@" + digest
+        }
+    }
+
+    static func spec(_ name: String, replicas: Int = 1) -> ServiceSpec {
+        ServiceSpec(name: name, task: TaskTemplate(container: ContainerCreateRequest(image: "busybox:latest", command: ["sleep", "1000"])), mode: .replicated(replicas))
+    }
+
+    /// A simulated agent: records the assignments it receives and answers with reports.
+    final class SimulatedAgent: Sendable {
+        let nodeID: String
+        let received = Mutex<[Assignments]>([])
+        init(nodeID: String) { self.nodeID = nodeID }
+        var latest: [AssignedTask] { received.withLock { $0.last?.tasks ?? [] } }
+
+        func connect(_ manager: Manager, hostname: String) async throws {
+            _ = try await manager.attach(
+                nodeID: nodeID, address: nil,
+                hello: AgentHello(description: NodeDescription(hostname: hostname, platform: Platform(os: "linux", architecture: "amd64"), resources: Resources(cpus: 2, memoryBytes: 1 << 30)), reports: []),
+                send: { [self] message in
+                    if case .assignments(let a) = message { self.received.withLock { $0.append(a) } }
+                })
+        }
+        /// Reports every assigned running task as running.
+        func runAll(_ manager: Manager) async throws {
+            let reports = latest.filter { $0.desiredState == .running }.map { TaskReport(taskID: $0.taskID, state: .running, message: "started") }
+            try await manager.receive(nodeID: nodeID, .status(reports))
+        }
+    }
+
+    static func eventually(_ what: String, timeout: Double = 5, _ check: () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try await check() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting for: \(what)")
+    }
+
+    @Test func createPinsTheImageAndRefusesBadSpecsWithoutStoringThem() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir)
+            let service = try await manager.createService(Self.spec("web"))
+            #expect(service.spec.task.container.image == "busybox@" + Self.digest)
+            await #expect(throws: ManagerError.self) { try await manager.createService(Self.spec("web")) }
+            var missing = Self.spec("other")
+            missing.task.container.image = "nginx:1"
+            await #expect(throws: ManagerError.self) { try await manager.createService(missing) }
+            var badConstraint = Self.spec("third")
+            badConstraint.task.placement.constraints = ["node.labels.zone=a"]
+            await #expect(throws: ManagerError.self) { try await manager.createService(badConstraint) }
+            await #expect(throws: ManagerError.self) { try await manager.createService(Self.spec("Bad Name!")) }
+            #expect(await manager.listServices().map(\.spec.name) == ["web"])
+        }
+    }
+
+    @Test func tasksAreAssignedReportedAndMovedWhenANodeGoesSilent() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir)
+            let loop = Task { await manager.run() }
+            defer { loop.cancel() }
+            _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
+            _ = try await manager.addNode(id: "node-b", role: .worker, hostname: "b")
+            let a = SimulatedAgent(nodeID: "node-a"), b = SimulatedAgent(nodeID: "node-b")
+            try await a.connect(manager, hostname: "a")
+            try await b.connect(manager, hostname: "b")
+            // Both beat; b will stop.
+            let beatA = Task { while !Task.isCancelled { try? await manager.receive(nodeID: "node-a", .heartbeat); try? await Task.sleep(for: .milliseconds(100)) } }
+            defer { beatA.cancel() }
+            _ = try await manager.createService(Self.spec("web", replicas: 4))
+            try await Self.eventually("4 tasks assigned") { a.latest.count + b.latest.count == 4 }
+            #expect(a.latest.count == 2 && b.latest.count == 2, "spread over both nodes")
+            try await a.runAll(manager)
+            try await b.runAll(manager)
+            try await Self.eventually("tasks running") {
+                try await manager.listTasks(service: "web").filter { $0.status.state == .running }.count == 4
+            }
+            // b goes silent: within the grace it is down and its two tasks run on a.
+            try await Self.eventually("node b down, all 4 on a", timeout: 4) {
+                let bDown = try await manager.lookupNode("b").state == .down
+                return bDown && a.latest.filter { $0.desiredState == .running }.count == 4
+            }
+            let orphaned = try await manager.listTasks(service: "web").filter { $0.status.state == .orphaned }
+            #expect(orphaned.count == 2)
+            #expect(orphaned.allSatisfy { $0.nodeID == "node-b" })
+        }
+    }
+
+    @Test func stateSurvivesAManagerRestart() async throws {
+        try await withTemporaryDirectory { dir in
+            do {
+                let manager = try await Self.makeManager(dir)
+                _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
+                try await SimulatedAgent(nodeID: "node-a").connect(manager, hostname: "a")
+                _ = try await manager.createService(Self.spec("web", replicas: 2))
+                try await manager.reconcilePass()
+                #expect(try await manager.listTasks(service: "web").count == 2)
+            }
+            let again = try await Self.makeManager(dir)
+            #expect(await again.listServices().map(\.spec.name) == ["web"])
+            let tasks = try await again.listTasks(service: "web")
+            #expect(tasks.count == 2)
+            #expect(tasks.allSatisfy { $0.nodeID == "node-a" && $0.status.state == .assigned })
+            #expect(try await again.lookupNode("a").state == .ready, "until its heartbeat grace runs out")
+        }
+    }
+
+    @Test func removedNodesAreNoLongerMembers() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir)
+            _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
+            try await manager.removeNode("a", force: false)
+            #expect(await manager.isRemoved("node-a"))
+            #expect(!(await manager.isMember("node-a")))
+            await #expect(throws: ManagerError.self) {
+                _ = try await manager.attach(nodeID: "node-a", address: nil, hello: AgentHello(description: NodeDescription(hostname: "a", platform: Platform(os: "linux", architecture: "amd64"), resources: .zero), reports: []), send: { _ in })
+            }
+        }
+    }
+}
