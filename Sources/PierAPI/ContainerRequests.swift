@@ -101,3 +101,57 @@ public struct ContainerExit: Codable, Sendable, Equatable {
     public var error: String?
     public init(exitCode: Int32, error: String? = nil) { self.exitCode = exitCode; self.error = error }
 }
+/// Request bodies may leave out any field that has a default (`{"image":"busybox"}` is a
+/// complete create request), as Docker's API allows; a present field of the wrong type is
+/// still an error naming it.
+extension ContainerCreateRequest {
+    private enum CodingKeys: String, CodingKey {
+        case image, name, entrypoint, command, env, workdir, user, hostname, readOnly, volumes, devices, memory, cpus
+        case pidsLimit, network, publish, restart, health, labels, capAdd, capDrop, autoRemove, logMaxSize, logMaxFiles, stopSignal
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            image: try c.decode(String.self, forKey: .image),
+            name: try c.decodeIfPresent(String.self, forKey: .name),
+            entrypoint: try c.decodeIfPresent([String].self, forKey: .entrypoint),
+            command: try c.decodeIfPresent([String].self, forKey: .command) ?? [],
+            env: try c.decodeIfPresent([String].self, forKey: .env) ?? [],
+            workdir: try c.decodeIfPresent(String.self, forKey: .workdir),
+            user: try c.decodeIfPresent(String.self, forKey: .user),
+            hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
+            readOnly: try c.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false,
+            volumes: try c.decodeIfPresent([String].self, forKey: .volumes) ?? [],
+            devices: try c.decodeIfPresent([String].self, forKey: .devices) ?? [],
+            memory: try c.decodeIfPresent(String.self, forKey: .memory),
+            cpus: try c.decodeIfPresent(Double.self, forKey: .cpus),
+            pidsLimit: try c.decodeIfPresent(Int.self, forKey: .pidsLimit),
+            network: try c.decodeIfPresent(String.self, forKey: .network),
+            publish: try c.decodeIfPresent([String].self, forKey: .publish) ?? [],
+            restart: try c.decodeIfPresent(String.self, forKey: .restart),
+            health: try c.decodeIfPresent(HealthCheckConfig.self, forKey: .health),
+            labels: try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
+            capAdd: try c.decodeIfPresent([String].self, forKey: .capAdd) ?? [],
+            capDrop: try c.decodeIfPresent([String].self, forKey: .capDrop) ?? [],
+            autoRemove: try c.decodeIfPresent(Bool.self, forKey: .autoRemove) ?? false,
+            logMaxSize: try c.decodeIfPresent(Int.self, forKey: .logMaxSize),
+            logMaxFiles: try c.decodeIfPresent(Int.self, forKey: .logMaxFiles),
+            stopSignal: try c.decodeIfPresent(String.self, forKey: .stopSignal))
+    }
+}
+
+extension HealthCheckConfig {
+    private enum CodingKeys: String, CodingKey { case command, intervalSeconds, timeoutSeconds, retries, startPeriodSeconds }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HealthCheckConfig(command: [])
+        self.init(
+            command: try c.decode([String].self, forKey: .command),
+            intervalSeconds: try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? d.intervalSeconds,
+            timeoutSeconds: try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? d.timeoutSeconds,
+            retries: try c.decodeIfPresent(Int.self, forKey: .retries) ?? d.retries,
+            startPeriodSeconds: try c.decodeIfPresent(Double.self, forKey: .startPeriodSeconds) ?? d.startPeriodSeconds)
+    }
+}

@@ -82,9 +82,12 @@ import Testing
             let a = SimulatedAgent(nodeID: "node-a"), b = SimulatedAgent(nodeID: "node-b")
             try await a.connect(manager, hostname: "a")
             try await b.connect(manager, hostname: "b")
-            // Both beat; b will stop.
-            let beatA = Task { while !Task.isCancelled { try? await manager.receive(nodeID: "node-a", .heartbeat); try? await Task.sleep(for: .milliseconds(100)) } }
-            defer { beatA.cancel() }
+            // Both beat until b stops.
+            func beating(_ id: String) -> Task<Void, Never> {
+                Task { while !Task.isCancelled { try? await manager.receive(nodeID: id, .heartbeat); try? await Task.sleep(for: .milliseconds(100)) } }
+            }
+            let beatA = beating("node-a"), beatB = beating("node-b")
+            defer { beatA.cancel(); beatB.cancel() }
             _ = try await manager.createService(Self.spec("web", replicas: 4))
             try await Self.eventually("4 tasks assigned") { a.latest.count + b.latest.count == 4 }
             #expect(a.latest.count == 2 && b.latest.count == 2, "spread over both nodes")
@@ -94,6 +97,7 @@ import Testing
                 try await manager.listTasks(service: "web").filter { $0.status.state == .running }.count == 4
             }
             // b goes silent: within the grace it is down and its two tasks run on a.
+            beatB.cancel()
             try await Self.eventually("node b down, all 4 on a", timeout: 4) {
                 let bDown = try await manager.lookupNode("b").state == .down
                 return bDown && a.latest.filter { $0.desiredState == .running }.count == 4

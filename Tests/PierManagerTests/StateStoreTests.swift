@@ -52,3 +52,21 @@ func withTemporaryDirectory(_ body: (URL) async throws -> Void) async throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     try await body(dir)
 }
+
+@Suite struct RequestDecodingTests {
+    @Test func aMinimalServiceSpecDecodesWithDefaults() throws {
+        let json = #"{"name":"web","task":{"container":{"image":"busybox","command":["sleep","1"]}}}"#
+        let spec = try JSONDecoder().decode(ServiceSpec.self, from: Data(json.utf8))
+        #expect(spec.mode == .replicated(1))
+        #expect(spec.task.container.env.isEmpty && spec.task.restartPolicy == RestartPolicy())
+        #expect(spec.update == UpdateConfig())
+    }
+
+    @Test func aWrongTypeIsStillAnErrorNamingTheField() async throws {
+        let json = #"{"name":"web","task":{"container":{"image":"busybox","readOnly":"yes"}}}"#
+        #expect(throws: ManagerError.self) { try JSONResponses.decode(ServiceSpec.self, Data(json.utf8)) }
+        do { _ = try JSONResponses.decode(ServiceSpec.self, Data(json.utf8)) } catch {
+            #expect("\(error)".contains("task.container.readOnly"))
+        }
+    }
+}

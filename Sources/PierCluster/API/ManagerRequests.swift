@@ -96,3 +96,14 @@ public struct ClusterInfo: Codable, Sendable, Equatable {
 
 /// The label that marks a service as part of a stack.
 public let stackNamespaceLabel = "pier.stack.namespace"
+
+extension NodeUpdateRequest {
+    private enum CodingKeys: String, CodingKey { case availability, labelAdd, labelRemove }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            availability: try c.decodeIfPresent(NodeAvailability.self, forKey: .availability),
+            labelAdd: try c.decodeIfPresent([String: String].self, forKey: .labelAdd) ?? [:],
+            labelRemove: try c.decodeIfPresent([String].self, forKey: .labelRemove) ?? [])
+    }
+}

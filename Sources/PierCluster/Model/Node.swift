@@ -80,3 +80,12 @@ public struct Node: Codable, Sendable, Equatable, Identifiable {
         self.lastHeartbeat = lastHeartbeat; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 }
+
+extension Resources {
+    private enum CodingKeys: String, CodingKey { case cpus, memoryBytes }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(cpus: try c.decodeIfPresent(Double.self, forKey: .cpus) ?? 0,
+                  memoryBytes: try c.decodeIfPresent(Int64.self, forKey: .memoryBytes) ?? 0)
+    }
+}

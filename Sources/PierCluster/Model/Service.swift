@@ -1,6 +1,9 @@
 import Foundation
 import PierAPI
 
+/// API bodies may leave out every field that has a default: `{"name":"web","task":{"container":
+/// {"image":"busybox"}}}` is a complete service spec (decoders at the end of this file).
+///
 /// A service's desired state, as `pier service create` or a stack's compose file gives it.
 /// Swarm's service spec, reduced to what an edge cluster needs.
 public struct ServiceSpec: Codable, Sendable, Equatable {
@@ -177,5 +180,71 @@ public struct UpdateStatus: Codable, Sendable, Equatable {
         startedAt = try c.decode(Date.self, forKey: .startedAt)
         completedAt = try c.decodeIfPresent(Date.self, forKey: .completedAt)
         failedTaskIDs = try c.decodeIfPresent([String].self, forKey: .failedTaskIDs) ?? []
+    }
+}
+
+extension ServiceSpec {
+    private enum CodingKeys: String, CodingKey { case name, labels, task, mode, update, rollback }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            labels: try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
+            task: try c.decode(TaskTemplate.self, forKey: .task),
+            mode: try c.decodeIfPresent(ServiceMode.self, forKey: .mode) ?? .replicated(1),
+            update: try c.decodeIfPresent(UpdateConfig.self, forKey: .update) ?? UpdateConfig(),
+            rollback: try c.decodeIfPresent(UpdateConfig.self, forKey: .rollback) ?? UpdateConfig())
+    }
+}
+
+extension TaskTemplate {
+    private enum CodingKeys: String, CodingKey { case container, placement, reservations, restartPolicy, platforms }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            container: try c.decode(ContainerCreateRequest.self, forKey: .container),
+            placement: try c.decodeIfPresent(Placement.self, forKey: .placement) ?? Placement(),
+            reservations: try c.decodeIfPresent(Resources.self, forKey: .reservations) ?? .zero,
+            restartPolicy: try c.decodeIfPresent(RestartPolicy.self, forKey: .restartPolicy) ?? RestartPolicy(),
+            platforms: try c.decodeIfPresent([Platform].self, forKey: .platforms))
+    }
+}
+
+extension Placement {
+    private enum CodingKeys: String, CodingKey { case constraints, preferences, maxReplicasPerNode }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            constraints: try c.decodeIfPresent([String].self, forKey: .constraints) ?? [],
+            preferences: try c.decodeIfPresent([String].self, forKey: .preferences) ?? [],
+            maxReplicasPerNode: try c.decodeIfPresent(Int.self, forKey: .maxReplicasPerNode))
+    }
+}
+
+extension RestartPolicy {
+    private enum CodingKeys: String, CodingKey { case condition, delaySeconds, maxAttempts, windowSeconds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RestartPolicy()
+        self.init(
+            condition: try c.decodeIfPresent(Condition.self, forKey: .condition) ?? d.condition,
+            delaySeconds: try c.decodeIfPresent(Double.self, forKey: .delaySeconds) ?? d.delaySeconds,
+            maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts),
+            windowSeconds: try c.decodeIfPresent(Double.self, forKey: .windowSeconds))
+    }
+}
+
+extension UpdateConfig {
+    private enum CodingKeys: String, CodingKey { case parallelism, delaySeconds, failureAction, monitorSeconds, maxFailureRatio, order }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = UpdateConfig()
+        self.init(
+            parallelism: try c.decodeIfPresent(Int.self, forKey: .parallelism) ?? d.parallelism,
+            delaySeconds: try c.decodeIfPresent(Double.self, forKey: .delaySeconds) ?? d.delaySeconds,
+            failureAction: try c.decodeIfPresent(FailureAction.self, forKey: .failureAction) ?? d.failureAction,
+            monitorSeconds: try c.decodeIfPresent(Double.self, forKey: .monitorSeconds) ?? d.monitorSeconds,
+            maxFailureRatio: try c.decodeIfPresent(Double.self, forKey: .maxFailureRatio) ?? d.maxFailureRatio,
+            order: try c.decodeIfPresent(Order.self, forKey: .order) ?? d.order)
     }
 }

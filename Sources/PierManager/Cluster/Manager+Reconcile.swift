@@ -15,6 +15,10 @@ extension Manager {
         guard !plan.isEmpty else { return }
         var changes = ChangeSet()
         var touchedNodes: [String: Node] = [:]
+        // Last action per record wins; kept by id so a 30,000-task plan stays linear.
+        var serviceChanges: [String: Service] = [:]
+        var taskOrder: [String] = []
+        var taskChanges: [String: ClusterTask] = [:]
         for action in plan.actions {
             switch action {
             case .markNodeDown(let id, let message):
@@ -25,15 +29,15 @@ extension Manager {
                 touchedNodes[id] = node
                 logger.warning("node \(id) (\(node.description.hostname)) is down: \(message)")
             case .updateService(let s):
-                changes.services.removeAll { $0.id == s.id }
-                changes.services.append(s)
+                serviceChanges[s.id] = s
             case .create(let t), .update(let t):
-                changes.tasks.removeAll { $0.id == t.id }
-                changes.tasks.append(t)
+                if taskChanges.updateValue(t, forKey: t.id) == nil { taskOrder.append(t.id) }
             case .delete(let id):
                 changes.deletedTasks.append(id)
             }
         }
+        changes.services = Array(serviceChanges.values)
+        changes.tasks = taskOrder.compactMap { taskChanges[$0] }
         changes.nodes = Array(touchedNodes.values)
         try commit(changes)
         // Our own writes need no second pass unless the plan asked for one.
