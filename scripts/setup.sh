@@ -25,7 +25,7 @@ done
 # (sqlite3 for GRDB, libarchive with zstd and zlib), what tests and the sample image use
 # (busybox-static, skopeo, zstd) and what the benchmarks time with (hyperfine).
 packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
-          zlib1g-dev skopeo iproute2 iptables zstd hyperfine)
+          zlib1g-dev skopeo iproute2 iptables zstd hyperfine openssl python3-pip)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io)
 fi
@@ -47,6 +47,14 @@ else
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Python modules the checks use: the OpenAPI validator behind scripts/check-openapi.py.
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "setup: pip install openapi-spec-validator"
+    # Debian's own python3 refuses pip installs unless told (PEP 668); a pyenv python does not.
+    python3 -m pip install --quiet openapi-spec-validator 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages openapi-spec-validator
 fi
 
 if [ "$build" = 1 ]; then

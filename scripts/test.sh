@@ -15,6 +15,9 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
 fi
 command -v swift >/dev/null 2>&1 || { echo "test: swift not found on PATH nor at /opt/swift/usr/bin" >&2; exit 1; }
 
+echo "test: scripts/check-openapi.py (docs/openapi.yaml against the manager's routes)"
+python3 "$root/scripts/check-openapi.py" || exit $?
+
 echo "test: swift build (debug, all products)"
 swift build || exit $?
 
