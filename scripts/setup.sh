@@ -23,9 +23,11 @@ done
 
 # What the agent runs on (runc, CNI plugins, overlayfs tools, iptables), what the package links
 # (sqlite3 for GRDB, libarchive with zstd and zlib), what tests and the sample image use
-# (busybox-static, skopeo, zstd) and what the benchmarks time with (hyperfine).
+# (busybox-static, skopeo, zstd, libcoap3-bin for the CoAP interop tests) and what the benchmarks
+# time with (hyperfine).
 packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
-          zlib1g-dev skopeo iproute2 iptables zstd hyperfine openssl python3-pip)
+          zlib1g-dev skopeo iproute2 iptables util-linux curl zstd hyperfine openssl python3-pip
+          libcoap3-bin)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io)
 fi
@@ -55,6 +57,13 @@ if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     # Debian's own python3 refuses pip installs unless told (PEP 668); a pyenv python does not.
     python3 -m pip install --quiet openapi-spec-validator 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages openapi-spec-validator
+fi
+
+# aiocoap, the second CoAP peer of Tests/PierCoAPInteropTests (libcoap3-bin is the first).
+if ! python3 -c 'import aiocoap' 2>/dev/null; then
+    echo "setup: pip install aiocoap"
+    python3 -m pip install --quiet aiocoap 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages aiocoap
 fi
 
 if [ "$build" = 1 ]; then
