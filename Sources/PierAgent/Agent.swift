@@ -30,10 +30,15 @@ public struct Agent: Sendable {
         let router = Router(context: BasicRequestContext.self)
         node.addRoutes(to: router)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for app in try Self.unixApplications(configuration.listen, router: router, serverName: "pier-agent", logger: node.logger) {
+            let tcp = configuration.listen.filter { $0.hasPrefix("tcp://") }
+            for app in try Self.unixApplications(configuration.listen.filter { !$0.hasPrefix("tcp://") }, router: router, serverName: "pier-agent", logger: node.logger) {
+                group.addTask { try await app.runService() }
+            }
+            for app in try Self.directApplications(tcp, node: node, membership: membership) {
                 group.addTask { try await app.runService() }
             }
             if membership.isJoined {
+                await node.containers.setImageFetcher { reference in try await node.fetchFromManager(reference, membership: membership) }
                 let agent = ClusterAgent(
                     node: node, configuration: .init(hostname: cluster?.hostname ?? ProcessInfo.processInfo.hostName, devices: cluster?.devices ?? []),
                     transport: WebSocketSessionTransport(membership: membership, logger: node.logger),

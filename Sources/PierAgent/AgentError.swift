@@ -7,11 +7,13 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     /// Not found, with the image store's own words.
     case noSuchImageMessage(String)
     case conflict(String)
+    /// The client is not allowed (no or a refused certificate).
+    case forbidden(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .conflict(let m), .failed(let m), .noSuchImageMessage(let m): m
+        case .invalid(let m), .conflict(let m), .forbidden(let m), .failed(let m), .noSuchImageMessage(let m): m
         case .noSuchContainer(let ref): "no such container: \(ref)"
         case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
         }
@@ -22,6 +24,7 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
         case .invalid: 400
         case .noSuchContainer, .noSuchImage, .noSuchImageMessage: 404
         case .conflict: 409
+        case .forbidden: 403
         case .failed: 500
         }
     }

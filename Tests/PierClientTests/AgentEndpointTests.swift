@@ -32,7 +32,7 @@ struct AgentEndpointTests {
                 == "/v1/images/localhost%3A5000%2Fapp%3A1?tag=a%20b%26c")
     }
 
-    @Test func tcpIsRefusedUntilTLSExists() async {
+    @Test func tcpNeedsATLSDirectory() async {
         let error = await #expect(throws: ClientError.self) {
             try await AgentClient.withClient(endpoint: .tcp(host: "127.0.0.1", port: 7443)) { _ in 0 }
         }

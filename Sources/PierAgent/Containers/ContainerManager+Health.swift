@@ -32,7 +32,8 @@ extension ContainerManager {
         }
         let entry = HealthLogEntry(start: start, end: Date(), exitCode: code, output: collected.text)
         let inStartPeriod = Date().timeIntervalSince(started) < check.startPeriodSeconds
-        _ = try? database.update(id) { rec in
+        let before = r.health
+        let updated = try? database.update(id) { rec in
             guard rec.state == .running else { return }
             rec.healthLog = Array((rec.healthLog + [entry]).suffix(5))
             if code == 0 {
@@ -43,6 +44,7 @@ extension ContainerManager {
                 if rec.failingStreak >= check.retries { rec.health = .unhealthy }
             }
         }
+        if let updated, updated.health != before { notifyChange() }
     }
 }
 

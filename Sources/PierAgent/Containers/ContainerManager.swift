@@ -18,6 +18,9 @@ actor ContainerManager {
     private var healthTasks: [String: Task<Void, Never>] = [:]
     private var restartTasks: [String: Task<Void, Never>] = [:]
     private var restartDelays: [String: Duration] = [:]
+    /// Called after a container's state or health changed by itself (an exit, a health check),
+    /// so the cluster agent reports it at once instead of at its next poll.
+    private var changeObservers: [@Sendable () -> Void] = []
     /// Previous CPU sample per container, for CPU %.
     private var cpuSamples: [String: (nanos: UInt64, at: ContinuousClock.Instant)] = [:]
 
@@ -26,6 +29,27 @@ actor ContainerManager {
         self.configuration = configuration; self.database = database; self.images = images
         self.runtime = runtime; self.logger = logger
     }
+
+    /// On a node that joined a cluster: makes an image present by pulling it from the manager's
+    /// registry, so a direct (CPIS) `pier run` of an image the device lacks works as a task would.
+    private var imageFetcher: (@Sendable (String) async throws -> Void)?
+
+    func setImageFetcher(_ fetch: @escaping @Sendable (String) async throws -> Void) { imageFetcher = fetch }
+
+    /// The image to run: from the store, else fetched once through `imageFetcher`.
+    private func runnableImage(_ reference: String) async throws -> RunnableImage {
+        do { return try await images.runnable(reference) } catch {
+            guard let fetch = imageFetcher else { throw error }
+            do { try await fetch(reference) } catch let fetchError {
+                throw AgentError.noSuchImageMessage("\(error); the cluster manager's registry could not provide it either: \(fetchError)")
+            }
+            return try await images.runnable(reference)
+        }
+    }
+
+    func onChange(_ observer: @escaping @Sendable () -> Void) { changeObservers.append(observer) }
+
+    func notifyChange() { for observer in changeObservers { observer() } }
 
     func directory(_ id: String) -> URL { configuration.containersRoot.appendingPathComponent(id) }
     func logPath(_ id: String) -> URL { directory(id).appendingPathComponent("container.log") }
@@ -92,7 +116,7 @@ actor ContainerManager {
         }
         if let size = request.logMaxSize, size < 4096 { throw AgentError.invalid("--log-opt max-size=\(size): at least 4k") }
         if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
-        let image = try await images.runnable(request.image)
+        let image = try await runnableImage(request.image)
         trace("create: image resolved")
         if request.stopSignal == nil { request.stopSignal = image.stopSignal }
         try runtime.validate(request)
@@ -244,6 +268,7 @@ actor ContainerManager {
             try? removeFiles(r)
         }
         trace("exit: recorded")
+        notifyChange()
         resumeWaiters(r.id, ContainerExit(exitCode: info.exitCode, error: info.error))
         if r.config.autoRemove && !restart { exitCounts.removeValue(forKey: r.id) }
     }

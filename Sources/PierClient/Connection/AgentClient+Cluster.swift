@@ -123,6 +123,13 @@ extension AgentClient {
         }
     }
 
+    /// `POST /v1/certificates`: a client certificate and key signed by the cluster CA.
+    public func createClientCertificate(_ request: ClientCertificateRequest) async throws -> ClientCertificate {
+        try await managerCall("POST /v1/certificates") {
+            try await decode(ClientCertificate.self, .POST, "/v1/certificates", body: Self.json(request))
+        }
+    }
+
     // MARK: Helpers
 
     /// A 404 on a route without a reference means the endpoint is not a manager (a plain agent

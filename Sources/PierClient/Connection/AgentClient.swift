@@ -3,7 +3,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import PierAPI
+import PierPKI
 
 /// Talks HTTP/1.1 to one `pier agent` (docs/agent-api.md). Create it with ``withClient(endpoint:configuration:_:)``,
 /// which shuts the connection pool down when the body returns.
@@ -14,23 +16,33 @@ public struct AgentClient: Sendable {
 
     let configuration: Configuration
 
-    /// How the client connects. Mutual TLS for `tcp://` endpoints is to be added here.
+    /// How the client connects.
     public struct Configuration: Sendable {
         /// How long connecting may take; a missing socket fails at once regardless.
         public var connectTimeout: Duration = .seconds(5)
         /// Largest non-streamed answer accepted (listings, inspect, errors).
         public var maxAnswerBytes = 64 << 20
+        /// For `tcp://` endpoints: a directory with `node.pem`, `node-key.pem` and `ca.pem` (what
+        /// `pier cert create` writes, or a joined node's `DATA_ROOT/cluster`). The client presents
+        /// that certificate and trusts only that CA.
+        public var tlsDirectory: String?
 
-        public init() {}
+        public init(tlsDirectory: String? = nil) { self.tlsDirectory = tlsDirectory }
     }
 
     init(endpoint: AgentEndpoint, configuration: Configuration) throws(ClientError) {
+        var tls: TLSConfiguration?
         if case .tcp = endpoint {
-            // Mutual TLS goes here: a TLSConfiguration with the node's certificate and the cluster CA.
-            throw .tlsNotSupported(endpoint: endpoint.description)
+            guard let directory = configuration.tlsDirectory else { throw .tlsNotSupported(endpoint: endpoint.description) }
+            do {
+                tls = try ClientTLS(identity: try NodeIdentity.load(from: directory), serverRole: nil).configuration
+            } catch {
+                throw .file(path: directory, reason: "cannot load the client certificate for \(endpoint): \(error)")
+            }
         }
         let (seconds, attoseconds) = configuration.connectTimeout.components
         var http = HTTPClient.Configuration(
+            tlsConfiguration: tls,
             redirectConfiguration: .disallow,
             // No read timeout: `logs -f`, `wait` and attached runs are silent for as long as they like.
             timeout: .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: nil),

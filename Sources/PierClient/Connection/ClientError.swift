@@ -31,7 +31,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidHost(let text, let reason):
             "invalid agent address \"\(text)\": \(reason)"
         case .tlsNotSupported(let endpoint):
-            "\(endpoint) needs mutual TLS, which this pier client does not support yet; use a unix:// socket on the device"
+            "\(endpoint) needs mutual TLS: give --tls-dir DIR (or PIER_TLS_DIR) with node.pem, node-key.pem and ca.pem, e.g. from `pier cert create` on the manager"
         case .badResponse(let request, let reason):
             "could not read the agent's answer to \(request): \(reason)"
         case .transport(let request, let reason):

@@ -107,3 +107,21 @@ extension NodeUpdateRequest {
             labelRemove: try c.decodeIfPresent([String].self, forKey: .labelRemove) ?? [])
     }
 }
+
+/// `POST /v1/certificates`: a client certificate for an operator or a script, signed by the
+/// cluster CA. `manager` role: the whole remote API; `worker`: the agents' direct (CPIS) API only.
+public struct ClientCertificateRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: NodeRole
+    public init(name: String, role: NodeRole = .manager) { self.name = name; self.role = role }
+}
+
+/// PEM certificate and private key, and the cluster CA, as `pier cert create` saves them.
+public struct ClientCertificate: Codable, Sendable, Equatable {
+    public var certificate: String
+    public var key: String
+    public var caCertificate: String
+    public init(certificate: String, key: String, caCertificate: String) {
+        self.certificate = certificate; self.key = key; self.caCertificate = caCertificate
+    }
+}

@@ -87,6 +87,12 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         }
 
         // Membership
+        v1.post("certificates") { req, _ in
+            await JSONResponses.respond(status: .created) {
+                let request = try await JSONResponses.decode(ClientCertificateRequest.self, req, limit: maxBody)
+                return try await membership.issueClientCertificate(request)
+            }
+        }
         v1.get("join-tokens") { _, _ in await JSONResponses.respond { try await membership.tokens() } }
         v1.post("join-tokens/rotate") { req, _ in
             await JSONResponses.respond {

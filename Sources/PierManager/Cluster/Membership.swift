@@ -79,6 +79,19 @@ public actor Membership {
         return JoinResponse(nodeID: nodeID, certificate: try certificate.pemString(), caCertificate: try ca.certificate.pemString())
     }
 
+    /// A certificate and key for a client (an operator's CLI, a script): subject `client-NAME`,
+    /// never a node id, so it cannot open an agent session.
+    public func issueClientCertificate(_ request: ClientCertificateRequest) throws -> ClientCertificate {
+        guard Identifiers.isValidName(request.name) else {
+            throw ManagerError.invalid("name: \"\(request.name)\" must be letters, digits, '-' and '_' (up to 63)")
+        }
+        let identity = try ca.issueIdentity(
+            nodeID: "client-" + request.name, role: request.role == .manager ? .manager : .worker, validity: nodeValidity)
+        return ClientCertificate(
+            certificate: try identity.certificate.pemString(), key: identity.privateKeyPEM,
+            caCertificate: try ca.certificate.pemString())
+    }
+
     /// A new certificate for the same node and role, for the key of a fresh request.
     public func renew(_ peer: PeerIdentity, csr pem: String) async throws -> JoinResponse {
         guard await manager.isMember(peer.nodeID), !(await manager.isRemoved(peer.nodeID)) else {

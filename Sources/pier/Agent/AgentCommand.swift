@@ -7,7 +7,7 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Directory for images, containers and state.")
     var dataRoot: String = "/var/lib/pier"
 
-    @Option(help: ArgumentHelp("Where to serve the API (repeatable).", discussion: "Default: unix://DATA_ROOT/pier.sock.", valueName: "unix://PATH"))
+    @Option(help: ArgumentHelp("Where to serve the API (repeatable): unix://PATH, or tcp://HOST:PORT with mutual TLS (a joined agent: direct access for clients with a cluster certificate; a manager: agents and remote clients).", discussion: "Default: unix://DATA_ROOT/pier.sock.", valueName: "address"))
     var listen: [String] = []
 
     @Option(help: "The Linux bridge containers with --network bridge attach to.")

@@ -143,7 +143,7 @@ struct Run: AsyncParsableCommand {
         let target = LockedTarget(request.name)
         let forwarder = SignalForwarder { signal in
             guard let name = target.value else { return }
-            Task { try? await AgentClient.withClient(endpoint: endpoint) { try await $0.killContainer(name, signal: signal) } }
+            Task { try? await AgentClient.withClient(endpoint: endpoint, configuration: client.configuration) { try await $0.killContainer(name, signal: signal) } }
         }
         defer { forwarder.cancel() }
         let exit = try DirectAttachedRun.run(socketPath: socketPath, request: request, output: StandardStreams()) { id in

@@ -5,9 +5,17 @@ import PierClient
 /// `--host`, shared by every command that talks to the agent.
 struct ClientOptions: ParsableArguments {
     @Option(name: [.customShort("H"), .long],
-            help: ArgumentHelp("The agent: unix:///PATH (default: $PIER_HOST, else unix:///var/lib/pier/pier.sock).",
+            help: ArgumentHelp("The agent or manager: unix:///PATH or tcp://HOST:PORT with --tls-dir (default: $PIER_HOST, else unix:///var/lib/pier/pier.sock).",
                                valueName: "address"))
     var host: String?
+
+    @Option(help: ArgumentHelp("For tcp:// hosts: the directory with node.pem, node-key.pem and ca.pem (default: $PIER_TLS_DIR).",
+                               valueName: "dir"))
+    var tlsDir: String?
+
+    var configuration: AgentClient.Configuration {
+        AgentClient.Configuration(tlsDirectory: tlsDir ?? ProcessInfo.processInfo.environment["PIER_TLS_DIR"])
+    }
 
     /// The endpoint named by `--host`, else `PIER_HOST`, else the default socket.
     func endpoint() throws -> AgentEndpoint {
@@ -16,6 +24,6 @@ struct ClientOptions: ParsableArguments {
 
     /// Runs `body` with a client for the agent, shut down afterwards.
     func withClient<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
-        try await AgentClient.withClient(endpoint: endpoint(), body)
+        try await AgentClient.withClient(endpoint: endpoint(), configuration: configuration, body)
     }
 }
