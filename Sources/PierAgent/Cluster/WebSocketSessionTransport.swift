@@ -19,6 +19,15 @@ public struct WebSocketSessionTransport: SessionTransport {
         self.logger = logger
     }
 
+    /// The TLS server name for `host`. SNI cannot carry an IP address (RFC 6066 §3) and the
+    /// client would otherwise put the URL's host there; the manager does not check names
+    /// (trust is the cluster CA and the manager role), so any valid name serves.
+    static func sniHostname(for host: String) -> String? {
+        var v4 = in_addr(), v6 = in6_addr()
+        let isIP = inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+        return isIP ? "pier-manager" : nil
+    }
+
     public func withSession(_ body: @escaping @Sendable (SessionChannel) async throws -> Void) async throws {
         var identity = try membership.identity()
         if identity.needsRenewal() {
@@ -34,7 +43,7 @@ public struct WebSocketSessionTransport: SessionTransport {
         let logger = self.logger
         try await WebSocketClient.connect(
             url: "wss://\(address.urlHost):\(address.port)/v1/session",
-            configuration: .init(maxFrameSize: Self.maxMessage),
+            configuration: .init(maxFrameSize: Self.maxMessage, sniHostname: Self.sniHostname(for: address.host)),
             tlsConfiguration: tls, logger: logger
         ) { inbound, outbound, _ in
             let (stream, continuation) = AsyncThrowingStream<ManagerMessage, any Error>.makeStream()

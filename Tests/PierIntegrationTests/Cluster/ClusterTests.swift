@@ -1,0 +1,292 @@
+import Foundation
+import Testing
+
+/// One manager and three agents, each in its own network namespace (see `TestCluster`).
+/// Serialized: every test builds and removes its own topology, and they share the machine.
+@Suite(.serialized)
+struct ClusterTests {
+    static let image = TestCluster.image
+    /// A long-running task that exits on SIGTERM (a bare `sleep` as pid 1 ignores it, and every
+    /// stop would wait out the 10 s grace period).
+    static let command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+
+    @Test func nodesJoinAndStrangersAreRefused() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        let nodes = try cluster.nodes()
+        #expect(Set(nodes.map(\.description.hostname)) == ["node-a", "node-b", "node-c"])
+        #expect(nodes.allSatisfy { $0.state == "ready" && $0.availability == "active" })
+
+        // A join with a token of this cluster but the wrong secret: refused, nothing added.
+        var bad = Array(cluster.token)
+        if let last = bad.last { bad[bad.count - 1] = last == "a" ? "b" : "a" }
+        let intruder = TestCluster.Member(
+            name: "intruder", namespace: try cluster.member("node-a").namespace, vethHost: "", vethPeer: "", address: "",
+            root: cluster.root.appendingPathComponent("intruder"), bridge: "pit\(cluster.tag)x0", subnetPrefix: "10.213.\(cluster.net)")
+        let r = try runProcess("/usr/bin/nsenter", cluster.agentArguments(intruder, token: String(bad)), timeout: 30)
+        #expect(r.status != 0)
+        let output = r.stdout + r.stderr
+        #expect(output.contains("join token is not valid"), "the refusal should say why: \(output)")
+        #expect(!FileManager.default.fileExists(atPath: intruder.root.appendingPathComponent("cluster/node.pem").path))
+        let after = try cluster.nodes()
+        #expect(after.count == 3 && !after.contains { $0.description.hostname == "intruder" })
+
+        // A certificate from another CA, with the subject of a real node's: refused at the TCP port.
+        let a = try cluster.member("node-a")
+        let cert = a.root.appendingPathComponent("cluster/node.pem").path
+        let key = a.root.appendingPathComponent("cluster/node-key.pem").path
+        let ca = a.root.appendingPathComponent("cluster/ca.pem").path
+        let forged = cluster.root.appendingPathComponent("forged")
+        try FileManager.default.createDirectory(at: forged, withIntermediateDirectories: true)
+        func openssl(_ args: [String]) throws {
+            let r = try runProcess("/usr/bin/openssl", args, timeout: 30)
+            guard r.status == 0 else { throw TestFailure("openssl \(args.joined(separator: " ")) failed: \(r.stderr)") }
+        }
+        let f = forged.path
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(f)/ca.key",
+                     "-out", "\(f)/ca.pem", "-days", "1", "-subj", "/CN=forged cluster CA"])
+        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "\(f)/node.key"])
+        try openssl(["x509", "-in", cert, "-x509toreq", "-key", "\(f)/node.key", "-out", "\(f)/node.csr"])
+        try openssl(["x509", "-req", "-in", "\(f)/node.csr", "-CA", "\(f)/ca.pem", "-CAkey", "\(f)/ca.key", "-days", "1",
+                     "-copy_extensions", "copyall", "-out", "\(f)/node.pem"])
+        let url = "https://10.216.\(cluster.net).1:\(cluster.port)/v2/"
+        func curl(_ extra: [String]) throws -> (exit: Int32, code: String) {
+            let r = try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cacert", ca] + extra + [url])
+            return (r.status, r.stdout)
+        }
+        // The real node's certificate is let in (so the refusal below is about the CA, not the setup).
+        let real = try curl(["--cert", cert, "--key", key])
+        #expect(real.exit == 0 && real.code == "200", "the node's own certificate should be accepted: \(real)")
+        let fake = try curl(["--cert", "\(f)/node.pem", "--key", "\(f)/node.key"])
+        #expect(fake.exit != 0 || fake.code == "401" || fake.code == "403", "a forged certificate got \(fake)")
+        #expect(fake.code != "200")
+        let none = try curl([])
+        #expect(none.code == "401" || none.code == "403" || none.exit != 0, "no certificate got \(none)")
+    }
+
+    /// CPIS, the direct mode: a client with a certificate of the cluster's CA (`pier cert create`)
+    /// runs, lists, stops and removes containers on one agent over its TCP port; without a
+    /// certificate, or with one from another CA, it is refused.
+    @Test func directModeNeedsAClusterCertificate() throws {
+        let cluster = try TestCluster.start(agents: 1, directPort: 7444)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a")
+        let direct = try #require(a.direct)
+        // The device has no image yet: a direct run pulls it from the manager's registry.
+        #expect(!(try cluster.agentPier(a, ["image", "ls"]).stdout.contains("busybox")))
+
+        let certs = cluster.root.appendingPathComponent("ops").path
+        let created = try cluster.ok("cert", "create", "ops", "--role", "worker", "-o", certs)
+        #expect(created.contains("node.pem"))
+        let mode = try FileManager.default.attributesOfItem(atPath: certs + "/node-key.pem")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        // Global --host/--tls-dir before the command, as `docker -H`.
+        func remote(_ args: [String], tls: String? = certs) throws -> CommandResult {
+            var all = ["--host", direct]
+            if let tls { all += ["--tls-dir", tls] }
+            return try runProcess(Binaries.pier.path, all + args, env: ["PIER_HOST": "unix:///nonexistent"], timeout: 60)
+        }
+        let run = try remote(["run", "--rm", "--network", "none", Self.image, "echo", "hello over mTLS"])
+        #expect(run.status == 0, "direct run failed: \(run.stderr)")
+        #expect(run.stdout.contains("hello over mTLS"))
+
+        let detached = try remote(["run", "-d", "--name", "cpis", "--network", "none", Self.image] + Self.command)
+        #expect(detached.status == 0, "direct run -d failed: \(detached.stderr)")
+        let ps = try remote(["ps", "--format", "json"])
+        #expect(ps.status == 0 && ps.stdout.contains("cpis"), "ps: \(ps.stdout) \(ps.stderr)")
+        #expect(try remote(["stop", "-t", "5", "cpis"]).status == 0)
+        #expect(try remote(["rm", "cpis"]).status == 0)
+        #expect(!(try cluster.agentPier(a, ["ps", "-a"]).stdout.contains("cpis")))
+
+        // No certificate: the client says what it needs and sends nothing.
+        let bare = try remote(["ps"], tls: nil)
+        #expect(bare.status != 0)
+        #expect(bare.stderr.contains("--tls-dir"), "\(bare.stderr)")
+        // A certificate of another CA: refused by the agent's TLS.
+        let forged = cluster.root.appendingPathComponent("forged").path
+        try FileManager.default.createDirectory(atPath: forged, withIntermediateDirectories: true)
+        let gen = try runProcess("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", forged + "/node-key.pem", "-out", forged + "/node.pem", "-days", "1", "-subj", "/CN=client-ops"])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        try FileManager.default.copyItem(atPath: certs + "/ca.pem", toPath: forged + "/ca.pem")
+        let refused = try remote(["run", "--rm", "--network", "none", Self.image, "true"], tls: forged)
+        #expect(refused.status != 0, "a certificate of another CA ran a container: \(refused.stdout)")
+        #expect(try cluster.agentPier(a, ["ps", "-a", "-q"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+
+        // An image neither the device nor the manager has: a clear error, no container.
+        let missing = try remote(["run", "--rm", "--network", "none", "test/nothing:1", "true"])
+        #expect(missing.status == 125)
+        #expect(missing.stderr.contains("test/nothing:1") && missing.stderr.contains("manager"), "\(missing.stderr)")
+        #expect(try cluster.agentPier(a, ["ps", "-a", "-q"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    @Test func deployAndScaleSpreadsTasksOverNodes() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 3, perNode: 1, within: 30)
+
+        try cluster.ok("service", "scale", "web=6")
+        try expectConverged(cluster, "web", replicas: 6, perNode: 2, within: 20)
+
+        try cluster.ok("service", "scale", "web=2")
+        try expectConverged(cluster, "web", replicas: 2, within: 20)
+        let inspect = try cluster.inspectService("web")
+        #expect(inspect.spec.mode.replicas == 2)
+    }
+
+    @Test func drainMovesTasksOffTheNode() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 3, perNode: 1, within: 30)
+        let a = try cluster.nodeID("node-a")
+
+        let start = Date()
+        try cluster.ok("node", "update", "--availability", "drain", "node-a")
+        let moved = cluster.waitUntil(15) {
+            let running = try cluster.running("web")
+            let onA = try cluster.runningContainers(cluster.member("node-a"))
+            return running.count == 3 && !running.contains { $0.nodeID == a } && onA.isEmpty
+        }
+        print("drain: node-a's task running elsewhere after \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        #expect(moved, "tasks did not leave the drained node: \(cluster.describe("web"))")
+        try expectConverged(cluster, "web", replicas: 3, within: 10)
+        #expect(try cluster.runningContainers(cluster.member("node-a")).isEmpty)
+        #expect(try cluster.nodes().first { $0.id == a }?.availability == "drain")
+    }
+
+    @Test func killedAgentsTasksRunElsewhere() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 3, perNode: 1, within: 30)
+        let a = try cluster.member("node-a")
+        let aID = try cluster.nodeID("node-a")
+
+        let start = Date()
+        cluster.kill9(a)
+        let moved = cluster.waitUntil(15, every: 0.05) {
+            let running = try cluster.running("web")
+            return running.count == 3 && !running.contains { $0.nodeID == aID }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        print("kill -9 of an agent → its task running elsewhere after \(String(format: "%.2f", elapsed)) s")
+        #expect(moved, "the killed node's task was not replaced: \(cluster.describe("web"))")
+        #expect(try cluster.nodes().first { $0.id == aID }?.state == "down")
+        // And the replacements really run, on the two live agents.
+        try expectConverged(cluster, "web", replicas: 3, within: 10)
+    }
+
+    @Test func cutLinkMovesTasksAndRestoredNodeLeavesNoDuplicates() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 3, perNode: 1, within: 30)
+        let a = try cluster.member("node-a")
+        let aID = try cluster.nodeID("node-a")
+
+        let start = Date()
+        try cluster.setLink(a, up: false)
+        let moved = cluster.waitUntil(15, every: 0.05) {
+            let running = try cluster.running("web")
+            return running.count == 3 && !running.contains { $0.nodeID == aID }
+        }
+        print("link cut → node-a's task running elsewhere after \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        #expect(moved, "the cut-off node's task was not replaced: \(cluster.describe("web"))")
+        #expect(try cluster.nodes().first { $0.id == aID }?.state == "down")
+        // Cut off, the agent keeps its container running (offline autonomy).
+        #expect(try cluster.runningContainers(a).count == 1)
+
+        try cluster.setLink(a, up: true)
+        let back = cluster.waitUntil(20) { try cluster.nodes().first { $0.id == aID }?.state == "ready" }
+        #expect(back, "node-a did not come back: \(cluster.describe("web"))")
+        // Its stale container is stopped and removed: exactly the replicas run, once each.
+        let clean = cluster.waitUntil(20) { try cluster.runningContainers(a).isEmpty }
+        #expect(clean, "node-a kept its stale container: \(cluster.describe("web"))")
+        try expectConverged(cluster, "web", replicas: 3, within: 10)
+    }
+
+    @Test func failingHealthCheckRollsTheUpdateBack() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "2", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 2, within: 30)
+        let before = try cluster.inspectService("web")
+        #expect(before.spec.task.container.health == nil)
+
+        try cluster.ok("service", "update", "--health-cmd", "false", "--health-interval", "200ms", "--health-timeout", "1s",
+                       "--health-retries", "1", "--update-failure-action", "rollback", "--update-monitor", "3s",
+                       "--update-parallelism", "1", "web")
+        var last: ServiceView?
+        let rolledBack = cluster.waitUntil(45, every: 0.25) {
+            last = try cluster.inspectService("web")
+            return last?.updateStatus?.state == "rollback_completed"
+        }
+        #expect(rolledBack, "update status: \(String(describing: last?.updateStatus)); \(cluster.describe("web"))")
+        let after = try cluster.inspectService("web")
+        // The spec is the previous one again: no health check.
+        #expect(after.spec.task.container.health == nil)
+        #expect(after.spec.mode.replicas == 2)
+        try expectConverged(cluster, "web", replicas: 2, within: 15)
+        let running = try cluster.running("web")
+        #expect(running.allSatisfy { $0.health != "unhealthy" }, "\(cluster.describe("web"))")
+        // Tasks on the rolled-back spec have no health check; any task of the failed spec would.
+        #expect(running.allSatisfy { $0.health == nil }, "tasks of the failed spec still run: \(cluster.describe("web"))")
+    }
+
+    @Test func managerKilledMidDeployLosesNothing() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "4", "--network", "none", Self.image] + Self.command)
+        cluster.killManager()
+        try cluster.startManager()
+        #expect(try cluster.inspectService("web").spec.mode.replicas == 4)
+        try cluster.waitForReadyNodes(3)
+        try expectConverged(cluster, "web", replicas: 4, within: 30)
+    }
+
+    @Test func impossibleConstraintStaysPendingAndMissingImageIsRefused() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        try cluster.ok(["service", "create", "--name", "stuck", "--constraint", "node.labels.zone==mars", "--network", "none",
+                       Self.image] + Self.command)
+        var tasks: [TaskView] = []
+        let pending = cluster.waitUntil(10) {
+            tasks = try cluster.tasks("stuck")
+            return tasks.count == 1 && tasks[0].status.state == "pending" && tasks[0].status.message.contains("no suitable node")
+        }
+        #expect(pending, "tasks: \(tasks)")
+        let table = try cluster.ok("service", "ps", "stuck", "--no-trunc")
+        #expect(table.contains("no suitable node"), "service ps should show why: \(table)")
+        #expect(table.contains("constraints not satisfied"), "the reason should say what does not fit: \(table)")
+        #expect(try cluster.containersByNode().values.allSatisfy(\.isEmpty))
+
+        let r = try cluster.pier("service", "create", "--name", "ghost", "--network", "none", "test/missing:9", "sleep", "1")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("test/missing:9"), "the error should name the image: \(r.stderr)")
+        let services = try cluster.ok("service", "ls")
+        #expect(!services.contains("ghost"))
+        #expect(try cluster.pier("service", "inspect", "ghost").status != 0)
+    }
+
+    /// Waits until the service has `replicas` running tasks that the agents really run, each
+    /// exactly once (no duplicates), optionally `perNode` on every live node.
+    func expectConverged(_ cluster: TestCluster, _ service: String, replicas: Int, perNode: Int? = nil, within timeout: TimeInterval,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var detail = ""
+        let ok = cluster.waitUntil(timeout, every: 0.2) {
+            let running = try cluster.running(service)
+            let byNode = try cluster.containersByNode()
+            let all = byNode.values.flatMap { $0 }
+            let runningIDs = Set(running.map(\.id))
+            detail = "manager: \(running.count) running; containers: \(byNode)"
+            guard running.count == replicas, all.count == replicas, Set(all) == runningIDs else { return false }
+            if let perNode { return byNode.values.allSatisfy { $0.count == perNode } }
+            return true
+        }
+        #expect(ok, "\(service) did not converge on \(replicas) tasks: \(detail)\n\(cluster.describe(service))", sourceLocation: sourceLocation)
+    }
+}
