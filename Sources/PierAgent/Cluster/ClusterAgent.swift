@@ -13,9 +13,10 @@ public actor ClusterAgent {
         public var hostname: String
         /// Device paths advertised to the scheduler besides those found under /dev.
         public var devices: [String]
-        /// How often the agent looks at its task containers for state changes.
+        /// How often the agent looks at its task containers for changes it was not told about
+        /// (a container removed by hand). Exits and health changes are reported as they happen.
         public var pollInterval: Duration
-        public init(hostname: String = ProcessInfo.processInfo.hostName, devices: [String] = [], pollInterval: Duration = .milliseconds(100)) {
+        public init(hostname: String = ProcessInfo.processInfo.hostName, devices: [String] = [], pollInterval: Duration = .seconds(1)) {
             self.hostname = hostname; self.devices = devices; self.pollInterval = pollInterval
         }
     }
@@ -57,13 +58,16 @@ public actor ClusterAgent {
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         applyWake = continuation
         let applier = Task { for await _ in wakes { await self.applyAssignments() } }
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await node.containers.onChange { changed.yield() }
+        let reporter = Task { for await _ in changes { await self.reportChanges() } }
         let monitor = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: self.configuration.pollInterval)
                 await self.reportChanges()
             }
         }
-        defer { applier.cancel(); monitor.cancel(); continuation.finish() }
+        defer { applier.cancel(); reporter.cancel(); monitor.cancel(); continuation.finish(); changed.finish() }
         continuation.yield()
         var backoff = 0.1
         while !Task.isCancelled {
@@ -127,16 +131,28 @@ public actor ClusterAgent {
                 logger.warning("cannot remove container \(c.name) of unassigned task \(taskID): \(error)")
             }
         }
-        for task in assigned.values.sorted(by: { $0.taskID < $1.taskID }) {
-            let existing = byTask[task.taskID]
-            if task.desiredState == .running {
-                guard existing == nil, failedToStart[task.taskID] == nil else { continue }
-                await start(task)
-            } else if let c = existing, c.state == .running || c.state == .restarting {
-                do { try await node.containers.stop(c.id, timeout: 10) } catch {
-                    logger.warning("cannot stop \(c.name): \(error)")
+        // Stops first and all at once (each may wait out its grace period), so a stop-first update
+        // or a drain frees the node quickly; then the starts, in task order.
+        let stopping = assigned.values.compactMap { task -> ContainerSummary? in
+            guard task.desiredState != .running, let c = byTask[task.taskID], c.state == .running || c.state == .restarting else { return nil }
+            return c
+        }
+        if !stopping.isEmpty {
+            let containers = node.containers
+            let logger = self.logger
+            await withTaskGroup(of: Void.self) { group in
+                for c in stopping {
+                    group.addTask {
+                        do { try await containers.stop(c.id, timeout: 10) } catch {
+                            logger.warning("cannot stop \(c.name): \(error)")
+                        }
+                    }
                 }
             }
+        }
+        for task in assigned.values.sorted(by: { $0.taskID < $1.taskID }) where task.desiredState == .running {
+            guard byTask[task.taskID] == nil, failedToStart[task.taskID] == nil else { continue }
+            await start(task)
         }
         await reportChanges()
     }
