@@ -28,16 +28,25 @@ import Testing
     final class SimulatedAgent: Sendable {
         let nodeID: String
         let received = Mutex<[Assignments]>([])
+        let logRequests = Mutex<[LogsRequest]>([])
+        let logCancels = Mutex<[String]>([])
+        let session = Mutex<UUID?>(nil)
         init(nodeID: String) { self.nodeID = nodeID }
         var latest: [AssignedTask] { received.withLock { $0.last?.tasks ?? [] } }
 
         func connect(_ manager: Manager, hostname: String) async throws {
-            _ = try await manager.attach(
+            let token = try await manager.attach(
                 nodeID: nodeID, address: nil,
                 hello: AgentHello(description: NodeDescription(hostname: hostname, platform: Platform(os: "linux", architecture: "amd64"), resources: Resources(cpus: 2, memoryBytes: 1 << 30)), reports: []),
                 send: { [self] message in
-                    if case .assignments(let a) = message { self.received.withLock { $0.append(a) } }
+                    switch message {
+                    case .assignments(let a): self.received.withLock { $0.append(a) }
+                    case .logsRequest(let r): self.logRequests.withLock { $0.append(r) }
+                    case .logsCancel(let id): self.logCancels.withLock { $0.append(id) }
+                    case .welcome: break
+                    }
                 })
+            session.withLock { $0 = token }
         }
         /// Reports every assigned running task as running.
         func runAll(_ manager: Manager) async throws {
@@ -69,6 +78,63 @@ import Testing
             await #expect(throws: ManagerError.self) { try await manager.createService(badConstraint) }
             await #expect(throws: ManagerError.self) { try await manager.createService(Self.spec("Bad Name!")) }
             #expect(await manager.listServices().map(\.spec.name) == ["web"])
+        }
+    }
+
+    @Test func serviceLogsAreGatheredFromTheNodesLinePrefixedByTask() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir, grace: 60)
+            let loop = Task { await manager.run() }
+            defer { loop.cancel() }
+            _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
+            _ = try await manager.addNode(id: "node-b", role: .worker, hostname: "b")
+            let a = SimulatedAgent(nodeID: "node-a"), b = SimulatedAgent(nodeID: "node-b")
+            try await a.connect(manager, hostname: "a")
+            try await b.connect(manager, hostname: "b")
+            _ = try await manager.createService(Self.spec("web", replicas: 2))
+            try await Self.eventually("2 tasks assigned") { a.latest.count == 1 && b.latest.count == 1 }
+            let taskA = a.latest[0], taskB = b.latest[0]
+
+            // Each node is asked for its own task's output only.
+            let stream = try await manager.serviceLogs("web", tail: 10, follow: false, timestamps: false)
+            let requestA = try #require(a.logRequests.withLock { $0.first })
+            let requestB = try #require(b.logRequests.withLock { $0.first })
+            #expect(requestA.taskIDs == [taskA.taskID] && requestB.taskIDs == [taskB.taskID])
+            #expect(requestA.tail == 10 && !requestA.follow)
+
+            // A line split over two chunks gets one prefix; stderr stays stderr; b ends first.
+            func record(_ text: String, _ stream: String = "stdout") -> LogChunk.Record { .init(stream: stream, data: Data(text.utf8)) }
+            try await manager.receive(nodeID: "node-b", .logs(LogChunk(requestID: requestB.requestID, taskID: taskB.taskID, records: [record("oops\n", "stderr")], end: true)))
+            try await manager.receive(nodeID: "node-a", .logs(LogChunk(requestID: requestA.requestID, taskID: taskA.taskID, records: [record("hello\nwor")])))
+            // A chunk naming another node's task, or an unknown one, is not trusted.
+            try await manager.receive(nodeID: "node-a", .logs(LogChunk(requestID: requestA.requestID, taskID: taskB.taskID, records: [record("x\n")])))
+            try await manager.receive(nodeID: "node-a", .logs(LogChunk(requestID: requestA.requestID, taskID: "forged", records: [record("x\n")])))
+            try await manager.receive(nodeID: "node-a", .logs(LogChunk(requestID: requestA.requestID, taskID: taskA.taskID, records: [record("ld\n")], end: true)))
+            var out = "", err = ""
+            for await frame in stream {
+                if frame.kind == .stdout { out += String(decoding: frame.payload, as: UTF8.self) }
+                if frame.kind == .stderr { err += String(decoding: frame.payload, as: UTF8.self) }
+            }
+            let tasks = try await manager.listTasks(service: "web")
+            let slotA = try #require(tasks.first { $0.id == taskA.taskID }?.slot)
+            let slotB = try #require(tasks.first { $0.id == taskB.taskID }?.slot)
+            #expect(out == "web.\(slotA).\(taskA.taskID.prefix(12))@a    | hello\nweb.\(slotA).\(taskA.taskID.prefix(12))@a    | world\n")
+            #expect(err == "web.\(slotB).\(taskB.taskID.prefix(12))@b    | oops\n")
+
+            // Following: the stream stays open until the reader goes; a node that drops says so,
+            // and the others are told to stop when the reader leaves.
+            let following = try await manager.serviceLogs("web", tail: nil, follow: true, timestamps: false)
+            let followA = try #require(a.logRequests.withLock { $0.last })
+            #expect(followA.follow && followA.requestID != requestA.requestID)
+            await manager.detach(nodeID: "node-b", token: try #require(b.session.withLock { $0 }))
+            var iterator = following.makeAsyncIterator()
+            let lost = try #require(await iterator.next())
+            #expect(String(decoding: lost.payload, as: UTF8.self).contains("lost the session with node b"))
+            await manager.endLogs(followA.requestID)
+            #expect(a.logCancels.withLock { $0 } == [followA.requestID])
+            #expect(b.logCancels.withLock { $0 }.isEmpty)
+
+            await #expect(throws: ManagerError.self) { _ = try await manager.serviceLogs("nope", tail: nil, follow: false, timestamps: false) }
         }
     }
 

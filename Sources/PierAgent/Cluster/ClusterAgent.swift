@@ -41,6 +41,8 @@ public actor ClusterAgent {
     private var preparing: Set<String> = []
     private var failedToStart: [String: TaskReport] = [:]
     private var applyWake: AsyncStream<Void>.Continuation?
+    /// `pier service logs` requests being answered (followed ones until cancelled), by request id.
+    var logStreams: [String: Task<Void, Never>] = [:]
 
     public init(node: AgentNode, configuration: Configuration, transport: any SessionTransport, fetchImage: (@Sendable (String) async throws -> Void)? = nil) {
         self.node = node
@@ -99,7 +101,11 @@ public actor ClusterAgent {
                 do { try await channel.send(.heartbeat) } catch { return }
             }
         }
-        defer { heartbeat.cancel() }
+        defer {
+            heartbeat.cancel()
+            for task in logStreams.values { task.cancel() }
+            logStreams = [:]
+        }
         for try await message in channel.inbound {
             switch message {
             case .welcome(let w):
@@ -110,6 +116,10 @@ public actor ClusterAgent {
                 assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
                 saveAssignments(a.tasks)
                 applyWake?.yield()
+            case .logsRequest(let r):
+                startLogs(r, send: channel.send)
+            case .logsCancel(let id):
+                logStreams.removeValue(forKey: id)?.cancel()
             }
         }
     }

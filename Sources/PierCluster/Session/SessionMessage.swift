@@ -9,6 +9,8 @@ import Foundation
 ///       | <-- assignments(full set) -------    |   again whenever the node's set changes
 ///       | -- heartbeat ------------------->    |   every `heartbeatSeconds`
 ///       | -- status(reports) ------------->    |   on every task state change
+///       | <-- logsRequest(id, tasks) ------    |   `pier service logs`
+///       | -- logs(id, records…, end) ------>   |   until `end` (or, following, until logsCancel)
 ///
 /// Assignments are always the node's whole set, so a lost message is repaired by the next
 /// one and an agent that reconnects converges without a replay.
@@ -16,14 +18,17 @@ public enum AgentMessage: Codable, Sendable, Equatable {
     case hello(AgentHello)
     case heartbeat
     case status([TaskReport])
+    /// Output of task containers, answering a `logsRequest`.
+    case logs(LogChunk)
 
-    private enum CodingKeys: String, CodingKey { case type, hello, reports }
+    private enum CodingKeys: String, CodingKey { case type, hello, reports, logs }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .type) {
         case "hello": self = .hello(try c.decode(AgentHello.self, forKey: .hello))
         case "heartbeat": self = .heartbeat
         case "status": self = .status(try c.decode([TaskReport].self, forKey: .reports))
+        case "logs": self = .logs(try c.decode(LogChunk.self, forKey: .logs))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown agent message type \"\(other)\"")
         }
@@ -34,6 +39,7 @@ public enum AgentMessage: Codable, Sendable, Equatable {
         case .hello(let h): try c.encode("hello", forKey: .type); try c.encode(h, forKey: .hello)
         case .heartbeat: try c.encode("heartbeat", forKey: .type)
         case .status(let r): try c.encode("status", forKey: .type); try c.encode(r, forKey: .reports)
+        case .logs(let l): try c.encode("logs", forKey: .type); try c.encode(l, forKey: .logs)
         }
     }
 }
@@ -41,13 +47,19 @@ public enum AgentMessage: Codable, Sendable, Equatable {
 public enum ManagerMessage: Codable, Sendable, Equatable {
     case welcome(Welcome)
     case assignments(Assignments)
+    /// Send the output of these tasks' containers (`pier service logs`).
+    case logsRequest(LogsRequest)
+    /// Stop following the output of a request (its client went away).
+    case logsCancel(String)
 
-    private enum CodingKeys: String, CodingKey { case type, welcome, assignments }
+    private enum CodingKeys: String, CodingKey { case type, welcome, assignments, logsRequest, requestID }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .type) {
         case "welcome": self = .welcome(try c.decode(Welcome.self, forKey: .welcome))
         case "assignments": self = .assignments(try c.decode(Assignments.self, forKey: .assignments))
+        case "logsRequest": self = .logsRequest(try c.decode(LogsRequest.self, forKey: .logsRequest))
+        case "logsCancel": self = .logsCancel(try c.decode(String.self, forKey: .requestID))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown manager message type \"\(other)\"")
         }
@@ -57,6 +69,8 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
         switch self {
         case .welcome(let w): try c.encode("welcome", forKey: .type); try c.encode(w, forKey: .welcome)
         case .assignments(let a): try c.encode("assignments", forKey: .type); try c.encode(a, forKey: .assignments)
+        case .logsRequest(let r): try c.encode("logsRequest", forKey: .type); try c.encode(r, forKey: .logsRequest)
+        case .logsCancel(let id): try c.encode("logsCancel", forKey: .type); try c.encode(id, forKey: .requestID)
         }
     }
 }
@@ -122,5 +136,39 @@ extension AssignedTask {
             taskID: task.id, serviceID: task.serviceID, serviceName: task.serviceName,
             containerName: "\(task.name).\(task.id)", image: task.image, template: task.template,
             desiredState: task.desiredState)
+    }
+}
+
+/// `pier service logs`: which task containers' output a node should send.
+public struct LogsRequest: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var taskIDs: [String]
+    /// Records to send from the end of each container's log; nil for all.
+    public var tail: Int?
+    /// Keep sending new output until `logsCancel`.
+    public var follow: Bool
+    /// Prefix each line with the time it was written.
+    public var timestamps: Bool
+    public init(requestID: String, taskIDs: [String], tail: Int? = nil, follow: Bool = false, timestamps: Bool = false) {
+        self.requestID = requestID; self.taskIDs = taskIDs; self.tail = tail; self.follow = follow; self.timestamps = timestamps
+    }
+}
+
+/// Some output of one task's container, or the end of a node's answer.
+public struct LogChunk: Codable, Sendable, Equatable {
+    public struct Record: Codable, Sendable, Equatable {
+        /// `stdout` or `stderr`.
+        public var stream: String
+        /// The bytes (base64 in JSON).
+        public var data: Data
+        public init(stream: String, data: Data) { self.stream = stream; self.data = data }
+    }
+    public var requestID: String
+    public var taskID: String?
+    public var records: [Record]
+    /// The node has sent everything it will for this request.
+    public var end: Bool
+    public init(requestID: String, taskID: String? = nil, records: [Record] = [], end: Bool = false) {
+        self.requestID = requestID; self.taskID = taskID; self.records = records; self.end = end
     }
 }

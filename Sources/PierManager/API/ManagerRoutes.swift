@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import PierAPI
 import PierCluster
 
@@ -47,6 +48,23 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         }
         v1.get("services/{ref}/tasks") { _, ctx in
             await JSONResponses.respond { try await manager.listTasks(service: try ctx.parameters.require("ref")) }
+        }
+        v1.get("services/{ref}/logs") { req, ctx in
+            do {
+                let q = req.uri.queryParameters
+                func flag(_ name: Substring) -> Bool { q[name].map { $0 == "1" || $0 == "true" } ?? false }
+                var tail: Int?
+                if let text = q["tail"], text != "all" {
+                    guard let n = Int(text), n >= 0 else { throw ManagerError.invalid("tail: \"\(text)\" must be a number of lines or all") }
+                    tail = n
+                }
+                let stream = try await manager.serviceLogs(
+                    try ctx.parameters.require("ref"), tail: tail, follow: flag("follow"), timestamps: flag("timestamps"))
+                return Response(status: .ok, headers: [.contentType: "application/vnd.pier.stream"], body: ResponseBody { writer in
+                    for await frame in stream { try await writer.write(ByteBuffer(bytes: frame.encoded())) }
+                    try await writer.finish(nil)
+                })
+            } catch { return JSONResponses.error(error) }
         }
         v1.get("tasks") { req, _ in
             await JSONResponses.respond {

@@ -34,6 +34,8 @@ public actor Manager {
         var lastSent: [AssignedTask]?
     }
     var sessions: [String: Session] = [:]
+    /// `pier service logs` streams being relayed from agents, by request id (Manager+Logs.swift).
+    var logRelays: [String: LogRelay] = [:]
     var generation = 0
     var wakeup: AsyncStream<Void>.Continuation?
     var dirty = true
@@ -168,12 +170,15 @@ public actor Manager {
             var changes = ChangeSet()
             changes.tasks = reportChanges(nodeID: nodeID, reports: reports)
             try commit(changes)
+        case .logs(let chunk):
+            relayLogs(chunk, from: nodeID)
         }
     }
 
     public func detach(nodeID: String, token: UUID) {
         guard sessions[nodeID]?.token == token else { return }
         sessions[nodeID] = nil
+        logsLost(nodeID: nodeID)
         logger.info("node \(nodeID) disconnected")
     }
 

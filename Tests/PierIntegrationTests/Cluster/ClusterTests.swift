@@ -125,8 +125,23 @@ struct ClusterTests {
     @Test func deployAndScaleSpreadsTasksOverNodes() throws {
         let cluster = try TestCluster.start()
         defer { cluster.tearDown() }
-        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + Self.command)
+        let greeting = ["sh", "-c", "echo hello from a task; echo to stderr >&2; trap 'exit 0' TERM; while true; do sleep 1; done"]
+        try cluster.ok(["service", "create", "--name", "web", "--replicas", "3", "--network", "none", Self.image] + greeting)
         try expectConverged(cluster, "web", replicas: 3, perNode: 1, within: 30)
+
+        // service logs: every task's output, gathered from the three nodes, prefixed by task and node.
+        var logs = CommandResult(status: -1, stdout: "", stderr: "")
+        _ = cluster.waitUntil(10) {
+            logs = try cluster.pier("service", "logs", "web")
+            return logs.stdout.split(separator: "\n").count >= 3
+        }
+        #expect(logs.status == 0, "service logs failed: \(logs.stderr)")
+        let lines = logs.stdout.split(separator: "\n")
+        #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("web.") && $0.hasSuffix("| hello from a task") }, "\(logs.stdout)")
+        for node in ["node-a", "node-b", "node-c"] { #expect(lines.contains { $0.contains("@\(node) ") }, "no line from \(node): \(logs.stdout)") }
+        #expect(logs.stderr.split(separator: "\n").filter { $0.hasSuffix("| to stderr") }.count == 3, "\(logs.stderr)")
+        let missing = try cluster.pier("service", "logs", "nothing")
+        #expect(missing.status != 0 && missing.stderr.contains("no such service"), "\(missing.stderr)")
 
         try cluster.ok("service", "scale", "web=6")
         try expectConverged(cluster, "web", replicas: 6, perNode: 2, within: 20)
