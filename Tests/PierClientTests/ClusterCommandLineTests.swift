@@ -119,9 +119,24 @@ struct ClusterCommandLineTests {
         #expect(manager.requests.map(\.target) == ["/v1/join-tokens", "/v1/join-tokens/rotate?role=manager"])
     }
 
-    @Test func serviceLogsSaysItIsNotAvailable() throws {
-        let result = try PierBinary.run(["service", "logs", "-H", "unix:///nonexistent/pier.sock", "web"])
-        #expect(result.status == 1)
-        #expect(result.stderr.hasPrefix("Error: pier service logs is not available yet"))
+    @Test func serviceLogsAsksForTheTailAndPrintsBothStreams() throws {
+        let manager = try FakeAgent { _ in
+            FakeAgent.Response(status: 200, contentType: "application/vnd.pier.stream", chunks: [
+                StreamFrame(kind: .stdout, payload: Array("web.1.abc@a    | hello\n".utf8)).encoded(),
+                StreamFrame(kind: .stderr, payload: Array("web.2.def@b    | oops\n".utf8)).encoded(),
+            ])
+        }
+        defer { manager.stop() }
+        let result = try PierBinary.run(["service", "logs", "-H", "unix://" + manager.socketPath, "--tail", "5", "-t", "web"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "web.1.abc@a    | hello\n")
+        #expect(result.stderr == "web.2.def@b    | oops\n")
+        let sent = try #require(manager.requests.first)
+        #expect(sent.method == "GET" && sent.target.hasPrefix("/v1/services/web/logs?"))
+        #expect(sent.target.contains("tail=5") && sent.target.contains("timestamps=1") && !sent.target.contains("follow"))
+
+        let bad = try PierBinary.run(["service", "logs", "-H", "unix://" + manager.socketPath, "--tail", "-3", "web"])
+        #expect(bad.status != 0 && bad.stderr.contains("--tail"))
+        #expect(manager.requests.count == 1)
     }
 }

@@ -39,6 +39,33 @@ struct AgentRestartTests {
         try agent.ok("stop", "-t", "1", "survivor")
     }
 
+    /// An exited container's teardown runs a second after its exit is recorded; an agent killed
+    /// in that second finishes it at its next start: no network namespace or mount is left.
+    @Test func teardownPendingAtAKillIsFinishedByTheNextAgent() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let id = try agent.ok("run", "-d", "--name", "brief", "test/busybox:1", "sh", "-c", "sleep 0.3").trimmingCharacters(in: .whitespacesAndNewlines)
+        let namespace = "pier-" + id.prefix(12)
+        let marker = agent.root.appendingPathComponent("containers/\(id)/cleanup-pending").path
+        var recorded = false
+        for _ in 0..<100 {
+            if try agent.ok("inspect", "brief").contains("\"exited\"") { recorded = true; break }
+            usleep(20_000)
+        }
+        #expect(recorded, "the container's exit was not recorded")
+        // Recorded, not yet torn down: the exit is visible before the teardown is done.
+        #expect(FileManager.default.fileExists(atPath: marker))
+        #expect(FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace))
+        agent.kill9()
+        try agent.start()
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(!FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace), "the network namespace outlived the restart")
+        #expect(!agent.mountsBelowRoot().contains { $0.contains(id) }, "a mount of the exited container is left")
+        #expect(try agent.ok("inspect", "brief").contains("\"exited\""))
+        try agent.ok("rm", "brief")
+    }
+
     @Test func killDuringImportLeavesNoHalfWrittenBlob() throws {
         let agent = try TestAgent()
         defer { agent.tearDown() }

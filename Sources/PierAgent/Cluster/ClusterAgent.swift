@@ -136,11 +136,17 @@ public actor ClusterAgent {
         }
         var byTask: [String: ContainerSummary] = [:]
         for c in containers { if let t = c.labels[Self.taskLabel] { byTask[t] = c } }
-        for (taskID, c) in byTask where assigned[taskID] == nil {
-            do { try await node.containers.remove(c.id, force: true) } catch {
-                logger.warning("cannot remove container \(c.name) of unassigned task \(taskID): \(error)")
+        // Containers of tasks no longer assigned: running ones go first (they may hold a port or
+        // a device a new task needs); exited ones after the starts, which need not wait for them.
+        let unassigned = byTask.filter { assigned[$0.key] == nil }
+        func remove(_ entries: [(key: String, value: ContainerSummary)]) async {
+            for (taskID, c) in entries {
+                do { try await node.containers.remove(c.id, force: true) } catch {
+                    logger.warning("cannot remove container \(c.name) of unassigned task \(taskID): \(error)")
+                }
             }
         }
+        await remove(unassigned.filter { $0.value.state == .running || $0.value.state == .restarting })
         // Stops first and all at once (each may wait out its grace period), so a stop-first update
         // or a drain frees the node quickly; then the starts, in task order.
         let stopping = assigned.values.compactMap { task -> ContainerSummary? in
@@ -165,6 +171,7 @@ public actor ClusterAgent {
             await start(task)
         }
         await reportChanges()
+        await remove(unassigned.filter { $0.value.state != .running && $0.value.state != .restarting })
     }
 
     private func start(_ task: AssignedTask) async {

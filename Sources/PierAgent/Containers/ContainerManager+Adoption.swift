@@ -28,7 +28,10 @@ extension ContainerManager {
                     await cleanup(r.id)
                 }
             case .exited, .dead:
-                break
+                // The previous agent recorded the exit but was killed before the teardown.
+                if FileManager.default.fileExists(atPath: cleanupMarker(r.id).path) {
+                    await deferredCleanup(r.id)
+                }
             }
         }
         // Directories of containers that never made it into the database.

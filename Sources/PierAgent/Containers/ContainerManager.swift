@@ -16,6 +16,8 @@ actor ContainerManager {
     /// Bumped on every launch; a watcher of an older launch is ignored.
     private var generations: [String: Int] = [:]
     private var healthTasks: [String: Task<Void, Never>] = [:]
+    /// Teardowns of exited containers that run after their exit was recorded (`processExit`).
+    private var pendingCleanups: [String: Task<Void, Never>] = [:]
     private var restartTasks: [String: Task<Void, Never>] = [:]
     private var restartDelays: [String: Duration] = [:]
     /// Called after a container's state or health changed by itself (an exit, a health check),
@@ -186,6 +188,7 @@ actor ContainerManager {
     }
 
     private func launch(_ r: ContainerRecord, foreground: Bool) async throws {
+        await awaitPendingCleanup(r.id)
         let dir = directory(r.id)
         let image: RunnableImage
         let layers: [URL]
@@ -244,14 +247,25 @@ actor ContainerManager {
     }
 
     /// Records an exit, tears the container's runtime state down, and restarts or removes it.
+    ///
+    /// A container that stays exited is recorded first and torn down a second later (the network,
+    /// runc's state and the mounts take ~90 ms, and network setups and teardowns take turns): its
+    /// exit is visible at once, and the replacement a cluster agent starts for it does not queue
+    /// behind its teardown. A marker file says the teardown is pending, so an agent killed
+    /// meanwhile finishes it at its next start; `start` and `remove` cut the wait short.
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
-        await cleanup(r.id)
-        trace("exit: cleanup")
         let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
         // A --rm container that is not coming back is deleted in one transaction.
         let removeNow = r.config.autoRemove && !restart
+        let cleanupFirst = restart || removeNow
+        if cleanupFirst {
+            await cleanup(r.id)
+            trace("exit: cleanup")
+        } else {
+            FileManager.default.createFile(atPath: cleanupMarker(r.id).path, contents: nil)
+        }
         let updated = removeNow ? nil : try? database.update(r.id) {
             $0.state = restart ? .restarting : .exited
             $0.exitCode = info.exitCode; $0.finishedAt = info.finishedAt; $0.error = info.error
@@ -271,6 +285,33 @@ actor ContainerManager {
         notifyChange()
         resumeWaiters(r.id, ContainerExit(exitCode: info.exitCode, error: info.error))
         if r.config.autoRemove && !restart { exitCounts.removeValue(forKey: r.id) }
+        if !cleanupFirst {
+            let id = r.id
+            let teardown = Task {
+                try? await Task.sleep(for: .seconds(1))  // cancelled by awaitPendingCleanup
+                await self.deferredCleanup(id)
+            }
+            pendingCleanups[id] = teardown
+            await teardown.value
+            trace("exit: cleanup")
+        }
+    }
+
+    func cleanupMarker(_ id: String) -> URL { directory(id).appendingPathComponent("cleanup-pending") }
+
+    /// The teardown of an exited container, after its exit was recorded. Runs in a task of its
+    /// own, so cancelling the wait before it never cancels the subprocesses it starts.
+    func deferredCleanup(_ id: String) async {
+        await Task { await self.cleanup(id) }.value
+        try? FileManager.default.removeItem(at: cleanupMarker(id))
+        pendingCleanups[id] = nil
+    }
+
+    /// Finishes the deferred teardown of a container's previous run now, if one is pending.
+    func awaitPendingCleanup(_ id: String) async {
+        guard let pending = pendingCleanups[id] else { return }
+        pending.cancel()
+        await pending.value
     }
 
     func scheduleRestart(_ r: ContainerRecord, after delay: Duration) {
@@ -406,6 +447,7 @@ actor ContainerManager {
         }
         restartTasks.removeValue(forKey: r.id)?.cancel()
         healthTasks.removeValue(forKey: r.id)?.cancel()
+        await awaitPendingCleanup(r.id)
         await cleanup(r.id)
         try removeFiles(r)
     }
