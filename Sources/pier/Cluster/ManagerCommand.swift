@@ -12,6 +12,15 @@ struct ManagerCommand: AsyncParsableCommand {
             + "`pier agent --join tcp://HOST:PORT --token $(pier join-token -q worker)`)."
     )
 
+    @OptionGroup var options: ManagerOptions
+
+    func run() async throws {
+        try await ManagerService(configuration: options.makeConfiguration(localWorker: false)).run()
+    }
+}
+
+/// The options `pier manager` and `pier up` share.
+struct ManagerOptions: ParsableArguments {
     @OptionGroup var daemon: DaemonOptions
 
     @Option(help: ArgumentHelp("Extra names or addresses for the manager's certificate (repeatable).", valueName: "NAME"))
@@ -27,10 +36,6 @@ struct ManagerCommand: AsyncParsableCommand {
         guard heartbeat > 0, heartbeatGrace > heartbeat else {
             throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
         }
-    }
-
-    func run() async throws {
-        try await ManagerService(configuration: makeConfiguration(localWorker: false)).run()
     }
 
     func makeConfiguration(localWorker: Bool) -> ManagerService.Configuration {
@@ -54,9 +59,9 @@ struct UpCommand: AsyncParsableCommand {
             + "stacks deployed here run here, and other devices can join with a token."
     )
 
-    @OptionGroup var manager: ManagerCommand
+    @OptionGroup var options: ManagerOptions
 
     func run() async throws {
-        try await ManagerService(configuration: manager.makeConfiguration(localWorker: true)).run()
+        try await ManagerService(configuration: options.makeConfiguration(localWorker: true)).run()
     }
 }
