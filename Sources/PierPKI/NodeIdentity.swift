@@ -49,11 +49,17 @@ public struct NodeIdentity: Sendable {
     /// When the certificate expires.
     public var notValidAfter: Date { certificate.notValidAfter }
 
+    /// The validity the CA granted. It backdates `notValidBefore` by
+    /// `ClusterCA.clockSkewAllowance` for clocks behind its own; that margin is not part of it.
+    public var validity: TimeInterval {
+        let span = notValidAfter.timeIntervalSince(notValidBefore)
+        return span > ClusterCA.clockSkewAllowance ? span - ClusterCA.clockSkewAllowance : span
+    }
+
     /// Whether the certificate should be renewed: less than a third of its validity is left
     /// (or it has expired).
     public func needsRenewal(now: Date = Date()) -> Bool {
-        let lifetime = notValidAfter.timeIntervalSince(notValidBefore)
-        return notValidAfter.timeIntervalSince(now) < lifetime / 3
+        notValidAfter.timeIntervalSince(now) < validity / 3
     }
 
     /// Loads `node.pem`, `node-key.pem` and `ca.pem` from `directory`.

@@ -109,6 +109,18 @@ import X509
         #expect(identity.needsRenewal(now: now + 91 * day))
     }
 
+    /// The CA backdates certificates by its clock-skew allowance (5 min); that margin must not
+    /// count as validity, or a short-lived certificate would be due for renewal at once.
+    @Test func theClockSkewMarginIsNotValidity() throws {
+        let ca = try ClusterCA.create()
+        let now = Date()
+        let identity = try ca.issueIdentity(nodeID: "n1", role: .worker, validity: 30, now: now)
+        #expect(abs(identity.validity - 30) < 1.5)
+        #expect(!identity.needsRenewal(now: now))
+        #expect(!identity.needsRenewal(now: now + 18))
+        #expect(identity.needsRenewal(now: now + 22))
+    }
+
     @Test func savesLoadsAndParsesItsIdentity() throws {
         let dir = try TemporaryDirectory()
         let ca = try ClusterCA.create(clusterID: "c9")

@@ -28,16 +28,32 @@ public struct WebSocketSessionTransport: SessionTransport {
         return isIP ? "pier-manager" : nil
     }
 
-    public func withSession(_ body: @escaping @Sendable (SessionChannel) async throws -> Void) async throws {
-        var identity = try membership.identity()
-        if identity.needsRenewal() {
-            do {
-                identity = try await membership.renew(identity)
-                logger.info("node certificate renewed; valid until \(identity.notValidAfter)")
-            } catch {
-                logger.warning("certificate renewal failed, using the current one: \(error)")
-            }
+    /// Renews the node certificate when less than a third of its validity is left; on failure
+    /// the current one is kept (and tried again at the next check).
+    func renewIfDue(_ identity: NodeIdentity) async -> NodeIdentity {
+        guard identity.needsRenewal() else { return identity }
+        do {
+            let renewed = try await membership.renew(identity)
+            logger.info("node certificate renewed; valid until \(renewed.notValidAfter)")
+            return renewed
+        } catch {
+            logger.warning("certificate renewal failed, using the current one: \(error)")
+            return identity
         }
+    }
+
+    /// Checks a tenth of the validity apart (at most hourly, at least every second) until cancelled.
+    func renewWhileConnected() async {
+        while !Task.isCancelled {
+            let validity = (try? membership.identity().validity) ?? 3600
+            try? await Task.sleep(for: .seconds(max(1, min(3600, validity / 10))))
+            guard !Task.isCancelled, let current = try? membership.identity() else { continue }
+            _ = await renewIfDue(current)
+        }
+    }
+
+    public func withSession(_ body: @escaping @Sendable (SessionChannel) async throws -> Void) async throws {
+        let identity = await renewIfDue(try membership.identity())
         let address = try ManagerAddress(parsing: try membership.managerAddress())
         let tls = try ClientTLS(identity: identity).configuration
         let logger = self.logger
@@ -72,6 +88,9 @@ public struct WebSocketSessionTransport: SessionTransport {
                     }
                 }
                 group.addTask { try await body(channel) }
+                // A session may outlive the certificate it opened with: renew while it lasts,
+                // so the next connection (and the next renewal) has a valid one.
+                group.addTask { await self.renewWhileConnected() }
                 try await group.next()
                 group.cancelAll()
             }

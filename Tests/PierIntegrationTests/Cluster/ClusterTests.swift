@@ -122,6 +122,30 @@ struct ClusterTests {
         #expect(try cluster.agentPier(a, ["ps", "-a", "-q"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
+    /// A device stays connected for longer than its certificate lives: the agent renews it during
+    /// the session, and after the first certificate has expired a new session is accepted.
+    @Test func certificatesRenewDuringALongSession() throws {
+        let cluster = try TestCluster.start(agents: 1, managerArguments: ["--cert-expiry", "30s"])
+        defer { cluster.tearDown() }
+        let joined = Date()
+        let a = try cluster.member("node-a")
+        let pem = a.root.appendingPathComponent("cluster/node.pem")
+        let first = try String(contentsOf: pem, encoding: .utf8)
+        // Due when a third (10 s) is left; checked every 3 s.
+        let renewed = cluster.waitUntil(35) { (try? String(contentsOf: pem, encoding: .utf8)) != first }
+        #expect(renewed, "the certificate was not renewed during the session; agent log:\n\(cluster.log(cluster.agentLog(a)))")
+        #expect(try cluster.nodes().first?.state == "ready")
+        // Past the first certificate's expiry, a restarted manager takes the agent back.
+        let wait = 32 - Date().timeIntervalSince(joined)
+        if wait > 0 { usleep(useconds_t(wait * 1_000_000)) }
+        cluster.killManager()
+        try cluster.startManager()
+        try cluster.waitForReadyNodes(1)
+        try cluster.ok(["service", "create", "--name", "web", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 1, within: 30)
+        #expect(try cluster.ok("cert", "create", "x", "-o", cluster.root.appendingPathComponent("x").path).contains("node.pem"))
+    }
+
     @Test func deployAndScaleSpreadsTasksOverNodes() throws {
         let cluster = try TestCluster.start()
         defer { cluster.tearDown() }

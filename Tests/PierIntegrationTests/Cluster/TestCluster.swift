@@ -46,6 +46,8 @@ final class TestCluster: @unchecked Sendable {
     let managerRoot: URL
     let managerBridge: String
     private(set) var managerProcess: Process?
+    /// Extra arguments of every `pier manager` start (e.g. `--cert-expiry`).
+    var managerArguments: [String] = []
     private(set) var members: [Member] = []
     private(set) var token = ""
     private var namespaces: [String] = []
@@ -57,8 +59,9 @@ final class TestCluster: @unchecked Sendable {
 
     /// Builds the topology, starts the manager, builds the busybox image on it and joins
     /// three agents; returns once the three nodes are ready.
-    static func start(agents: Int = 3, directPort: Int? = nil) throws -> TestCluster {
+    static func start(agents: Int = 3, directPort: Int? = nil, managerArguments: [String] = []) throws -> TestCluster {
         let cluster = try TestCluster()
+        cluster.managerArguments = managerArguments
         do {
             try cluster.setUpNetwork(agents: agents)
             for m in cluster.members { m.directPort = directPort }
@@ -145,7 +148,7 @@ final class TestCluster: @unchecked Sendable {
         p.executableURL = Binaries.pier
         p.arguments = ["manager", "--data-root", managerRoot.path, "--listen", managerHost, "--listen", managerAddress,
                        "--shim", Binaries.shim.path, "--bridge", managerBridge, "--bridge-subnet", "10.215.\(net).0/24",
-                       "--hostname", "manager", "--heartbeat", "0.5", "--heartbeat-grace", "1.5"]
+                       "--hostname", "manager", "--heartbeat", "0.5", "--heartbeat-grace", "1.5"] + managerArguments
         let handle = try Self.logHandle(managerLog)
         p.standardOutput = handle
         p.standardError = handle
