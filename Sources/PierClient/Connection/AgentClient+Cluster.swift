@@ -125,12 +125,7 @@ extension AgentClient {
 
     /// `GET /v1/services/{ref}/logs`: the output of the service's tasks, each line prefixed with its task.
     public func serviceLogs(_ ref: String, follow: Bool, tail: Int?, timestamps: Bool) async throws -> AttachedStream {
-        var query: [(String, String)] = []
-        if follow { query.append(("follow", "1")) }
-        if let tail { query.append(("tail", String(tail))) }
-        if timestamps { query.append(("timestamps", "1")) }
-        let path = "/v1/services/\(Self.segment(ref))/logs"
-        return AttachedStream(response: try await send(.GET, path, query: query), request: "GET " + path)
+        try await logStream("/v1/services/\(Self.segment(ref))/logs", follow: follow, tail: tail, timestamps: timestamps)
     }
 
     /// `POST /v1/certificates`: a client certificate and key signed by the cluster CA.

@@ -59,13 +59,16 @@ extension AgentClient {
 
     /// `GET /v1/containers/{ref}/logs`: the stored output, and with `follow` what comes after.
     public func logs(_ ref: String, follow: Bool, tail: Int?, timestamps: Bool) async throws -> AttachedStream {
+        try await logStream("/v1/containers/\(Self.segment(ref))/logs", follow: follow, tail: tail, timestamps: timestamps)
+    }
+
+    /// A logs route (a container's, or a service's on the manager) with its query.
+    func logStream(_ path: String, follow: Bool, tail: Int?, timestamps: Bool) async throws -> AttachedStream {
         var query: [(String, String)] = []
         if follow { query.append(("follow", "1")) }
         if let tail { query.append(("tail", String(tail))) }
         if timestamps { query.append(("timestamps", "1")) }
-        let path = "/v1/containers/\(Self.segment(ref))/logs"
-        let response = try await send(.GET, path, query: query)
-        return AttachedStream(response: response, request: "GET " + path)
+        return AttachedStream(response: try await send(.GET, path, query: query), request: "GET " + path)
     }
 
     /// `POST /v1/containers/{ref}/exec`: runs a process in the running container, streaming its output.
