@@ -136,13 +136,6 @@ struct RemoteAddress: Sendable {
     }
 }
 
-enum IPAddressText {
-    static func isIP(_ s: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
-    }
-}
-
 enum RandomIDText {
     static func isValidName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }

@@ -23,9 +23,7 @@ public struct WebSocketSessionTransport: SessionTransport {
     /// client would otherwise put the URL's host there; the manager does not check names
     /// (trust is the cluster CA and the manager role), so any valid name serves.
     static func sniHostname(for host: String) -> String? {
-        var v4 = in_addr(), v6 = in6_addr()
-        let isIP = inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
-        return isIP ? "pier-manager" : nil
+        IPAddressText.isIP(host) ? "pier-manager" : nil
     }
 
     /// Renews the node certificate when less than a third of its validity is left; on failure

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PierClient
 import PierManager
 
 /// `pier manager`: the Edge Manager alone (it keeps images for its registry, runs no tasks).
@@ -33,24 +34,17 @@ struct ManagerOptions: ParsableArguments {
     var heartbeatGrace: Double = 1.5
 
     @Option(help: ArgumentHelp(
-        "Validity of the node and client certificates the manager issues, e.g. 90d, 2160h, 30m (at least 10s; short values are for tests).",
+        "Validity of the node and client certificates the manager issues, as Swarm's --cert-expiry: e.g. 2160h (90 days), 30m (at least 10s; short values are for tests).",
         discussion: "Agents renew theirs when a third of it is left, also during a long-lived session.", valueName: "duration"))
-    var certExpiry: String = "90d"
+    var certExpiry: String = "2160h"
 
     func validate() throws {
         guard heartbeat > 0, heartbeatGrace > heartbeat else {
             throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
         }
-        guard let seconds = Self.seconds(certExpiry), seconds >= 10 else {
-            throw ValidationError("--cert-expiry \(certExpiry): give a duration of at least 10s, e.g. 90d, 2160h or 30m")
+        guard let seconds = GoDuration.seconds(certExpiry), seconds >= 10 else {
+            throw ValidationError("--cert-expiry \(certExpiry): give a duration of at least 10s, e.g. 2160h or 30m")
         }
-    }
-
-    /// `90d`, `12h`, `30m`, `45s` (or plain seconds) in seconds; nil if malformed.
-    static func seconds(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let last = text.last, let unit = units[last] { return Double(text.dropLast()).map { $0 * unit } }
-        return Double(text)
     }
 
     func makeConfiguration(localWorker: Bool) -> ManagerService.Configuration {
@@ -62,7 +56,7 @@ struct ManagerOptions: ParsableArguments {
         return ManagerService.Configuration(
             agent: daemon.agentConfiguration(listen: unix), remoteListen: tcp, localWorker: localWorker,
             hostname: daemon.hostname, advertise: advertise, manager: manager,
-            nodeCertificateValidity: Self.seconds(certExpiry) ?? 90 * 86400)
+            nodeCertificateValidity: GoDuration.seconds(certExpiry) ?? 90 * 86400)
     }
 }
 
