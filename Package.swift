@@ -16,7 +16,7 @@ var targets: [Target] = [
     .target(name: "PierAPI", dependencies: []),
     // The device agent: state in SQLite, container supervision, the HTTP API.
     .target(name: "PierAgent", dependencies: [
-        "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry",
+        "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry", "PierCoAPAPI",
         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -49,10 +49,18 @@ var targets: [Target] = [
     ]),
     // CoAP (RFC 7252, 7959 block-wise, 7641 observe, 6690 link format) on NIOCore only.
     .target(name: "PierCoAP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+    // The CoAP interface of agent (CPIS) and manager (CEMC) for constrained clients: list,
+    // activate, observe, stop and remove services, with a pre-shared token per client.
+    .target(name: "PierCoAPAPI", dependencies: [
+        "PierCoAP", "PierAPI",
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
     // The Edge Manager: cluster state behind a StateStore (SQLite), the API, agent sessions,
     // the reconcile loop that applies PierCluster's decisions, and the registry mount.
     .target(name: "PierManager", dependencies: [
-        "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent",
+        "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -112,7 +120,9 @@ var targets: [Target] = [
         exclude: ["aiocoap_server.py"]),
     .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
-    .testTarget(name: "PierIntegrationTests", dependencies: ["PierClient", "PierAPI"]),
+    .testTarget(name: "PierIntegrationTests", dependencies: [
+        "PierClient", "PierAPI", "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
+    ]),
 ]
 
 // Development convenience: `PIER_ONLY=PierImageTests,PierOCITests swift test --scratch-path .build-image`

@@ -105,7 +105,10 @@ public struct ContainerExit: Codable, Sendable, Equatable {
 /// complete create request), as Docker's API allows; a present field of the wrong type is
 /// still an error naming it.
 extension ContainerCreateRequest {
-    private enum CodingKeys: String, CodingKey {
+    /// The JSON field names of a create request, for callers that report unknown keys by name.
+    public static var fieldNames: Set<String> { Set(CodingKeys.allCases.map(\.stringValue)) }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case image, name, entrypoint, command, env, workdir, user, hostname, readOnly, volumes, devices, memory, cpus
         case pidsLimit, network, publish, restart, health, labels, capAdd, capDrop, autoRemove, logMaxSize, logMaxFiles, stopSignal
     }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PierAPI
+import PierCoAPAPI
 import PierOCI
 import PierPKI
 import PierRegistry
@@ -29,7 +30,12 @@ public struct Agent: Sendable {
         }
         let router = Router(context: BasicRequestContext.self)
         node.addRoutes(to: router)
+        let coap = try configuration.coap.map { options in
+            (options.address, ConstrainedInterface(
+                backend: AgentConstrainedBackend(containers: node.containers), keys: try CoAPAccessKeys.load(options.keysPath), logger: node.logger))
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
             let tcp = configuration.listen.filter { $0.hasPrefix("tcp://") }
             for app in try Self.unixApplications(configuration.listen.filter { !$0.hasPrefix("tcp://") }, router: router, serverName: "pier-agent", logger: node.logger) {
                 group.addTask { try await app.runService() }

@@ -20,6 +20,8 @@ public struct AgentConfiguration: Sendable {
     public var maxRequestBody: Int
     /// Upper bound on unpacked bytes per layer (decompression bombs stop here).
     public var maxLayerBytes: Int64
+    /// The CoAP interface for constrained clients, if one is served (`--coap`, `--coap-keys`).
+    public var coap: CoAPInterfaceOptions?
 
     public init(
         dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,
@@ -35,4 +37,11 @@ public struct AgentConfiguration: Sendable {
 
     var containersRoot: URL { dataRoot.appendingPathComponent("containers") }
     var databasePath: URL { dataRoot.appendingPathComponent("agent.db") }
+}
+
+/// Where the CoAP interface listens (`udp://HOST:PORT`) and the file of client tokens.
+public struct CoAPInterfaceOptions: Sendable {
+    public var address: String
+    public var keysPath: String
+    public init(address: String, keysPath: String) { self.address = address; self.keysPath = keysPath }
 }

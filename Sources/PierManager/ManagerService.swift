@@ -7,6 +7,7 @@ import NIOSSL
 import PierAgent
 import PierAPI
 import PierCluster
+import PierCoAPAPI
 import PierPKI
 import PierRegistry
 
@@ -55,6 +56,11 @@ public struct ManagerService: Sendable {
         chmod(configuration.pkiDirectory.path, 0o700)
         let ca = try ClusterCA.loadOrCreate(in: configuration.pkiDirectory.path)
         let membership = Membership(ca: ca, manager: manager, nodeValidity: configuration.nodeCertificateValidity)
+        // The CoAP interface serves the cluster's services (CEMC), also under `pier up`.
+        let coap = try configuration.agent.coap.map { options in
+            (options.address, ConstrainedInterface(
+                backend: ManagerConstrainedBackend(manager: manager), keys: try CoAPAccessKeys.load(options.keysPath), logger: logger))
+        }
 
         // The local admin socket: everything, no certificate (file permissions guard it).
         let local = Router(context: ManagerRequestContext.self)
@@ -62,6 +68,7 @@ public struct ManagerService: Sendable {
         ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: local)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
+            if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
             for app in try Agent.unixApplications(configuration.agent.listen, router: local, serverName: "pier-manager", logger: logger) {
                 group.addTask { try await app.runService() }
             }

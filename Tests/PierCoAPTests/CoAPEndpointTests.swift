@@ -187,6 +187,45 @@ struct CoAPEndpointTests {
     }
 }
 
+
+@Suite("CoAPEndpoint: resources that serve their subpaths")
+struct CoAPSubpathTests {
+    static func get(_ path: [String], _ link: Link, id: UInt16, observe: Bool = false) async throws -> CoAPMessage {
+        var req = CoAPMessage(type: .confirmable, code: .get, messageID: id, token: try CoAPToken([UInt8(id & 0xff)]))
+        req.uriPath = path
+        if observe { req.observe = 0 }
+        try await link.serverChannel.writeInbound(CoAPEndpointTests.envelope(req, from: link.clientAddress))
+        return try await CoAPEndpointTests.reply(link.serverChannel)
+    }
+
+    @Test("/services serves /services/web and /services/web/stop; /servicesX and exact resources are not captured; observe works on a subpath")
+    func subpaths() async throws {
+        let link = try Link()
+        let server = try await CoAPEndpoint.attach(
+            to: link.serverChannel,
+            resources: [
+                CoAPResource(path: "/services", observable: true, servesSubpaths: true) { req in
+                    CoAPResponse(code: .content, payload: Array("tree:\(req.path)".utf8))
+                },
+                CoAPResource(path: "/services/fixed") { _ in CoAPResponse(code: .content, payload: Array("fixed".utf8)) },
+                CoAPResource(path: "/plain") { _ in CoAPResponse(code: .content, payload: Array("plain".utf8)) },
+            ], configuration: endpointConfiguration())
+        #expect(try await Self.get(["services"], link, id: 1).payload == Array("tree:/services".utf8))
+        #expect(try await Self.get(["services", "web"], link, id: 2).payload == Array("tree:/services/web".utf8))
+        #expect(try await Self.get(["services", "web", "stop"], link, id: 3).payload == Array("tree:/services/web/stop".utf8))
+        #expect(try await Self.get(["services", "fixed"], link, id: 4).payload == Array("fixed".utf8))
+        #expect(try await Self.get(["servicesX"], link, id: 5).code == .notFound)
+        #expect(try await Self.get(["plain", "below"], link, id: 6).code == .notFound)
+
+        let first = try await Self.get(["services", "web"], link, id: 7, observe: true)
+        #expect(first.observe == 0)
+        server.notifyChanged("/services/other")  // nobody observes it: nothing is sent
+        server.notifyChanged("/services/web")
+        let n = try await CoAPEndpointTests.reply(link.serverChannel)
+        #expect(n.token == first.token && n.observe == 1 && n.payload == Array("tree:/services/web".utf8))
+    }
+}
+
 final class Counter: Sendable {
     private let value = Mutex(0)
     func next() -> Int {

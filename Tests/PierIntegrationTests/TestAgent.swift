@@ -67,11 +67,14 @@ final class TestAgent: @unchecked Sendable {
     let bridge: String
     let subnetPrefix: String
     private(set) var process: Process?
+    /// Extra arguments of every `pier agent` start (e.g. `--coap`).
+    let arguments: [String]
 
     /// The bridge's own address: published ports answer here.
     var gateway: String { subnetPrefix + ".1" }
 
-    init() throws {
+    init(arguments: [String] = []) throws {
+        self.arguments = arguments
         root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         socket = root.appendingPathComponent("pier.sock").path
@@ -86,7 +89,7 @@ final class TestAgent: @unchecked Sendable {
         let p = Process()
         p.executableURL = Binaries.pier
         p.arguments = ["agent", "--data-root", root.path, "--listen", host, "--shim", Binaries.shim.path,
-                       "--bridge", bridge, "--bridge-subnet", subnetPrefix + ".0/24"]
+                       "--bridge", bridge, "--bridge-subnet", subnetPrefix + ".0/24"] + arguments
         let log = root.appendingPathComponent("agent.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)

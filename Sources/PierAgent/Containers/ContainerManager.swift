@@ -224,6 +224,7 @@ actor ContainerManager {
         }
         watch(updated, generation: generation)
         trace("launch: recorded")
+        notifyChange()
     }
 
     /// Watches a container's shim and handles its exit.
@@ -456,6 +457,7 @@ actor ContainerManager {
     /// so an attached `run --rm` answers as soon as the container is gone from the API.
     private func removeFiles(_ r: ContainerRecord) throws {
         try database.delete(r.id)
+        notifyChange()
         let dir = directory(r.id)
         Task.detached(priority: .utility) { try? FileManager.default.removeItem(at: dir) }
         generations.removeValue(forKey: r.id)

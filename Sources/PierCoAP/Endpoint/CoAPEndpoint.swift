@@ -107,8 +107,10 @@ public final class CoAPEndpoint: Sendable {
     /// without Observe or with an error, and throws when the peer stops answering. Cancelling the
     /// iteration forgets the observation; the server learns it from the Reset to its next
     /// confirmable notification.
-    public func observe(_ path: String, on peer: SocketAddress, query: [String] = []) -> AsyncThrowingStream<CoAPMessage, any Error> {
-        var message = CoAPMessage(type: .confirmable, code: .get, messageID: 0)
+    public func observe(_ path: String, on peer: SocketAddress, query: [String] = [], options: [CoAPOption] = [])
+        -> AsyncThrowingStream<CoAPMessage, any Error>
+    {
+        var message = CoAPMessage(type: .confirmable, code: .get, messageID: 0, options: options)
         message.uriPath = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if !query.isEmpty { message.uriQuery = query }
         message.observe = 0

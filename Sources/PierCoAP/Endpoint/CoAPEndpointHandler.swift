@@ -149,7 +149,7 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
             perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
             return
         }
-        guard let resource = resources[request.path] else {
+        guard let resource = resource(for: request.path) else {
             perform(
                 layer.respond(
                     to: original, from: peer, with: CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)"), now: now))
@@ -204,8 +204,19 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
         perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
     }
 
+    /// The resource at `path`, or the nearest ancestor that serves its subpaths.
+    func resource(for path: String) -> CoAPResource? {
+        if let exact = resources[path] { return exact }
+        var parent = Substring(path)
+        while let slash = parent.lastIndex(of: "/"), slash != parent.startIndex {
+            parent = parent[..<slash]
+            if let r = resources[String(parent)], r.servesSubpaths { return r }
+        }
+        return nil
+    }
+
     func notifyChanged(_ path: String) {
-        guard let resource = resources[path] else { return }
+        guard let resource = resource(for: path) else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let loop = eventLoop
         // Past the cap a notification is skipped; the observer gets the next one.

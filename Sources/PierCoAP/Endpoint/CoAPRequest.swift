@@ -32,18 +32,22 @@ public struct CoAPResource: Sendable {
     public var link: CoAPLink
     /// Whether GET with Observe 0 registers an observer.
     public var observable: Bool
+    /// Whether the handler also serves every path below `path` (`/services/web`, `/services/web/stop`)
+    /// that no other resource claims; the handler reads `CoAPRequest.path` to tell them apart.
+    public var servesSubpaths: Bool
     public var handler: CoAPResourceHandler
 
     /// A resource at `path`; `observable` also adds `obs` to its link.
     public init(
         path: String, resourceTypes: [String] = [], interfaces: [String] = [], contentFormats: [UInt32] = [],
-        title: String? = nil, observable: Bool = false, handler: @escaping CoAPResourceHandler
+        title: String? = nil, observable: Bool = false, servesSubpaths: Bool = false, handler: @escaping CoAPResourceHandler
     ) {
         self.path = path
         self.link = CoAPLink(
             path: path, resourceTypes: resourceTypes, interfaces: interfaces, contentFormats: contentFormats,
             observable: observable, title: title)
         self.observable = observable
+        self.servesSubpaths = servesSubpaths
         self.handler = handler
     }
 }

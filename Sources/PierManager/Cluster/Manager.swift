@@ -42,6 +42,8 @@ public actor Manager {
     /// When the reconciler next has something due (a restart delay, a heartbeat deadline).
     var nextPass: Date?
     let reconciler: Reconciler
+    /// Called after every committed change (the CoAP interface's observe notifications).
+    var changeObservers: [@Sendable () -> Void] = []
 
     public init(store: any StateStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "pier.manager"),
                 resolveImage: @escaping @Sendable (String) async throws -> String) async throws {
@@ -91,7 +93,11 @@ public actor Manager {
         for (k, v) in changes.meta { meta[k] = v }
         dirty = true
         wakeup?.yield()
+        for observer in changeObservers { observer() }
     }
+
+    /// Registers `observer` to be called after every committed change.
+    public func onChange(_ observer: @escaping @Sendable () -> Void) { changeObservers.append(observer) }
 
     func requestReconcile() {
         dirty = true

@@ -25,10 +25,25 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "This node's name in a cluster (default: the host name).")
     var hostname: String = ProcessInfo.processInfo.hostName
 
+    @Option(help: ArgumentHelp(
+        "Serve the CoAP interface for constrained clients here: list, activate (PUT), observe, stop and remove services.",
+        discussion: "An agent serves its own containers (direct activation, CPIS); a manager or `pier up` the cluster's services (CEMC). Needs --coap-keys. See docs/coap-api.md.",
+        valueName: "udp://HOST:PORT"))
+    var coap: String?
+
+    @Option(help: ArgumentHelp("File of CoAP clients and their tokens, one `CLIENT TOKEN [ro|rw]` per line, mode 600.", valueName: "path"))
+    var coapKeys: String?
+
+    func validate() throws {
+        if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
+    }
+
     func agentConfiguration(listen: [String]) -> AgentConfiguration {
-        AgentConfiguration(
+        var configuration = AgentConfiguration(
             dataRoot: URL(fileURLWithPath: dataRoot).standardizedFileURL, listen: listen, runcPath: runc, shimPath: shim,
             bridgeName: bridge, bridgeSubnet: bridgeSubnet)
+        if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys) }
+        return configuration
     }
 }
 

@@ -435,6 +435,7 @@ struct ServiceView: Decodable {
             var container: Container
         }
         var name: String
+        var labels: [String: String]?
         var mode: Mode
         var task: Task
     }
