@@ -102,6 +102,11 @@ var targets: [Target] = [
         "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
+    // The CoAP client of bench/coap.py: response times, load, activation → answering.
+    .executableTarget(name: "pier-coap-bench", dependencies: [
+        "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]),
 
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
@@ -142,7 +147,7 @@ if let only = Context.environment["PIER_ONLY"], !only.isEmpty {
 let package = Package(
     name: "Pier",
     platforms: [.macOS(.v15)],
-    products: ["pier", "pier-shim", "pier-compute", "pier-sensor"].filter { n in targets.contains { $0.name == n } }
+    products: ["pier", "pier-shim", "pier-compute", "pier-sensor", "pier-coap-bench"].filter { n in targets.contains { $0.name == n } }
         .map { Product.executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),

@@ -57,7 +57,14 @@ struct ComputeServiceTests {
         let bad = try await client.put("/mergesort", to: peer, payload: Array("[1,two]".utf8))
         let empty = try await client.put("/average", to: peer, payload: Array("[]".utf8))
         let method = try await client.delete("/average", at: peer)
+        // A result larger than a block comes back in Block2: the client asks for blocks 1, 2, …
+        // by repeating the PUT without its body, and the service answers from the result it kept.
+        var rng = SplitMix(seed: 5)
+        let numbers = (0..<2000).map { _ in Int.random(in: -100_000...100_000, using: &rng) }
+        let large = try await client.put("/mergesort", to: peer, payload: Array("[\(numbers.map(String.init).joined(separator: ","))]".utf8))
         try await client.channel.close()
+        #expect(large.code == .changed && large.text == "[\(numbers.sorted().map(String.init).joined(separator: ","))]", "\(large)")
+        #expect(large.option(.block2) == nil)
         #expect(links.map(\.target) == ["/average", "/bubblesort", "/mergesort"])
         #expect(links.allSatisfy { $0.resourceTypes == ["pier.compute"] })
         #expect(mean.code == .changed && mean.text == "2.5" && mean.contentFormat == CoAPContentFormat.json, "\(mean)")

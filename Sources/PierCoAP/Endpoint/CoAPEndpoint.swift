@@ -186,15 +186,15 @@ public final class CoAPEndpoint: Sendable {
     private func download(_ base: CoAPMessage, first: CoAPMessage, block: BlockOption, peer: SocketAddress, path: String) async throws
         -> CoAPMessage
     {
-        // Fetching block n of a PUT or POST result means sending the request again, which the
-        // server would execute again: only GET results are reassembled.
-        guard base.code == .get else {
-            throw CoAPEndpointError.blockwise("the \(base.code) response is block-wise; only GET responses are reassembled", path: path)
-        }
+        // Block n of a PUT or POST result is asked for with the same request, without a body
+        // and with Block2 n (RFC 7959 §2.6, as libcoap does); the server answers it from the
+        // result it kept. All follow-ups reuse the first exchange's token, so servers that key
+        // a transfer by token (libcoap) or by path and peer (txThings) both recognise it.
         var body = first.payload
         var number = block.number + 1
         while true {
             var m = base
+            m.token = first.token
             m.observe = nil
             m.setOptions(.block2, [BlockOption(unchecked: number, more: false, szx: block.szx).option(.block2)])
             let r = try await exchange(m, peer: peer, path: path)

@@ -1,0 +1,200 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import PierCoAP
+
+/// `pier-coap-bench`: the CoAP client behind `bench/coap.py`. One client for every server
+/// measured (Pier, libcoap, aiocoap, txThings), so the servers are compared, not the clients.
+/// Prints one JSON object on stdout.
+@main
+struct PierCoAPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pier-coap-bench",
+        abstract: "CoAP load and latency client for bench/coap.py.",
+        subcommands: [Request.self, Load.self, Activate.self])
+}
+
+/// `coap://HOST:PORT/PATH` → address and path.
+struct CoAPURL: ExpressibleByArgument {
+    var host: String
+    var port: Int
+    var path: String
+
+    init?(argument: String) {
+        guard argument.hasPrefix("coap://") else { return nil }
+        let rest = argument.dropFirst("coap://".count)
+        let authority = rest.prefix { $0 != "/" }
+        path = String(rest.dropFirst(authority.count))
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return nil }
+        host = String(authority[..<colon])
+        self.port = port
+    }
+
+    func address() throws -> SocketAddress { try SocketAddress.makeAddressResolvingHost(host, port: port) }
+}
+
+func makeEndpoint(_ configure: (inout CoAPEndpoint.Configuration) -> Void = { _ in }) async throws -> CoAPEndpoint {
+    let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "0.0.0.0", port: 0).get()
+    var configuration = CoAPEndpoint.Configuration()
+    configure(&configuration)
+    return try await CoAPEndpoint.attach(to: channel, configuration: configuration)
+}
+
+func authOptions(_ token: String?) -> [CoAPOption] { token.map { [CoAPOption(CoAPOptionNumber(65001), string: $0)] } ?? [] }
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func emit(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+/// Response times of one request, repeated.
+struct Request: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send one request N times; print each response time (ms) and the last response.")
+
+    @Option(name: .shortAndLong, help: "get, put, post or delete.") var method = "get"
+    @Option(help: "Request body.") var payload: String?
+    @Option(help: "Request body from a file.") var payloadFile: String?
+    @Option(help: "Timed requests.") var repeat_ = 10
+    @Option(help: "Untimed requests first.") var warmup = 2
+    @Option(help: "Client token (option 65001).") var token: String?
+    @Argument var url: CoAPURL
+
+    enum CodingKeys: String, CodingKey { case method, payload, payloadFile, repeat_ = "repeat", warmup, token, url }
+
+    func run() async throws {
+        let body: [UInt8]
+        if let payloadFile { body = Array(try Data(contentsOf: URL(fileURLWithPath: payloadFile))) } else { body = Array((payload ?? "").utf8) }
+        let code: CoAPCode
+        switch method.lowercased() {
+        case "get": code = .get
+        case "put": code = .put
+        case "post": code = .post
+        case "delete": code = .delete
+        default: throw ValidationError("--method \(method): get, put, post or delete")
+        }
+        let endpoint = try await makeEndpoint()
+        let peer = try url.address()
+        var times: [Double] = []
+        var last: CoAPMessage?
+        for i in 0..<(warmup + repeat_) {
+            let start = now()
+            let response = try await endpoint.request(code, url.path, peer: peer, options: authOptions(token), payload: body)
+            let elapsed = (now() - start) * 1000
+            guard response.code.isSuccess else {
+                throw ValidationError("\(url.path) answered \(response.code): \(String(decoding: response.payload, as: UTF8.self))")
+            }
+            if i >= warmup { times.append(elapsed) }
+            last = response
+        }
+        try emit([
+            "times_ms": times, "median_ms": percentile(times, 0.5), "code": "\(last?.code ?? .empty)",
+            "response": String(decoding: last?.payload ?? [], as: UTF8.self),
+        ])
+    }
+}
+
+/// Requests per second from many clients, each with its own socket and one request in flight.
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "GET a resource from many clients for a while; print requests/s and latency.")
+
+    @Option(help: "Concurrent clients, each on its own UDP socket.") var clients = 16
+    @Option(help: "Seconds to run.") var duration = 5.0
+    @Option(help: "Confirmable (con) or non-confirmable (non) requests.") var type = "con"
+    @Argument var url: CoAPURL
+
+    func run() async throws {
+        let peer = try url.address()
+        let confirmable = type != "non"
+        let endpoints = try await withThrowingTaskGroup(of: CoAPEndpoint.self) { group in
+            for _ in 0..<clients { group.addTask { try await makeEndpoint { $0.messageLayer.responseTimeout = 5 } } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let end = now() + duration
+        let path = url.path
+        let results = await withTaskGroup(of: (Int, Int, [Double]).self) { group in
+            for endpoint in endpoints {
+                group.addTask {
+                    var ok = 0, failed = 0
+                    var times: [Double] = []
+                    while now() < end {
+                        let start = now()
+                        do {
+                            let r = try await endpoint.get(path, from: peer, confirmable: confirmable)
+                            if r.code.isSuccess { ok += 1; times.append((now() - start) * 1000) } else { failed += 1 }
+                        } catch { failed += 1 }
+                    }
+                    return (ok, failed, times)
+                }
+            }
+            return await group.reduce(into: [(Int, Int, [Double])]()) { $0.append($1) }
+        }
+        let ok = results.map(\.0).reduce(0, +), failed = results.map(\.1).reduce(0, +)
+        let times = results.flatMap(\.2)
+        try emit([
+            "requests": ok, "errors": failed, "rps": Double(ok) / duration, "clients": clients,
+            "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99),
+        ])
+        for e in endpoints { try? await e.channel.close() }
+    }
+}
+
+/// Request → service answering: activates a service (a CoAP PUT to an agent or manager, or a
+/// command such as `pier run -d`), then probes the service until it answers.
+struct Activate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time from an activation request to the activated CoAP service answering.",
+        discussion: "Either --put URL --body JSON (the CoAP interface), or a command after --. The probe is a NON GET sent every --interval-ms until one is answered.")
+
+    @Option(help: "The activation PUT, e.g. coap://127.0.0.1:5685/services/compute.") var put: CoAPURL?
+    @Option(help: "Activation body (JSON).") var body: String?
+    @Option(help: "Client token (option 65001).") var token: String?
+    @Option(help: "The service resource to probe, e.g. coap://127.0.0.1:5690/average.") var probe: CoAPURL
+    @Option(help: "Milliseconds between probes.") var intervalMs = 2.0
+    @Option(help: "Give up after this many seconds.") var timeout = 60.0
+    @Argument(parsing: .captureForPassthrough) var command: [String] = []
+
+    func validate() throws {
+        if (put == nil) == command.isEmpty { throw ValidationError("give either --put (and --body) or a command after --") }
+    }
+
+    func run() async throws {
+        let control = try await makeEndpoint()
+        let prober = try await makeEndpoint { $0.messageLayer.responseTimeout = intervalMs / 1000 }
+        let target = try probe.address()
+        let start = now()
+        var requestDone = 0.0
+        if let put {
+            let r = try await control.put(put.path, to: try put.address(), payload: Array((body ?? "").utf8), options: authOptions(token))
+            guard r.code.isSuccess else { throw ValidationError("activation answered \(r.code): \(String(decoding: r.payload, as: UTF8.self))") }
+        } else {
+            let args = command.first == "--" ? Array(command.dropFirst()) : command
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: args[0])
+            p.arguments = Array(args.dropFirst())
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw ValidationError("\(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+        }
+        requestDone = now()
+        var probes = 0
+        while now() - start < timeout {
+            probes += 1
+            if let r = try? await prober.get(probe.path, from: target, confirmable: false), r.code.isSuccess {
+                let answered = now()
+                try emit(["request_ms": (requestDone - start) * 1000, "answering_ms": (answered - start) * 1000, "probes": probes])
+                return
+            }
+        }
+        throw ValidationError("\(probe.path) did not answer within \(timeout) s")
+    }
+}
