@@ -104,7 +104,12 @@ public final class ConstrainedInterface: Sendable {
                 return try Self.json(.content, await backend.status(parts[1]))
             case (2, .put):
                 let name = parts[1]
-                let activation = try ActivationRequest.parse(request.payload, name: name, cluster: backend.role == "manager")
+                let format = request.message.option(.contentFormat)?.uintValue
+                guard format == nil || format == CoAPContentFormat.json || format == CoAPContentFormat.cbor else {
+                    return CoAPResponse(code: .unsupportedContentFormat, diagnostic: "send the activation as JSON (50) or CBOR (60)")
+                }
+                let activation = try ActivationRequest.parse(
+                    request.payload, name: name, cluster: backend.role == "manager", cbor: format == CoAPContentFormat.cbor)
                 let created = try await backend.activate(name, activation, client: client.name)
                 logger.info("CoAP activation", metadata: ["client": "\(client.name)", "service": "\(name)", "image": "\(activation.container.image)"])
                 var response = try Self.json(created ? .created : .changed, await backend.status(name))

@@ -26,7 +26,7 @@ public struct ConstrainedServiceStatus: Codable, Sendable, Equatable {
     }
 }
 
-/// The body of `PUT /services/NAME`: the container fields of `pier run` (`image`, `command`, `env`,
+/// The body of `PUT /services/NAME` (JSON, or CBOR with Content-Format 60): the container fields of `pier run` (`image`, `command`, `env`,
 /// `network`, `publish`, `devices`, `memory`, …, as in `POST /v1/containers`) and, on a manager,
 /// `replicas`, `mode` and `constraints`. The name comes from the path. An unknown key is an error
 /// naming it, never silently dropped.
@@ -51,11 +51,21 @@ public struct ActivationRequest: Sendable, Equatable {
         var constraints: [String]?
     }
 
-    /// Parses a JSON activation body for the service `name`; `cluster` allows the manager's fields.
-    public static func parse(_ body: [UInt8], name: String, cluster: Bool) throws(ConstrainedAPIError) -> ActivationRequest {
-        let data = Data(body)
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw .invalid("the body must be a JSON object such as {\"image\":\"pier-compute\",\"network\":\"host\"}")
+    /// Parses an activation body for the service `name`, JSON or (with `cbor`) CBOR; `cluster`
+    /// allows the manager's fields.
+    public static func parse(_ body: [UInt8], name: String, cluster: Bool, cbor: Bool = false) throws(ConstrainedAPIError)
+        -> ActivationRequest
+    {
+        let parsed: Any?
+        if cbor {
+            do { parsed = try CBORBody.object(body) } catch { throw .invalid("the CBOR body: \(error)") }
+        } else {
+            parsed = try? JSONSerialization.jsonObject(with: Data(body))
+        }
+        guard let object = parsed as? [String: Any], JSONSerialization.isValidJSONObject(object),
+            let data = try? JSONSerialization.data(withJSONObject: object)
+        else {
+            throw .invalid("the body must be a \(cbor ? "CBOR map" : "JSON object") such as {\"image\":\"pier-compute\",\"network\":\"host\"}")
         }
         let allowed = ContainerCreateRequest.fieldNames.union(cluster ? clusterFieldNames : [])
         let unknown = object.keys.filter { !allowed.contains($0) }.sorted()

@@ -63,12 +63,10 @@ struct Request: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "get, put, post or delete.") var method = "get"
     @Option(help: "Request body.") var payload: String?
     @Option(help: "Request body from a file.") var payloadFile: String?
-    @Option(help: "Timed requests.") var repeat_ = 10
+    @Option(name: .customLong("repeat"), help: "Timed requests.") var runs = 10
     @Option(help: "Untimed requests first.") var warmup = 2
     @Option(help: "Client token (option 65001).") var token: String?
     @Argument var url: CoAPURL
-
-    enum CodingKeys: String, CodingKey { case method, payload, payloadFile, repeat_ = "repeat", warmup, token, url }
 
     func run() async throws {
         let body: [UInt8]
@@ -85,7 +83,7 @@ struct Request: AsyncParsableCommand {
         let peer = try url.address()
         var times: [Double] = []
         var last: CoAPMessage?
-        for i in 0..<(warmup + repeat_) {
+        for i in 0..<(warmup + runs) {
             let start = now()
             let response = try await endpoint.request(code, url.path, peer: peer, options: authOptions(token), payload: body)
             let elapsed = (now() - start) * 1000

@@ -1,0 +1,206 @@
+import Foundation
+import Logging
+import NIOCore
+import PierAPI
+import PierCoAP
+import Synchronization
+import Testing
+
+@testable import PierCoAPAPI
+
+/// CBOR for the tests: the few major types an activation body uses.
+enum CBOR {
+    static func head(_ major: UInt8, _ n: Int) -> [UInt8] {
+        n < 24 ? [major << 5 | UInt8(n)] : n < 256 ? [major << 5 | 24, UInt8(n)] : [major << 5 | 25, UInt8(n >> 8), UInt8(n & 0xff)]
+    }
+    static func text(_ s: String) -> [UInt8] { head(3, s.utf8.count) + Array(s.utf8) }
+    static func array(_ items: [[UInt8]]) -> [UInt8] { head(4, items.count) + items.flatMap { $0 } }
+    static func map(_ pairs: [(String, [UInt8])]) -> [UInt8] { head(5, pairs.count) + pairs.flatMap { text($0.0) + $0.1 } }
+    static func int(_ n: Int) -> [UInt8] { n >= 0 ? head(0, n) : head(1, -1 - n) }
+}
+
+@Suite("Activation bodies: JSON and CBOR, unknown keys named")
+struct ActivationRequestTests {
+    @Test func jsonBodiesWithContainerFieldsAndOnAManagerClusterFields() throws {
+        let a = try ActivationRequest.parse(Array(#"{"image":"pier/compute:1","network":"host","command":["--port","5690"]}"#.utf8), name: "c", cluster: false)
+        #expect(a.container.image == "pier/compute:1" && a.container.network == "host" && a.container.command == ["--port", "5690"])
+        #expect(a.container.name == "c" && a.replicas == nil && !a.global)
+        let m = try ActivationRequest.parse(Array(#"{"image":"x","replicas":3,"constraints":["node.labels.zone==a"]}"#.utf8), name: "c", cluster: true)
+        #expect(m.replicas == 3 && m.constraints == ["node.labels.zone==a"])
+        #expect(try ActivationRequest.parse(Array(#"{"image":"x","mode":"global"}"#.utf8), name: "c", cluster: true).global)
+    }
+
+    @Test func badBodiesAreRefusedWithTheReason() {
+        func message(_ body: String, cluster: Bool = false) -> String {
+            do {
+                _ = try ActivationRequest.parse(Array(body.utf8), name: "c", cluster: cluster)
+                return "accepted"
+            } catch { return error.description }
+        }
+        #expect(message("[1,2]").contains("JSON object"))
+        #expect(message("{").contains("JSON object"))
+        #expect(message(#"{"network":"host"}"#).contains("missing field image"))
+        #expect(message(#"{"image":"x","replicas":2}"#).contains("unsupported field replicas"))
+        #expect(message(#"{"image":"x","imgae":"y","volumez":[]}"#, cluster: true).contains("unsupported fields imgae, volumez"))
+        #expect(message(#"{"image":"x","name":"other"}"#).contains("path names \"c\""))
+        #expect(message(#"{"image":7}"#).contains("field image has the wrong type"))
+        #expect(message(#"{"image":"x","mode":"sideways"}"#, cluster: true).contains("sideways"))
+        #expect(message(#"{"image":"x","replicas":-1}"#, cluster: true).contains("negative"))
+        #expect(message(#"{"image":"x","mode":"global","replicas":2}"#, cluster: true).contains("global"))
+    }
+
+    @Test func cborBodiesMeanTheSameAsJSON() throws {
+        let body = CBOR.map([
+            ("image", CBOR.text("pier/compute:1")), ("network", CBOR.text("host")),
+            ("command", CBOR.array([CBOR.text("--port"), CBOR.text("5690")])), ("pidsLimit", CBOR.int(64)),
+            ("readOnly", [0xf5]), ("cpus", [0xfb] + withUnsafeBytes(of: (0.5).bitPattern.bigEndian, Array.init)),
+        ])
+        let a = try ActivationRequest.parse(body, name: "c", cluster: false, cbor: true)
+        #expect(a.container.image == "pier/compute:1" && a.container.command == ["--port", "5690"])
+        #expect(a.container.pidsLimit == 64 && a.container.readOnly && a.container.cpus == 0.5)
+        #expect(a == (try ActivationRequest.parse(
+            Array(#"{"image":"pier/compute:1","network":"host","command":["--port","5690"],"pidsLimit":64,"readOnly":true,"cpus":0.5}"#.utf8),
+            name: "c", cluster: false)))
+    }
+
+    @Test func malformedCBORIsRefusedNeverCrashes() {
+        func refused(_ bytes: [UInt8]) -> String? {
+            do {
+                _ = try ActivationRequest.parse(bytes, name: "c", cluster: false, cbor: true)
+                return nil
+            } catch { return error.description }
+        }
+        #expect(refused([0xbf])?.contains("indefinite") == true)
+        #expect(refused([0xa1, 0x65, 0x69, 0x6d])?.contains("exceeds the body") == true)
+        #expect(refused(CBOR.map([("image", [0x43, 1, 2, 3])]))?.contains("byte strings") == true)
+        #expect(refused(CBOR.map([("image", CBOR.text("x"))]) + [0])?.contains("after the CBOR item") == true)
+        #expect(refused([0xa1, 0x01, 0x01])?.contains("keys must be text") == true)
+        #expect(refused(Array(repeating: 0x81, count: 40) + [0])?.contains("nested deeper") == true)
+        #expect(refused([0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])?.contains("too large") == true)
+        // Random bytes: always an error or a value, never a crash.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let bytes = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = refused(bytes)
+        }
+    }
+}
+
+@Suite("Client tokens for the CoAP interface")
+struct CoAPAccessKeysTests {
+    static func request(token: String?) -> CoAPMessage {
+        var m = CoAPMessage(type: .confirmable, code: .get, messageID: 1)
+        if let token { m.options.append(CoAPOption(CoAPAccessKeys.option, string: token)) }
+        return m
+    }
+
+    @Test func parsesClientsAndFindsThemByToken() throws {
+        let keys = try CoAPAccessKeys.parse(
+            "# comment\nsensor-12  6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a4\n\n dash\t0b8e2f4a6c1d3e5f7a9b0c2d4e6f8a1b ro # trailing\n", source: "k")
+        #expect(keys.clientNames == ["sensor-12", "dash"])
+        #expect(keys.client(for: Self.request(token: "6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a4")) == .init(name: "sensor-12", access: .readWrite))
+        #expect(keys.client(for: Self.request(token: "0b8e2f4a6c1d3e5f7a9b0c2d4e6f8a1b"))?.access == .readOnly)
+        #expect(keys.client(for: Self.request(token: "6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a")) == nil)
+        #expect(keys.client(for: Self.request(token: nil)) == nil)
+    }
+
+    @Test func refusesBadFiles() {
+        func error(_ text: String) -> String {
+            do {
+                _ = try CoAPAccessKeys.parse(text, source: "keys")
+                return "accepted"
+            } catch { return error.description }
+        }
+        #expect(error("").contains("no clients"))
+        #expect(error("a short").contains("keys:1: the token of a must be 16 to 255 bytes"))
+        #expect(error("a 0123456789abcdef admin").contains("access \"admin\""))
+        #expect(error("a 0123456789abcdef\na 0123456789abcdeX").contains("listed twice"))
+        #expect(error("a 0123456789abcdef\nb 0123456789abcdef").contains("share one token"))
+        #expect(error("a").contains("expected CLIENT TOKEN"))
+    }
+
+    @Test func refusesAFileOthersCanRead() throws {
+        let path = NSTemporaryDirectory() + "pier-keys-\(UUID().uuidString.prefix(8))"
+        try "a 0123456789abcdef\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        chmod(path, 0o640)
+        #expect(throws: ConstrainedAPIError.self) { try CoAPAccessKeys.load(path) }
+        chmod(path, 0o600)
+        #expect(try CoAPAccessKeys.load(path).clientNames == ["a"])
+    }
+}
+
+/// A recording backend, to test the interface's request handling without a runtime. The real
+/// backends (agent containers, manager services) are exercised in PierIntegrationTests.
+final class RecordingBackend: ConstrainedBackend {
+    let role: String
+    let calls = Mutex<[String]>([])
+    let services = Mutex<[String: ConstrainedServiceStatus]>([:])
+    init(role: String) { self.role = role }
+
+    func list() async throws -> [ConstrainedServiceStatus] { services.withLock { Array($0.values) } }
+    func status(_ name: String) async throws -> ConstrainedServiceStatus {
+        guard let s = services.withLock({ $0[name] }) else { throw ConstrainedAPIError.notFound("no service \(name)") }
+        return s
+    }
+    func activate(_ name: String, _ request: ActivationRequest, client: String) async throws -> Bool {
+        calls.withLock { $0.append("activate \(name) \(request.container.image) by \(client)") }
+        return services.withLock { $0.updateValue(.init(name: name, image: request.container.image, state: "running"), forKey: name) == nil }
+    }
+    func stop(_ name: String) async throws { _ = try await status(name); calls.withLock { $0.append("stop \(name)") } }
+    func start(_ name: String) async throws { _ = try await status(name); calls.withLock { $0.append("start \(name)") } }
+    func remove(_ name: String) async throws {
+        _ = try await status(name)
+        services.withLock { $0[name] = nil }
+        calls.withLock { $0.append("remove \(name)") }
+    }
+    func onChange(_ changed: @escaping @Sendable () -> Void) async {}
+    func translate(_ error: any Error) -> ConstrainedAPIError { .failed("\(error)") }
+}
+
+@Suite("The CoAP interface's request handling")
+struct ConstrainedInterfaceHandlingTests {
+    static let keys = CoAPAccessKeys(entries: [("rw-client", "0123456789abcdef", .readWrite), ("ro-client", "fedcba9876543210", .readOnly)])
+
+    static func request(_ method: CoAPCode, _ path: String, token: String? = "0123456789abcdef", body: String = "", format: UInt32? = nil) throws
+        -> CoAPRequest
+    {
+        var m = CoAPMessage(type: .confirmable, code: method, messageID: 1)
+        m.uriPath = path.split(separator: "/").map(String.init)
+        if let token { m.options.append(CoAPOption(CoAPAccessKeys.option, string: token)) }
+        if let format { m.options.append(CoAPOption(.contentFormat, uint: format)) }
+        m.payload = Array(body.utf8)
+        return CoAPRequest(message: m, peer: try SocketAddress(ipAddress: "127.0.0.1", port: 9))
+    }
+
+    @Test func routesMethodsAndRefusesWithoutChangingAnything() async throws {
+        let backend = RecordingBackend(role: "agent")
+        let api = ConstrainedInterface(backend: backend, keys: Self.keys, logger: Logger(label: "test"))
+        #expect(await api.handle(try Self.request(.put, "/services/c", token: nil, body: #"{"image":"x"}"#)).code == .unauthorized)
+        #expect(await api.handle(try Self.request(.put, "/services/c", token: "wrong-token-0000", body: #"{"image":"x"}"#)).code == .unauthorized)
+        #expect(await api.handle(try Self.request(.put, "/services/c", token: "fedcba9876543210", body: #"{"image":"x"}"#)).code == .forbidden)
+        #expect(await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#, format: 0)).code == .unsupportedContentFormat)
+        #expect(backend.calls.withLock { $0 }.isEmpty)
+
+        let created = await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#))
+        #expect(created.code == .created)
+        #expect(created.options.filter { $0.number == .locationPath }.map { String(decoding: $0.value, as: UTF8.self) } == ["services", "c"])
+        #expect(await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#)).code == .changed)
+        let cbor = CBOR.map([("image", CBOR.text("y"))])
+        var viaCBOR = try Self.request(.put, "/services/d", format: CoAPContentFormat.cbor)
+        viaCBOR.message.payload = cbor
+        #expect(await api.handle(viaCBOR).code == .created)
+        #expect(await api.handle(try Self.request(.get, "/services", token: "fedcba9876543210")).code == .content)
+        #expect(await api.handle(try Self.request(.post, "/services/c/stop")).code == .changed)
+        #expect(await api.handle(try Self.request(.post, "/services/c/start")).code == .changed)
+        #expect(await api.handle(try Self.request(.post, "/services/c/explode")).code == .methodNotAllowed)
+        #expect(await api.handle(try Self.request(.post, "/services")).code == .methodNotAllowed)
+        #expect(await api.handle(try Self.request(.get, "/services/c/stop/now")).code == .notFound)
+        #expect(await api.handle(try Self.request(.delete, "/services/c")).code == .deleted)
+        #expect(await api.handle(try Self.request(.delete, "/services/c")).code == .notFound)
+        #expect(await api.handle(try Self.request(.get, "/services/c")).code == .notFound)
+        #expect(backend.calls.withLock { $0 } == [
+            "activate c x by rw-client", "activate c x by rw-client", "activate d y by rw-client", "stop c", "start c", "remove c",
+        ])
+    }
+}
