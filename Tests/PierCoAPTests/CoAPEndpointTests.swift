@@ -136,6 +136,35 @@ struct CoAPEndpointTests {
         #expect(missing.code == .notFound)
     }
 
+    @Test("Block1 upload to a server of the RFC 7959 drafts (txThings): 2.04 with Block1 M=1 means continue")
+    func draftBlock1Server() async throws {
+        let link = try Link()
+        var clientConfig = endpointConfiguration()
+        clientConfig.preferredBlockSZX = 0
+        let client = try await CoAPEndpoint.attach(to: link.clientChannel, configuration: clientConfig)
+        let payload = (0..<100).map { UInt8($0) }
+        let upload = Task { try await client.put("/x", to: link.serverAddress, payload: payload) }
+        var received: [UInt8] = []
+        while true {
+            let out = try await link.clientChannel.waitForOutboundWrite(as: AddressedEnvelope<ByteBuffer>.self)
+            let request = try CoAPMessage(decoding: out.data)
+            let block = try #require(try request.block1())
+            #expect(Int(block.number) * 16 == received.count)
+            received += request.payload
+            var ack = CoAPMessage(type: .acknowledgement, code: .changed, messageID: request.messageID, token: request.token)
+            if block.more {
+                ack.setOptions(.block1, [BlockOption(unchecked: block.number, more: true, szx: block.szx).option(.block1)])
+            } else {
+                ack.payload = Array("done".utf8)
+            }
+            try await link.clientChannel.writeInbound(AddressedEnvelope(remoteAddress: link.serverAddress, data: try ack.encodedBuffer()))
+            if !block.more { break }
+        }
+        let response = try await upload.value
+        #expect(received == payload)
+        #expect(response.code == .changed && response.payload == Array("done".utf8))
+    }
+
     @Test("a client request to a silent peer fails with a timeout after the retransmissions")
     func timeout() async throws {
         let link = try Link()

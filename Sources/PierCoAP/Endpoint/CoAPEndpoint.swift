@@ -173,7 +173,10 @@ public final class CoAPEndpoint: Sendable {
             if offset == 0 { m.setUInt(.size1, UInt32(clamping: payload.count)) }
             let r = try await exchange(m, peer: peer, path: path)
             guard end < payload.count else { return r }
-            guard r.code == .continue else { return r }  // the server refused or answered early
+            // 2.31 Continue asks for the next block. Servers written to the drafts of RFC 7959
+            // (txThings) acknowledge with a success code and Block1 M=1 instead; that means the same.
+            let draftContinue = r.code.isSuccess && (try? r.block1())?.more == true
+            guard r.code == .continue || draftContinue else { return r }  // the server refused or answered early
             guard let ack = try? r.block1() else {
                 throw CoAPEndpointError.blockwise("2.31 Continue without a valid Block1 option", path: path)
             }
