@@ -56,19 +56,22 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }
 
-/// Response times of one request, repeated.
+/// Response times of one request, repeated, to one or more servers in turn.
 struct Request: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send one request N times; print each response time (ms) and the last response.")
+    static let configuration = CommandConfiguration(
+        abstract: "Send one request N times; print each response time (ms) and the last response.",
+        discussion: "With several URLs the request goes to each in turn in every round, so drift of the machine hits all alike; the output then has one entry per URL under \"servers\".")
 
     @Option(name: .shortAndLong, help: "get, put, post or delete.") var method = "get"
     @Option(help: "Request body.") var payload: String?
     @Option(help: "Request body from a file.") var payloadFile: String?
-    @Option(name: .customLong("repeat"), help: "Timed requests.") var runs = 10
-    @Option(help: "Untimed requests first.") var warmup = 2
+    @Option(name: .customLong("repeat"), help: "Timed requests per URL.") var runs = 10
+    @Option(help: "Untimed requests per URL first.") var warmup = 2
     @Option(help: "Client token (option 65001).") var token: String?
-    @Argument var url: CoAPURL
+    @Argument var urls: [CoAPURL]
 
     func run() async throws {
+        guard !urls.isEmpty else { throw ValidationError("give at least one coap:// URL") }
         let body: [UInt8]
         if let payloadFile { body = Array(try Data(contentsOf: URL(fileURLWithPath: payloadFile))) } else { body = Array((payload ?? "").utf8) }
         let code: CoAPCode
@@ -80,23 +83,26 @@ struct Request: AsyncParsableCommand {
         default: throw ValidationError("--method \(method): get, put, post or delete")
         }
         let endpoint = try await makeEndpoint()
-        let peer = try url.address()
-        var times: [Double] = []
-        var last: CoAPMessage?
+        let peers = try urls.map { try $0.address() }
+        var times = Array(repeating: [Double](), count: urls.count)
+        var last = Array(repeating: CoAPMessage?.none, count: urls.count)
         for i in 0..<(warmup + runs) {
-            let start = now()
-            let response = try await endpoint.request(code, url.path, peer: peer, options: authOptions(token), payload: body)
-            let elapsed = (now() - start) * 1000
-            guard response.code.isSuccess else {
-                throw ValidationError("\(url.path) answered \(response.code): \(String(decoding: response.payload, as: UTF8.self))")
+            for (u, url) in urls.enumerated() {
+                let start = now()
+                let response = try await endpoint.request(code, url.path, peer: peers[u], options: authOptions(token), payload: body)
+                let elapsed = (now() - start) * 1000
+                guard response.code.isSuccess else {
+                    throw ValidationError("\(url.path) answered \(response.code): \(String(decoding: response.payload, as: UTF8.self))")
+                }
+                if i >= warmup { times[u].append(elapsed) }
+                last[u] = response
             }
-            if i >= warmup { times.append(elapsed) }
-            last = response
         }
-        try emit([
-            "times_ms": times, "median_ms": percentile(times, 0.5), "code": "\(last?.code ?? .empty)",
-            "response": String(decoding: last?.payload ?? [], as: UTF8.self),
-        ])
+        func entry(_ u: Int) -> [String: Any] {
+            ["times_ms": times[u], "median_ms": percentile(times[u], 0.5), "code": "\(last[u]?.code ?? .empty)",
+             "response": String(decoding: last[u]?.payload ?? [], as: UTF8.self)]
+        }
+        if urls.count == 1 { try emit(entry(0)) } else { try emit(["servers": urls.indices.map(entry)]) }
     }
 }
 
