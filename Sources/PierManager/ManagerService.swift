@@ -87,13 +87,21 @@ public struct ManagerService: Sendable {
                 remote.add(middleware: PeerAuthorization(tls: tls))
                 ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: remote)
                 SessionRoutes(manager: manager, membership: membership, logger: logger).add(to: remote)
-                // The registry agents pull service images from: the pull side of the
-                // distribution spec, for certificate holders only (the middleware checked them).
+                // The registry agents pull service images from, and that admins push to
+                // (`skopeo copy`, `docker push` with a `pier cert create --role manager`
+                // certificate): certificate holders only (the middleware checked them); writes
+                // need a manager-role certificate.
                 RegistryRoutes<ManagerRequestContext>(
                     content: node.contentStore, images: node.imageStore,
-                    configuration: .init(authorize: { _, context, _ in
-                        context.peer == nil ? .unauthorized("the registry needs a client certificate of the cluster") : .allow
-                    })
+                    configuration: .init(
+                        authorize: { _, context, action in
+                            guard let peer = context.peer else { return .unauthorized("the registry needs a client certificate of the cluster") }
+                            if action.writes && peer.role != .manager {
+                                return .denied("node \(peer.nodeID) is a worker; pushing and deleting need a manager-role certificate")
+                            }
+                            return .allow
+                        },
+                        push: .init())
                 ).addRoutes(to: remote)
                 for address in remotes {
                     let app = Application(

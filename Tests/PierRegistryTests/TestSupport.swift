@@ -164,9 +164,10 @@ struct RawResponse: Sendable {
     }
 }
 
-func raw(_ method: HTTPMethod = .GET, _ url: String, headers: [String: String] = [:]) async throws -> RawResponse {
+func raw(_ method: HTTPMethod = .GET, _ url: String, headers: [String: String] = [:], body: Data? = nil) async throws -> RawResponse {
     var request = HTTPClientRequest(url: url)
     request.method = method
+    if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
     for (name, value) in headers { request.headers.add(name: name, value: value) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 16 << 20)

@@ -10,14 +10,33 @@ public enum RegistryAction: Sendable, Hashable {
     case pullManifest(repository: String, reference: String)
     /// `GET|HEAD /v2/<name>/blobs/<digest>`.
     case pullBlob(repository: String, digest: String)
-    /// Anything the registry does not implement (push, delete, uploads); refused with 405.
+    /// `POST /v2/<name>/blobs/uploads/` (with `?digest=` a monolithic upload, with `?mount=` a mount).
+    case startUpload(repository: String)
+    /// `GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id>`: status, a chunk, the end, a cancel.
+    case upload(repository: String, id: String)
+    /// `PUT /v2/<name>/manifests/<reference>`.
+    case pushManifest(repository: String, reference: String)
+    /// `DELETE /v2/<name>/manifests/<reference>`: a tag, or every tag of a digest.
+    case deleteManifest(repository: String, reference: String)
+    /// `DELETE /v2/<name>/blobs/<digest>`.
+    case deleteBlob(repository: String, digest: String)
+    /// Anything the registry does not implement; refused with 405.
     case unsupported(method: String, path: String)
 
-    /// The repository the action reads, when it reads one.
+    /// The repository the action reads or writes, when it names one.
     public var repository: String? {
         switch self {
-        case .listTags(let r), .pullManifest(let r, _), .pullBlob(let r, _): r
+        case .listTags(let r), .pullManifest(let r, _), .pullBlob(let r, _), .startUpload(let r), .upload(let r, _),
+             .pushManifest(let r, _), .deleteManifest(let r, _), .deleteBlob(let r, _): r
         case .ping, .catalog, .unsupported: nil
+        }
+    }
+
+    /// Whether the action changes the registry (push, upload, delete).
+    public var writes: Bool {
+        switch self {
+        case .startUpload, .upload, .pushManifest, .deleteManifest, .deleteBlob: true
+        case .ping, .catalog, .listTags, .pullManifest, .pullBlob, .unsupported: false
         }
     }
 }

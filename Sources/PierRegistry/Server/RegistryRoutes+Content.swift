@@ -20,7 +20,9 @@ extension RegistryRoutes {
             do { digest = try Digest(parsing: reference) } catch {
                 throw RegistryHTTPError(.digestInvalid, "\(reference) is not a valid digest", detail: error.description)
             }
-            guard try await manifestDigests(of: repository).contains(digest) else {
+            let justPushed = await uploads?.wasPushed(digest, repository: repository.name) ?? false
+            let reachable = justPushed ? true : try await manifestDigests(of: repository).contains(digest)
+            guard reachable else {
                 throw RegistryHTTPError(.manifestUnknown, "manifest \(digest) is not in repository \(repository.name)")
             }
         } else {
@@ -83,7 +85,8 @@ extension RegistryRoutes {
             throw RegistryHTTPError(.digestInvalid, "\(reference) is not a valid digest", detail: error.description)
         }
         let reachable = try await GarbageCollector.reachable(from: repository.roots, in: content)
-        guard reachable.contains(digest), let size = try? await content.size(of: digest) else {
+        let justPushed = await uploads?.wasPushed(digest, repository: repository.name) ?? false
+        guard reachable.contains(digest) || justPushed, let size = try? await content.size(of: digest) else {
             throw RegistryHTTPError(.blobUnknown, "blob \(digest) is not in repository \(repository.name)")
         }
         var headers: HTTPFields = [

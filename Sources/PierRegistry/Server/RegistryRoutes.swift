@@ -4,8 +4,8 @@ import Hummingbird
 import NIOCore
 import PierOCI
 
-/// The pull side of an OCI distribution-spec v1.1 registry, serving the images of a content
-/// store and its references, added to a Hummingbird router:
+/// An OCI distribution-spec v1.1 registry serving the images of a content store and its
+/// references, added to a Hummingbird router:
 ///
 ///     GET      /v2/                             200, Docker-Distribution-API-Version
 ///     GET      /v2/_catalog?n=&last=            repositories
@@ -15,7 +15,9 @@ import PierOCI
 ///
 /// `<name>` may have several segments (`edge/sensor`); see `RegistryRepositories` for how
 /// references map to repositories. A blob or manifest is served only when it is reachable from
-/// a tag of the repository it is asked under. Push, delete and uploads answer 405 `UNSUPPORTED`.
+/// a tag of the repository it is asked under. With `Configuration.push` it also takes pushes
+/// (RegistryRoutes+Push.swift): uploads (monolithic, chunked and resumable), mounts, manifests,
+/// and deletes; without it those answer 405 `UNSUPPORTED`.
 public struct RegistryRoutes<Context: RequestContext>: Sendable {
     /// Settings of the routes.
     public struct Configuration: Sendable {
@@ -24,23 +26,45 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
         /// Decides each request before the store is touched; nil allows everything.
         public var authorize: (@Sendable (Request, Context, RegistryAction) async -> RegistryAuthorization)?
 
+        /// Accept pushes and deletes; nil serves pulls only (writes answer 405 `UNSUPPORTED`).
+        public var push: PushSettings?
+
         public init(
             maxPageSize: Int = 1000,
-            authorize: (@Sendable (Request, Context, RegistryAction) async -> RegistryAuthorization)? = nil
+            authorize: (@Sendable (Request, Context, RegistryAction) async -> RegistryAuthorization)? = nil,
+            push: PushSettings? = nil
         ) {
             self.maxPageSize = maxPageSize
             self.authorize = authorize
+            self.push = push
+        }
+    }
+
+    /// How pushes are accepted.
+    public struct PushSettings: Sendable {
+        /// Largest blob one upload may write.
+        public var maxBlobBytes: Int64
+        /// The platform whose manifest a tag of a pushed index points at in the image store
+        /// (the index itself is kept and served whole).
+        public var platform: Platform
+
+        public init(maxBlobBytes: Int64 = 16 << 30, platform: Platform = .host) {
+            self.maxBlobBytes = maxBlobBytes
+            self.platform = platform
         }
     }
 
     public let content: LocalContentStore
     public let images: ImageStore
     public let configuration: Configuration
+    /// Upload sessions, when the registry accepts pushes (`Configuration.push`).
+    let uploads: RegistryUploads?
 
     public init(content: LocalContentStore, images: ImageStore, configuration: Configuration = Configuration()) {
         self.content = content
         self.images = images
         self.configuration = configuration
+        self.uploads = configuration.push.map { RegistryUploads(directory: content.root.appendingPathComponent("uploads"), maxBytes: $0.maxBlobBytes) }
     }
 
     /// Adds the `/v2/` routes to `router`, which must be the root router (not a group with a prefix).
@@ -62,8 +86,9 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
             if let authorize = configuration.authorize {
                 switch await authorize(request, context, action) {
                 case .allow: break
-                case .unauthorized(let reason): throw RegistryHTTPError(.unauthorized, "authentication required", detail: reason)
-                case .denied(let reason): throw RegistryHTTPError(.denied, "access to the resource was denied", detail: reason)
+                // The reason is the message: clients (skopeo, docker) print the message, not the detail.
+                case .unauthorized(let reason): throw RegistryHTTPError(.unauthorized, "authentication required: \(reason)", detail: reason)
+                case .denied(let reason): throw RegistryHTTPError(.denied, "access denied: \(reason)", detail: reason)
                 }
             }
             response = try await perform(action, request: request, context: context)
@@ -96,12 +121,16 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
                 TagList(name: name, tags: $0)
             }
         case .pullManifest(let name, let reference):
-            return try await manifest(reference, in: repository(name), request: request)
+            return try await manifest(reference, in: readableRepository(name), request: request)
         case .pullBlob(let name, let digest):
-            return try await blob(digest, in: repository(name), request: request, context: context)
+            return try await blob(digest, in: readableRepository(name), request: request, context: context)
+        case .startUpload, .upload, .pushManifest, .deleteManifest, .deleteBlob:
+            guard let uploads else {
+                throw RegistryHTTPError(.unsupported, "this registry only serves pulls", detail: "push images to the manager's registry")
+            }
+            return try await write(action, uploads: uploads, request: request, context: context)
         case .unsupported(let method, let path):
-            throw RegistryHTTPError(.unsupported, "\(method) \(path) is not supported: this registry only serves pulls",
-                                    detail: "push images with `pier image import` on the manager")
+            throw RegistryHTTPError(.unsupported, "\(method) \(path) is not supported by this registry")
         }
     }
 
@@ -119,25 +148,42 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
         }
         segments.removeFirst(2)
         if segments.last == "" { segments.removeLast() }
-        let isRead = request.method == .get || request.method == .head
-        guard isRead else { return .unsupported(method: request.method.rawValue, path: rawPath) }
-        if segments.isEmpty { return .ping }
-        if segments == ["_catalog"] { return .catalog }
+        let method = request.method
+        let isRead = method == .get || method == .head
+        let unsupported = RegistryAction.unsupported(method: method.rawValue, path: rawPath)
+        if segments.isEmpty { return isRead ? .ping : unsupported }
+        if segments == ["_catalog"] { return isRead ? .catalog : unsupported }
         let count = segments.count
         var operation: (name: ArraySlice<String>, action: (String) -> RegistryAction)?
         if count >= 3, segments[count - 2] == "tags", segments[count - 1] == "list" {
+            guard isRead else { return unsupported }
             operation = (segments[..<(count - 2)], { .listTags(repository: $0) })
+        } else if count >= 3, segments[count - 2] == "blobs", segments[count - 1] == "uploads" {
+            guard method == .post else { return unsupported }
+            operation = (segments[..<(count - 2)], { .startUpload(repository: $0) })
+        } else if count >= 4, segments[count - 3] == "blobs", segments[count - 2] == "uploads" {
+            guard [.get, .patch, .put, .delete].contains(method) else { return unsupported }
+            let id = segments[count - 1]
+            operation = (segments[..<(count - 3)], { .upload(repository: $0, id: id) })
         } else if count >= 3, segments[count - 2] == "manifests" {
             let reference = segments[count - 1]
-            operation = (segments[..<(count - 2)], { .pullManifest(repository: $0, reference: reference) })
+            switch method {
+            case .get, .head: operation = (segments[..<(count - 2)], { .pullManifest(repository: $0, reference: reference) })
+            case .put: operation = (segments[..<(count - 2)], { .pushManifest(repository: $0, reference: reference) })
+            case .delete: operation = (segments[..<(count - 2)], { .deleteManifest(repository: $0, reference: reference) })
+            default: return unsupported
+            }
         } else if count >= 3, segments[count - 2] == "blobs" {
             let digest = segments[count - 1]
-            operation = (segments[..<(count - 2)], { .pullBlob(repository: $0, digest: digest) })
+            switch method {
+            case .get, .head: operation = (segments[..<(count - 2)], { .pullBlob(repository: $0, digest: digest) })
+            case .delete: operation = (segments[..<(count - 2)], { .deleteBlob(repository: $0, digest: digest) })
+            default: return unsupported
+            }
         }
         guard let operation else {
-            if segments.contains("uploads") { return .unsupported(method: request.method.rawValue, path: rawPath) }
             throw RegistryHTTPError(.unsupported, "\(rawPath) is not a distribution-spec endpoint",
-                                    detail: "expected /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest> or /v2/<name>/tags/list")
+                                    detail: "expected /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest>, /v2/<name>/blobs/uploads/ or /v2/<name>/tags/list")
         }
         let name = operation.name.joined(separator: "/")
         guard RepositoryName.isValid(name) else {
@@ -145,6 +191,15 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
                                     detail: "path components of lowercase letters and digits, separated by . _ __ or -, joined by /")
         }
         return operation.action(name)
+    }
+
+    /// The repository for a read: on a registry that takes pushes, a repository with no tag yet
+    /// still serves what was just pushed to it (clients check blobs before the manifest).
+    private func readableRepository(_ name: String) async throws(RegistryHTTPError) -> Repository {
+        do { return try await repository(name) } catch {
+            guard uploads != nil, error.code == .nameUnknown else { throw error }
+            return Repository(name: name, tags: [], records: [], lookup: { _ in nil })
+        }
     }
 
     /// The repository `name` refers to; `NAME_UNKNOWN` when no tag is stored under it.

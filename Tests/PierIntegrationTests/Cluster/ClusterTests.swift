@@ -122,6 +122,45 @@ struct ClusterTests {
         #expect(try cluster.agentPier(a, ["ps", "-a", "-q"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
+    /// An admin pushes an image to the manager's registry with skopeo over mutual TLS (a
+    /// manager-role certificate from `pier cert create`); a service of it then runs on a node,
+    /// which pulls it from the same registry. A worker certificate may pull but not push.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    func adminsPushImagesToTheManagersRegistry() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let archive = cluster.root.appendingPathComponent("image.tar").path
+        try cluster.ok("image", "export", Self.image, archive)
+        // skopeo's cert dir: *.crt trusted CAs, NAME.cert + NAME.key a client pair.
+        func certDir(_ name: String, role: String) throws -> String {
+            let dir = cluster.root.appendingPathComponent(name).path
+            try cluster.ok("cert", "create", name, "--role", role, "-o", dir)
+            try FileManager.default.copyItem(atPath: dir + "/ca.pem", toPath: dir + "/ca.crt")
+            try FileManager.default.copyItem(atPath: dir + "/node.pem", toPath: dir + "/client.cert")
+            try FileManager.default.copyItem(atPath: dir + "/node-key.pem", toPath: dir + "/client.key")
+            return dir
+        }
+        let admin = try certDir("admin", role: "manager"), worker = try certDir("worker", role: "worker")
+        let registry = cluster.managerAddress.replacingOccurrences(of: "tcp://", with: "")
+        func skopeo(_ args: [String]) throws -> CommandResult { try runProcess("/usr/bin/skopeo", ["--insecure-policy"] + args, timeout: 120) }
+
+        let denied = try skopeo(["copy", "--dest-cert-dir", worker, "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
+        #expect(denied.status != 0 && denied.stderr.contains("manager-role"), "\(denied.stderr)")
+        let anonymous = try skopeo(["copy", "--dest-tls-verify=false", "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
+        #expect(anonymous.status != 0)
+        #expect(!(try cluster.ok("image", "ls")).contains("edge/pushed"))
+
+        let pushed = try skopeo(["copy", "--dest-cert-dir", admin, "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(try cluster.ok("image", "ls").contains("edge/pushed"))
+        let inspect = try skopeo(["inspect", "--cert-dir", worker, "docker://\(registry)/edge/pushed:1"])
+        #expect(inspect.status == 0, "a worker certificate may pull: \(inspect.stderr)")
+
+        try cluster.ok(["service", "create", "--name", "pushed", "--network", "none", "edge/pushed:1"] + Self.command)
+        #expect(cluster.waitUntil(30) { try cluster.running("pushed").count == 1 }, "\((try? cluster.tasks("pushed")) ?? [])")
+        try cluster.ok("service", "rm", "pushed")
+    }
+
     /// A device stays connected for longer than its certificate lives: the agent renews it during
     /// the session, and after the first certificate has expired a new session is accepted.
     @Test func certificatesRenewDuringALongSession() throws {
