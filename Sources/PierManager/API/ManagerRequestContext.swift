@@ -1,7 +1,9 @@
+import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
 import PierPKI
+import PierRegistry
 
 /// The request context of the manager's servers: the connection, so the mutual-TLS peer can
 /// be read, and that peer once the authentication middleware has checked it.
@@ -30,11 +32,17 @@ struct PeerAuthorization: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if path == "/v1/join" { return try await next(request, context) }
+        let registry = path == "/v2" || path.hasPrefix("/v2/")
         let peer: PeerIdentity?
         do { peer = try await tls.peerIdentity(of: context.channel) } catch {
-            return JSONResponses.error(ManagerError.unauthorized("client certificate refused: \(error)"))
+            let message = "client certificate refused: \(error)"
+            return registry ? Self.registryError(message) : JSONResponses.error(ManagerError.unauthorized(message))
         }
         guard let peer else {
+            if registry {
+                // Registry clients (docker, skopeo) read the distribution spec's error body.
+                return Self.registryError("the registry needs a client certificate of the cluster (pier cert create NAME --role manager|worker)")
+            }
             return JSONResponses.error(ManagerError.unauthorized(
                 "this endpoint needs a client certificate of the cluster; join with `pier agent --join URL --token T`"))
         }
@@ -47,5 +55,10 @@ struct PeerAuthorization: RouterMiddleware {
         var context = context
         context.peer = peer
         return try await next(request, context)
+    }
+
+    static func registryError(_ message: String) -> Response {
+        let body = (try? JSONEncoder().encode(RegistryErrorBody(.unauthorized, message: message))) ?? Data()
+        return Response(status: .unauthorized, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
