@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
-#   scripts/setup.sh --with-docker   also docker.io, the peer the benchmarks in bench/ compare against
+#   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against
 #
 # Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
 set -euo pipefail
@@ -29,7 +29,7 @@ packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarch
           zlib1g-dev skopeo iproute2 iptables util-linux curl zstd hyperfine openssl python3-pip
           libcoap3-bin)
 if [ "$with_docker" = 1 ]; then
-    packages+=(docker.io)
+    packages+=(docker.io docker-registry)
 fi
 
 missing=()

@@ -104,3 +104,37 @@ public struct APIError: Codable, Sendable, Equatable, Error, CustomStringConvert
     public init(message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// `POST /v1/images/pull` and `POST /v1/images/push`: a transfer between the node's image store
+/// and a registry, made by the daemon (as dockerd does it).
+public struct RegistryTransferRequest: Codable, Sendable, Equatable {
+    /// The image on the registry, `HOST[:PORT]/REPOSITORY[:TAG|@DIGEST]` (a push needs a tag).
+    public var remote: String
+    /// A push: the stored image to send (default: `remote` itself, as `docker push NAME`).
+    public var local: String?
+    /// Plain HTTP, for a registry on loopback or a trusted link.
+    public var insecure: Bool
+    /// A directory the daemon can read with `ca.pem`, and `node.pem` and `node-key.pem` for
+    /// mutual TLS (what `pier cert create` writes). Without it a joined node uses its own cluster
+    /// certificate for the manager's registry, and the system's trust store for any other.
+    public var certDirectory: String?
+
+    public init(remote: String, local: String? = nil, insecure: Bool = false, certDirectory: String? = nil) {
+        self.remote = remote; self.local = local; self.insecure = insecure; self.certDirectory = certDirectory
+    }
+}
+
+/// What a pull or push moved.
+public struct RegistryTransferResult: Codable, Sendable, Equatable {
+    /// The image as named in the store (a pull) or on the registry (a push).
+    public var reference: String
+    /// The manifest (or index) digest.
+    public var digest: String
+    /// Blobs sent or received; the others were there already.
+    public var blobs: Int
+    public var bytes: Int64
+
+    public init(reference: String, digest: String, blobs: Int, bytes: Int64) {
+        self.reference = reference; self.digest = digest; self.blobs = blobs; self.bytes = bytes
+    }
+}

@@ -194,6 +194,12 @@ struct AgentServer<Context: RequestContext>: Sendable {
                 return try encode(try await images.importArchive(at: file, tag: tag), status: .ok)
             } catch { return errorResponse(error) }
         }
+        v1.post("images/pull") { req, _ in
+            await respond { try await images.pull(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }
+        }
+        v1.post("images/push") { req, _ in
+            await respond { try await images.push(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }
+        }
         v1.post("images/prune") { _, _ in
             await respond { try await images.prune(pinned: try await manager.imagesInUse()) }
         }

@@ -37,6 +37,9 @@ protocol ImageProvider: Sendable {
     func diskUsage() async throws -> DiskUsage
     /// Every image's manifest digest, to count them.
     func count() async -> Int
+    /// `pier image pull|push`: the store against a registry.
+    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
+    func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
 }
 
 /// Result of starting a container under its shim.

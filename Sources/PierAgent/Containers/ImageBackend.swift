@@ -12,11 +12,18 @@ final class ImageBackend: ImageProvider {
     /// manifest and config on every start of a container (a `run` resolves its image three times).
     private let resolved = Mutex<[String: ResolvedImage]>([:])
 
+    let transfers: RegistryTransfers
+
     init(configuration: AgentConfiguration) async throws {
         var unpack = LayerUnpacker.Configuration()
         unpack.maxBytes = configuration.maxLayerBytes
         service = try ImageService(root: configuration.dataRoot, configuration: .init(unpack: unpack))
+        transfers = RegistryTransfers(content: service.content, images: service.images, dataRoot: configuration.dataRoot)
     }
+
+    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult { try await transfers.pull(request) }
+
+    func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult { try await transfers.push(request) }
 
     /// Runs `body`, turning the image service's errors into the agent's.
     private func mapped<T>(_ body: () async throws -> T) async throws -> T {

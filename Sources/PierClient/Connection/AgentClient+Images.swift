@@ -101,6 +101,16 @@ extension AgentClient {
         try await perform(.DELETE, "/v1/images/" + Self.segment(ref), query: force ? [("force", "1")] : [])
     }
 
+    /// `POST /v1/images/pull`: the daemon pulls an image from a registry into its store.
+    public func pullImage(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
+        try await decode(RegistryTransferResult.self, .POST, "/v1/images/pull", body: Self.json(request))
+    }
+
+    /// `POST /v1/images/push`: the daemon pushes a stored image to a registry.
+    public func pushImage(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
+        try await decode(RegistryTransferResult.self, .POST, "/v1/images/push", body: Self.json(request))
+    }
+
     /// `POST /v1/images/prune`: removes unreferenced blobs and unpacked layers.
     public func pruneImages() async throws -> PruneReport {
         try await decode(PruneReport.self, .POST, "/v1/images/prune")

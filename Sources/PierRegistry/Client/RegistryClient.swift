@@ -28,6 +28,8 @@ public final class RegistryClient: Sendable {
         public var readTimeout: Duration
         /// Extra request headers, e.g. `Authorization`.
         public var headers: [String: String]
+        /// Bytes per `PATCH` of a push: what a broken connection costs at most.
+        public var uploadChunkBytes: Int = 4 << 20
 
         public init(
             tlsConfiguration: TLSConfiguration? = nil, platform: Platform = .host, maxConcurrentDownloads: Int = 3,

@@ -4,10 +4,10 @@ import ArgumentParser
 struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Build, import, export and manage images on the device.",
+        abstract: "Build, import, export, pull, push and manage images on the device.",
         subcommands: [
             ImageList.self, ImageInspect.self, ImageRemove.self, ImageTag.self, ImagePrune.self,
-            ImageDiskUsage.self, ImageImport.self, ImageExport.self, ImageBuild.self,
+            ImageDiskUsage.self, ImageImport.self, ImageExport.self, ImageBuild.self, ImagePull.self, ImagePush.self,
         ]
     )
 }

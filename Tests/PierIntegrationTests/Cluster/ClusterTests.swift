@@ -161,6 +161,39 @@ struct ClusterTests {
         try cluster.ok("service", "rm", "pushed")
     }
 
+    /// `pier image pull` and `push` on a joined device against its manager's registry: the
+    /// node's own certificate pulls; pushing needs a manager-role certificate (`--cert-dir`).
+    @Test func devicesPullAndPushImagesWithTheCLI() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a")
+        let registry = cluster.managerAddress.replacingOccurrences(of: "tcp://", with: "")
+        let pulled = try cluster.agentPier(a, ["image", "pull", "\(registry)/\(Self.image)"], timeout: 60)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(pulled.stdout.contains("\(registry)/\(Self.image)"), "\(pulled.stdout)")
+        // Again: everything is there, nothing is fetched.
+        #expect(try cluster.agentPier(a, ["image", "pull", "\(registry)/\(Self.image)"]).stdout.contains("(0 blobs, 0 bytes fetched)"))
+        #expect(try cluster.agentPier(a, ["image", "ls"]).stdout.contains(registry))
+        let run = try cluster.agentPier(a, ["run", "--rm", "--network", "none", "\(registry)/\(Self.image)", "echo", "pulled"])
+        #expect(run.status == 0 && run.stdout.contains("pulled"), "\(run.stderr)")
+
+        #expect(try cluster.agentPier(a, ["image", "tag", "\(registry)/\(Self.image)", "edge/copy:2"]).status == 0)
+        let asWorker = try cluster.agentPier(a, ["image", "push", "edge/copy:2", "\(registry)/edge/copy:2"])
+        #expect(asWorker.status != 0 && asWorker.stderr.contains("manager-role"), "\(asWorker.stderr)")
+        let admin = cluster.root.appendingPathComponent("admin").path
+        try cluster.ok("cert", "create", "admin", "--role", "manager", "-o", admin)
+        let pushed = try cluster.agentPier(a, ["image", "push", "--cert-dir", admin, "edge/copy:2", "\(registry)/edge/copy:2"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        // The manager had every blob already (the image came from it): only the manifest moved.
+        #expect(pushed.stdout.contains("(0 blobs, 0 bytes sent)"), "\(pushed.stdout)")
+        #expect(try cluster.ok("image", "ls").contains("edge/copy"))
+
+        let noHost = try cluster.agentPier(a, ["image", "pull", "busybox"])
+        #expect(noHost.status != 0 && noHost.stderr.contains("name the registry"), "\(noHost.stderr)")
+        let missing = try cluster.agentPier(a, ["image", "pull", "\(registry)/test/none:1"])
+        #expect(missing.status != 0 && missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
+    }
+
     /// A device stays connected for longer than its certificate lives: the agent renews it during
     /// the session, and after the first certificate has expired a new session is accepted.
     @Test func certificatesRenewDuringALongSession() throws {

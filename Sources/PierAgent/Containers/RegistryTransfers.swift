@@ -1,0 +1,91 @@
+import Foundation
+import NIOSSL
+import PierAPI
+import PierOCI
+import PierPKI
+import PierRegistry
+
+/// `pier image pull` and `pier image push`: the node's store against a registry named in the
+/// image reference (`HOST[:PORT]/REPOSITORY:TAG`). TLS: a certificate directory when given; a
+/// joined node's own certificate for its manager; the system's trust store otherwise; plain
+/// HTTP only when asked (`--insecure`).
+struct RegistryTransfers: Sendable {
+    let content: LocalContentStore
+    let images: ImageStore
+    let dataRoot: URL
+
+    /// Registry host and the rest of a remote reference.
+    static func split(_ remote: String) throws -> (host: String, path: String) {
+        guard let slash = remote.firstIndex(of: "/") else {
+            throw AgentError.invalid("\(remote): name the registry, e.g. manager.local:7443/edge/app:1 (Docker Hub is not reachable from here)")
+        }
+        let host = String(remote[..<slash])
+        guard host.contains(".") || host.contains(":") || host == "localhost" else {
+            throw AgentError.invalid("\(remote): \"\(host)\" is not a registry host; name one, e.g. manager.local:7443/\(remote)")
+        }
+        return (host, String(remote[remote.index(after: slash)...]))
+    }
+
+    func client(host: String, request: RegistryTransferRequest) throws -> RegistryClient {
+        var configuration = RegistryClient.Configuration()
+        if let dir = request.certDirectory {
+            do {
+                let identity = try NodeIdentity.load(from: dir)
+                configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+            } catch {
+                throw AgentError.invalid("--cert-dir \(dir): cannot load ca.pem, node.pem and node-key.pem: \(error)")
+            }
+        } else if !request.insecure, let identity = try? ClusterMembership(dataRoot: dataRoot).identity(),
+                  let manager = try? ClusterMembership(dataRoot: dataRoot).managerAddress(),
+                  manager.hasSuffix("//" + host) || manager.hasSuffix("/" + host) {
+            configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+        }
+        let scheme = request.insecure ? "http" : "https"
+        guard let url = URL(string: "\(scheme)://\(host)") else { throw AgentError.invalid("\(host) is not a registry address") }
+        return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
+    }
+
+    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
+        let (host, path) = try Self.split(request.remote)
+        var name = request.remote
+        if !name.contains("@"), !(name.split(separator: "/").last ?? "").contains(":") { name += ":latest" }
+        let local: ImageReference?
+        do { local = name.contains("@") ? nil : try ImageReference(parsing: name) } catch {
+            throw AgentError.invalid("\(request.remote) is not a valid image reference: \(error)")
+        }
+        let client = try client(host: host, request: request)
+        defer { Task { try? await client.shutdown() } }
+        do {
+            let result = try await client.pull(path, tagAs: local)
+            return RegistryTransferResult(
+                reference: local?.display ?? request.remote, digest: (result.index ?? result.manifest).description,
+                blobs: result.fetchedBlobs.count, bytes: result.fetchedBytes)
+        } catch let error as RegistryClientError {
+            throw AgentError.failed("pull \(request.remote): \(error)")
+        }
+    }
+
+    func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
+        let (host, path) = try Self.split(request.remote)
+        var repository = path, tag = ImageReference.defaultTag
+        if let colon = path.lastIndex(of: ":"), !path[colon...].contains("/") {
+            repository = String(path[..<colon]); tag = String(path[path.index(after: colon)...])
+        }
+        let localText = request.local ?? request.remote
+        let local: ImageReference
+        do { local = try ImageReference(parsing: localText) } catch {
+            throw AgentError.invalid("\(localText) is not a valid image reference: \(error)")
+        }
+        guard await images.record(for: local) != nil else { throw AgentError.noSuchImage(localText) }
+        let client = try client(host: host, request: request)
+        defer { Task { try? await client.shutdown() } }
+        do {
+            let result = try await client.push(local, repository: repository, tag: tag)
+            return RegistryTransferResult(
+                reference: "\(host)/\(repository):\(tag)", digest: result.digest.description,
+                blobs: result.uploadedBlobs.count, bytes: result.uploadedBytes)
+        } catch let error as RegistryClientError {
+            throw AgentError.failed("push \(localText) to \(request.remote): \(error)")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import PierAPI
+import PierClient
+
+/// Options `pier image pull` and `push` share: how the daemon reaches the registry.
+struct RegistryAccessOptions: ParsableArguments {
+    @Flag(help: "Plain HTTP instead of HTTPS (a registry on loopback or a trusted link).")
+    var insecure = false
+
+    @Option(help: ArgumentHelp(
+        "A directory the daemon reads with ca.pem, and node.pem and node-key.pem for mutual TLS (what `pier cert create` writes).",
+        discussion: "Without it a joined node uses its own cluster certificate for its manager's registry, and the system's trust store for any other.",
+        valueName: "dir"))
+    var certDir: String?
+}
+
+/// `pier image pull HOST[:PORT]/REPO[:TAG|@DIGEST]`.
+struct ImagePull: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into the device's store.",
+        discussion: "Blobs the store has are not fetched again; every blob is verified before it is stored, and a download cut off mid-blob resumes with Range. The image is named as given (HOST[:PORT]/REPO:TAG). Example: pier image pull manager.local:7443/edge/app:1")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var access: RegistryAccessOptions
+    @Argument(help: ArgumentHelp("The image, with the registry host.", valueName: "image"))
+    var image: String
+
+    func run() async throws {
+        let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir)
+        let result = try await client.withClient { try await $0.pullImage(request) }
+        Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes fetched)\n")
+    }
+}
+
+/// `pier image push NAME [TARGET]`.
+struct ImagePush: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push an image from the device's store to a registry.",
+        discussion: "Blobs the registry has are skipped; the others go in chunks, and an upload cut off resumes where the registry says it stands. With one argument the image's own name says where it goes (as docker push); with two the first is the stored image and the second HOST[:PORT]/REPO:TAG. Example: pier image push sensor:1 manager.local:7443/edge/sensor:1")
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var access: RegistryAccessOptions
+    @Argument(help: ArgumentHelp("The stored image.", valueName: "name"))
+    var name: String
+    @Argument(help: ArgumentHelp("Where to push it, HOST[:PORT]/REPO:TAG (default: NAME).", valueName: "target"))
+    var target: String?
+
+    func run() async throws {
+        let request = RegistryTransferRequest(remote: target ?? name, local: name, insecure: access.insecure, certDirectory: access.certDir)
+        let result = try await client.withClient { try await $0.pushImage(request) }
+        Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes sent)\n")
+    }
+}
