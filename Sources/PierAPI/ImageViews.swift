@@ -118,9 +118,23 @@ public struct RegistryTransferRequest: Codable, Sendable, Equatable {
     /// mutual TLS (what `pier cert create` writes). Without it a joined node uses its own cluster
     /// certificate for the manager's registry, and the system's trust store for any other.
     public var certDirectory: String?
+    /// A pull: download changed layers whole instead of as deltas against layers the store has.
+    public var noDelta: Bool
 
-    public init(remote: String, local: String? = nil, insecure: Bool = false, certDirectory: String? = nil) {
+    public init(remote: String, local: String? = nil, insecure: Bool = false, certDirectory: String? = nil, noDelta: Bool = false) {
         self.remote = remote; self.local = local; self.insecure = insecure; self.certDirectory = certDirectory
+        self.noDelta = noDelta
+    }
+
+    private enum CodingKeys: String, CodingKey { case remote, local, insecure, certDirectory, noDelta }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            remote: try c.decode(String.self, forKey: .remote), local: try c.decodeIfPresent(String.self, forKey: .local),
+            insecure: try c.decodeIfPresent(Bool.self, forKey: .insecure) ?? false,
+            certDirectory: try c.decodeIfPresent(String.self, forKey: .certDirectory),
+            noDelta: try c.decodeIfPresent(Bool.self, forKey: .noDelta) ?? false)
     }
 }
 
@@ -133,8 +147,10 @@ public struct RegistryTransferResult: Codable, Sendable, Equatable {
     /// Blobs sent or received; the others were there already.
     public var blobs: Int
     public var bytes: Int64
+    /// A pull: blobs rebuilt from a delta against a layer the store had (counted in `blobs`).
+    public var deltas: Int
 
-    public init(reference: String, digest: String, blobs: Int, bytes: Int64) {
-        self.reference = reference; self.digest = digest; self.blobs = blobs; self.bytes = bytes
+    public init(reference: String, digest: String, blobs: Int, bytes: Int64, deltas: Int = 0) {
+        self.reference = reference; self.digest = digest; self.blobs = blobs; self.bytes = bytes; self.deltas = deltas
     }
 }

@@ -53,8 +53,13 @@ func randomData(_ count: Int) -> Data {
 /// the host platform, behind an index that also lists an arm64 manifest when `withIndex`.
 @discardableResult
 func storeImage(_ name: String, layerSizes: [Int] = [3000, 70_000], withIndex: Bool = true, in stores: Stores) async throws -> TestImage {
+    try await storeImage(name, layers: layerSizes.map(randomData), withIndex: withIndex, in: stores)
+}
+
+/// `storeImage` with the layers' bytes given.
+@discardableResult
+func storeImage(_ name: String, layers layerData: [Data], withIndex: Bool = true, in stores: Stores) async throws -> TestImage {
     let reference = try ImageReference(parsing: name)
-    let layerData = layerSizes.map(randomData)
     var layers: [Descriptor] = []
     for data in layerData {
         let stored = try await stores.content.ingest(data: data, expecting: nil, size: nil)

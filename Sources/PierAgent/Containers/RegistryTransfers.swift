@@ -40,6 +40,7 @@ struct RegistryTransfers: Sendable {
                   manager.hasSuffix("//" + host) || manager.hasSuffix("/" + host) {
             configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
         }
+        if request.noDelta { configuration.zstdPath = nil }
         let scheme = request.insecure ? "http" : "https"
         guard let url = URL(string: "\(scheme)://\(host)") else { throw AgentError.invalid("\(host) is not a registry address") }
         return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
@@ -59,7 +60,7 @@ struct RegistryTransfers: Sendable {
             let result = try await client.pull(path, tagAs: local)
             return RegistryTransferResult(
                 reference: local?.display ?? request.remote, digest: (result.index ?? result.manifest).description,
-                blobs: result.fetchedBlobs.count, bytes: result.fetchedBytes)
+                blobs: result.fetchedBlobs.count, bytes: result.fetchedBytes, deltas: result.deltaBlobs.count)
         } catch let error as RegistryClientError {
             throw AgentError.failed("pull \(request.remote): \(error)")
         }

@@ -14,6 +14,9 @@ public struct PullResult: Sendable, Hashable {
     public var reference: ImageReference?
     /// Config and layer blobs that were downloaded (the others were already in the store).
     public var fetchedBlobs: [Digest]
-    /// Bytes of blobs received, counting resumed downloads once.
+    /// Bytes received (blobs, and the patches of blobs that came as deltas), counting resumed
+    /// downloads once.
     public var fetchedBytes: Int64
+    /// Blobs rebuilt from a delta against a blob the store had (included in `fetchedBlobs`).
+    public var deltaBlobs: [Digest] = []
 }

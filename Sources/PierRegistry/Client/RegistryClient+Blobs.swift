@@ -6,18 +6,68 @@ import PierOCI
 
 extension RegistryClient {
     /// Downloads `blobs` into the content store, `maxConcurrentDownloads` at a time; returns
-    /// the bytes received. The first failure cancels the others.
-    func downloadAll(_ blobs: [Descriptor], repository: String) async throws -> Int64 {
+    /// the bytes received and the blobs that came as deltas. A blob with a base in `bases` is
+    /// first asked for as a delta against it; when that fails in any way, it is downloaded whole.
+    /// The first failure of a whole download cancels the others.
+    func downloadAll(_ blobs: [Descriptor], repository: String, bases: [Digest: Digest] = [:]) async throws -> (bytes: Int64, deltas: [Digest]) {
         let limit = max(1, configuration.maxConcurrentDownloads)
-        return try await withThrowingTaskGroup(of: Int64.self) { group in
+        return try await withThrowingTaskGroup(of: (Int64, Digest?).self) { group in
             var pending = blobs[...]
             var total: Int64 = 0
-            while let blob = pending.popFirst() {
-                group.addTask { try await self.download(blob, repository: repository) }
-                if pending.startIndex - blobs.startIndex >= limit, let bytes = try await group.next() { total += bytes }
+            var deltas: [Digest] = []
+            func add(_ result: (Int64, Digest?)) {
+                total += result.0
+                if let d = result.1 { deltas.append(d) }
             }
-            for try await bytes in group { total += bytes }
-            return total
+            while let blob = pending.popFirst() {
+                group.addTask {
+                    if let base = bases[blob.digest], let bytes = await self.downloadDelta(blob, base: base, repository: repository) {
+                        return (bytes, blob.digest)
+                    }
+                    return (try await self.download(blob, repository: repository), nil)
+                }
+                if pending.startIndex - blobs.startIndex >= limit, let result = try await group.next() { add(result) }
+            }
+            for try await result in group { add(result) }
+            return (total, deltas)
+        }
+    }
+
+    /// Fetches a patch from `base` (a blob the store holds) to `blob` through the registry's
+    /// delta extension, applies it and stores the result if, and only if, it verifies. Returns
+    /// the patch's size, or nil when there is no usable delta (the caller downloads the blob).
+    func downloadDelta(_ blob: Descriptor, base: Digest, repository: String) async -> Int64? {
+        guard let zstd = configuration.zstdPath, await content.has(base) else { return nil }
+        let url = "\(baseURL)/v2/\(repository)/_pier/delta/\(blob.digest)?from=\(base)"
+        let id = UUID().uuidString
+        let patch = content.ingestDirectory.appendingPathComponent(".delta-\(id).zst")
+        let output = content.ingestDirectory.appendingPathComponent(".delta-\(id).out")
+        defer {
+            try? FileManager.default.removeItem(at: patch)
+            try? FileManager.default.removeItem(at: output)
+        }
+        do {
+            let response = try await http.execute(request(url), deadline: .now() + Self.timeAmount(configuration.readTimeout))
+            guard response.status == .ok else {
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                return nil
+            }
+            guard FileManager.default.createFile(atPath: patch.path, contents: nil) else { return nil }
+            let handle = try FileHandle(forWritingTo: patch)
+            defer { try? handle.close() }
+            var received: Int64 = 0
+            for try await buffer in response.body {
+                received += Int64(buffer.readableBytes)
+                // A patch as large as the blob saves nothing: stop and download the blob.
+                guard received < blob.size else { return nil }
+                try handle.write(contentsOf: buffer.readableBytesView)
+            }
+            try handle.close()
+            guard await RegistryDeltas.applyPatch(zstd: zstd, base: content.blobURL(for: base), patch: patch, output: output) else { return nil }
+            try await content.ingest(file: output, expecting: blob.digest, size: blob.size)
+            return received
+        } catch {
+            return nil
         }
     }
 

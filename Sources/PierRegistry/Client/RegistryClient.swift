@@ -30,6 +30,8 @@ public final class RegistryClient: Sendable {
         public var headers: [String: String]
         /// Bytes per `PATCH` of a push: what a broken connection costs at most.
         public var uploadChunkBytes: Int = 4 << 20
+        /// The `zstd` program that applies delta patches; nil downloads every blob whole.
+        public var zstdPath: String? = RegistryDeltas.defaultZstd
 
         public init(
             tlsConfiguration: TLSConfiguration? = nil, platform: Platform = .host, maxConcurrentDownloads: Int = 3,
@@ -168,7 +170,9 @@ public final class RegistryClient: Sendable {
             let storedSize = await content.has(blob.digest) ? try? await content.size(of: blob.digest) : nil
             if storedSize != blob.size { missing.append(blob) }
         }
-        let fetched = try await downloadAll(missing, repository: repository)
+        let bases = await deltaBases(for: manifest.layers.filter { layer in missing.contains { $0.digest == layer.digest } },
+                                     in: manifest, repository: repository, local: target)
+        let (fetched, deltas) = try await downloadAll(missing, repository: repository, bases: bases)
         try await checkConfig(manifest, url: manifestDocument.url)
 
         // The chosen manifest before the index naming it, and both only once every blob is in.
@@ -179,7 +183,35 @@ public final class RegistryClient: Sendable {
         }
         return PullResult(
             manifest: manifestDocument.digest, index: index, resolved: top.digest, config: manifest.config.digest,
-            layers: manifest.layers, reference: target, fetchedBlobs: missing.map(\.digest), fetchedBytes: fetched)
+            layers: manifest.layers, reference: target, fetchedBlobs: missing.map(\.digest), fetchedBytes: fetched,
+            deltaBlobs: deltas)
+    }
+
+    /// For each layer to fetch, a layer the store already holds that is likely an older version
+    /// of it: the layer at the same position of another image of the same repository (an update
+    /// from tag 1 to tag 2), preferring images with as many layers.
+    func deltaBases(for layers: [Descriptor], in manifest: ImageManifest, repository: String, local: ImageReference?) async -> [Digest: Digest] {
+        guard configuration.zstdPath != nil, !layers.isEmpty else { return [:] }
+        let path = local?.path ?? repository
+        var candidates: [ImageManifest] = []
+        for record in await images.list() where record.reference.path == path || record.reference.path == repository {
+            guard let data = try? await content.readDocument(record.manifest),
+                  let old = try? ImageManifest.decode(data, digest: record.manifest), old.layers != manifest.layers else { continue }
+            candidates.append(old)
+        }
+        candidates.sort { abs($0.layers.count - manifest.layers.count) < abs($1.layers.count - manifest.layers.count) }
+        var bases: [Digest: Digest] = [:]
+        for layer in layers {
+            guard let position = manifest.layers.firstIndex(where: { $0.digest == layer.digest }) else { continue }
+            for old in candidates where position < old.layers.count {
+                let base = old.layers[position].digest
+                if base != layer.digest, await content.has(base) {
+                    bases[layer.digest] = base
+                    break
+                }
+            }
+        }
+        return bases
     }
 
     /// The digest `reference` (a tag or a digest) resolves to on the registry, from the manifest

@@ -6,6 +6,8 @@ extension HTTPField.Name {
     static let dockerContentDigest = registryName("Docker-Content-Digest")
     /// `registry/2.0`, sent on every response so clients know they reached a registry.
     static let dockerDistributionAPIVersion = registryName("Docker-Distribution-API-Version")
+    /// The blob a delta patch applies to.
+    static let pierDeltaBase = registryName("Pier-Delta-Base")
     /// The id of a blob upload session.
     static let dockerUploadUUID = registryName("Docker-Upload-UUID")
     /// RFC 8288 `Link`, for the next page of a listing.

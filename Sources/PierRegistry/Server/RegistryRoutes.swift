@@ -28,6 +28,8 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
 
         /// Accept pushes and deletes; nil serves pulls only (writes answer 405 `UNSUPPORTED`).
         public var push: PushSettings?
+        /// The `zstd` program that computes delta patches (`_pier/delta`); nil serves none.
+        public var zstdPath: String? = RegistryDeltas.defaultZstd
 
         public init(
             maxPageSize: Int = 1000,
@@ -124,6 +126,8 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
             return try await manifest(reference, in: readableRepository(name), request: request)
         case .pullBlob(let name, let digest):
             return try await blob(digest, in: readableRepository(name), request: request, context: context)
+        case .pullDelta(let name, let digest):
+            return try await delta(digest, in: readableRepository(name), request: request, context: context)
         case .startUpload, .upload, .pushManifest, .deleteManifest, .deleteBlob:
             guard let uploads else {
                 throw RegistryHTTPError(.unsupported, "this registry only serves pulls", detail: "push images to the manager's registry")
@@ -155,7 +159,11 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
         if segments == ["_catalog"] { return isRead ? .catalog : unsupported }
         let count = segments.count
         var operation: (name: ArraySlice<String>, action: (String) -> RegistryAction)?
-        if count >= 3, segments[count - 2] == "tags", segments[count - 1] == "list" {
+        if count >= 4, segments[count - 3] == "_pier", segments[count - 2] == "delta" {
+            guard isRead else { return unsupported }
+            let digest = segments[count - 1]
+            operation = (segments[..<(count - 3)], { .pullDelta(repository: $0, digest: digest) })
+        } else if count >= 3, segments[count - 2] == "tags", segments[count - 1] == "list" {
             guard isRead else { return unsupported }
             operation = (segments[..<(count - 2)], { .listTags(repository: $0) })
         } else if count >= 3, segments[count - 2] == "blobs", segments[count - 1] == "uploads" {

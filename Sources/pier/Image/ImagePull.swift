@@ -18,17 +18,20 @@ struct RegistryAccessOptions: ParsableArguments {
 struct ImagePull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull", abstract: "Pull an image from a registry into the device's store.",
-        discussion: "Blobs the store has are not fetched again; every blob is verified before it is stored, and a download cut off mid-blob resumes with Range. The image is named as given (HOST[:PORT]/REPO:TAG). Example: pier image pull manager.local:7443/edge/app:1")
+        discussion: "Blobs the store has are not fetched again; every blob is verified before it is stored, and a download cut off mid-blob resumes with Range. A changed layer of an image whose other version the store holds comes as a delta from a Pier registry when that is smaller (falling back to the whole layer if the delta fails in any way). The image is named as given (HOST[:PORT]/REPO:TAG). Example: pier image pull manager.local:7443/edge/app:1")
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var access: RegistryAccessOptions
+    @Flag(help: "Download changed layers whole, not as deltas against the layers of another version the store has.")
+    var noDelta = false
     @Argument(help: ArgumentHelp("The image, with the registry host.", valueName: "image"))
     var image: String
 
     func run() async throws {
-        let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir)
+        let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir, noDelta: noDelta)
         let result = try await client.withClient { try await $0.pullImage(request) }
-        Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes fetched)\n")
+        let deltas = result.deltas > 0 ? ", \(result.deltas) as delta\(result.deltas == 1 ? "" : "s")" : ""
+        Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes fetched\(deltas))\n")
     }
 }
 

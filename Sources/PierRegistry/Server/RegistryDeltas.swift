@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PierOCI
+
+/// Delta updates: a binary patch (`zstd --patch-from`) that turns a blob a node already holds
+/// into the blob it needs, computed on demand and cached beside the content store
+/// (`<content>/deltas/<from>-<to>.zst`). Exact bytes: the node applies the patch to its copy
+/// of `from` and checks the result against the digest before storing it, so a wrong or tampered
+/// patch is caught like a tampered blob, and the node falls back to the whole blob.
+///
+/// Patches are small when the two blobs share byte runs: uncompressed layers, and the layers
+/// Pier's builder writes, whose gzip stream restarts at content-defined chunk boundaries so
+/// unchanged files compress to unchanged bytes. A patch that would not save at least half of
+/// the blob is not offered (404), and the client downloads the blob.
+public enum RegistryDeltas {
+    public static let mediaType = "application/vnd.pier.delta.zstd-patch"
+    public static var defaultZstd: String? {
+        ["/usr/bin/zstd", "/bin/zstd", "/usr/local/bin/zstd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs zstd; returns whether it succeeded.
+    static func zstd(_ path: String, _ arguments: [String]) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus == 0) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(returning: false)
+            }
+        }
+    }
+
+    /// The patch from `base` (a file) to `target` (a file), written to `output`.
+    static func makePatch(zstd: String, base: URL, target: URL, output: URL) async -> Bool {
+        await Self.zstd(zstd, ["-q", "-f", "--long=31", "--patch-from=\(base.path)", target.path, "-o", output.path])
+    }
+
+    /// Applies a patch to `base`, writing the result to `output`.
+    public static func applyPatch(zstd: String, base: URL, patch: URL, output: URL) async -> Bool {
+        await Self.zstd(zstd, ["-d", "-q", "-f", "--long=31", "--patch-from=\(base.path)", patch.path, "-o", output.path])
+    }
+}
+
+extension RegistryRoutes {
+    func delta(_ reference: String, in repository: Repository, request: Request, context: Context) async throws -> Response {
+        let target = try Self.parseDigest(reference)
+        guard let fromText = request.uri.queryParameters["from"].map(String.init) else {
+            throw RegistryHTTPError(.digestInvalid, "a delta needs ?from=<digest of the blob the client has>")
+        }
+        let base = try Self.parseDigest(fromText)
+        guard let zstd = configuration.zstdPath else {
+            throw RegistryHTTPError(.blobUnknown, "this registry computes no deltas (zstd is not installed); download the blob")
+        }
+        let reachable = try await GarbageCollector.reachable(from: repository.roots, in: content)
+        let justPushed = await uploads?.wasPushed(target, repository: repository.name) ?? false
+        guard reachable.contains(target) || justPushed, let targetSize = try? await content.size(of: target) else {
+            throw RegistryHTTPError(.blobUnknown, "blob \(target) is not in repository \(repository.name)")
+        }
+        guard base != target, await content.has(base) else {
+            throw RegistryHTTPError(.blobUnknown, "the registry does not hold \(base) to compute a delta from; download the blob")
+        }
+        let directory = content.root.appendingPathComponent("deltas")
+        let patch = directory.appendingPathComponent("\(base.encoded)-\(target.encoded).zst")
+        let useless = directory.appendingPathComponent("\(base.encoded)-\(target.encoded).useless")
+        if FileManager.default.fileExists(atPath: useless.path) {
+            throw RegistryHTTPError(.blobUnknown, "no delta from \(base) to \(target) is worth sending; download the blob")
+        }
+        if !FileManager.default.fileExists(atPath: patch.path) {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let temporary = directory.appendingPathComponent(".\(UUID().uuidString).tmp")
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            guard await RegistryDeltas.makePatch(zstd: zstd, base: content.blobURL(for: base), target: content.blobURL(for: target), output: temporary) else {
+                throw RegistryHTTPError(.blobUnknown, "computing the delta from \(base) to \(target) failed; download the blob")
+            }
+            let size = (try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber)?.int64Value ?? targetSize
+            guard size * 2 < targetSize else {
+                FileManager.default.createFile(atPath: useless.path, contents: nil)
+                throw RegistryHTTPError(.blobUnknown, "no delta from \(base) to \(target) is worth sending (\(size) of \(targetSize) bytes); download the blob")
+            }
+            // rename(2) replaces atomically: a reader sees the old patch or the whole new one.
+            guard rename(temporary.path, patch.path) == 0 else {
+                throw RegistryHTTPError(.blobUnknown, "storing the delta failed: \(String(cString: strerror(errno))); download the blob")
+            }
+        }
+        let size = (try FileManager.default.attributesOfItem(atPath: patch.path)[.size] as? NSNumber)?.int64Value ?? 0
+        var headers: HTTPFields = [.contentType: RegistryDeltas.mediaType, .contentLength: String(size), .dockerContentDigest: target.description]
+        headers[.pierDeltaBase] = base.description
+        if request.method == .head || size == 0 { return Response(status: .ok, headers: headers) }
+        let body = try await FileIO().loadFile(path: patch.path, range: 0...Int(size - 1), context: context)
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
