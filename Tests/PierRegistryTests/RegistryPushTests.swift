@@ -19,6 +19,13 @@ struct RegistryPushTests {
         let blob = randomData(250_000)
         let digest = Digest.sha256(of: blob)
         try await withRegistry(stores, configuration: pushing) { base in
+            func raw(_ method: HTTPMethod = .GET, _ url: String, headers: [String: String] = [:], body: Data? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws -> RawResponse {
+                do { return try await PierRegistryTests.raw(method, url, headers: headers, body: body) } catch {
+                    Issue.record("\(method) \(url): \(error)", sourceLocation: sourceLocation)
+                    throw error
+                }
+            }
             let start = try await raw(.POST, "\(base)/v2/edge/app/blobs/uploads/")
             #expect(start.status == 202 && start.header("Range") == "0-0", "\(start)")
             let session = Self.absolute(start.header("Location"), base)

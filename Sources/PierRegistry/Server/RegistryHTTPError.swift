@@ -24,6 +24,7 @@ struct RegistryHTTPError: HTTPResponseError {
     static func response(status: HTTPResponse.Status, body: RegistryErrorBody, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
+        headers[.contentLength] = nil  // the body below sets its own
         let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"errors":[]}"#.utf8)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -79,7 +79,12 @@ extension RegistryRoutes {
     }
 
     private func appendChunk(_ name: String, id: String, uploads: RegistryUploads, request: Request) async throws -> Response {
-        let size = try await uploads.acquire(id, repository: name)
+        let size: Int64
+        do { size = try await uploads.acquire(id, repository: name) } catch {
+            await Self.drain(request.body)
+            throw error
+        }
+        var consumed = false
         do {
             if let range = request.headers[.contentRange] {
                 guard let (start, end) = Self.parseChunkRange(range), end >= start else {
@@ -87,29 +92,54 @@ extension RegistryRoutes {
                 }
                 guard start == size else {
                     // Tell the client where the upload stands so it resumes from there.
+                    // The error's JSON body has its own length: no Content-Length from the session headers.
+                    var headers = sessionHeaders(name, id: id, size: size)
+                    headers[.contentLength] = nil
                     throw RegistryHTTPError(
                         .rangeInvalid, "the chunk starts at byte \(start) but upload \(id) has \(size) bytes",
-                        detail: "resume at byte \(size)", headers: sessionHeaders(name, id: id, size: size))
+                        detail: "resume at byte \(size)", headers: headers)
                 }
                 if let length = request.headers[.contentLength].flatMap(Int64.init), length != end - start + 1 {
                     throw RegistryHTTPError(.blobUploadInvalid, "Content-Range \(range) announces \(end - start + 1) bytes, Content-Length \(length)")
                 }
             }
+            consumed = true
             let written = try await append(request.body, to: uploads.dataURL(id), from: size, limit: uploads.maxBytes)
             await uploads.release(id)
             return Response(status: .accepted, headers: sessionHeaders(name, id: id, size: size + written))
         } catch {
             await uploads.release(id)
+            // Read what the client is still sending, so it gets the answer and not a reset.
+            if !consumed { await Self.drain(request.body) }
             throw error
         }
     }
 
+    /// Reads and discards a request body (up to 256 MiB), for answers given before reading it.
+    static func drain(_ body: RequestBody) async {
+        var total = 0
+        do {
+            for try await buffer in body {
+                total += buffer.readableBytes
+                if total > 256 << 20 { return }
+            }
+        } catch {}
+    }
+
     private func finishUpload(_ name: String, id: String, uploads: RegistryUploads, request: Request) async throws -> Response {
         guard let digestText = request.uri.queryParameters["digest"].map(String.init) else {
+            await Self.drain(request.body)
             throw RegistryHTTPError(.digestInvalid, "finishing an upload needs ?digest=<digest>")
         }
-        let digest = try Self.parseDigest(digestText)
-        let size = try await uploads.acquire(id, repository: name)
+        let digest: Digest
+        let size: Int64
+        do {
+            digest = try Self.parseDigest(digestText)
+            size = try await uploads.acquire(id, repository: name)
+        } catch {
+            await Self.drain(request.body)
+            throw error
+        }
         do {
             try await append(request.body, to: uploads.dataURL(id), from: size, limit: uploads.maxBytes)
         } catch {
