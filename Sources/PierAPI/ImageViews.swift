@@ -154,3 +154,10 @@ public struct RegistryTransferResult: Codable, Sendable, Equatable {
         self.reference = reference; self.digest = digest; self.blobs = blobs; self.bytes = bytes; self.deltas = deltas
     }
 }
+
+/// `POST /v1/images/{ref}/signatures`: the signature artifact stored.
+public struct SignatureStored: Codable, Sendable, Equatable {
+    /// The digest of the signature artifact's manifest.
+    public var digest: String
+    public init(digest: String) { self.digest = digest }
+}

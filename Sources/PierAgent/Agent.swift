@@ -159,10 +159,28 @@ public final class AgentNode: Sendable {
         do {
             let result = try await client.pull(reference)
             logger.info("pulled \(reference) from the manager", metadata: ["bytes": "\(result.fetchedBytes)"])
+            if !configuration.trustedKeys.isEmpty {
+                // Under a signing policy the image's signature comes along (the manager has it,
+                // or it would not have accepted the service).
+                var repository = reference
+                if let at = repository.firstIndex(of: "@") { repository = String(repository[..<at]) }
+                if let colon = repository.lastIndex(of: ":"), !repository[colon...].contains("/") { repository = String(repository[..<colon]) }
+                let named = try ImageReference(parsing: repository)
+                if !(try await client.pullSignature(repository: named.path, of: result.manifest, tagAs: named)) {
+                    logger.warning("the manager has no signature of \(reference)")
+                }
+            }
             try? await client.shutdown()
         } catch {
             try? await client.shutdown()
             throw error
+        }
+    }
+
+    /// Throws unless the image is signed by one of `trusted` (the signing policy).
+    public func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws {
+        do { try await images.requireSignature(reference, trusted: trusted) } catch let error as AgentError {
+            throw AgentError.forbidden(error.description)
         }
     }
 

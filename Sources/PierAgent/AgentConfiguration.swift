@@ -1,4 +1,5 @@
 import Foundation
+import PierOCI
 
 /// Settings of one `pier agent`, with the defaults a single gateway wants.
 public struct AgentConfiguration: Sendable {
@@ -22,6 +23,8 @@ public struct AgentConfiguration: Sendable {
     public var maxLayerBytes: Int64
     /// The CoAP interface for constrained clients, if one is served (`--coap`, `--coap-keys`).
     public var coap: CoAPInterfaceOptions?
+    /// Public keys images must be signed by (`--trust-key`); empty runs any image.
+    public var trustedKeys: [TrustedKey] = []
 
     public init(
         dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,

@@ -49,8 +49,12 @@ public struct ManagerService: Sendable {
         defer { node.release() }
         let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()
         let store = try SQLiteStateStore(path: configuration.stateDatabase)
+        let trusted = configuration.agent.trustedKeys
         let manager = try await Manager(store: store, configuration: configuration.manager, logger: logger) { reference in
-            try await node.pinnedReference(reference)
+            let pinned = try await node.pinnedReference(reference)
+            // The signing policy (`--trust-key`): a service only gets an image a trusted key signed.
+            if !trusted.isEmpty { try await node.requireSignature(pinned, trusted: trusted) }
+            return pinned
         }
         try FileManager.default.createDirectory(at: configuration.pkiDirectory, withIntermediateDirectories: true)
         chmod(configuration.pkiDirectory.path, 0o700)

@@ -147,4 +147,34 @@ struct ContainerLifecycleTests {
         // It followed: it returned only once the container had finished.
         #expect(Date().timeIntervalSince(started) > 0.5)
     }
+
+    @Test func aSigningPolicyRunsOnlyImagesSignedByATrustedKey() throws {
+        let keys = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-keys-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        #expect(try runProcess(Binaries.pier.path, ["key", "create", "dev", "-o", keys]).status == 0)
+        #expect(try runProcess(Binaries.pier.path, ["key", "create", "other", "-o", keys]).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: keys + "/dev.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let again = try runProcess(Binaries.pier.path, ["key", "create", "dev", "-o", keys])
+        #expect(again.status != 0 && again.stderr.contains("not overwriting"))
+
+        let agent = try TestAgent(arguments: ["--trust-key", keys + "/dev.pub"])
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let unsigned = try agent.pier("run", "--rm", "--network", "none", "test/busybox:1", "true")
+        #expect(unsigned.status == 125 && unsigned.stderr.contains("not signed by a trusted key"), "\(unsigned.stderr)")
+        #expect(try agent.ok("ps", "-a", "-q").isEmpty)
+        try agent.ok("image", "sign", "--key", keys + "/other.key", "test/busybox:1")
+        #expect(try agent.pier("run", "--rm", "--network", "none", "test/busybox:1", "true").status == 125)
+        #expect(try agent.pier("image", "verify", "--key", keys + "/dev.pub", "test/busybox:1").status == 1)
+        try agent.ok("image", "sign", "--key", keys + "/dev.key", "test/busybox:1")
+        #expect(try agent.pier("image", "verify", "--key", keys + "/dev.pub", "test/busybox:1").status == 0)
+        let signed = try agent.pier("run", "--rm", "--network", "none", "test/busybox:1", "echo", "trusted")
+        #expect(signed.status == 0 && signed.stdout.contains("trusted"), "\(signed.stderr)")
+        // Signatures are not images: `image ls` lists the image once.
+        #expect(try agent.ok("image", "ls", "-q").split(separator: "\n").count == 1)
+        // A key file that is not there: a clear error, nothing signed.
+        let bad = try agent.pier("image", "sign", "--key", keys + "/missing.key", "test/busybox:1")
+        #expect(bad.status != 0 && bad.stderr.contains("--key"))
+    }
 }

@@ -171,3 +171,40 @@ struct RegistryPushTests {
         }
     }
 }
+
+@Suite("Referrers API")
+struct ReferrersTests {
+    @Test("a signature artifact is listed as a referrer of its subject, filtered by artifactType; a push with a subject answers OCI-Subject")
+    func referrers() async throws {
+        let stores = try Stores()
+        let image = try await storeImage("edge/app:1", withIndex: false, in: stores)
+        let subject = Descriptor(mediaType: MediaType.ociManifest, digest: image.manifest, size: Int64(image.manifestSize))
+        let artifact = try SignatureArtifact.make(subject: subject, signature: try SigningKey().sign(image.manifest))
+        for blob in artifact.blobs { try await stores.content.ingest(data: blob, expecting: nil, size: nil) }
+        let stored = try await stores.content.ingest(data: artifact.manifest, expecting: nil, size: nil)
+        try await stores.images.tag(try ImageReference(parsing: "edge/app:\(SignatureArtifact.tag(for: image.manifest))"), manifest: stored.digest)
+        try await withRegistry(stores, configuration: pushing) { base in
+            let list = try await raw(.GET, "\(base)/v2/edge/app/referrers/\(image.manifest)")
+            #expect(list.status == 200 && list.header("Content-Type") == MediaType.ociIndex)
+            let index = try ImageIndex.decode(list.body)
+            #expect(index.manifests.map(\.digest) == [stored.digest])
+            #expect(index.manifests.first?.artifactType == SignatureArtifact.artifactType)
+            let filtered = try await raw(.GET, "\(base)/v2/edge/app/referrers/\(image.manifest)?artifactType=application/x-sbom")
+            let filteredIndex = try ImageIndex.decode(filtered.body)
+            #expect(filteredIndex.manifests.isEmpty && filtered.header("OCI-Filters-Applied") == "artifactType")
+            let none = try await raw(.GET, "\(base)/v2/edge/app/referrers/\(stored.digest)")
+            let noneIndex = try ImageIndex.decode(none.body)
+            #expect(none.status == 200 && noneIndex.manifests.isEmpty)
+
+            // Pushing the artifact by digest to another repository: the registry says it keeps referrers.
+            for blob in [image.config.digest] + image.layers.map(\.digest) + [Digest.sha256(of: artifact.blobs[0]), Digest.sha256(of: artifact.blobs[1])] {
+                #expect(try await raw(.POST, "\(base)/v2/edge/copy/blobs/uploads/?mount=\(blob)&from=edge/app").status == 201)
+            }
+            let manifestData = try await stores.content.read(image.manifest, limit: 1 << 20)
+            #expect(try await raw(.PUT, "\(base)/v2/edge/copy/manifests/1", headers: ["Content-Type": MediaType.ociManifest], body: manifestData).status == 201)
+            let pushed = try await raw(.PUT, "\(base)/v2/edge/copy/manifests/\(stored.digest)", headers: ["Content-Type": MediaType.ociManifest],
+                                       body: artifact.manifest)
+            #expect(pushed.status == 201 && pushed.header("OCI-Subject") == image.manifest.description, "\(pushed)")
+        }
+    }
+}

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PierAPI
+import PierOCI
 
 /// The agent's HTTP API (docs/agent-api.md) on Hummingbird.
 struct AgentServer<Context: RequestContext>: Sendable {
@@ -199,6 +200,15 @@ struct AgentServer<Context: RequestContext>: Sendable {
         }
         v1.post("images/push") { req, _ in
             await respond { try await images.push(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }
+        }
+        v1.get("images/{ref}/signatures") { _, ctx in
+            await respond { try await images.signatures(try imageRef(ctx)) }
+        }
+        v1.post("images/{ref}/signatures") { req, ctx in
+            do {
+                let signature = try await decode(SignatureBlob.self, req, limit: 64 << 10)
+                return try encode(SignatureStored(digest: try await images.addSignature(signature, to: try imageRef(ctx))), status: .created)
+            } catch { return errorResponse(error) }
         }
         v1.post("images/prune") { _, _ in
             await respond { try await images.prune(pinned: try await manager.imagesInUse()) }

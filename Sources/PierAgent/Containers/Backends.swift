@@ -1,4 +1,5 @@
 import Foundation
+import PierOCI
 import PierAPI
 
 /// What the container manager needs of an image: its run defaults and its layers.
@@ -40,6 +41,11 @@ protocol ImageProvider: Sendable {
     /// `pier image pull|push`: the store against a registry.
     func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
     func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
+    /// Signatures stored for an image, and storing one (`pier image sign`).
+    func signatures(_ reference: String) async throws -> [SignatureBlob]
+    func addSignature(_ signature: SignatureBlob, to reference: String) async throws -> String
+    /// Throws unless the image is signed by one of `trusted`.
+    func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws
 }
 
 /// Result of starting a container under its shim.

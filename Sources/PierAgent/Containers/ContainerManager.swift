@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PierAPI
+import PierOCI
 
 /// Owns every container on this node: creates, starts, watches and removes them, applies
 /// restart policies and health checks, and adopts running containers after an agent restart.
@@ -120,6 +121,10 @@ actor ContainerManager {
         if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
         let image = try await runnableImage(request.image)
         trace("create: image resolved")
+        if !configuration.trustedKeys.isEmpty {
+            // The signing policy (`--trust-key`): the exact manifest that would run must be signed.
+            try await images.requireSignature(image.digest, trusted: configuration.trustedKeys)
+        }
         if request.stopSignal == nil { request.stopSignal = image.stopSignal }
         try runtime.validate(request)
         trace("create: validated")

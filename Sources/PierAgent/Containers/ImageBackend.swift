@@ -137,4 +137,16 @@ final class ImageBackend: ImageProvider {
     }
 
     func count() async -> Int { (try? await service.list().count) ?? 0 }
+
+    func signatures(_ reference: String) async throws -> [SignatureBlob] {
+        try await mapped { try await service.signatures(of: reference) }
+    }
+
+    func addSignature(_ signature: SignatureBlob, to reference: String) async throws -> String {
+        try await mapped { try await service.addSignature(signature, to: reference).description }
+    }
+
+    func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws {
+        try await mapped { _ = try await service.requireSignature(reference, trusted: trusted) }
+    }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import PierAPI
+import PierOCI
 
 /// Image endpoints of docs/agent-api.md. `ref` is a name[:tag], a digest or a unique digest prefix.
 extension AgentClient {
@@ -109,6 +110,17 @@ extension AgentClient {
     /// `POST /v1/images/push`: the daemon pushes a stored image to a registry.
     public func pushImage(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
         try await decode(RegistryTransferResult.self, .POST, "/v1/images/push", body: Self.json(request))
+    }
+
+    /// `GET /v1/images/{ref}/signatures`.
+    public func imageSignatures(_ ref: String) async throws -> [SignatureBlob] {
+        try await decode([SignatureBlob].self, .GET, "/v1/images/\(Self.segment(ref))/signatures")
+    }
+
+    /// `POST /v1/images/{ref}/signatures`: stores a signature made by the client (the private
+    /// key never leaves the client).
+    public func addImageSignature(_ ref: String, _ signature: SignatureBlob) async throws -> SignatureStored {
+        try await decode(SignatureStored.self, .POST, "/v1/images/\(Self.segment(ref))/signatures", body: Self.json(signature))
     }
 
     /// `POST /v1/images/prune`: removes unreferenced blobs and unpacked layers.

@@ -59,6 +59,13 @@ extension RegistryClient {
             try await putManifest(index.data, digest: index.digest, repository: repository, reference: tag)
             last = index
         }
+        // The image's signature travels with it (see `SignatureArtifact`).
+        let signatureTag = SignatureArtifact.tag(for: record.manifest)
+        if tag != signatureTag, let signature = try? local.withTag(signatureTag), await images.record(for: signature) != nil {
+            let pushed = try await push(signature, repository: repository, tag: signatureTag)
+            uploaded += pushed.uploadedBlobs
+            bytes += pushed.uploadedBytes
+        }
         return PushResult(digest: last?.digest ?? record.manifest, uploadedBlobs: uploaded, uploadedBytes: bytes)
     }
 

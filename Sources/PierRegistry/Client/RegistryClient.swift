@@ -187,6 +187,36 @@ public final class RegistryClient: Sendable {
             deltaBlobs: deltas)
     }
 
+    /// Fetches the signature artifact of the manifest `digest` that the registry keeps under
+    /// `repository:sha256-<hex>.sig` (see `SignatureArtifact`), verifies its bytes and stores it
+    /// under the same tag of `local`'s repository. Returns false when the registry has none.
+    @discardableResult
+    public func pullSignature(repository: String, of digest: Digest, tagAs local: ImageReference) async throws -> Bool {
+        let tag = SignatureArtifact.tag(for: digest)
+        let fetched: FetchedManifest
+        do { fetched = try await fetchManifest(repository: repository, reference: tag) } catch RegistryClientError.registry(let status, _, _) where status == 404 {
+            return false
+        }
+        let manifest: ImageManifest
+        do { manifest = try SpecJSON.decode(fetched.data, what: "signature artifact", digest: fetched.digest) } catch {
+            throw RegistryClientError.invalidManifest(url: fetched.url, "\(error)")
+        }
+        guard manifest.artifactType == SignatureArtifact.artifactType, manifest.subject?.digest == digest,
+              manifest.layers.count == 1, manifest.layers[0].size <= 64 << 10, manifest.config.size <= 64 << 10 else {
+            throw RegistryClientError.invalidManifest(url: fetched.url, "not a Pier signature of \(digest)")
+        }
+        var missing: [Descriptor] = []
+        for blob in [manifest.config] + manifest.layers where !(await content.has(blob.digest)) { missing.append(blob) }
+        _ = try await downloadAll(missing, repository: repository)
+        try await storeDocument(fetched)
+        let target: ImageReference
+        do { target = try local.withTag(tag) } catch {
+            throw RegistryClientError.invalidImage(local.display, reason: "\(error)")
+        }
+        try await images.tag(target, manifest: fetched.digest)
+        return true
+    }
+
     /// For each layer to fetch, a layer the store already holds that is likely an older version
     /// of it: the layer at the same position of another image of the same repository (an update
     /// from tag 1 to tag 2), preferring images with as many layers.

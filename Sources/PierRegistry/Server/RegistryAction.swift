@@ -10,6 +10,8 @@ public enum RegistryAction: Sendable, Hashable {
     case pullManifest(repository: String, reference: String)
     /// `GET|HEAD /v2/<name>/blobs/<digest>`.
     case pullBlob(repository: String, digest: String)
+    /// `GET /v2/<name>/referrers/<digest>[?artifactType=]`: the manifests whose subject is `digest`.
+    case listReferrers(repository: String, digest: String)
     /// `GET /v2/<name>/_pier/delta/<digest>?from=<digest>`: a binary patch that turns blob `from`
     /// into blob `digest` (Pier's extension for delta updates; plain OCI clients never ask).
     case pullDelta(repository: String, digest: String)
@@ -29,7 +31,7 @@ public enum RegistryAction: Sendable, Hashable {
     /// The repository the action reads or writes, when it names one.
     public var repository: String? {
         switch self {
-        case .listTags(let r), .pullManifest(let r, _), .pullBlob(let r, _), .pullDelta(let r, _), .startUpload(let r), .upload(let r, _),
+        case .listTags(let r), .pullManifest(let r, _), .pullBlob(let r, _), .pullDelta(let r, _), .listReferrers(let r, _), .startUpload(let r), .upload(let r, _),
              .pushManifest(let r, _), .deleteManifest(let r, _), .deleteBlob(let r, _): r
         case .ping, .catalog, .unsupported: nil
         }
@@ -39,7 +41,7 @@ public enum RegistryAction: Sendable, Hashable {
     public var writes: Bool {
         switch self {
         case .startUpload, .upload, .pushManifest, .deleteManifest, .deleteBlob: true
-        case .ping, .catalog, .listTags, .pullManifest, .pullBlob, .pullDelta, .unsupported: false
+        case .ping, .catalog, .listTags, .pullManifest, .pullBlob, .pullDelta, .listReferrers, .unsupported: false
         }
     }
 }

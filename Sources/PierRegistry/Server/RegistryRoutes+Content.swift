@@ -116,3 +116,43 @@ extension RegistryRoutes {
         return Response(status: status, headers: headers, body: body)
     }
 }
+
+extension RegistryRoutes {
+    // MARK: Referrers
+
+    /// The referrers API (distribution-spec v1.1): an image index of the manifests of the
+    /// repository whose `subject` is `reference` (signatures, SBOMs, …), filtered by
+    /// `artifactType` when asked. Empty, not an error, when there are none.
+    func referrers(_ reference: String, in repository: Repository, request: Request) async throws -> Response {
+        let subject: Digest
+        do { subject = try Digest(parsing: reference) } catch {
+            throw RegistryHTTPError(.digestInvalid, "\(reference) is not a valid digest", detail: error.description)
+        }
+        let filter = request.uri.queryParameters["artifactType"].map(String.init)
+        var found: [Descriptor] = []
+        var seen = Set<Digest>()
+        for record in repository.records where seen.insert(record.manifest).inserted {
+            guard let data = try? await content.readDocument(record.manifest),
+                  let document = try? JSONDecoder().decode(ReferrerDocument.self, from: data), document.subject?.digest == subject else { continue }
+            let type = document.artifactType ?? document.config?.mediaType
+            if let filter, type != filter { continue }
+            var descriptor = Descriptor(mediaType: document.mediaType ?? MediaType.ociManifest, digest: record.manifest, size: Int64(data.count))
+            descriptor.artifactType = type
+            descriptor.annotations = document.annotations
+            found.append(descriptor)
+        }
+        let index = ImageIndex(manifests: found.sorted { $0.digest.description < $1.digest.description })
+        var headers: HTTPFields = [.contentType: MediaType.ociIndex]
+        if filter != nil { headers[.ociFiltersApplied] = "artifactType" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try index.encoded())))
+    }
+}
+
+/// The fields of a manifest the referrers API reports.
+private struct ReferrerDocument: Decodable {
+    var mediaType: String?
+    var artifactType: String?
+    var config: Descriptor?
+    var subject: Descriptor?
+    var annotations: [String: String]?
+}

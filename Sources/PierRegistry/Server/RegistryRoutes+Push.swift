@@ -242,6 +242,7 @@ extension RegistryRoutes {
 
         // Every blob or manifest the document names must be here already.
         var children: [Descriptor]
+        var subject: Digest?
         var platformManifest = digest
         var index: Digest?
         if MediaType.isIndex(mediaType) {
@@ -263,6 +264,7 @@ extension RegistryRoutes {
                 throw RegistryHTTPError(.manifestInvalid, "invalid image manifest", detail: "\(error)")
             }
             children = [parsed.config] + parsed.layers
+            subject = parsed.subject?.digest
         }
         for child in children {
             guard await content.has(child.digest), (try? await content.size(of: child.digest)) == child.size else {
@@ -282,9 +284,11 @@ extension RegistryRoutes {
             // Kept for a push by tag that follows (an index's manifests come first).
             await uploads.recordPushed(digest, repository: name)
         }
-        return Response(status: .created, headers: [
+        var headers: HTTPFields = [
             .location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.description, .contentLength: "0",
-        ])
+        ]
+        if let subject { headers[.ociSubject] = subject.description }
+        return Response(status: .created, headers: headers)
     }
 
     private func deleteManifest(_ name: String, reference: String) async throws -> Response {

@@ -126,6 +126,8 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
             return try await manifest(reference, in: readableRepository(name), request: request)
         case .pullBlob(let name, let digest):
             return try await blob(digest, in: readableRepository(name), request: request, context: context)
+        case .listReferrers(let name, let digest):
+            return try await referrers(digest, in: repository(name), request: request)
         case .pullDelta(let name, let digest):
             return try await delta(digest, in: readableRepository(name), request: request, context: context)
         case .startUpload, .upload, .pushManifest, .deleteManifest, .deleteBlob:
@@ -163,6 +165,10 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
             guard isRead else { return unsupported }
             let digest = segments[count - 1]
             operation = (segments[..<(count - 3)], { .pullDelta(repository: $0, digest: digest) })
+        } else if count >= 3, segments[count - 2] == "referrers" {
+            guard isRead else { return unsupported }
+            let digest = segments[count - 1]
+            operation = (segments[..<(count - 2)], { .listReferrers(repository: $0, digest: digest) })
         } else if count >= 3, segments[count - 2] == "tags", segments[count - 1] == "list" {
             guard isRead else { return unsupported }
             operation = (segments[..<(count - 2)], { .listTags(repository: $0) })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PierAgent
+import PierOCI
 
 /// Options every daemon role shares: where state lives, the local sockets, runc, the bridge.
 struct DaemonOptions: ParsableArguments {
@@ -34,8 +35,17 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("File of CoAP clients and their tokens, one `CLIENT TOKEN [ro|rw]` per line, mode 600.", valueName: "path"))
     var coapKeys: String?
 
+    @Option(name: .customLong("trust-key"), help: ArgumentHelp(
+        "Run only images signed by this public key (repeatable; from `pier key create`).",
+        discussion: "An agent refuses to create containers of unsigned images; a manager refuses services of them. See `pier image sign`.",
+        valueName: "file.pub"))
+    var trustKeys: [String] = []
+
     func validate() throws {
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
+        for path in trustKeys {
+            do { _ = try TrustedKey.load(path) } catch { throw ValidationError("--trust-key \(path): \(error)") }
+        }
     }
 
     func agentConfiguration(listen: [String]) -> AgentConfiguration {
@@ -43,6 +53,7 @@ struct DaemonOptions: ParsableArguments {
             dataRoot: URL(fileURLWithPath: dataRoot).standardizedFileURL, listen: listen, runcPath: runc, shimPath: shim,
             bridgeName: bridge, bridgeSubnet: bridgeSubnet)
         if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys) }
+        configuration.trustedKeys = trustKeys.compactMap { try? TrustedKey.load($0) }  // checked in validate()
         return configuration
     }
 }

@@ -8,6 +8,7 @@ struct ImageCommand: AsyncParsableCommand {
         subcommands: [
             ImageList.self, ImageInspect.self, ImageRemove.self, ImageTag.self, ImagePrune.self,
             ImageDiskUsage.self, ImageImport.self, ImageExport.self, ImageBuild.self, ImagePull.self, ImagePush.self,
+            ImageSign.self, ImageVerify.self,
         ]
     )
 }

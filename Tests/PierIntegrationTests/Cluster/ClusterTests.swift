@@ -182,16 +182,55 @@ struct ClusterTests {
         #expect(asWorker.status != 0 && asWorker.stderr.contains("manager-role"), "\(asWorker.stderr)")
         let admin = cluster.root.appendingPathComponent("admin").path
         try cluster.ok("cert", "create", "admin", "--role", "manager", "-o", admin)
+        // Signed on the device: the signature goes with the push.
+        let keys = cluster.root.appendingPathComponent("keys").path
+        try cluster.ok("key", "create", "dev", "-o", keys)
+        #expect(try cluster.agentPier(a, ["image", "sign", "--key", keys + "/dev.key", "edge/copy:2"]).status == 0)
         let pushed = try cluster.agentPier(a, ["image", "push", "--cert-dir", admin, "edge/copy:2", "\(registry)/edge/copy:2"])
         #expect(pushed.status == 0, "\(pushed.stderr)")
-        // The manager had every blob already (the image came from it): only the manifest moved.
-        #expect(pushed.stdout.contains("(0 blobs, 0 bytes sent)"), "\(pushed.stdout)")
+        // The manager had every image blob already (the image came from it): only the manifest
+        // and the signature artifact's two small blobs moved.
+        #expect(pushed.stdout.contains("(2 blobs, "), "\(pushed.stdout)")
         #expect(try cluster.ok("image", "ls").contains("edge/copy"))
+        #expect(try cluster.pier(["image", "verify", "--key", keys + "/dev.pub", "edge/copy:2"]).status == 0)
 
         let noHost = try cluster.agentPier(a, ["image", "pull", "busybox"])
         #expect(noHost.status != 0 && noHost.stderr.contains("name the registry"), "\(noHost.stderr)")
         let missing = try cluster.agentPier(a, ["image", "pull", "\(registry)/test/none:1"])
         #expect(missing.status != 0 && missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
+    }
+
+    /// A signing policy across the cluster: a manager and agents started with `--trust-key`
+    /// refuse a service of an unsigned image (and an image signed by another key); once it is
+    /// signed on the manager the service runs, the agent pulling the signature with the image.
+    @Test func signedImagesOnlyUnderASigningPolicy() throws {
+        let keys = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-keys-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        for name in ["release", "stranger"] {
+            let made = try runProcess(Binaries.pier.path, ["key", "create", name, "-o", keys])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let trusted = ["--trust-key", keys + "/release.pub"]
+        let cluster = try TestCluster.start(agents: 1, managerArguments: trusted, agentArguments: trusted)
+        defer { cluster.tearDown() }
+
+        let unsigned = try cluster.pier(["service", "create", "--name", "app", "--network", "none", Self.image] + Self.command)
+        #expect(unsigned.status != 0 && unsigned.stderr.contains("not signed by a trusted key"), "\(unsigned.stderr)")
+        try cluster.ok("image", "sign", "--key", keys + "/stranger.key", Self.image)
+        let strangers = try cluster.pier(["service", "create", "--name", "app", "--network", "none", Self.image] + Self.command)
+        #expect(strangers.status != 0 && strangers.stderr.contains("not signed by a trusted key"), "\(strangers.stderr)")
+        #expect(try cluster.ok("service", "ls", "-q").isEmpty)
+
+        try cluster.ok("image", "sign", "--key", keys + "/release.key", Self.image)
+        let verified = try cluster.pier(["image", "verify", "--key", keys + "/release.pub", Self.image])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        try cluster.ok(["service", "create", "--name", "app", "--network", "none", Self.image] + Self.command)
+        #expect(cluster.waitUntil(30) { try cluster.running("app").count == 1 }, "\((try? cluster.tasks("app")) ?? [])")
+        // The agent holds the signature now, and enforces the policy on direct runs too.
+        let a = try cluster.member("node-a")
+        let direct = try cluster.agentPier(a, ["run", "--rm", "--network", "none", Self.image, "echo", "signed"])
+        #expect(direct.status == 0 && direct.stdout.contains("signed"), "\(direct.stderr)")
+        try cluster.ok("service", "rm", "app")
     }
 
     /// A device stays connected for longer than its certificate lives: the agent renews it during

@@ -48,6 +48,8 @@ final class TestCluster: @unchecked Sendable {
     private(set) var managerProcess: Process?
     /// Extra arguments of every `pier manager` start (e.g. `--cert-expiry`).
     var managerArguments: [String] = []
+    /// Extra arguments of every `pier agent` start (e.g. `--trust-key`).
+    var agentExtraArguments: [String] = []
     private(set) var members: [Member] = []
     private(set) var token = ""
     private var namespaces: [String] = []
@@ -59,9 +61,10 @@ final class TestCluster: @unchecked Sendable {
 
     /// Builds the topology, starts the manager, builds the busybox image on it and joins
     /// three agents; returns once the three nodes are ready.
-    static func start(agents: Int = 3, directPort: Int? = nil, managerArguments: [String] = []) throws -> TestCluster {
+    static func start(agents: Int = 3, directPort: Int? = nil, managerArguments: [String] = [], agentArguments: [String] = []) throws -> TestCluster {
         let cluster = try TestCluster()
         cluster.managerArguments = managerArguments
+        cluster.agentExtraArguments = agentArguments
         do {
             try cluster.setUpNetwork(agents: agents)
             for m in cluster.members { m.directPort = directPort }
@@ -182,7 +185,7 @@ final class TestCluster: @unchecked Sendable {
                     "--shim", Binaries.shim.path, "--bridge", m.bridge, "--bridge-subnet", m.subnetPrefix + ".0/24", "--hostname", m.name]
         if let direct = m.direct { args += ["--listen", direct] }
         if let token { args += ["--join", managerAddress, "--token", token] }
-        return args
+        return args + agentExtraArguments
     }
 
     /// Starts an agent in its namespace (joining with `token` on its first start) and waits for its socket.
