@@ -82,7 +82,7 @@ var targets: [Target] = [
     // static Swift runtime the exported symbol table and its relocations were 1.1 MB and 3.3 MB the
     // loader had to map and apply at every start (agent resident memory, client start-up time).
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierManager", "PierAPI", "PierOCI",
+        "PierClient", "PierAgent", "PierManager", "PierAPI", "PierOCI", "PierCluster",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], linkerSettings: [
         // Release only: a debug build links the shared Swift runtime, and a non-PIE executable

@@ -161,3 +161,50 @@ public struct SignatureStored: Codable, Sendable, Equatable {
     public var digest: String
     public init(digest: String) { self.digest = digest }
 }
+
+/// `POST /v1/images/du`: what installing or updating a set of images downloads (seed 001's
+/// absolute versus incremental download cost), from the blobs the store holds.
+public struct DownloadAnalysisRequest: Codable, Sendable, Equatable {
+    /// The images to install, or to update to.
+    public var images: [String]
+    /// The images a device already has (an update from these); empty for a fresh install.
+    public var from: [String]
+    /// Also work out what the update downloads with Pier's delta updates.
+    public var deltas: Bool
+
+    public init(images: [String], from: [String] = [], deltas: Bool = false) {
+        self.images = images; self.from = from; self.deltas = deltas
+    }
+}
+
+public struct DownloadAnalysis: Codable, Sendable, Equatable {
+    public struct Image: Codable, Sendable, Equatable {
+        public var name: String
+        public var digest: String
+        /// Manifest, config and layers.
+        public var bytes: Int64
+        /// Of those, blobs no other image of the set has.
+        public var uniqueBytes: Int64
+        public init(name: String, digest: String, bytes: Int64, uniqueBytes: Int64) {
+            self.name = name; self.digest = digest; self.bytes = bytes; self.uniqueBytes = uniqueBytes
+        }
+    }
+    public var images: [Image]
+    /// A fresh install of the set: every distinct blob once.
+    public var installBytes: Int64
+    /// The same if nothing were shared: each image on its own.
+    public var separateBytes: Int64
+    /// An update from `from`: the blobs of the set that `from` lacks, layers whole (what Docker downloads).
+    public var updateBytes: Int64?
+    /// The same with delta updates: changed layers as patches against the layer of `from` at the
+    /// same position, where smaller.
+    public var deltaBytes: Int64?
+    /// Layers that would come as deltas.
+    public var deltaLayers: Int?
+
+    public init(images: [Image], installBytes: Int64, separateBytes: Int64, updateBytes: Int64? = nil,
+                deltaBytes: Int64? = nil, deltaLayers: Int? = nil) {
+        self.images = images; self.installBytes = installBytes; self.separateBytes = separateBytes
+        self.updateBytes = updateBytes; self.deltaBytes = deltaBytes; self.deltaLayers = deltaLayers
+    }
+}

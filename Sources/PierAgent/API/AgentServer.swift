@@ -201,6 +201,9 @@ struct AgentServer<Context: RequestContext>: Sendable {
         v1.post("images/push") { req, _ in
             await respond { try await images.push(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }
         }
+        v1.post("images/du") { req, _ in
+            await respond { try await images.downloadAnalysis(try await decode(DownloadAnalysisRequest.self, req, limit: 64 << 10)) }
+        }
         v1.get("images/{ref}/signatures") { _, ctx in
             await respond { try await images.signatures(try imageRef(ctx)) }
         }

@@ -46,6 +46,8 @@ protocol ImageProvider: Sendable {
     func addSignature(_ signature: SignatureBlob, to reference: String) async throws -> String
     /// Throws unless the image is signed by one of `trusted`.
     func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws
+    /// `pier image du IMAGE… [--from IMAGE…]`: install and update download cost.
+    func downloadAnalysis(_ request: DownloadAnalysisRequest) async throws -> DownloadAnalysis
 }
 
 /// Result of starting a container under its shim.

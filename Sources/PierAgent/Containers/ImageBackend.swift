@@ -2,6 +2,7 @@ import Foundation
 import PierAPI
 import PierImage
 import PierOCI
+import PierRegistry
 import Synchronization
 
 /// Adapter from the image store (`PierImage.ImageService`) to what the agent serves.
@@ -144,6 +145,31 @@ final class ImageBackend: ImageProvider {
 
     func addSignature(_ signature: SignatureBlob, to reference: String) async throws -> String {
         try await mapped { try await service.addSignature(signature, to: reference).description }
+    }
+
+    func downloadAnalysis(_ request: DownloadAnalysisRequest) async throws -> DownloadAnalysis {
+        guard !request.images.isEmpty else { throw AgentError.invalid("name at least one image to analyse") }
+        let cost = try await mapped { try await service.downloadCost(of: request.images, from: request.from) }
+        var result = DownloadAnalysis(
+            images: cost.images.map {
+                .init(name: $0.name, digest: $0.manifest.description, bytes: $0.blobs.values.reduce(0, +), uniqueBytes: cost.uniqueBytes(of: $0))
+            },
+            installBytes: cost.installBytes, separateBytes: cost.separateBytes)
+        guard !request.from.isEmpty else { return result }
+        let update = cost.updateBlobs
+        result.updateBytes = update.values.reduce(0, +)
+        if request.deltas {
+            guard let zstd = RegistryDeltas.defaultZstd else { throw AgentError.failed("--deltas needs zstd, which is not installed") }
+            var total = result.updateBytes ?? 0, layers = 0
+            for (target, base) in cost.deltaBases {
+                guard let whole = update[target], let patch = await service.patchSize(from: base, to: target, zstd: zstd), patch * 2 < whole else { continue }
+                total -= whole - patch
+                layers += 1
+            }
+            result.deltaBytes = total
+            result.deltaLayers = layers
+        }
+        return result
     }
 
     func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws {

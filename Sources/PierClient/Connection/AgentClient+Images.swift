@@ -112,6 +112,11 @@ extension AgentClient {
         try await decode(RegistryTransferResult.self, .POST, "/v1/images/push", body: Self.json(request))
     }
 
+    /// `POST /v1/images/du`: what installing `images`, or updating to them from `from`, downloads.
+    public func downloadAnalysis(_ request: DownloadAnalysisRequest) async throws -> DownloadAnalysis {
+        try await decode(DownloadAnalysis.self, .POST, "/v1/images/du", body: Self.json(request))
+    }
+
     /// `GET /v1/images/{ref}/signatures`.
     public func imageSignatures(_ ref: String) async throws -> [SignatureBlob] {
         try await decode([SignatureBlob].self, .GET, "/v1/images/\(Self.segment(ref))/signatures")

@@ -40,6 +40,22 @@ public enum ImageListing {
         """
     }
 
+    /// `pier image du IMAGE… [--from IMAGE…] [--deltas]`: sizes, then install and update cost.
+    public static func downloadAnalysis(_ a: DownloadAnalysis, from: [String]) -> String {
+        let table = TextTable(header: ["IMAGE", "IMAGE ID", "SIZE", "UNIQUE SIZE"], rows: a.images.map { image in
+            [image.name, Identifiers.short(image.digest), ByteSize.human(image.bytes), ByteSize.human(image.uniqueBytes)]
+        })
+        var text = table.rendered() + "\n"
+        text += "Fresh install:     \(ByteSize.human(a.installBytes)) (\(ByteSize.human(a.separateBytes)) if nothing were shared)\n"
+        if let update = a.updateBytes {
+            text += "Update from \(from.joined(separator: ", ")): \(ByteSize.human(update)) (changed layers whole, as Docker downloads them)\n"
+        }
+        if let delta = a.deltaBytes, let layers = a.deltaLayers {
+            text += "  with deltas:     \(ByteSize.human(delta)) (\(layers) layer\(layers == 1 ? "" : "s") as \(layers == 1 ? "a delta" : "deltas"))\n"
+        }
+        return text
+    }
+
     static func sortedNewestFirst(_ images: [ImageSummary]) -> [ImageSummary] {
         images.sorted { ($0.created ?? .distantPast, $1.digest) > ($1.created ?? .distantPast, $0.digest) }
     }
