@@ -196,7 +196,21 @@ struct AgentServer<Context: RequestContext>: Sendable {
             } catch { return errorResponse(error) }
         }
         v1.post("images/pull") { req, _ in
-            await respond { try await images.pull(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }
+            do {
+                let request = try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)
+                guard req.uri.queryParameters["progress"].map(flag) ?? false else {
+                    return try encode(try await images.pull(request, progress: nil), status: .ok)
+                }
+                // Progress lines as stderr frames while the pull runs, then the result as a stdout frame.
+                return streamResponse { emit in
+                    do {
+                        let result = try await images.pull(request) { line in emit(StreamFrame(kind: .stderr, payload: Array(line.utf8))) }
+                        emit(StreamFrame(kind: .stdout, payload: Array((try? encoder.encode(result)) ?? Data())))
+                    } catch {
+                        emit(StreamFrame(kind: .error, payload: Array("\(error)".utf8)))
+                    }
+                }
+            } catch { return errorResponse(error) }
         }
         v1.post("images/push") { req, _ in
             await respond { try await images.push(try await decode(RegistryTransferRequest.self, req, limit: 64 << 10)) }

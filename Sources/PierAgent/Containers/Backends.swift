@@ -39,7 +39,8 @@ protocol ImageProvider: Sendable {
     /// Every image's manifest digest, to count them.
     func count() async -> Int
     /// `pier image pull|push`: the store against a registry.
-    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
+    /// `progress` gets lines of per-layer progress while the pull runs.
+    func pull(_ request: RegistryTransferRequest, progress: (@Sendable (String) -> Void)?) async throws -> RegistryTransferResult
     func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult
     /// Signatures stored for an image, and storing one (`pier image sign`).
     func signatures(_ reference: String) async throws -> [SignatureBlob]

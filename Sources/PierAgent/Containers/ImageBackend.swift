@@ -22,7 +22,9 @@ final class ImageBackend: ImageProvider {
         transfers = RegistryTransfers(content: service.content, images: service.images, dataRoot: configuration.dataRoot)
     }
 
-    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult { try await transfers.pull(request) }
+    func pull(_ request: RegistryTransferRequest, progress: (@Sendable (String) -> Void)?) async throws -> RegistryTransferResult {
+        try await transfers.pull(request, progress: progress.map(PullProgress.init(emit:)))
+    }
 
     func push(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult { try await transfers.push(request) }
 

@@ -26,8 +26,9 @@ struct RegistryTransfers: Sendable {
         return (host, String(remote[remote.index(after: slash)...]))
     }
 
-    func client(host: String, request: RegistryTransferRequest) throws -> RegistryClient {
+    func client(host: String, request: RegistryTransferRequest, progress: PullProgress? = nil) throws -> RegistryClient {
         var configuration = RegistryClient.Configuration()
+        if let progress { configuration.progress = { progress.update($0) } }
         if let dir = request.certDirectory {
             do {
                 let identity = try NodeIdentity.load(from: dir)
@@ -46,7 +47,7 @@ struct RegistryTransfers: Sendable {
         return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
     }
 
-    func pull(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
+    func pull(_ request: RegistryTransferRequest, progress: PullProgress? = nil) async throws -> RegistryTransferResult {
         let (host, path) = try Self.split(request.remote)
         var name = request.remote
         if !name.contains("@"), !(name.split(separator: "/").last ?? "").contains(":") { name += ":latest" }
@@ -54,7 +55,7 @@ struct RegistryTransfers: Sendable {
         do { local = name.contains("@") ? nil : try ImageReference(parsing: name) } catch {
             throw AgentError.invalid("\(request.remote) is not a valid image reference: \(error)")
         }
-        let client = try client(host: host, request: request)
+        let client = try client(host: host, request: request, progress: progress)
         defer { Task { try? await client.shutdown() } }
         do {
             let result = try await client.pull(path, tagAs: local)

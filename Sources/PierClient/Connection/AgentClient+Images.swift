@@ -107,6 +107,17 @@ extension AgentClient {
         try await decode(RegistryTransferResult.self, .POST, "/v1/images/pull", body: Self.json(request))
     }
 
+    /// `POST /v1/images/pull?progress=1`: the same, with the daemon's per-layer progress lines
+    /// written to `progress` as they come.
+    public func pullImage(_ request: RegistryTransferRequest, progress: some StreamOutput) async throws -> RegistryTransferResult {
+        let response = try await send(.POST, "/v1/images/pull", query: [("progress", "1")], body: Self.json(request))
+        let capture = CapturedStdout(passing: progress)
+        _ = try await AttachedStream(response: response, request: "POST /v1/images/pull").pump(into: capture)
+        do { return try JSONDecoder().decode(RegistryTransferResult.self, from: Data(capture.stdout)) } catch {
+            throw ClientError.streamEndedEarly(request: "POST /v1/images/pull")
+        }
+    }
+
     /// `POST /v1/images/push`: the daemon pushes a stored image to a registry.
     public func pushImage(_ request: RegistryTransferRequest) async throws -> RegistryTransferResult {
         try await decode(RegistryTransferResult.self, .POST, "/v1/images/push", body: Self.json(request))
@@ -132,4 +143,15 @@ extension AgentClient {
     public func pruneImages() async throws -> PruneReport {
         try await decode(PruneReport.self, .POST, "/v1/images/prune")
     }
+}
+
+/// Keeps stdout frames (a result document) and passes stderr frames (progress) on.
+final class CapturedStdout: StreamOutput, @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    let passing: any StreamOutput
+    init(passing: some StreamOutput) { self.passing = passing }
+    var stdout: [UInt8] { lock.lock(); defer { lock.unlock() }; return buffer }
+    func writeStdout(_ bytes: [UInt8]) { lock.lock(); buffer += bytes; lock.unlock() }
+    func writeStderr(_ bytes: [UInt8]) { passing.writeStderr(bytes) }
 }

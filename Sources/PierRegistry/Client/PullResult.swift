@@ -20,3 +20,20 @@ public struct PullResult: Sendable, Hashable {
     /// Blobs rebuilt from a delta against a blob the store had (included in `fetchedBlobs`).
     public var deltaBlobs: [Digest] = []
 }
+
+/// How far the download of one blob is.
+public struct BlobProgress: Sendable, Hashable {
+    public var digest: Digest
+    /// Bytes received so far (of the patch, for a delta).
+    public var received: Int64
+    /// The blob's size (the patch's is not known in advance).
+    public var total: Int64
+    /// The blob comes as a delta patch.
+    public var delta: Bool
+    /// The blob is verified and stored.
+    public var done: Bool
+
+    public init(digest: Digest, received: Int64, total: Int64, delta: Bool, done: Bool) {
+        self.digest = digest; self.received = received; self.total = total; self.delta = delta; self.done = done
+    }
+}

@@ -61,10 +61,12 @@ extension RegistryClient {
                 // A patch as large as the blob saves nothing: stop and download the blob.
                 guard received < blob.size else { return nil }
                 try handle.write(contentsOf: buffer.readableBytesView)
+                configuration.progress?(BlobProgress(digest: blob.digest, received: received, total: blob.size, delta: true, done: false))
             }
             try handle.close()
             guard await RegistryDeltas.applyPatch(zstd: zstd, base: content.blobURL(for: base), patch: patch, output: output) else { return nil }
             try await content.ingest(file: output, expecting: blob.digest, size: blob.size)
+            configuration.progress?(BlobProgress(digest: blob.digest, received: received, total: blob.size, delta: true, done: true))
             return received
         } catch {
             return nil
@@ -98,6 +100,7 @@ extension RegistryClient {
         } catch let error as ContentStoreError {
             throw RegistryClientError.blobDoesNotVerify(descriptor.digest, error.description)
         }
+        configuration.progress?(BlobProgress(digest: descriptor.digest, received: descriptor.size, total: descriptor.size, delta: false, done: true))
         return received
     }
 
@@ -129,6 +132,7 @@ extension RegistryClient {
         for try await buffer in response.body {
             try buffer.withUnsafeReadableBytes { try writer.write($0) }
             received += Int64(buffer.readableBytes)
+            configuration.progress?(BlobProgress(digest: descriptor.digest, received: writer.count, total: descriptor.size, delta: false, done: false))
             if writer.count > descriptor.size {
                 throw RegistryClientError.blobDoesNotVerify(
                     descriptor.digest, "the registry sent more than the \(descriptor.size) bytes the manifest declares")

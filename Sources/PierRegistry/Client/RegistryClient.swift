@@ -32,6 +32,8 @@ public final class RegistryClient: Sendable {
         public var uploadChunkBytes: Int = 4 << 20
         /// The `zstd` program that applies delta patches; nil downloads every blob whole.
         public var zstdPath: String? = RegistryDeltas.defaultZstd
+        /// Called as blob bytes arrive (often: throttle in the callback) and once when a blob is stored.
+        public var progress: (@Sendable (BlobProgress) -> Void)?
 
         public init(
             tlsConfiguration: TLSConfiguration? = nil, platform: Platform = .host, maxConcurrentDownloads: Int = 3,

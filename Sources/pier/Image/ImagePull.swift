@@ -24,12 +24,16 @@ struct ImagePull: AsyncParsableCommand {
     @OptionGroup var access: RegistryAccessOptions
     @Flag(help: "Download changed layers whole, not as deltas against the layers of another version the store has.")
     var noDelta = false
+    @Flag(name: .shortAndLong, help: "No progress lines (per layer: bytes, rate, time left) on stderr.")
+    var quiet = false
     @Argument(help: ArgumentHelp("The image, with the registry host.", valueName: "image"))
     var image: String
 
     func run() async throws {
         let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir, noDelta: noDelta)
-        let result = try await client.withClient { try await $0.pullImage(request) }
+        let result = try await client.withClient { api in
+            quiet ? try await api.pullImage(request) : try await api.pullImage(request, progress: StandardStreams())
+        }
         let deltas = result.deltas > 0 ? ", \(result.deltas) as delta\(result.deltas == 1 ? "" : "s")" : ""
         Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes fetched\(deltas))\n")
     }

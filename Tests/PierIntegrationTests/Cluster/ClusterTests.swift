@@ -171,6 +171,8 @@ struct ClusterTests {
         let pulled = try cluster.agentPier(a, ["image", "pull", "\(registry)/\(Self.image)"], timeout: 60)
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(pulled.stdout.contains("\(registry)/\(Self.image)"), "\(pulled.stdout)")
+        // Progress on stderr, per layer: the config and the one layer were each stored.
+        #expect(pulled.stderr.components(separatedBy: ": done (").count - 1 == 2, "\(pulled.stderr)")
         // Again: everything is there, nothing is fetched.
         #expect(try cluster.agentPier(a, ["image", "pull", "\(registry)/\(Self.image)"]).stdout.contains("(0 blobs, 0 bytes fetched)"))
         #expect(try cluster.agentPier(a, ["image", "ls"]).stdout.contains(registry))
