@@ -44,12 +44,6 @@ TOKEN = "bench-token-0123456789abcdef"
 TASKS = ["average", "mergesort", "bubblesort"]
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def binaries() -> dict[str, Path]:
     """pier (harness), and pier-compute and pier-coap-bench beside it, built in release if missing."""
     pier = h.pier_binary()
@@ -126,20 +120,20 @@ def response_times(args, bins, agent: PierDaemon, work: Path) -> dict:
     servers: dict[str, tuple[str, int]] = {}
     started: list[Callable[[], None]] = []
     try:
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         tx = Server("txthings", [sys.executable, str(BENCH / "txthings_compute.py"), str(port)], port, "ready")
         started.append(tx.stop)
         servers["txThings (Python)"] = ("127.0.0.1", port)
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         native = Server("pier-compute", [str(bins["pier-compute"]), "--host", "127.0.0.1", "--port", str(port)], port,
                         "listening")
         started.append(native.stop)
         servers["pier-compute native"] = ("127.0.0.1", port)
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         agent.cli("run", "-d", "--name", "fig5-host", "--network", "host", IMAGE, "--host", "127.0.0.1", "--port", str(port))
         started.append(lambda: agent.cli("rm", "-f", "fig5-host", timeout=60))
         servers["container, host network"] = ("127.0.0.1", port)
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         agent.cli("run", "-d", "--name", "fig5-bridge", "-p", f"{port}:5683/udp", IMAGE)
         started.append(lambda: agent.cli("rm", "-f", "fig5-bridge", timeout=60))
         gateway = AGENT_BRIDGE[1].rsplit(".", 1)[0] + ".1"
@@ -189,7 +183,7 @@ def activation(args, bins, agent: PierDaemon, up: PierDaemon, agent_coap: int, u
 
     for i in range(args.activations + 1):
         record = i > 0  # the first round warms caches up
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         service_args = ["--host", "127.0.0.1", "--port", str(port)]
         body = json.dumps({"image": IMAGE, "network": "host", "command": service_args})
         probe = f"coap://127.0.0.1:{port}/average"
@@ -232,14 +226,14 @@ def throughput(args, bins, work: Path) -> dict:
     servers = []
     results = {}
     try:
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         servers.append(Server("pier-compute", [str(bins["pier-compute"]), "--host", "127.0.0.1", "--port", str(port)],
                               port, "listening"))
         targets = {"pier-compute (GET /average)": f"coap://127.0.0.1:{port}/average"}
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         servers.append(Server("coap-server-notls", ["coap-server-notls", "-A", "127.0.0.1", "-p", str(port)], port))
         targets["libcoap coap-server-notls (GET /)"] = f"coap://127.0.0.1:{port}/"
-        port = free_udp_port()
+        port = h.free_port(socket.SOCK_DGRAM)
         servers.append(Server("aiocoap", [sys.executable, str(REPO / "Tests/PierCoAPInteropTests/aiocoap_server.py"),
                                           str(port)], port, "ready"))
         targets["aiocoap (GET /hello)"] = f"coap://127.0.0.1:{port}/hello"
@@ -282,7 +276,7 @@ def main() -> int:
         keys = work / "coap-keys"
         keys.write_text(f"bench {TOKEN}\n")
         keys.chmod(0o600)
-        agent_coap, up_coap = free_udp_port(), free_udp_port()
+        agent_coap, up_coap = h.free_port(socket.SOCK_DGRAM), h.free_port(socket.SOCK_DGRAM)
         agent = PierDaemon(h.new_workdir("cagent"), bins["pier"], ["agent"], AGENT_BRIDGE, "pb-coap-agent")
         cleanups.append(agent.cleanup)
         agent.start(extra=["--coap", f"udp://127.0.0.1:{agent_coap}", "--coap-keys", str(keys)])

@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
@@ -33,12 +32,6 @@ from cluster import PierDaemon  # noqa: E402
 
 MANAGER_BRIDGE = ("pbdm0", "10.251.50.0/24")
 AGENT_BRIDGES = [("pbda0", "10.251.51.0/24"), ("pbdb0", "10.251.52.0/24")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pulled(output: str) -> tuple[int, int]:
@@ -73,7 +66,7 @@ def main() -> int:
         for i in range(args.files):
             size = args.changed_kb << 10 if app / f"file{i:03d}.bin" == changed else per_file
             (app / f"file{i:03d}.bin").write_bytes(os.urandom(size))
-        port = free_port()
+        port = h.free_port()
         manager = PierDaemon(h.new_workdir("dmgr"), pier, ["manager"], MANAGER_BRIDGE, "pb-delta",
                              ready_path="/v1/cluster")
         cleanups.append(manager.cleanup)

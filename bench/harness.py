@@ -754,6 +754,13 @@ class PierAgent:
         return any(len(p.argv) > 1 and Path(p.argv[0]).name == "pier" and p.argv[1] == "agent" for p in processes())
 
 
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that nothing listens on now (TCP by default, or socket.SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def new_workdir(tag: str) -> Path:
     # Short paths: unix socket paths are limited to 108 bytes.
     return Path(tempfile.mkdtemp(prefix=f"pb-{tag}-", dir="/tmp"))

@@ -38,12 +38,6 @@ from cluster import PierDaemon, wait_for  # noqa: E402
 BRIDGE = ("pbreg0", "10.251.40.0/24")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def blob(path: Path, data: bytes) -> tuple[str, int]:
     digest = hashlib.sha256(data).hexdigest()
     (path / "blobs" / "sha256" / digest).write_bytes(data)
@@ -154,7 +148,7 @@ def main() -> int:
     try:
         work = h.new_workdir("reg")
         cleanups.append(lambda: h.rmtree(work))
-        pier_port, dist_port = free_port(), free_port()
+        pier_port, dist_port = h.free_port(), h.free_port()
         manager = PierDaemon(h.new_workdir("regm"), pier, ["manager"], BRIDGE, "pb-registry", ready_path="/v1/cluster")
         cleanups.append(manager.cleanup)
         manager.start(extra=["--listen", f"tcp://127.0.0.1:{pier_port}"])

@@ -164,7 +164,7 @@ final class ImageBackend: ImageProvider {
             guard let zstd = RegistryDeltas.defaultZstd else { throw AgentError.failed("--deltas needs zstd, which is not installed") }
             var total = result.updateBytes ?? 0, layers = 0
             for (target, base) in cost.deltaBases {
-                guard let whole = update[target], let patch = await service.patchSize(from: base, to: target, zstd: zstd), patch * 2 < whole else { continue }
+                guard let whole = update[target], let patch = await patchSize(from: base, to: target, zstd: zstd), patch * 2 < whole else { continue }
                 total -= whole - patch
                 layers += 1
             }
@@ -172,6 +172,16 @@ final class ImageBackend: ImageProvider {
             result.deltaLayers = layers
         }
         return result
+    }
+
+    /// The size of the patch Pier's registry would send from blob `base` to blob `target`.
+    private func patchSize(from base: Digest, to target: Digest, zstd: String) async -> Int64? {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pier-patch-\(UUID().uuidString).zst")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let content = service.content
+        guard await RegistryDeltas.makePatch(zstd: zstd, base: content.blobURL(for: base), target: content.blobURL(for: target), output: output)
+        else { return nil }
+        return (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? NSNumber)?.int64Value
     }
 
     func requireSignature(_ reference: String, trusted: [TrustedKey]) async throws {

@@ -69,25 +69,4 @@ extension ImageService {
         for r in from { old.append(try await load(r)) }
         return ImageDownloadCost(images: images, from: old)
     }
-
-    /// The size of the `zstd --patch-from` patch from blob `base` to blob `target`, as Pier's
-    /// registry would send it; nil without zstd or when it fails.
-    public func patchSize(from base: Digest, to target: Digest, zstd: String) async -> Int64? {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pier-patch-\(UUID().uuidString).zst")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let ok: Bool = await withCheckedContinuation { continuation in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: zstd)
-            process.arguments = ["-q", "-f", "--long=31", "--patch-from=\(content.blobURL(for: base).path)", content.blobURL(for: target).path, "-o", output.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus == 0) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(returning: false)
-            }
-        }
-        guard ok else { return nil }
-        return (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? NSNumber)?.int64Value
-    }
 }

@@ -38,7 +38,7 @@ public enum RegistryDeltas {
     }
 
     /// The patch from `base` (a file) to `target` (a file), written to `output`.
-    static func makePatch(zstd: String, base: URL, target: URL, output: URL) async -> Bool {
+    public static func makePatch(zstd: String, base: URL, target: URL, output: URL) async -> Bool {
         await Self.zstd(zstd, ["-q", "-f", "--long=31", "--patch-from=\(base.path)", target.path, "-o", output.path])
     }
 
