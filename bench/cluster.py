@@ -458,7 +458,11 @@ class PierUpBench:
                 kill.add(t, c, wall, up.logfile)
         finally:
             up.cli("service", "rm", name)
-            wait_for(f"containers of service {name} gone", lambda: not mine(), timeout=30, interval=0.05)
+            # Every container of the service gone, exited ones too (their teardown included), as
+            # the Swarm rounds wait for `docker ps -a` to be empty: each create starts on an idle node.
+            gone = lambda: not [c for c in up.api("/v1/containers?all=1")  # noqa: E731
+                                if (c.get("labels") or {}).get(PIER_TASK_LABEL) == name]
+            wait_for(f"containers of service {name} gone", gone, timeout=30, interval=0.05)
 
 
 class SwarmBench:

@@ -40,6 +40,8 @@ public actor ClusterAgent {
     private var send: (@Sendable (AgentMessage) async throws -> Void)?
     private var preparing: Set<String> = []
     private var failedToStart: [String: TaskReport] = [:]
+    /// Containers of unassigned tasks being removed in the background (see `applyAssignments`).
+    private var removing: Set<String> = []
     private var applyWake: AsyncStream<Void>.Continuation?
     /// `pier service logs` requests being answered (followed ones until cancelled), by request id.
     var logStreams: [String: Task<Void, Never>] = [:]
@@ -111,6 +113,7 @@ public actor ClusterAgent {
             case .welcome(let w):
                 heartbeatSeconds = max(0.05, w.heartbeatSeconds)
             case .assignments(let a):
+                trace("agent: assignments received")
                 // One connection delivers in order; the generation only names the set in logs and on disk.
                 generation = a.generation
                 assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
@@ -129,6 +132,7 @@ public actor ClusterAgent {
     /// Starts what is assigned and missing, stops what must stop, removes task containers
     /// that are no longer assigned.
     func applyAssignments() async {
+        trace("agent: applying assignments")
         let containers: [ContainerSummary]
         do { containers = try await node.containers.list(all: true) } catch {
             logger.error("cannot list containers: \(error)")
@@ -171,8 +175,18 @@ public actor ClusterAgent {
             await start(task)
         }
         await reportChanges()
-        await remove(unassigned.filter { $0.value.state != .running && $0.value.state != .restarting })
+        // Exited containers of unassigned tasks go in the background: their teardown (network,
+        // mounts, ~30 ms) must not hold up the next assignment, which would otherwise wait for it.
+        let exited = unassigned.filter { $0.value.state != .running && $0.value.state != .restarting && !removing.contains($0.value.id) }
+        guard !exited.isEmpty else { return }
+        for (_, c) in exited { removing.insert(c.id) }
+        Task {
+            await remove(Array(exited))
+            self.finishedRemoving(exited.map(\.value.id))
+        }
     }
+
+    private func finishedRemoving(_ ids: [String]) { removing.subtract(ids) }
 
     private func start(_ task: AssignedTask) async {
         preparing.insert(task.taskID)

@@ -515,7 +515,7 @@ actor ContainerManager {
 }
 
 /// Timing of the activation path on stderr, with PIER_TRACE=1 (for benchmarks).
-func trace(_ what: String) {
+public func trace(_ what: String) {
     guard tracing else { return }
     FileHandle.standardError.write(Data("trace \(String(format: "%.6f", Date().timeIntervalSince1970)) \(what)\n".utf8))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PierAgent
 import PierCluster
 
 extension Manager {
@@ -20,6 +21,7 @@ extension Manager {
         var changes = ChangeSet()
         changes.services.append(service)
         try commit(changes)
+        trace("manager: service stored")
         logger.info("service \(spec.name) created", metadata: ["image": "\(spec.task.container.image)"])
         return service
     }

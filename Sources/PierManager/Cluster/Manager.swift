@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PierAgent
 import PierCluster
 
 /// The Edge Manager's core: the cluster state in memory, written through a `StateStore`
@@ -125,6 +126,7 @@ public actor Manager {
             do { try reconcilePass() } catch {
                 logger.error("reconcile failed: \(error)")
             }
+            trace("manager: reconciled")
             await pushAssignments()
         }
     }
@@ -230,6 +232,7 @@ public actor Manager {
             guard set != session.lastSent else { continue }
             generation += 1
             sessions[nodeID]?.lastSent = set
+            trace("manager: assignments sent")
             await session.send(.assignments(Assignments(generation: generation, tasks: set)))
         }
     }
