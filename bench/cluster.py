@@ -26,7 +26,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -302,12 +301,6 @@ class PierDaemon(h.PierAgent):
         return self.api("/v1/containers")
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --------------------------------------------------------------------------------------------
 # Swarm on a dockerd of our own
 
@@ -338,7 +331,7 @@ class Swarm:
                             "--opt", "com.docker.network.bridge.enable_icc=false",
                             "--opt", "com.docker.network.bridge.enable_ip_masquerade=false", "docker_gwbridge")
         self.gw_created = True
-        port = free_tcp_port()
+        port = h.free_port()
         self.dockerd.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", f"127.0.0.1:{port}",
                             "--default-addr-pool", SWARM_ADDR_POOL)
         self.initialized = True
@@ -721,7 +714,7 @@ def main() -> int:
                                  ready_path="/v1/cluster")
                 phase.append(mgr.cleanup)
                 phase.append(lambda: keep_logs(args, mgr))
-                port = free_tcp_port()
+                port = h.free_port()
                 mgr.start(["--listen", f"tcp://127.0.0.1:{port}"], trace=args.trace)
                 mgr.load_image(archive, rootfs, h.IMAGE_REF)
                 token = mgr.cli("join-token", "-q", "worker").stdout.decode().strip()

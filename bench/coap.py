@@ -295,11 +295,7 @@ def main() -> int:
         h.warn(str(e))
         out["error"] = str(e)
     finally:
-        for c in reversed(cleanups):
-            try:
-                c()
-            except Exception as e:  # noqa: BLE001 - keep cleaning up
-                h.warn(f"cleanup: {e}")
+        h.with_cleanup(cleanups)
     path = h.write_json("coap", out)
     report(out, args)
     print(f"\nraw numbers: {path}")

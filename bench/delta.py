@@ -125,11 +125,7 @@ def main() -> int:
         h.warn(str(e))
         out["error"] = str(e)
     finally:
-        for c in reversed(cleanups):
-            try:
-                c()
-            except Exception as e:  # noqa: BLE001
-                h.warn(f"cleanup: {e}")
+        h.with_cleanup(cleanups)
     path = h.write_json("delta", out)
     if "results" in out:
         r = out["results"]
