@@ -136,7 +136,6 @@ public final class ConstrainedInterface: Sendable {
             case .invalid(let m): return CoAPResponse(code: .badRequest, diagnostic: m)
             case .notFound(let m): return CoAPResponse(code: .notFound, diagnostic: m)
             case .conflict(let m): return CoAPResponse(code: CoAPCode(4, 9), diagnostic: m)  // 4.09 Conflict (RFC 8132)
-            case .unsupported(let m): return CoAPResponse(code: .methodNotAllowed, diagnostic: m)
             case .failed(let m): return CoAPResponse(code: .internalServerError, diagnostic: m)
             }
         }

@@ -108,12 +108,11 @@ public enum ConstrainedAPIError: Error, Sendable, CustomStringConvertible {
     case invalid(String)
     case notFound(String)
     case conflict(String)
-    case unsupported(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .notFound(let m), .conflict(let m), .unsupported(let m), .failed(let m): m
+        case .invalid(let m), .notFound(let m), .conflict(let m), .failed(let m): m
         }
     }
 }

@@ -29,8 +29,11 @@ struct AgentConstrainedBackend: ConstrainedBackend {
         create.labels["pier.coap.client"] = client
         if let existing = try? await containers.record(name) {
             // PUT is idempotent: the same request for a running container changes nothing;
-            // a different one replaces the container.
-            if existing.config == create {
+            // a different one replaces the container. The stored config has the stop signal the
+            // image gave (`create` fills it in), which the request may have left out.
+            var same = create
+            if same.stopSignal == nil { same.stopSignal = existing.config.stopSignal }
+            if existing.config == same {
                 if existing.state != .running && existing.state != .restarting { try await containers.start(existing.id) }
                 return false
             }

@@ -44,6 +44,6 @@ final class PullProgress: Sendable {
         let units = ["B", "kB", "MB", "GB", "TB"]
         var value = Double(n), unit = 0
         while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+        return unit == 0 ? "\(n) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 }

@@ -36,9 +36,9 @@ struct RegistryTransfers: Sendable {
             } catch {
                 throw AgentError.invalid("--cert-dir \(dir): cannot load ca.pem, node.pem and node-key.pem: \(error)")
             }
-        } else if !request.insecure, let identity = try? ClusterMembership(dataRoot: dataRoot).identity(),
-                  let manager = try? ClusterMembership(dataRoot: dataRoot).managerAddress(),
-                  manager.hasSuffix("//" + host) || manager.hasSuffix("/" + host) {
+        } else if !request.insecure, case let membership = ClusterMembership(dataRoot: dataRoot),
+                  let manager = try? membership.managerAddress(), manager.hasSuffix("/" + host),
+                  let identity = try? membership.identity() {
             configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
         }
         if request.noDelta { configuration.zstdPath = nil }

@@ -108,11 +108,10 @@ public enum SignatureArtifact {
 
 public enum SignatureError: Error, Sendable, CustomStringConvertible, Equatable {
     case invalidKey(String)
-    case unsigned(String)
 
     public var description: String {
         switch self {
-        case .invalidKey(let m), .unsigned(let m): m
+        case .invalidKey(let m): m
         }
     }
 }

@@ -20,8 +20,17 @@ actor RegistryUploads {
         self.maxBytes = maxBytes
     }
 
+    /// Sessions untouched this long are abandoned pushes; they are swept at most hourly, when a
+    /// new session starts.
+    static let staleAge: TimeInterval = 24 * 3600
+    private var lastSweep: Date?
+
     /// A new session for `repository`; returns its id.
     func start(repository: String) throws -> String {
+        if lastSweep.map({ Date().timeIntervalSince($0) > 3600 }) ?? true {
+            lastSweep = Date()
+            removeStale(olderThan: Self.staleAge)
+        }
         let id = UUID().uuidString.lowercased()
         let dir = directory.appendingPathComponent(id)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
