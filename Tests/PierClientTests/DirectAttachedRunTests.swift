@@ -44,7 +44,7 @@ import Testing
         let parts = stride(from: 0, to: wire.count, by: splitEvery).map { Array(wire[$0..<min(wire.count, $0 + splitEvery)]) }
         let fd = peer(parts)
         defer { close(fd) }
-        var reader = DirectAttachedRun.ResponseReader(fd: fd, request: "test")
+        var reader = ResponseReader(fd: fd, request: "test")
         let (status, headers) = try reader.readHead()
         #expect(status == 200)
         #expect(headers["pier-container-id"] == "abc")
@@ -57,7 +57,7 @@ import Testing
         let json = Array(#"{"message":"no such image: x"}"#.utf8)
         let fd = peer([Array("HTTP/1.1 404 Not Found\r\nContent-Length: \(json.count)\r\n\r\n".utf8) + json])
         defer { close(fd) }
-        var reader = DirectAttachedRun.ResponseReader(fd: fd, request: "test")
+        var reader = ResponseReader(fd: fd, request: "test")
         let (status, headers) = try reader.readHead()
         #expect(status == 404)
         #expect(try reader.readWholeBody(headers: headers) == json)
@@ -66,11 +66,11 @@ import Testing
     @Test func refusesAMalformedAnswer() throws {
         let fd = peer([Array("SMTP ready\r\n\r\n".utf8)])
         defer { close(fd) }
-        var reader = DirectAttachedRun.ResponseReader(fd: fd, request: "test")
+        var reader = ResponseReader(fd: fd, request: "test")
         #expect(throws: ClientError.self) { try reader.readHead() }
         let cut = peer([Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc".utf8)])
         defer { close(cut) }
-        var short = DirectAttachedRun.ResponseReader(fd: cut, request: "test")
+        var short = ResponseReader(fd: cut, request: "test")
         let (_, headers) = try short.readHead()
         #expect(throws: ClientError.self) { while try short.nextBodyChunk(headers: headers) != nil {} }
     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,7 +13,10 @@ import PierPKI
 public struct AgentClient: Sendable {
     /// The agent this client talks to.
     public let endpoint: AgentEndpoint
-    let http: HTTPClient
+    /// The HTTP client library, made on first use: small requests to a unix socket go without it
+    /// (``UnixSocketConnection``), so most commands never start its event loops.
+    private let library: LazyHTTPClient
+    var http: HTTPClient { library.client }
 
     let configuration: Configuration
 
@@ -52,7 +56,7 @@ public struct AgentClient: Sendable {
         http.connectionPool.retryConnectionEstablishment = false
         self.endpoint = endpoint
         self.configuration = configuration
-        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        self.library = LazyHTTPClient(configuration: http)
     }
 
     /// Runs `body` with a client for `endpoint` and shuts the client down afterwards, also on errors.
@@ -64,10 +68,10 @@ public struct AgentClient: Sendable {
         do {
             result = try await body(client)
         } catch {
-            try? await client.http.shutdown()
+            await client.library.shutdown()
             throw error
         }
-        try? await client.http.shutdown()
+        await client.library.shutdown()
         return result
     }
 
@@ -78,6 +82,15 @@ public struct AgentClient: Sendable {
         case none
         case json(Data)
         case stream(HTTPClientRequest.Body, contentType: String)
+
+        /// The body of a plain exchange: `.some(nil)` for none, the JSON, or nil for a stream.
+        var plainJSON: Data?? {
+            switch self {
+            case .none: return .some(nil)
+            case .json(let data): return .some(data)
+            case .stream: return nil
+            }
+        }
     }
 
     /// Sends one request and returns the response once its head arrived with a 2xx status.
@@ -128,6 +141,9 @@ public struct AgentClient: Sendable {
     func bytes(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: RequestBody = .none
     ) async throws -> Data {
+        if case .unix(let socketPath) = endpoint, let json = body.plainJSON {
+            return try await plainExchange(socketPath: socketPath, method, Self.target(path: path, query: query), json: json)
+        }
         let response = try await send(method, path, query: query, body: body)
         do {
             let buffer = try await response.body.collect(upTo: configuration.maxAnswerBytes)
@@ -135,6 +151,25 @@ public struct AgentClient: Sendable {
         } catch {
             throw mapTransportError(error, request: "\(method.rawValue) \(path)")
         }
+    }
+
+    /// `bytes` on a unix socket, through ``UnixSocketConnection``. The socket blocks, so the
+    /// exchange runs on a thread of its own rather than holding one of the few cooperative ones
+    /// (an agent in the same process, as in tests, may need them to answer).
+    private func plainExchange(socketPath: String, _ method: HTTPMethod, _ target: String, json: Data?) async throws -> Data {
+        let maxBody = configuration.maxAnswerBytes
+        let answer = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { () throws(ClientError) in
+                    try UnixSocketConnection.exchange(
+                        socketPath: socketPath, method: method.rawValue, target: target, json: json, maxBody: maxBody)
+                })
+            }.start()
+        }
+        guard (200..<300).contains(answer.status) else {
+            throw Self.apiError(status: answer.status, reason: nil, body: answer.body)
+        }
+        return answer.body
     }
 
     /// Sends a request whose answer has no body (204).
@@ -168,14 +203,17 @@ public struct AgentClient: Sendable {
 
     /// The agent's `{"message"}` error body, or the raw status when the body is something else.
     static func apiError(from response: HTTPClientResponse) async -> ClientError {
-        let status = Int(response.status.code)
         let buffer = try? await response.body.collect(upTo: 1 << 20)
         let data = buffer.map { Data($0.readableBytesView) } ?? Data()
+        return apiError(status: Int(response.status.code), reason: response.status.reasonPhrase, body: data)
+    }
+
+    static func apiError(status: Int, reason: String?, body data: Data) -> ClientError {
         if let error = try? JSONDecoder().decode(APIError.self, from: data) {
             return .api(status: status, message: error.message)
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let reason = text.isEmpty ? response.status.reasonPhrase : text
+        let reason = text.isEmpty ? (reason ?? HTTPResponseStatus(statusCode: status).reasonPhrase) : text
         return .api(status: status, message: "the agent answered \(status): \(reason)")
     }
 
@@ -196,5 +234,30 @@ public struct AgentClient: Sendable {
         }
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
         return false
+    }
+}
+
+/// An `HTTPClient` created when first asked for, and shut down only if it was.
+final class LazyHTTPClient: Sendable {
+    private let configuration: HTTPClient.Configuration
+    private let state = NIOLockedValueBox<HTTPClient?>(nil)
+
+    init(configuration: HTTPClient.Configuration) { self.configuration = configuration }
+
+    var client: HTTPClient {
+        state.withLockedValue { existing in
+            if let existing { return existing }
+            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            existing = made
+            return made
+        }
+    }
+
+    func shutdown() async {
+        let made = state.withLockedValue { existing in
+            defer { existing = nil }
+            return existing
+        }
+        try? await made?.shutdown()
     }
 }

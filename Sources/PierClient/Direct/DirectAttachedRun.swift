@@ -13,7 +13,6 @@ public enum DirectAttachedRun {
         onContainer: (String) -> Void = { _ in }
     ) throws(ClientError) -> ContainerExit {
         let what = "POST /v1/containers"
-        let endpoint = "unix://" + socketPath
         let body: Data
         do {
             let encoder = JSONEncoder()
@@ -21,27 +20,12 @@ public enum DirectAttachedRun {
             body = try encoder.encode(request)
         } catch { throw .invalidArgument("cannot encode the request: \(error)") }
 
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .transport(request: what, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(socketPath.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw .invalidHost(endpoint, reason: "socket path too long")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else { throw .agentUnreachable(endpoint: endpoint) }
+        let connection = try UnixSocketConnection(socketPath: socketPath, request: what)
+        let fd = connection.fd
 
         let head = "POST /v1/containers?start=1&attach=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        try writeAll(fd, Array(head.utf8) + Array(body), request: what)
+        try connection.writeAll(Array(head.utf8) + Array(body))
 
         var reader = ResponseReader(fd: fd, request: what)
         let (status, headers) = try reader.readHead()
@@ -63,134 +47,5 @@ public enum DirectAttachedRun {
             }
         }
         throw .streamEndedEarly(request: what)
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], request: String) throws(ClientError) {
-        var offset = 0
-        while offset < bytes.count {
-            // MSG_NOSIGNAL: an agent that hangs up is an error to report, not a SIGPIPE.
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .transport(request: request, reason: String(cString: strerror(errno))) }
-            offset += n
-        }
-    }
-
-    /// Reads an HTTP/1.1 response from a blocking socket: the head, then the body whole or
-    /// chunk by chunk (chunked transfer coding or a length).
-    struct ResponseReader {
-        let fd: Int32
-        let request: String
-        private var buffer: [UInt8] = []
-        private var remainingInChunk = 0
-        private var remainingLength: Int?
-        private var finished = false
-        static let maxHead = 64 << 10
-
-        init(fd: Int32, request: String) { self.fd = fd; self.request = request }
-
-        /// Reads more bytes; false at the end of the connection.
-        private mutating func fill() throws(ClientError) -> Bool {
-            var chunk = [UInt8](repeating: 0, count: 64 << 10)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw .transport(request: request, reason: String(cString: strerror(errno))) }
-                if n == 0 { return false }
-                buffer.append(contentsOf: chunk[0..<n])
-                return true
-            }
-        }
-
-        private func bad(_ reason: String) -> ClientError { .badResponse(request: request, reason: reason) }
-
-        /// Status code and lower-cased header names.
-        mutating func readHead() throws(ClientError) -> (Int, [String: String]) {
-            let end: Int
-            while true {
-                if let i = Self.find([13, 10, 13, 10], in: buffer) { end = i; break }
-                guard buffer.count < Self.maxHead else { throw bad("response head larger than \(Self.maxHead) bytes") }
-                guard try fill() else { throw bad("the agent closed the connection before answering") }
-            }
-            let lines = String(decoding: buffer[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
-            buffer.removeFirst(end + 4)
-            let statusParts = lines[0].split(separator: " ")
-            guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
-                throw bad("malformed status line \"\(lines[0])\"")
-            }
-            var headers: [String: String] = [:]
-            for line in lines.dropFirst() {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-            if let length = headers["content-length"] {
-                guard let n = Int(length), n >= 0 else { throw bad("bad Content-Length \(length)") }
-                remainingLength = n
-            }
-            return (status, headers)
-        }
-
-        /// The next piece of the body, nil at its end.
-        mutating func nextBodyChunk(headers: [String: String]) throws(ClientError) -> [UInt8]? {
-            if finished { return nil }
-            if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
-                if remainingInChunk == 0 {
-                    let lineEnd: Int
-                    while true {
-                        if let i = Self.find([13, 10], in: buffer) { lineEnd = i; break }
-                        guard buffer.count < 1024 else { throw bad("chunk size line too long") }
-                        guard try fill() else { throw bad("the connection ended inside the body") }
-                    }
-                    let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self).split(separator: ";")[0]
-                    guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
-                        throw bad("bad chunk size \"\(sizeText)\"")
-                    }
-                    buffer.removeFirst(lineEnd + 2)
-                    if size == 0 { finished = true; return nil }
-                    remainingInChunk = size + 2  // data and its CRLF
-                }
-                if buffer.isEmpty { guard try fill() else { throw bad("the connection ended inside a chunk") } }
-                let take = min(buffer.count, remainingInChunk)
-                var piece = Array(buffer[0..<take])
-                buffer.removeFirst(take)
-                let dataLeft = remainingInChunk - 2
-                remainingInChunk -= take
-                // Drop the chunk's trailing CRLF from what is returned.
-                if take > dataLeft { piece.removeLast(take - max(dataLeft, 0)) }
-                return piece
-            }
-            if let left = remainingLength {
-                if left == 0 { finished = true; return nil }
-                if buffer.isEmpty { guard try fill() else { throw bad("the connection ended inside the body") } }
-                let take = min(buffer.count, left)
-                let piece = Array(buffer[0..<take])
-                buffer.removeFirst(take)
-                remainingLength = left - take
-                return piece
-            }
-            // Neither: the body runs to the end of the connection.
-            if buffer.isEmpty, try !fill() { finished = true; return nil }
-            let piece = buffer
-            buffer.removeAll()
-            return piece
-        }
-
-        /// The whole body (for error answers), at most 1 MiB.
-        mutating func readWholeBody(headers: [String: String]) throws(ClientError) -> [UInt8] {
-            var all: [UInt8] = []
-            while let piece = try nextBodyChunk(headers: headers) {
-                all += piece
-                guard all.count <= 1 << 20 else { break }
-            }
-            return all
-        }
-
-        static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-            guard haystack.count >= needle.count else { return nil }
-            for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
-                if Array(haystack[i..<(i + needle.count)]) == needle { return i }
-            }
-            return nil
-        }
     }
 }
