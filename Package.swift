@@ -43,6 +43,7 @@ var targets: [Target] = [
     // The OCI distribution-spec registry (serving side) and a client that pulls from it.
     .target(name: "PierRegistry", dependencies: [
         "PierOCI",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -115,18 +115,23 @@ public struct RegistryTransferRequest: Codable, Sendable, Equatable {
     /// Plain HTTP, for a registry on loopback or a trusted link.
     public var insecure: Bool
     /// A directory the daemon can read with `ca.pem`, and `node.pem` and `node-key.pem` for
-    /// mutual TLS (what `pier cert create` writes). Without it a joined node uses its own cluster
-    /// certificate for the manager's registry, and the system's trust store for any other.
+    /// mutual TLS (what `pier cert create` writes); `ca.pem` alone only trusts that CA. Without it
+    /// a joined node uses its own cluster certificate for the manager's registry, and the
+    /// system's trust store for any other.
     public var certDirectory: String?
     /// A pull: download changed layers whole instead of as deltas against layers the store has.
     public var noDelta: Bool
+    /// `USER:PASSWORD` for the registry (a Pier registry credential's name and secret), sent to
+    /// its token endpoint or as Basic auth when it asks; nil: anonymous.
+    public var credentials: String?
 
-    public init(remote: String, local: String? = nil, insecure: Bool = false, certDirectory: String? = nil, noDelta: Bool = false) {
+    public init(remote: String, local: String? = nil, insecure: Bool = false, certDirectory: String? = nil, noDelta: Bool = false,
+                credentials: String? = nil) {
         self.remote = remote; self.local = local; self.insecure = insecure; self.certDirectory = certDirectory
-        self.noDelta = noDelta
+        self.noDelta = noDelta; self.credentials = credentials
     }
 
-    private enum CodingKeys: String, CodingKey { case remote, local, insecure, certDirectory, noDelta }
+    private enum CodingKeys: String, CodingKey { case remote, local, insecure, certDirectory, noDelta, credentials }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -134,7 +139,8 @@ public struct RegistryTransferRequest: Codable, Sendable, Equatable {
             remote: try c.decode(String.self, forKey: .remote), local: try c.decodeIfPresent(String.self, forKey: .local),
             insecure: try c.decodeIfPresent(Bool.self, forKey: .insecure) ?? false,
             certDirectory: try c.decodeIfPresent(String.self, forKey: .certDirectory),
-            noDelta: try c.decodeIfPresent(Bool.self, forKey: .noDelta) ?? false)
+            noDelta: try c.decodeIfPresent(Bool.self, forKey: .noDelta) ?? false,
+            credentials: try c.decodeIfPresent(String.self, forKey: .credentials))
     }
 }
 

@@ -28,6 +28,9 @@ public struct ManagerService: Sendable {
         public var manager: Manager.Configuration
         /// Validity of node certificates issued at join (rotated when a third is left).
         public var nodeCertificateValidity: TimeInterval
+        /// The registry serves pulls to anyone who reaches the TCP port; pushes still need a
+        /// credential or a manager-role certificate.
+        public var registryAnonymousPull = false
 
         public init(agent: AgentConfiguration, remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
                     advertise: [String] = [], manager: Manager.Configuration = .init(), nodeCertificateValidity: TimeInterval = ClusterCA.defaultNodeValidity) {
@@ -69,7 +72,8 @@ public struct ManagerService: Sendable {
         // The local admin socket: everything, no certificate (file permissions guard it).
         let local = Router(context: ManagerRequestContext.self)
         if configuration.localWorker { node.addRoutes(to: local) } else { node.addImageRoutes(to: local) }
-        ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: local)
+        let registryAccess = RegistryAccessControl(manager: manager, anonymousPull: configuration.registryAnonymousPull)
+        ManagerRoutes(manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody).add(to: local)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
@@ -89,17 +93,18 @@ public struct ManagerService: Sendable {
                 let tls = try ServerTLS(identity: identity, trust: trust)
                 let remote = Router(context: ManagerRequestContext.self)
                 remote.add(middleware: PeerAuthorization(tls: tls))
-                ManagerRoutes(manager: manager, membership: membership, maxBody: configuration.agent.maxRequestBody).add(to: remote)
+                ManagerRoutes(manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody).add(to: remote)
                 SessionRoutes(manager: manager, membership: membership, logger: logger).add(to: remote)
                 // The registry agents pull service images from, and that admins push to
-                // (`skopeo copy`, `docker push` with a `pier cert create --role manager`
-                // certificate): certificate holders only (the middleware checked them); writes
-                // need a manager-role certificate.
+                // (`skopeo copy`, `docker push`): with a cluster certificate (the middleware
+                // checked it; writes need a manager-role one), or with a bearer token from
+                // `/v1/registry/token` for a registry credential, or anonymously for pulls when
+                // the cluster allows it.
                 RegistryRoutes<ManagerRequestContext>(
                     content: node.contentStore, images: node.imageStore,
                     configuration: .init(
-                        authorize: { _, context, action in
-                            guard let peer = context.peer else { return .unauthorized("the registry needs a client certificate of the cluster") }
+                        authorize: { request, context, action in
+                            guard let peer = context.peer else { return await registryAccess.authorize(request, action: action) }
                             if action.writes && peer.role != .manager {
                                 return .denied("node \(peer.nodeID) is a worker; pushing and deleting need a manager-role certificate")
                             }

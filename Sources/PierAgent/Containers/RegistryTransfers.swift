@@ -4,6 +4,7 @@ import PierAPI
 import PierOCI
 import PierPKI
 import PierRegistry
+import X509
 
 /// `pier image pull` and `pier image push`: the node's store against a registry named in the
 /// image reference (`HOST[:PORT]/REPOSITORY:TAG`). TLS: a certificate directory when given; a
@@ -30,12 +31,24 @@ struct RegistryTransfers: Sendable {
         var configuration = RegistryClient.Configuration()
         if let progress { configuration.progress = { progress.update($0) } }
         if let dir = request.certDirectory {
+            let hasIdentity = FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent("node.pem").path)
             do {
-                let identity = try NodeIdentity.load(from: dir)
-                configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+                if hasIdentity {
+                    let identity = try NodeIdentity.load(from: dir)
+                    configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+                } else {
+                    let pem = try String(contentsOf: URL(fileURLWithPath: dir).appendingPathComponent("ca.pem"), encoding: .utf8)
+                    configuration.tlsConfiguration = try ClientTLS.anonymous(trusting: try Certificate(pemEncoded: pem))
+                }
             } catch {
-                throw AgentError.invalid("--cert-dir \(dir): cannot load ca.pem, node.pem and node-key.pem: \(error)")
+                throw AgentError.invalid("--cert-dir \(dir): cannot load ca.pem\(hasIdentity ? ", node.pem and node-key.pem" : ""): \(error)")
             }
+        }
+        if let text = request.credentials {
+            guard let credentials = RegistryCredentials(parsing: text) else {
+                throw AgentError.invalid("--creds: expected USER:PASSWORD")
+            }
+            configuration.credentials = credentials
         } else if !request.insecure, case let membership = ClusterMembership(dataRoot: dataRoot),
                   let manager = try? membership.managerAddress(), manager.hasSuffix("/" + host),
                   let identity = try? membership.identity() {

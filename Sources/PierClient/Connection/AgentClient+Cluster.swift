@@ -135,6 +135,27 @@ extension AgentClient {
         }
     }
 
+    // MARK: Registry credentials
+
+    /// `POST /v1/registry/credentials`: a credential for the manager's registry; its secret is in the answer only.
+    public func createRegistryCredential(_ request: RegistryCredentialRequest) async throws -> RegistryCredentialCreated {
+        try await managerCall("POST /v1/registry/credentials") {
+            try await decode(RegistryCredentialCreated.self, .POST, "/v1/registry/credentials", body: Self.json(request))
+        }
+    }
+
+    /// `GET /v1/registry/credentials`.
+    public func registryCredentials() async throws -> [RegistryCredentialInfo] {
+        try await managerCall("GET /v1/registry/credentials") {
+            try await decode([RegistryCredentialInfo].self, .GET, "/v1/registry/credentials")
+        }
+    }
+
+    /// `DELETE /v1/registry/credentials/{name}`.
+    public func removeRegistryCredential(_ name: String) async throws {
+        try await perform(.DELETE, "/v1/registry/credentials/" + Self.segment(name))
+    }
+
     // MARK: Helpers
 
     /// A 404 on a route without a reference means the endpoint is not a manager (a plain agent

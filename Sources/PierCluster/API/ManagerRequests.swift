@@ -125,3 +125,39 @@ public struct ClientCertificate: Codable, Sendable, Equatable {
         self.certificate = certificate; self.key = key; self.caCertificate = caCertificate
     }
 }
+
+/// `POST /v1/registry/credentials`: a credential for the manager's registry, for clients that
+/// have no cluster certificate (`docker login`, `skopeo --creds`, `pier image pull --creds`).
+public struct RegistryCredentialRequest: Codable, Sendable, Equatable {
+    /// The user name it is presented with.
+    public var name: String
+    /// Push and delete too; otherwise pull only.
+    public var push: Bool
+    /// Seconds until it stops working; nil: until removed.
+    public var expiresIn: Int?
+
+    public init(name: String, push: Bool = false, expiresIn: Int? = nil) {
+        self.name = name; self.push = push; self.expiresIn = expiresIn
+    }
+}
+
+/// A registry credential as listed (never with its secret).
+public struct RegistryCredentialInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// `pull` or `push` (push includes pull and delete).
+    public var access: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+
+    public init(name: String, access: String, createdAt: Date, expiresAt: Date?) {
+        self.name = name; self.access = access; self.createdAt = createdAt; self.expiresAt = expiresAt
+    }
+}
+
+/// The answer to a create: the secret, shown this once (the manager keeps only its digest).
+public struct RegistryCredentialCreated: Codable, Sendable, Equatable {
+    public var credential: RegistryCredentialInfo
+    public var secret: String
+
+    public init(credential: RegistryCredentialInfo, secret: String) { self.credential = credential; self.secret = secret }
+}

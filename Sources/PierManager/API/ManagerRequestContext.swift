@@ -22,16 +22,17 @@ public struct ManagerRequestContext: RequestContext, WebSocketRequestContext {
     }
 }
 
-/// Who may call what on the TCP port. The join endpoint is open (the token is the check);
-/// workers reach their session, certificate renewal and the registry; manager-role
-/// certificates (admin clients) reach everything.
+/// Who may call what on the TCP port. The join and registry-token endpoints are open (the
+/// token or credential is the check), and so is the registry to clients without a certificate
+/// (its own authorization hook asks them for a bearer token); workers reach their session,
+/// certificate renewal and the registry; manager-role certificates (admin clients) reach everything.
 struct PeerAuthorization: RouterMiddleware {
     typealias Context = ManagerRequestContext
     let tls: ServerTLS
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if path == "/v1/join" { return try await next(request, context) }
+        if path == "/v1/join" || path == "/v1/registry/token" { return try await next(request, context) }
         let registry = path == "/v2" || path.hasPrefix("/v2/")
         let peer: PeerIdentity?
         do { peer = try await tls.peerIdentity(of: context.channel) } catch {
@@ -39,10 +40,8 @@ struct PeerAuthorization: RouterMiddleware {
             return registry ? Self.registryError(message) : JSONResponses.error(ManagerError.unauthorized(message))
         }
         guard let peer else {
-            if registry {
-                // Registry clients (docker, skopeo) read the distribution spec's error body.
-                return Self.registryError("the registry needs a client certificate of the cluster (pier cert create NAME --role manager|worker)")
-            }
+            // Without a certificate the registry decides itself: bearer tokens, anonymous pulls.
+            if registry { return try await next(request, context) }
             return JSONResponses.error(ManagerError.unauthorized(
                 "this endpoint needs a client certificate of the cluster; join with `pier agent --join URL --token T`"))
         }

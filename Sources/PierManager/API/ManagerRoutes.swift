@@ -9,11 +9,12 @@ import PierCluster
 struct ManagerRoutes<Context: RequestContext>: Sendable {
     let manager: Manager
     let membership: Membership
+    let registry: RegistryAccessControl
     let maxBody: Int
 
     func add(to router: Router<Context>) {
         let v1 = router.group("v1")
-        let manager = self.manager, membership = self.membership, maxBody = self.maxBody
+        let manager = self.manager, membership = self.membership, maxBody = self.maxBody, registry = self.registry
         v1.get("cluster") { _, _ in
             await JSONResponses.respond { await manager.info(caFingerprint: membership.caFingerprint) }
         }
@@ -110,6 +111,31 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
                 let request = try await JSONResponses.decode(ClientCertificateRequest.self, req, limit: maxBody)
                 return try await membership.issueClientCertificate(request)
             }
+        }
+        // The registry's credentials, and the token endpoint they are exchanged at (open: the
+        // credential is the check, as on the join endpoint).
+        v1.get("registry/credentials") { _, _ in await JSONResponses.respond { await registry.list() } }
+        v1.post("registry/credentials") { req, _ in
+            await JSONResponses.respond(status: .created) {
+                try await registry.create(try await JSONResponses.decode(RegistryCredentialRequest.self, req, limit: maxBody))
+            }
+        }
+        v1.delete("registry/credentials/{name}") { _, ctx in
+            await JSONResponses.respondEmpty { try await registry.remove(try ctx.parameters.require("name")) }
+        }
+        v1.get("registry/token") { req, _ in
+            var response = await JSONResponses.respond {
+                try await registry.token(
+                    authorization: req.headers[.authorization], service: req.uri.queryParameters["service"].map(String.init),
+                    scopes: req.uri.queryParameters.getAll("scope").map { String($0) })
+            }
+            // Refused credentials are a 401 with a Basic challenge, as token servers answer
+            // them (docker login then says the user name or password is wrong).
+            if response.status == .forbidden {
+                response.status = .unauthorized
+                response.headers[.wwwAuthenticate] = "Basic realm=\"pier-registry\""
+            }
+            return response
         }
         v1.get("join-tokens") { _, _ in await JSONResponses.respond { try await membership.tokens() } }
         v1.post("join-tokens/rotate") { req, _ in

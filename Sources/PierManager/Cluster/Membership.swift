@@ -113,6 +113,17 @@ extension Manager {
         try commit(changes)
     }
 
+    public func deleteMeta(_ key: String) async throws {
+        var changes = ChangeSet()
+        changes.deletedMeta = [key]
+        try commit(changes)
+    }
+
+    /// The values of every key that starts with `prefix`.
+    public func metaValues(prefix: String) -> [String] {
+        meta.filter { $0.key.hasPrefix(prefix) }.map(\.value)
+    }
+
     public func info(caFingerprint: String) -> ClusterInfo {
         ClusterInfo(
             clusterID: clusterID, caFingerprint: caFingerprint, nodes: nodes.count,

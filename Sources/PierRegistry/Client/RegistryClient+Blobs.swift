@@ -47,7 +47,7 @@ extension RegistryClient {
             try? FileManager.default.removeItem(at: output)
         }
         do {
-            let response = try await http.execute(request(url), deadline: .now() + Self.timeAmount(configuration.readTimeout))
+            let response = try await execute(request(url), deadline: .now() + Self.timeAmount(configuration.readTimeout))
             guard response.status == .ok else {
                 _ = try? await response.body.collect(upTo: 64 << 10)
                 return nil
@@ -113,7 +113,7 @@ extension RegistryClient {
         let offset = writer.count
         var request = self.request(url)
         if offset > 0 { request.headers.replaceOrAdd(name: "Range", value: "bytes=\(offset)-") }
-        let response = try await http.execute(request, deadline: .distantFuture)
+        let response = try await execute(request, deadline: .distantFuture)
         switch response.status {
         case .ok:
             if offset > 0 {

@@ -75,7 +75,7 @@ extension RegistryClient {
         let response = try await withRetries(url: url) {
             var request = self.request(url)
             request.method = .HEAD
-            return try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            return try await self.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
         }
         switch response.status.code {
         case 200: return true
@@ -94,7 +94,7 @@ extension RegistryClient {
             var request = self.request(start)
             request.method = .POST
             request.headers.replaceOrAdd(name: "Content-Length", value: "0")
-            return try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            return try await self.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
         }
         if opened.status == .created { return nil }
         guard opened.status == .accepted, var session = opened.headers.first(name: "Location").map(absolute) else {
@@ -116,7 +116,7 @@ extension RegistryClient {
             request.headers.replaceOrAdd(name: "Content-Length", value: "\(chunk.count)")
             request.body = .bytes(ByteBuffer(bytes: chunk))
             do {
-                let response = try await http.execute(request, deadline: .now() + Self.timeAmount(configuration.readTimeout))
+                let response = try await execute(request, deadline: .now() + Self.timeAmount(configuration.readTimeout))
                 sent += Int64(chunk.count)
                 switch response.status.code {
                 case 202:
@@ -144,7 +144,7 @@ extension RegistryClient {
                 try await Task.sleep(for: .milliseconds(100 << min(failures, 5)))
                 // Where does the upload stand? Resume from there.
                 let status = try await withRetries(url: session) {
-                    try await self.http.execute(self.request(session), deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+                    try await self.execute(self.request(session), deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
                 }
                 guard status.status.code == 204 else {
                     throw Self.error(for: status, body: (try? await status.body.collect(upTo: 64 << 10)) ?? ByteBuffer(), url: session)
@@ -158,7 +158,7 @@ extension RegistryClient {
             var request = self.request(finish)
             request.method = .PUT
             request.headers.replaceOrAdd(name: "Content-Length", value: "0")
-            return try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            return try await self.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
         }
         guard done.status == .created else {
             throw Self.error(for: done, body: (try? await done.body.collect(upTo: 64 << 10)) ?? ByteBuffer(), url: finish)
@@ -176,7 +176,7 @@ extension RegistryClient {
             request.method = .PUT
             request.headers.replaceOrAdd(name: "Content-Type", value: mediaType)
             request.body = .bytes(ByteBuffer(bytes: data))
-            return try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            return try await self.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
         }
         guard response.status == .created else {
             throw Self.error(for: response, body: (try? await response.body.collect(upTo: 64 << 10)) ?? ByteBuffer(), url: url)

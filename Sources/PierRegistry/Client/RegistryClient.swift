@@ -28,6 +28,8 @@ public final class RegistryClient: Sendable {
         public var readTimeout: Duration
         /// Extra request headers, e.g. `Authorization`.
         public var headers: [String: String]
+        /// Sent to the token endpoint of a `Bearer` challenge (or as `Basic`); nil: anonymous.
+        public var credentials: RegistryCredentials?
         /// Bytes per `PATCH` of a push: what a broken connection costs at most.
         public var uploadChunkBytes: Int = 4 << 20
         /// The `zstd` program that applies delta patches; nil downloads every blob whole.
@@ -52,6 +54,7 @@ public final class RegistryClient: Sendable {
     public let content: LocalContentStore
     public let images: ImageStore
     let http: HTTPClient
+    let authenticator: RegistryAuthenticator
 
     /// Media types the client reads, sent as `Accept` for manifests.
     static let acceptedManifestTypes = [
@@ -77,6 +80,7 @@ public final class RegistryClient: Sendable {
                            read: Self.timeAmount(configuration.readTimeout)))
         httpConfiguration.decompression = .disabled
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        self.authenticator = RegistryAuthenticator(credentials: configuration.credentials)
     }
 
     /// Closes the client's connections; call it once, after the last pull.
@@ -269,7 +273,7 @@ public final class RegistryClient: Sendable {
         let (response, body) = try await withRetries(url: url) { () async throws -> (HTTPClientResponse, ByteBuffer) in
             var request = self.request(url)
             request.headers.add(name: "Accept", value: Self.acceptedManifestTypes.joined(separator: ", "))
-            let response = try await self.http.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
+            let response = try await self.execute(request, deadline: .now() + Self.timeAmount(self.configuration.readTimeout))
             let limit = Int(ContentStoreLimits.maxDocumentBytes)
             let body = try await response.body.collect(upTo: limit)
             return (response, body)

@@ -15,6 +15,8 @@ public enum RegistryClientError: Error, Sendable, CustomStringConvertible {
     case noMatchingPlatform(index: Digest, platform: Platform, available: [String])
     /// The connection failed and retrying (with `Range`, to resume) did not help.
     case transfer(url: String, attempts: Int, String)
+    /// The token endpoint of a `Bearer` challenge refused the credentials (or their absence).
+    case authentication(url: String, status: Int, String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,8 @@ public enum RegistryClientError: Error, Sendable, CustomStringConvertible {
         case .transfer(let url, let attempts, let reason):
             "download of \(url) failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(reason); "
                 + "check the link to the registry and pull again"
+        case .authentication(let url, let status, let message):
+            "the registry's token endpoint \(url) answered \(status): \(message)"
         }
     }
 }

@@ -89,8 +89,11 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
                 switch await authorize(request, context, action) {
                 case .allow: break
                 // The reason is the message: clients (skopeo, docker) print the message, not the detail.
-                case .unauthorized(let reason): throw RegistryHTTPError(.unauthorized, "authentication required: \(reason)", detail: reason)
-                case .denied(let reason): throw RegistryHTTPError(.denied, "access denied: \(reason)", detail: reason)
+                case .unauthorized(let reason, let challenge):
+                    var headers = HTTPFields()
+                    if let challenge { headers[.wwwAuthenticate] = challenge }
+                    throw RegistryHTTPError(.unauthorized, "authentication required: \(reason)", headers: headers)
+                case .denied(let reason): throw RegistryHTTPError(.denied, "access denied: \(reason)")
                 }
             }
             response = try await perform(action, request: request, context: context)

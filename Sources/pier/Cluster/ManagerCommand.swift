@@ -38,6 +38,11 @@ struct ManagerOptions: ParsableArguments {
         discussion: "Agents renew theirs when a third of it is left, also during a long-lived session.", valueName: "duration"))
     var certExpiry: String = "2160h"
 
+    @Flag(help: ArgumentHelp(
+        "Let anyone who reaches a tcp:// address pull from the registry, without a certificate or credential.",
+        discussion: "Pushes and deletes still need a manager-role certificate or a push credential (pier registry credential create)."))
+    var registryAnonymousPull = false
+
     func validate() throws {
         guard heartbeat > 0, heartbeatGrace > heartbeat else {
             throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
@@ -53,10 +58,12 @@ struct ManagerOptions: ParsableArguments {
         var manager = Manager.Configuration()
         manager.heartbeatSeconds = heartbeat
         manager.heartbeatGrace = heartbeatGrace
-        return ManagerService.Configuration(
+        var configuration = ManagerService.Configuration(
             agent: daemon.agentConfiguration(listen: unix), remoteListen: tcp, localWorker: localWorker,
             hostname: daemon.hostname, advertise: advertise, manager: manager,
             nodeCertificateValidity: GoDuration.seconds(certExpiry) ?? 90 * 86400)
+        configuration.registryAnonymousPull = registryAnonymousPull
+        return configuration
     }
 }
 

@@ -8,10 +8,22 @@ struct RegistryAccessOptions: ParsableArguments {
     var insecure = false
 
     @Option(help: ArgumentHelp(
-        "A directory the daemon reads with ca.pem, and node.pem and node-key.pem for mutual TLS (what `pier cert create` writes).",
+        "A directory the daemon reads with ca.pem (trusted alone), and node.pem and node-key.pem for mutual TLS (what `pier cert create` writes).",
         discussion: "Without it a joined node uses its own cluster certificate for its manager's registry, and the system's trust store for any other.",
         valueName: "dir"))
     var certDir: String?
+
+    @Option(help: ArgumentHelp(
+        "Credentials for the registry, as skopeo takes them (a Pier registry credential's name and secret).",
+        discussion: "Sent to the registry's token endpoint when it answers with a Bearer challenge (Pier's manager, Docker Hub), or as Basic auth when it asks for that.",
+        valueName: "USER:PASSWORD"))
+    var creds: String?
+
+    func validate() throws {
+        if let creds, !creds.contains(":") || creds.hasPrefix(":") {
+            throw ValidationError("--creds: expected USER:PASSWORD")
+        }
+    }
 }
 
 /// `pier image pull HOST[:PORT]/REPO[:TAG|@DIGEST]`.
@@ -30,7 +42,7 @@ struct ImagePull: AsyncParsableCommand {
     var image: String
 
     func run() async throws {
-        let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir, noDelta: noDelta)
+        let request = RegistryTransferRequest(remote: image, insecure: access.insecure, certDirectory: access.certDir, noDelta: noDelta, credentials: access.creds)
         let result = try await client.withClient { api in
             quiet ? try await api.pullImage(request) : try await api.pullImage(request, progress: StandardStreams())
         }
@@ -53,7 +65,7 @@ struct ImagePush: AsyncParsableCommand {
     var target: String?
 
     func run() async throws {
-        let request = RegistryTransferRequest(remote: target ?? name, local: name, insecure: access.insecure, certDirectory: access.certDir)
+        let request = RegistryTransferRequest(remote: target ?? name, local: name, insecure: access.insecure, certDirectory: access.certDir, credentials: access.creds)
         let result = try await client.withClient { try await $0.pushImage(request) }
         Output.print("\(result.reference) \(result.digest) (\(result.blobs) blob\(result.blobs == 1 ? "" : "s"), \(result.bytes) bytes sent)\n")
     }

@@ -161,6 +161,87 @@ struct ClusterTests {
         try cluster.ok("service", "rm", "pushed")
     }
 
+    /// Clients without a cluster certificate: registry credentials from `pier registry
+    /// credential create`, exchanged for bearer tokens at the manager's token endpoint, by skopeo
+    /// (the Docker token flow) and by `pier image pull|push --creds`. A pull credential cannot
+    /// push; a wrong, removed or expired one gets nothing; anonymous pulls are off by default.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    func registryCredentialsAndBearerTokens() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a")
+        let registry = cluster.managerAddress.replacingOccurrences(of: "tcp://", with: "")
+        let archive = cluster.root.appendingPathComponent("image.tar").path
+        try cluster.ok("image", "export", Self.image, archive)
+        // Trust in the cluster CA only: no client certificate (ca.crt for skopeo, ca.pem for pier).
+        let certs = cluster.root.appendingPathComponent("certs").path
+        try cluster.ok("cert", "create", "unused", "-o", certs)
+        for file in ["node.pem", "node-key.pem"] { try FileManager.default.removeItem(atPath: certs + "/" + file) }
+        try FileManager.default.copyItem(atPath: certs + "/ca.pem", toPath: certs + "/ca.crt")
+        func secret(_ args: String...) throws -> String {
+            try cluster.ok(["registry", "credential", "create", "-q"] + args).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let puller = try secret("puller"), pusher = try secret("pusher", "--push"), brief = try secret("brief", "--expires", "1s")
+        #expect(puller.hasPrefix("pier_") && puller != pusher)
+        #expect(try cluster.pier("registry", "credential", "create", "puller").stderr.contains("exists"))
+        let listed = try cluster.ok("registry", "credential", "ls", "--format", "json")
+        #expect(listed.contains("\"pusher\"") && listed.contains("\"push\"") && !listed.contains(puller), "\(listed)")
+
+        func skopeo(_ args: [String]) throws -> CommandResult { try runProcess("/usr/bin/skopeo", ["--insecure-policy"] + args, timeout: 120) }
+        let target = "docker://\(registry)/edge/tokens:1"
+        let noCreds = try skopeo(["copy", "--dest-cert-dir", certs, "oci-archive:\(archive)", target])
+        #expect(noCreds.status != 0)
+        let pullOnly = try skopeo(["copy", "--dest-cert-dir", certs, "--dest-creds", "puller:\(puller)", "oci-archive:\(archive)", target])
+        #expect(pullOnly.status != 0 && pullOnly.stderr.contains("may not push"), "\(pullOnly.stderr)")
+        #expect(!(try cluster.ok("image", "ls")).contains("edge/tokens"))
+        let pushed = try skopeo(["copy", "--dest-cert-dir", certs, "--dest-creds", "pusher:\(pusher)", "oci-archive:\(archive)", target])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(try cluster.ok("image", "ls").contains("edge/tokens"))
+        let inspect = try skopeo(["inspect", "--cert-dir", certs, "--creds", "puller:\(puller)", target])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(try skopeo(["inspect", "--cert-dir", certs, target]).status != 0, Comment(rawValue: "anonymous pulls are off by default"))
+        let wrong = try skopeo(["inspect", "--cert-dir", certs, "--creds", "puller:pier_wrong", target])
+        #expect(wrong.status != 0 && wrong.stderr.contains("unauthorized"), "\(wrong.stderr)")
+
+        // Pier's own client, on the device, with the CA alone and a credential.
+        let image = "\(registry)/edge/tokens:1"
+        let pulled = try cluster.agentPier(a, ["image", "pull", "--cert-dir", certs, "--creds", "puller:\(puller)", image], timeout: 60)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let denied = try cluster.agentPier(a, ["image", "push", "--cert-dir", certs, "--creds", "puller:\(puller)", image, "\(registry)/edge/tokens:2"])
+        #expect(denied.status != 0 && denied.stderr.contains("may not push"), "\(denied.stderr)")
+        let pushedByPier = try cluster.agentPier(a, ["image", "push", "--cert-dir", certs, "--creds", "pusher:\(pusher)", image, "\(registry)/edge/tokens:2"])
+        #expect(pushedByPier.status == 0, "\(pushedByPier.stderr)")
+        let badCreds = try cluster.agentPier(a, ["image", "pull", "--cert-dir", certs, "--creds", "puller:nope", image])
+        #expect(badCreds.status != 0 && badCreds.stderr.contains("secret is wrong"), "\(badCreds.stderr)")
+
+        // Removed and expired credentials get nothing.
+        #expect(try cluster.ok("registry", "credential", "rm", "puller").contains("puller"))
+        #expect(try skopeo(["inspect", "--cert-dir", certs, "--creds", "puller:\(puller)", target]).status != 0)
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(try skopeo(["inspect", "--cert-dir", certs, "--creds", "brief:\(brief)", target]).status != 0)
+        #expect(try cluster.pier("registry", "credential", "rm", "nobody").stderr.contains("no registry credential"))
+    }
+
+    /// `--registry-anonymous-pull`: anyone who reaches the port pulls; pushing still needs a credential.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    func anonymousPullsWhenTheClusterAllowsThem() throws {
+        let cluster = try TestCluster.start(agents: 1, managerArguments: ["--registry-anonymous-pull"])
+        defer { cluster.tearDown() }
+        let registry = cluster.managerAddress.replacingOccurrences(of: "tcp://", with: "")
+        let certs = cluster.root.appendingPathComponent("certs").path
+        try cluster.ok("cert", "create", "unused", "-o", certs)
+        for file in ["node.pem", "node-key.pem"] { try FileManager.default.removeItem(atPath: certs + "/" + file) }
+        try FileManager.default.copyItem(atPath: certs + "/ca.pem", toPath: certs + "/ca.crt")
+        let archive = cluster.root.appendingPathComponent("image.tar").path
+        try cluster.ok("image", "export", Self.image, archive)
+        func skopeo(_ args: [String]) throws -> CommandResult { try runProcess("/usr/bin/skopeo", ["--insecure-policy"] + args, timeout: 120) }
+        let inspect = try skopeo(["inspect", "--cert-dir", certs, "docker://\(registry)/\(Self.image)"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let push = try skopeo(["copy", "--dest-cert-dir", certs, "oci-archive:\(archive)", "docker://\(registry)/edge/anon:1"])
+        #expect(push.status != 0)
+        #expect(!(try cluster.ok("image", "ls")).contains("edge/anon"))
+    }
+
     /// `pier image pull` and `push` on a joined device against its manager's registry: the
     /// node's own certificate pulls; pushing needs a manager-role certificate (`--cert-dir`).
     @Test func devicesPullAndPushImagesWithTheCLI() throws {
