@@ -61,7 +61,8 @@ struct TestCluster {
     var services: [String: Service] = [:]
     var tasks: [String: ClusterTask] = [:]
     var now = t0
-    var reconciler = Reconciler()
+    /// Updates do not wait for staged images here (`RollingUpdateTests` turns it on).
+    var reconciler = Reconciler(configuration: .init(stageTimeoutSeconds: 0))
     /// Nodes whose agents keep sending heartbeats as time advances.
     var alive: Set<String> = []
 

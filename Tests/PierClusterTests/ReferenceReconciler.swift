@@ -495,6 +495,36 @@ extension ReferencePass {
             }
             return
         }
+        // Download-then-switch: wait until the nodes of the outdated tasks hold the new image.
+        if configuration.stageTimeoutSeconds > 0 {
+            let image = service.spec.task.container.image
+            var needing = Set<String>(), missing = Set<String>()
+            for key in outdated {
+                for task in grouped[key] ?? [] where task.desiredState == .running && !task.status.state.isTerminal && task.image != image {
+                    guard let nodeID = task.nodeID, let node = nodes[nodeID], node.state == .ready else { continue }
+                    needing.insert(nodeID)
+                    if !(node.stagedImages ?? []).contains(image) { missing.insert(nodeID) }
+                }
+            }
+            if missing.isEmpty {
+                if status.message.hasPrefix("staging ") { status.message = "update in progress" }
+            } else {
+                let since = status.stagingSince ?? now
+                status.stagingSince = since
+                let deadline = since.addingTimeInterval(configuration.stageTimeoutSeconds)
+                if now < deadline {
+                    if !rollingBack {
+                        status.message = "staging \(image) on \(missing.count) of \(needing.count) node(s) before replacing their tasks"
+                    }
+                    wake(at: deadline)
+                    return
+                }
+                if !rollingBack {
+                    status.message = "update in progress; \(missing.count) node(s) did not stage \(image) within "
+                        + "\(Int(configuration.stageTimeoutSeconds)) s and pull it as they start the new tasks"
+                }
+            }
+        }
         let capacity = config.parallelism == 0 ? outdated.count : config.parallelism - inFlight
         guard capacity > 0 else { return }
         if config.delaySeconds > 0, let lastFinished {

@@ -51,6 +51,55 @@ struct RollingUpdateTests {
         #expect(cluster.pass().isEmpty)
     }
 
+    /// Download-then-switch: no old task is stopped until every node that runs one holds the
+    /// new image; the manager asks exactly those nodes to stage it.
+    @Test func updatesWaitUntilTheNodesHoldTheNewImage() throws {
+        var cluster = running(replicas: 2, update: UpdateConfig(parallelism: 1, monitorSeconds: 0, order: .stopFirst))
+        cluster.reconciler.configuration.stageTimeoutSeconds = 60
+        setImage("web:2", in: &cluster)
+        let holders = Set(cluster.live("web").compactMap(\.nodeID)).sorted()
+        #expect(holders.count == 2)
+
+        let first = cluster.pass()
+        #expect(first.created.isEmpty)
+        #expect(!first.updated.contains { $0.desiredState == .shutdown }, "nothing stops before the image is there")
+        #expect(cluster.services["web"]?.updateStatus?.state == .updating)
+        #expect(cluster.services["web"]?.updateStatus?.message == "staging web:2 on 2 of 2 node(s) before replacing their tasks")
+        #expect(first.nextWakeup == cluster.now.addingTimeInterval(60))
+        for id in cluster.nodes.keys.sorted() {
+            let stage = NodeAssignment.stage(nodeID: id, tasks: cluster.tasks.values, services: cluster.services)
+            #expect(stage == (holders.contains(id) ? ["web:2"] : []), "\(id)")
+        }
+
+        cluster.nodes[holders[0]]?.stagedImages = ["web:2"]
+        #expect(cluster.pass().created.isEmpty)
+        #expect(cluster.services["web"]?.updateStatus?.message.hasPrefix("staging web:2 on 1 of 2") == true)
+        cluster.nodes[holders[1]]?.stagedImages = ["web:2"]
+        let go = cluster.pass()
+        #expect(go.created.map(\.slot) == [1])
+        #expect(cluster.services["web"]?.updateStatus?.message == "update in progress")
+        for _ in 0..<3 {
+            cluster.agentsAct()
+            cluster.pass()
+        }
+        #expect(cluster.services["web"]?.updateStatus?.state == .completed)
+        #expect(images(cluster) == ["web:2", "web:2"])
+        #expect(NodeAssignment.stage(nodeID: holders[0], tasks: cluster.tasks.values, services: cluster.services).isEmpty)
+    }
+
+    /// A node that cannot stage the image (a dead link) holds the update up only until the timeout.
+    @Test func stagingGivesUpAfterTheTimeout() throws {
+        var cluster = running(replicas: 2, update: UpdateConfig(parallelism: 0, monitorSeconds: 0, order: .stopFirst))
+        cluster.reconciler.configuration.stageTimeoutSeconds = 60
+        setImage("web:2", in: &cluster)
+        #expect(cluster.pass().created.isEmpty)
+        cluster.advance(59)
+        #expect(cluster.pass().created.isEmpty)
+        cluster.advance(1)
+        #expect(cluster.pass().created.map(\.slot) == [1, 2])
+        #expect(cluster.services["web"]?.updateStatus?.message.contains("did not stage web:2 within 60 s") == true)
+    }
+
     @Test func startFirstKeepsOldUntilNewRuns() throws {
         var cluster = running(replicas: 2, update: UpdateConfig(parallelism: 1, monitorSeconds: 0, order: .startFirst))
         setImage("web:2", in: &cluster)
@@ -134,7 +183,7 @@ struct RollingUpdateTests {
         setImage("web:2", in: &cluster)
         cluster.pass()
         // A new manager with the same store: a fresh reconciler, nothing in memory.
-        cluster.reconciler = Reconciler(configuration: .init(heartbeatGraceSeconds: 3600))
+        cluster.reconciler = Reconciler(configuration: .init(heartbeatGraceSeconds: 3600, stageTimeoutSeconds: 0))
         cluster.agentsAct()
         #expect(cluster.pass().created.map(\.slot) == [2])
         cluster.agentsAct()

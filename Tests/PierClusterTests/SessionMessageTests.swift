@@ -26,4 +26,15 @@ import Testing
         }
         #expect { try JSONDecoder().decode(AgentMessage.self, from: Data(#"{"type":"logs"}"#.utf8)) } throws: { _ in true }
     }
+
+    /// Download-then-switch on the wire: `stage` with the assignments (absent from an older
+    /// manager's, read as none) and the agent's `staged` answer.
+    @Test func stagingRoundTrips() throws {
+        let assignments = ManagerMessage.assignments(Assignments(generation: 3, tasks: [], stage: ["web@sha256:" + String(repeating: "a", count: 64)]))
+        #expect(try Self.roundTrip(assignments) == assignments)
+        let old = try JSONDecoder().decode(ManagerMessage.self, from: Data(#"{"type":"assignments","assignments":{"generation":1,"tasks":[]}}"#.utf8))
+        #expect(old == .assignments(Assignments(generation: 1, tasks: [])))
+        let staged = AgentMessage.staged(["web@sha256:" + String(repeating: "a", count: 64)])
+        #expect(try Self.roundTrip(staged) == staged)
+    }
 }

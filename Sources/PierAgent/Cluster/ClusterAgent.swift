@@ -45,6 +45,12 @@ public actor ClusterAgent {
     private var applyWake: AsyncStream<Void>.Continuation?
     /// `pier service logs` requests being answered (followed ones until cancelled), by request id.
     var logStreams: [String: Task<Void, Never>] = [:]
+    /// Download-then-switch: the images the manager asked this node to fetch ahead of an update,
+    /// those being fetched, those here, and the list last reported with `staged`.
+    private var toStage: [String] = []
+    private var fetchingStaged: Set<String> = []
+    private var stagedHere: Set<String> = []
+    private var stagedReported: [String]?
 
     public init(node: AgentNode, configuration: Configuration, transport: any SessionTransport, fetchImage: (@Sendable (String) async throws -> Void)? = nil) {
         self.node = node
@@ -96,6 +102,7 @@ public actor ClusterAgent {
         let reports = try await currentReports()
         try await channel.send(.hello(AgentHello(description: describe(), reports: Array(reports.values))))
         reported = reports
+        stagedReported = nil
         setSend(channel.send)
         let heartbeat = Task {
             while !Task.isCancelled {
@@ -119,6 +126,10 @@ public actor ClusterAgent {
                 assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
                 saveAssignments(a.tasks)
                 applyWake?.yield()
+                toStage = a.stage
+                // Asked again later, an image is checked again (it may have been pruned since).
+                stagedHere.formIntersection(a.stage)
+                stageImages()
             case .logsRequest(let r):
                 startLogs(r, send: channel.send)
             case .logsCancel(let id):
@@ -187,6 +198,45 @@ public actor ClusterAgent {
     }
 
     private func finishedRemoving(_ ids: [String]) { removing.subtract(ids) }
+
+    // MARK: Staging
+
+    /// Fetches the images of `toStage` this node lacks, in the background (the tasks keep
+    /// running meanwhile), and reports which it holds. A failed fetch is tried again after 5 s
+    /// while the manager still asks for it.
+    private func stageImages() {
+        for image in toStage where !fetchingStaged.contains(image) && !stagedHere.contains(image) {
+            fetchingStaged.insert(image)
+            Task {
+                do {
+                    if let fetch = self.fetchImage { try await fetch(image) }
+                    await self.finishedStaging(image, error: nil)
+                } catch {
+                    await self.finishedStaging(image, error: error)
+                }
+            }
+        }
+        Task { await self.reportStaged() }
+    }
+
+    private func finishedStaging(_ image: String, error: (any Error)?) async {
+        if let error {
+            logger.warning("cannot stage \(image) ahead of an update: \(error); trying again in 5 s")
+            try? await Task.sleep(for: .seconds(5))
+        } else {
+            logger.info("staged \(image) ahead of an update")
+            stagedHere.insert(image)
+        }
+        fetchingStaged.remove(image)
+        if error != nil, toStage.contains(image) { stageImages() }
+        await reportStaged()
+    }
+
+    private func reportStaged() async {
+        let held = toStage.filter { stagedHere.contains($0) }
+        guard held != stagedReported, let send else { return }
+        if (try? await send(.staged(held))) != nil { stagedReported = held }
+    }
 
     private func start(_ task: AssignedTask) async {
         preparing.insert(task.taskID)

@@ -69,6 +69,9 @@ public struct Node: Codable, Sendable, Equatable, Identifiable {
     public var lastHeartbeat: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    /// Images the agent holds of those it was asked to stage ahead of an update (pinned
+    /// `name@sha256:…`); nil when it was asked for none.
+    public var stagedImages: [String]?
 
     public init(
         id: String, role: NodeRole = .worker, availability: NodeAvailability = .active, labels: [String: String] = [:],

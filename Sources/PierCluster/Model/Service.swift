@@ -163,16 +163,20 @@ public struct UpdateStatus: Codable, Sendable, Equatable {
     /// Tasks of this update that failed or turned unhealthy within their monitor window; kept so
     /// the failure ratio survives a manager restart.
     public var failedTaskIDs: [String]
+    /// When the update began waiting for its image to be staged on the nodes of the tasks it
+    /// replaces (download-then-switch); nil when it never had to wait.
+    public var stagingSince: Date?
 
-    public init(state: State, message: String, startedAt: Date = Date(), completedAt: Date? = nil, failedTaskIDs: [String] = []) {
+    public init(state: State, message: String, startedAt: Date = Date(), completedAt: Date? = nil, failedTaskIDs: [String] = [],
+                stagingSince: Date? = nil) {
         self.state = state; self.message = message; self.startedAt = startedAt; self.completedAt = completedAt
-        self.failedTaskIDs = failedTaskIDs
+        self.failedTaskIDs = failedTaskIDs; self.stagingSince = stagingSince
     }
 
     /// True while rolling back (started or paused).
     public var isRollback: Bool { state == .rollbackStarted || state == .rollbackPaused || state == .rollbackCompleted }
 
-    private enum CodingKeys: String, CodingKey { case state, message, startedAt, completedAt, failedTaskIDs }
+    private enum CodingKeys: String, CodingKey { case state, message, startedAt, completedAt, failedTaskIDs, stagingSince }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         state = try c.decode(State.self, forKey: .state)
@@ -180,6 +184,7 @@ public struct UpdateStatus: Codable, Sendable, Equatable {
         startedAt = try c.decode(Date.self, forKey: .startedAt)
         completedAt = try c.decodeIfPresent(Date.self, forKey: .completedAt)
         failedTaskIDs = try c.decodeIfPresent([String].self, forKey: .failedTaskIDs) ?? []
+        stagingSince = try c.decodeIfPresent(Date.self, forKey: .stagingSince)
     }
 }
 

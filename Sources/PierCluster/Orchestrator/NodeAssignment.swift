@@ -27,3 +27,19 @@ public struct NodeAssignment: Sendable, Equatable {
         stop.sort { $0.id < $1.id }
     }
 }
+
+extension NodeAssignment {
+    /// The images a node should fetch ahead of an update (download-then-switch): the image of
+    /// each service being updated or rolled back, when the node runs a task of it that has
+    /// another image. Sorted, each once.
+    public static func stage(nodeID: String, tasks: some Sequence<ClusterTask>, services: [String: Service]) -> [String] {
+        var images = Set<String>()
+        for task in tasks where task.nodeID == nodeID && task.desiredState == .running && !task.status.state.isTerminal {
+            guard let service = services[task.serviceID],
+                  let state = service.updateStatus?.state, state == .updating || state == .rollbackStarted else { continue }
+            let image = service.spec.task.container.image
+            if task.image != image { images.insert(image) }
+        }
+        return images.sorted()
+    }
+}

@@ -132,6 +132,7 @@ extension ReconcilePass {
             }
             return
         }
+        if waitsForStaging(s, outdated: outdated.map { groups[$0] }, status: &status, rollingBack: rollingBack) { return }
         let capacity = config.parallelism == 0 ? outdated.count : config.parallelism - inFlight
         guard capacity > 0 else { return }
         if config.delaySeconds > 0, let lastFinished {
@@ -156,5 +157,43 @@ extension ReconcilePass {
                 old.forEach { shutDown($0) }
             }
         }
+    }
+
+    /// Download-then-switch: before replacing a task with one of a new image, the update waits
+    /// until the agent of every ready node running an outdated task reports the new image staged
+    /// (the manager asks them to fetch it ahead, see `NodeAssignment.stage`), so a slow link
+    /// costs time, not downtime. After `stageTimeoutSeconds` it replaces the tasks anyway (their
+    /// nodes then pull as they start them); 0 does not wait at all. True while it must wait.
+    mutating func waitsForStaging(_ s: Int, outdated: [SlotGroup], status: inout UpdateStatus, rollingBack: Bool) -> Bool {
+        guard configuration.stageTimeoutSeconds > 0 else { return false }
+        let image = services[s].spec.task.container.image
+        var needing = Set<Int>(), missing = Set<Int>()
+        for group in outdated {
+            for i in group.members where facts[i].desiredState == .running && !facts[i].state.isTerminal && facts[i].node >= 0 {
+                guard task(i).image != image, let node = node(facts[i].node), node.state == .ready else { continue }
+                needing.insert(facts[i].node)
+                if !(node.stagedImages ?? []).contains(image) { missing.insert(facts[i].node) }
+            }
+        }
+        let staging = "staging "
+        guard !missing.isEmpty else {
+            if status.message.hasPrefix(staging) { status.message = "update in progress" }
+            return false
+        }
+        let since = status.stagingSince ?? now
+        status.stagingSince = since
+        let deadline = since.addingTimeInterval(configuration.stageTimeoutSeconds)
+        guard now < deadline else {
+            if !rollingBack {
+                status.message = "update in progress; \(missing.count) node(s) did not stage \(image) within "
+                    + "\(Int(configuration.stageTimeoutSeconds)) s and pull it as they start the new tasks"
+            }
+            return false
+        }
+        if !rollingBack {
+            status.message = staging + "\(image) on \(missing.count) of \(needing.count) node(s) before replacing their tasks"
+        }
+        wake(at: deadline)
+        return true
     }
 }

@@ -21,9 +21,13 @@ public struct Reconciler: Sendable {
         public var heartbeatGraceSeconds: Double
         /// Ended tasks kept per slot (or per node for global services); older ones are deleted.
         public var taskHistoryLimit: Int
+        /// How long an update that changes the image waits for the nodes of the tasks it replaces
+        /// to hold the new image (download-then-switch) before it replaces them anyway.
+        public var stageTimeoutSeconds: Double
 
-        public init(heartbeatGraceSeconds: Double = 1.5, taskHistoryLimit: Int = 5) {
+        public init(heartbeatGraceSeconds: Double = 1.5, taskHistoryLimit: Int = 5, stageTimeoutSeconds: Double = 600) {
             self.heartbeatGraceSeconds = heartbeatGraceSeconds; self.taskHistoryLimit = taskHistoryLimit
+            self.stageTimeoutSeconds = stageTimeoutSeconds
         }
     }
 

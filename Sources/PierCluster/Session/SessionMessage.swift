@@ -11,6 +11,7 @@ import Foundation
 ///       | -- status(reports) ------------->    |   on every task state change
 ///       | <-- logsRequest(id, tasks) ------    |   `pier service logs`
 ///       | -- logs(id, records…, end) ------>   |   until `end` (or, following, until logsCancel)
+///       | -- staged(images) -------------->    |   which of the assignments' `stage` images it holds
 ///
 /// Assignments are always the node's whole set, so a lost message is repaired by the next
 /// one and an agent that reconnects converges without a replay.
@@ -20,8 +21,10 @@ public enum AgentMessage: Codable, Sendable, Equatable {
     case status([TaskReport])
     /// Output of task containers, answering a `logsRequest`.
     case logs(LogChunk)
+    /// The images of the last assignments' `stage` list that the node now holds.
+    case staged([String])
 
-    private enum CodingKeys: String, CodingKey { case type, hello, reports, logs }
+    private enum CodingKeys: String, CodingKey { case type, hello, reports, logs, images }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .type) {
@@ -29,6 +32,7 @@ public enum AgentMessage: Codable, Sendable, Equatable {
         case "heartbeat": self = .heartbeat
         case "status": self = .status(try c.decode([TaskReport].self, forKey: .reports))
         case "logs": self = .logs(try c.decode(LogChunk.self, forKey: .logs))
+        case "staged": self = .staged(try c.decode([String].self, forKey: .images))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown agent message type \"\(other)\"")
         }
@@ -40,6 +44,7 @@ public enum AgentMessage: Codable, Sendable, Equatable {
         case .heartbeat: try c.encode("heartbeat", forKey: .type)
         case .status(let r): try c.encode("status", forKey: .type); try c.encode(r, forKey: .reports)
         case .logs(let l): try c.encode("logs", forKey: .type); try c.encode(l, forKey: .logs)
+        case .staged(let images): try c.encode("staged", forKey: .type); try c.encode(images, forKey: .images)
         }
     }
 }
@@ -110,7 +115,21 @@ public struct TaskReport: Codable, Sendable, Equatable {
 public struct Assignments: Codable, Sendable, Equatable {
     public var generation: Int
     public var tasks: [AssignedTask]
-    public init(generation: Int, tasks: [AssignedTask]) { self.generation = generation; self.tasks = tasks }
+    /// Pinned images to fetch ahead of an update that will replace tasks of this node with ones
+    /// of these images (download-then-switch); the agent answers with `staged`.
+    public var stage: [String]
+
+    public init(generation: Int, tasks: [AssignedTask], stage: [String] = []) {
+        self.generation = generation; self.tasks = tasks; self.stage = stage
+    }
+
+    private enum CodingKeys: String, CodingKey { case generation, tasks, stage }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        generation = try c.decode(Int.self, forKey: .generation)
+        tasks = try c.decode([AssignedTask].self, forKey: .tasks)
+        stage = try c.decodeIfPresent([String].self, forKey: .stage) ?? []
+    }
 }
 
 public struct AssignedTask: Codable, Sendable, Equatable {

@@ -14,6 +14,8 @@ public actor Manager {
         public var heartbeatGrace: Double = 1.5
         /// Terminal tasks kept per slot, for `service ps`.
         public var taskHistoryLimit: Int = 5
+        /// How long an update that changes the image waits for nodes to stage it (download-then-switch).
+        public var stageTimeout: Double = 600
         public init() {}
     }
 
@@ -33,6 +35,7 @@ public actor Manager {
         let send: @Sendable (ManagerMessage) async -> Void
         let close: @Sendable () -> Void
         var lastSent: [AssignedTask]?
+        var lastStaged: [String]? = nil
     }
     var sessions: [String: Session] = [:]
     /// `pier service logs` streams being relayed from agents, by request id (Manager+Logs.swift).
@@ -53,7 +56,8 @@ public actor Manager {
         self.logger = logger
         self.resolveImage = resolveImage
         self.reconciler = Reconciler(configuration: .init(
-            heartbeatGraceSeconds: configuration.heartbeatGrace, taskHistoryLimit: configuration.taskHistoryLimit))
+            heartbeatGraceSeconds: configuration.heartbeatGrace, taskHistoryLimit: configuration.taskHistoryLimit,
+            stageTimeoutSeconds: configuration.stageTimeout))
         let state = try await store.load()
         let now = Date()
         for var node in state.nodes {
@@ -180,6 +184,13 @@ public actor Manager {
             try commit(changes)
         case .logs(let chunk):
             relayLogs(chunk, from: nodeID)
+        case .staged(let images):
+            guard var node = nodes[nodeID], node.stagedImages ?? [] != images.sorted() else { return }
+            node.stagedImages = images.isEmpty ? nil : images.sorted()
+            node.updatedAt = Date()
+            var changes = ChangeSet()
+            changes.nodes.append(node)
+            try commit(changes)
         }
     }
 
@@ -229,11 +240,13 @@ public actor Manager {
     func pushAssignments() async {
         for (nodeID, session) in sessions {
             let set = assignments(for: nodeID)
-            guard set != session.lastSent else { continue }
+            let stage = NodeAssignment.stage(nodeID: nodeID, tasks: tasks.values, services: services)
+            guard set != session.lastSent || stage != session.lastStaged else { continue }
             generation += 1
             sessions[nodeID]?.lastSent = set
+            sessions[nodeID]?.lastStaged = stage
             trace("manager: assignments sent")
-            await session.send(.assignments(Assignments(generation: generation, tasks: set)))
+            await session.send(.assignments(Assignments(generation: generation, tasks: set, stage: stage)))
         }
     }
 }

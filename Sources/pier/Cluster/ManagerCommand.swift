@@ -38,6 +38,12 @@ struct ManagerOptions: ParsableArguments {
         discussion: "Agents renew theirs when a third of it is left, also during a long-lived session.", valueName: "duration"))
     var certExpiry: String = "2160h"
 
+    @Option(help: ArgumentHelp(
+        "How long an update that changes a service's image waits for the nodes to download it before replacing tasks, e.g. 10m.",
+        discussion: "Updates stage the new image on the nodes of the tasks they replace first (download-then-switch), so a slow link costs time, not downtime; after this long they go on and the nodes pull as they start the new tasks.",
+        valueName: "duration"))
+    var updateStageTimeout: String = "10m"
+
     @Flag(help: ArgumentHelp(
         "Let anyone who reaches a tcp:// address pull from the registry, without a certificate or credential.",
         discussion: "Pushes and deletes still need a manager-role certificate or a push credential (pier registry credential create)."))
@@ -46,6 +52,9 @@ struct ManagerOptions: ParsableArguments {
     func validate() throws {
         guard heartbeat > 0, heartbeatGrace > heartbeat else {
             throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
+        }
+        guard GoDuration.seconds(updateStageTimeout) != nil else {
+            throw ValidationError("--update-stage-timeout \(updateStageTimeout): give a duration such as 10m, or 0s not to wait")
         }
         guard let seconds = GoDuration.seconds(certExpiry), seconds >= 10 else {
             throw ValidationError("--cert-expiry \(certExpiry): give a duration of at least 10s, e.g. 2160h or 30m")
@@ -58,6 +67,7 @@ struct ManagerOptions: ParsableArguments {
         var manager = Manager.Configuration()
         manager.heartbeatSeconds = heartbeat
         manager.heartbeatGrace = heartbeatGrace
+        manager.stageTimeout = GoDuration.seconds(updateStageTimeout) ?? 600
         var configuration = ManagerService.Configuration(
             agent: daemon.agentConfiguration(listen: unix), remoteListen: tcp, localWorker: localWorker,
             hostname: daemon.hostname, advertise: advertise, manager: manager,

@@ -470,6 +470,34 @@ struct ClusterTests {
         #expect(running.allSatisfy { $0.health == nil }, "tasks of the failed spec still run: \(cluster.describe("web"))")
     }
 
+    /// Download-then-switch: an update to a new image first has the node fetch it while the old
+    /// task keeps running, and only then stops the old task (stop-first, so a pull on a slow link
+    /// would otherwise be downtime).
+    @Test func updatesStageTheNewImageBeforeStoppingTheOldTask() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a")
+        try cluster.ok(["service", "create", "--name", "web", "--network", "none", Self.image] + Self.command)
+        try expectConverged(cluster, "web", replicas: 1, within: 30)
+        let old = try #require(try cluster.running("web").first)
+        // A second image on the manager: the node has never seen it.
+        let context = cluster.root.appendingPathComponent("v2")
+        try FileManager.default.createDirectory(at: context, withIntermediateDirectories: true)
+        try Data("2\n".utf8).write(to: context.appendingPathComponent("version"))
+        try cluster.ok("image", "build", "--tag", "test/web:2", "--from", Self.image, "--add", "\(context.path)/version:/version")
+
+        try cluster.ok("service", "update", "--image", "test/web:2", "--update-order", "stop-first", "web")
+        #expect(cluster.waitUntil(45, every: 0.25) {
+            try cluster.inspectService("web").updateStatus?.state == "completed"
+        }, "\(cluster.describe("web"))")
+        try expectConverged(cluster, "web", replicas: 1, within: 15)
+        let log = cluster.log(cluster.agentLog(a))
+        let staged = try #require(log.range(of: "staged test/web"), "the agent never staged the image: \(log.suffix(2000))")
+        let stopped = try #require(log.range(of: "container exited"), "\(log.suffix(2000))")
+        #expect(staged.lowerBound < stopped.lowerBound, "the old task stopped before the new image was there: \(log.suffix(2000))")
+        #expect(try cluster.running("web").first?.id != old.id)
+    }
+
     @Test func managerKilledMidDeployLosesNothing() throws {
         let cluster = try TestCluster.start()
         defer { cluster.tearDown() }
