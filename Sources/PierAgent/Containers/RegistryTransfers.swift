@@ -49,7 +49,7 @@ struct RegistryTransfers: Sendable {
                 throw AgentError.invalid("--creds: expected USER:PASSWORD")
             }
             configuration.credentials = credentials
-        } else if !request.insecure, case let membership = ClusterMembership(dataRoot: dataRoot),
+        } else if request.certDirectory == nil, !request.insecure, case let membership = ClusterMembership(dataRoot: dataRoot),
                   let manager = try? membership.managerAddress(), manager.hasSuffix("/" + host),
                   let identity = try? membership.identity() {
             configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
