@@ -44,12 +44,12 @@ def blob(path: Path, data: bytes) -> tuple[str, int]:
     return "sha256:" + digest, len(data)
 
 
-def make_image(layout: Path, size_mb: int, layers: int) -> list[str]:
+def make_image(layout: Path, size_bytes: int, layers: int) -> list[str]:
     """An OCI layout with `layers` gzip layers of random data; returns the layer digests."""
     (layout / "blobs" / "sha256").mkdir(parents=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     descriptors, diff_ids = [], []
-    per_layer = size_mb * (1 << 20) // layers
+    per_layer = size_bytes // layers
     for i in range(layers):
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w") as tar:
@@ -165,7 +165,7 @@ def main() -> int:
         size = 0
         for i in range(args.rounds + 1):
             layout = work / f"img{i}"
-            layer_digests = make_image(layout, args.size_mb, args.layers)
+            layer_digests = make_image(layout, args.size_mb << 20, args.layers)
             size = sum((layout / "blobs" / "sha256" / d.split(":")[1]).stat().st_size for d in layer_digests)
             order = list(registries) if i % 2 == 0 else list(reversed(registries))
             for name in order:

@@ -75,24 +75,28 @@ extension RegistryClient {
 
     /// Streams one blob into the store, resuming with `Range` after a broken connection, and
     /// commits it only when its digest and size match `descriptor`. Returns the bytes received.
+    /// It gives up after `maxAttempts` breaks in a row that brought no new bytes: on a flaky
+    /// link every break that made progress starts the count again.
     func download(_ descriptor: Descriptor, repository: String) async throws -> Int64 {
         let url = "\(baseURL)/v2/\(repository)/blobs/\(descriptor.digest)"
         var writer = try content.makeWriter()
         defer { writer.discard() }
         var received: Int64 = 0
-        var attempt = 0
-        while writer.count < descriptor.size || attempt == 0 {
-            attempt += 1
+        var attempts = 0, fruitless = 0
+        while writer.count < descriptor.size || attempts == 0 {
+            attempts += 1
+            let before = writer.count
             do {
                 try await fetch(url, descriptor: descriptor, into: &writer, received: &received)
                 if writer.count < descriptor.size { throw EndedEarly(received: writer.count, size: descriptor.size) }
             } catch {
                 if error is RegistryClientError || error is ContentStoreError || error is CancellationError { throw error }
                 if Task.isCancelled { throw CancellationError() }
-                guard attempt < max(1, configuration.maxAttempts) else {
-                    throw RegistryClientError.transfer(url: url, attempts: attempt, "\(error)")
+                fruitless = writer.count > before ? 0 : fruitless + 1
+                guard fruitless < max(1, configuration.maxAttempts) else {
+                    throw RegistryClientError.transfer(url: url, attempts: attempts, "\(error)")
                 }
-                try await Task.sleep(for: .milliseconds(100 << min(attempt, 5)))
+                try await Task.sleep(for: .milliseconds(fruitless == 0 ? 50 : 100 << min(fruitless, 5)))
             }
         }
         do {
