@@ -101,6 +101,73 @@ struct ContentStoreTests {
         #expect(dir.contents("blobs/sha256").isEmpty)
     }
 
+    @Test("a resumable write keeps its bytes when dropped, and the next writer of the blob, after a reopen, starts from them")
+    func resumableWrites() async throws {
+        let dir = try TempDir()
+        let blob = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let digest = Digest.sha256(of: blob), size = Int64(blob.count)
+        do {
+            let store = try LocalContentStore(root: dir.url)
+            let first = try store.makeWriter(resuming: digest, size: size)
+            #expect(first.resumedFrom == 0)
+            try first.write(blob.prefix(80_000))
+            // The same blob is being written: a second writer cannot share the file and gets a plain one.
+            let second = try store.makeWriter(resuming: digest, size: size)
+            #expect(second.resumedFrom == 0)
+            second.discard()
+            first.discard()
+        }
+        #expect(dir.contents("ingest") == ["partial-" + digest.encoded])
+        // A new store (an agent restarted after a kill) keeps the partial file and resumes it.
+        let store = try LocalContentStore(root: dir.url)
+        #expect(dir.contents("ingest") == ["partial-" + digest.encoded])
+        let resumed = try store.makeWriter(resuming: digest, size: size)
+        #expect(resumed.resumedFrom == 80_000 && resumed.count == 80_000)
+        try resumed.write(blob.dropFirst(80_000))
+        #expect(try resumed.commit(expecting: digest, size: size).isNew)
+        try await store.verify(digest)
+        #expect(dir.contents("ingest").isEmpty)
+    }
+
+    @Test("wrong bytes in a partial file fail the commit and are removed; a partial file longer than the blob starts over")
+    func resumableWritesNeverTrustOldBytes() async throws {
+        let dir = try TempDir()
+        let store = try LocalContentStore(root: dir.url)
+        let blob = Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let digest = Digest.sha256(of: blob), size = Int64(blob.count)
+        let partial = dir.url.appendingPathComponent("ingest/partial-" + digest.encoded)
+        var tampered = blob.prefix(20_000)
+        tampered[100] ^= 0xff
+        try tampered.write(to: partial)
+        let writer = try store.makeWriter(resuming: digest, size: size)
+        #expect(writer.resumedFrom == 20_000)
+        try writer.write(blob.dropFirst(20_000))
+        #expect(throws: ContentStoreError.self) { try writer.commit(expecting: digest, size: size) }
+        #expect(dir.contents("ingest").isEmpty)
+        #expect(await !store.has(digest))
+
+        try (blob + Data(count: 10)).write(to: partial)
+        let again = try store.makeWriter(resuming: digest, size: size)
+        #expect(again.resumedFrom == 0)
+        try again.write(blob)
+        _ = try again.commit(expecting: digest, size: size)
+        try await store.verify(digest)
+        #expect(dir.contents("ingest").isEmpty)
+    }
+
+    @Test("partial files nobody resumed for a week are removed when the store opens")
+    func oldPartialsAreRemoved() throws {
+        let dir = try TempDir()
+        let ingest = dir.url.appendingPathComponent("ingest")
+        try FileManager.default.createDirectory(at: ingest, withIntermediateDirectories: true)
+        let recent = ingest.appendingPathComponent("partial-" + String(repeating: "a", count: 64))
+        let old = ingest.appendingPathComponent("partial-" + String(repeating: "b", count: 64))
+        for url in [recent, old] { try Data("bytes".utf8).write(to: url) }
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-8 * 86400)], ofItemAtPath: old.path)
+        _ = try LocalContentStore(root: dir.url)
+        #expect(dir.contents("ingest") == [recent.lastPathComponent])
+    }
+
     @Test("reading a blob above the limit is refused")
     func readLimit() async throws {
         let dir = try TempDir()

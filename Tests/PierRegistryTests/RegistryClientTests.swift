@@ -112,7 +112,9 @@ struct RegistryClientTests {
         #expect(!(await target.content.has(victim.digest)))
         #expect(!(await target.content.has(image.manifest)))
         #expect(await target.images.list().isEmpty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target.content.ingestDirectory.path).isEmpty)
+        // Nothing of the tampered blob is kept; a download cancelled with it may keep its bytes.
+        let left = try FileManager.default.contentsOfDirectory(atPath: target.content.ingestDirectory.path)
+        #expect(left.allSatisfy { $0.hasPrefix("partial-") && $0 != "partial-" + victim.digest.encoded }, "\(left)")
     }
 
     @Test("a longer blob than declared is refused")
@@ -204,6 +206,76 @@ struct RegistryClientTests {
         let resumed = try #require(ranges.last ?? nil)
         #expect(resumed.hasPrefix("bytes=") && resumed != "bytes=0-")
         try await target.content.verify(layer.digest)
+    }
+}
+
+extension RegistryClientTests {
+    @Test("a download that fails keeps its bytes; the next pull, by a restarted process, resumes from them")
+    func resumeAcrossRestarts() async throws {
+        let server = try Stores()
+        let image = try await storeImage("edge/sensor:1", layerSizes: [300_000], withIndex: false, in: server)
+        let layer = image.layers[0]
+        let cut = CutThenRefuse(digest: layer.digest, data: image.layerData[0], keep: 120_000, state: CutState())
+        let target = try Stores()
+        try await withRegistry(server, middleware: cut) { base in
+            let failure = await #expect(throws: RegistryClientError.self) {
+                try await withClient(base, into: target) { try await $0.pull("edge/sensor:1") }
+            }
+            guard case .registry(status: 503, _, _)? = failure else {
+                Issue.record("expected the 503, got \(String(describing: failure))")
+                return
+            }
+            #expect(await !target.content.has(layer.digest))
+            let partial = target.content.ingestDirectory.appendingPathComponent("partial-" + layer.digest.encoded)
+            // What arrived before the cut (the server's first writes; not always all it meant to send).
+            let kept = try #require(FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? Int)
+            #expect(kept > 0 && kept <= 120_000)
+            #expect(await cut.state.ranges == [nil, "bytes=\(kept)-"])
+
+            await cut.state.open()
+            let restarted = try Stores(reopening: target)
+            let result = try await withClient(base, into: restarted) { try await $0.pull("edge/sensor:1") }
+            #expect(result.manifest == image.manifest)
+            // Only the rest of the layer crossed the link (the config came with the first pull).
+            #expect(result.fetchedBytes == layer.size - Int64(kept))
+            #expect(await cut.state.ranges.last == "bytes=\(kept)-")
+            try await restarted.content.verify(layer.digest)
+            #expect(!FileManager.default.fileExists(atPath: partial.path))
+        }
+    }
+}
+
+actor CutState {
+    var ranges: [String?] = []
+    var isOpen = false
+    func open() { isOpen = true }
+    func record(_ range: String?) -> (first: Bool, open: Bool) {
+        ranges.append(range)
+        return (ranges.count == 1, isOpen)
+    }
+}
+
+/// Sends the first request for one blob in part and drops the connection; refuses the blob
+/// with 503 after that until opened (a registry that went away while a node pulled).
+struct CutThenRefuse: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let digest: Digest
+    let data: Data
+    let keep: Int
+    let state: CutState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, request.uri.path.hasSuffix("/blobs/\(digest)") else { return try await next(request, context) }
+        let (first, open) = await state.record(request.headers[.range])
+        if open { return try await next(request, context) }
+        guard first else { return Response(status: .serviceUnavailable) }
+        let part = ByteBuffer(bytes: data.prefix(keep))
+        return Response(
+            status: .ok, headers: [.contentType: "application/octet-stream"],
+            body: ResponseBody(contentLength: data.count) { writer in
+                try await writer.write(part)
+                throw TestFailure("connection cut after \(part.readableBytes) bytes")
+            })
     }
 }
 

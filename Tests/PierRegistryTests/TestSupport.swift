@@ -30,6 +30,13 @@ struct Stores: Sendable {
         content = try LocalContentStore(root: dir.url.appendingPathComponent("content"))
         images = try ImageStore(root: dir.url.appendingPathComponent("images"))
     }
+
+    /// The same stores opened again, as a restarted process opens them.
+    init(reopening other: Stores) throws {
+        dir = other.dir
+        content = try LocalContentStore(root: dir.url.appendingPathComponent("content"))
+        images = try ImageStore(root: dir.url.appendingPathComponent("images"))
+    }
 }
 
 /// An image written into a store by `storeImage`.

@@ -37,6 +37,13 @@ public actor LocalContentStore: ContentStore {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
         let me = getpid()
         for name in names {
+            if name.hasPrefix(partialPrefix) {
+                // A blob download cut off, kept so that the next pull resumes it; a week is enough.
+                var st = stat()
+                let path = directory.appendingPathComponent(name).path
+                if lstat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > partialLifetime { unlink(path) }
+                continue
+            }
             if let dash = name.firstIndex(of: "-"), let pid = Int32(name[..<dash]), pid > 0 {
                 if pid == me { continue }
                 if kill(pid, 0) == 0 || errno == EPERM { continue }
@@ -53,6 +60,19 @@ public actor LocalContentStore: ContentStore {
     /// Starts writing a blob; see `ContentWriter`.
     public nonisolated func makeWriter() throws -> ContentWriter {
         try ContentWriter(ingestDirectory: ingestDirectory, blobsDirectory: blobsDirectory)
+    }
+
+    static let partialPrefix = "partial-"
+    /// Seconds a partial blob nobody resumed is kept (a week).
+    static let partialLifetime = 7 * 24 * 3600
+
+    /// Starts or resumes writing the blob `digest` of `size` bytes from what an earlier writer
+    /// left in `ingest/partial-<hex>` (see `ContentWriter`); a plain writer when another writer
+    /// of the same blob is at work.
+    public nonisolated func makeWriter(resuming digest: Digest, size: Int64) throws -> ContentWriter {
+        let path = ingestDirectory.appendingPathComponent(Self.partialPrefix + digest.encoded).path
+        if let writer = try ContentWriter(partial: path, size: size, blobsDirectory: blobsDirectory) { return writer }
+        return try makeWriter()
     }
 
     public nonisolated func has(_ digest: Digest) async -> Bool {

@@ -76,43 +76,72 @@ extension RegistryClient {
     /// Streams one blob into the store, resuming with `Range` after a broken connection, and
     /// commits it only when its digest and size match `descriptor`. Returns the bytes received.
     /// It gives up after `maxAttempts` breaks in a row that brought no new bytes: on a flaky
-    /// link every break that made progress starts the count again.
+    /// link every break that made progress starts the count again. What it got before giving up
+    /// (or before the process was killed) stays in the store's partial file for the blob, and the
+    /// next download of the blob starts from there; if the whole then fails to verify, the partial
+    /// bytes are dropped and the blob is fetched once more from the start.
     func download(_ descriptor: Descriptor, repository: String) async throws -> Int64 {
         let url = "\(baseURL)/v2/\(repository)/blobs/\(descriptor.digest)"
-        var writer = try content.makeWriter()
+        var writer = try content.makeWriter(resuming: descriptor.digest, size: descriptor.size)
         defer { writer.discard() }
         var received: Int64 = 0
-        var attempts = 0, fruitless = 0
-        while writer.count < descriptor.size || attempts == 0 {
-            attempts += 1
-            let before = writer.count
-            do {
-                try await fetch(url, descriptor: descriptor, into: &writer, received: &received)
-                if writer.count < descriptor.size { throw EndedEarly(received: writer.count, size: descriptor.size) }
-            } catch {
-                if error is RegistryClientError || error is ContentStoreError || error is CancellationError { throw error }
-                if Task.isCancelled { throw CancellationError() }
-                fruitless = writer.count > before ? 0 : fruitless + 1
-                guard fruitless < max(1, configuration.maxAttempts) else {
-                    throw RegistryClientError.transfer(url: url, attempts: attempts, "\(error)")
+        // A partial file may already hold every byte (a kill between the last byte and the commit).
+        var attempts = writer.resumedFrom > 0 ? 1 : 0, fruitless = 0
+        while true {
+            while writer.count < descriptor.size || attempts == 0 {
+                attempts += 1
+                let before = writer.count
+                do {
+                    try await fetch(url, descriptor: descriptor, into: writer, received: &received)
+                    if writer.count < descriptor.size { throw EndedEarly(received: writer.count, size: descriptor.size) }
+                } catch {
+                    if let error = error as? RegistryClientError {
+                        // Bytes that cannot be right are dropped; after a refusal (an error
+                        // status, a lost login) they are kept for the next pull to resume.
+                        switch error {
+                        case .blobDoesNotVerify, .unexpectedResponse: writer.abandon()
+                        default: break
+                        }
+                        throw error
+                    }
+                    if error is ContentStoreError {
+                        writer.abandon()
+                        throw error
+                    }
+                    if error is CancellationError || Task.isCancelled { throw CancellationError() }
+                    fruitless = writer.count > before ? 0 : fruitless + 1
+                    guard fruitless < max(1, configuration.maxAttempts) else {
+                        throw RegistryClientError.transfer(url: url, attempts: attempts, "\(error)")
+                    }
+                    try await Task.sleep(for: .milliseconds(fruitless == 0 ? 50 : 100 << min(fruitless, 5)))
                 }
-                try await Task.sleep(for: .milliseconds(fruitless == 0 ? 50 : 100 << min(fruitless, 5)))
             }
-        }
-        do {
-            _ = try writer.commit(expecting: descriptor.digest, size: descriptor.size)
-        } catch let error as ContentStoreError {
-            throw RegistryClientError.blobDoesNotVerify(descriptor.digest, error.description)
+            let resumed = writer.resumedFrom > 0
+            guard let failure = Self.commit(writer, descriptor) else { break }
+            // Bytes kept from an earlier writer may be what is wrong: once, start over.
+            guard resumed else { throw RegistryClientError.blobDoesNotVerify(descriptor.digest, failure) }
+            writer = try content.makeWriter(resuming: descriptor.digest, size: descriptor.size)
+            attempts = 0
         }
         configuration.progress?(BlobProgress(digest: descriptor.digest, received: descriptor.size, total: descriptor.size, delta: false, done: true))
         return received
+    }
+
+    /// Commits a downloaded blob; the reason when it does not verify.
+    private static func commit(_ writer: ContentWriter, _ descriptor: Descriptor) -> String? {
+        do {
+            _ = try writer.commit(expecting: descriptor.digest, size: descriptor.size)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     /// One request for the rest of a blob: from byte `writer.count` on, adding what arrives to
     /// `received` even when the connection breaks. A registry that ignores `Range` and sends the
     /// whole blob restarts the write.
     private func fetch(
-        _ url: String, descriptor: Descriptor, into writer: inout ContentWriter, received: inout Int64
+        _ url: String, descriptor: Descriptor, into writer: ContentWriter, received: inout Int64
     ) async throws {
         let offset = writer.count
         var request = self.request(url)
@@ -120,10 +149,7 @@ extension RegistryClient {
         let response = try await execute(request, deadline: .distantFuture)
         switch response.status {
         case .ok:
-            if offset > 0 {
-                writer.discard()
-                writer = try content.makeWriter()
-            }
+            if offset > 0 { try writer.restart() }
         case .partialContent where offset > 0:
             let range = response.headers.first(name: "Content-Range") ?? ""
             guard range.hasPrefix("bytes \(offset)-") else {

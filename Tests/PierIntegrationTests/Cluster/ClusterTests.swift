@@ -242,6 +242,55 @@ struct ClusterTests {
         #expect(!(try cluster.ok("image", "ls")).contains("edge/anon"))
     }
 
+    /// A device killed with SIGKILL in the middle of a pull over a slow link: the bytes it had
+    /// are kept, and the pull after its restart asks only for the rest (`Range`) and stores the
+    /// same, verified image.
+    @Test func aPullCutByAKillResumesAfterTheRestart() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a")
+        let registry = cluster.managerAddress.replacingOccurrences(of: "tcp://", with: "")
+        // A layer of 3 MB that does not compress, over a link of 4 Mbit/s towards the device: ~6 s.
+        let big = cluster.root.appendingPathComponent("big")
+        try Data((0..<3_000_000).map { _ in UInt8.random(in: 0...255) }).write(to: big)
+        try cluster.ok("image", "build", "--tag", "edge/big:1", "--from", Self.image, "--add", "\(big.path):/big")
+        // The device holds the base already: the big layer is what the pull moves.
+        #expect(try cluster.agentPier(a, ["image", "pull", "-q", "\(registry)/\(Self.image)"], timeout: 60).status == 0)
+        let shaped = try runProcess("/usr/sbin/tc", ["qdisc", "add", "dev", a.vethHost, "root", "tbf", "rate", "4mbit", "burst", "32kbit", "latency", "400ms"])
+        #expect(shaped.status == 0, "\(shaped.stderr)")
+
+        let pulling = DispatchGroup()
+        pulling.enter()
+        DispatchQueue.global().async {
+            _ = try? cluster.agentPier(a, ["image", "pull", "-q", "\(registry)/edge/big:1"], timeout: 60)
+            pulling.leave()
+        }
+        let ingest = a.root.appendingPathComponent("ingest")
+        func partialBytes() -> Int {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: ingest.path)) ?? []
+            return names.filter { $0.hasPrefix("partial-") }.compactMap {
+                (try? FileManager.default.attributesOfItem(atPath: ingest.appendingPathComponent($0).path))?[.size] as? Int
+            }.max() ?? 0
+        }
+        #expect(cluster.waitUntil(30, every: 0.05) { partialBytes() > 600_000 }, "the pull made no progress: \(cluster.log(cluster.agentLog(a)))")
+        cluster.kill9(a)
+        pulling.wait()
+        let kept = partialBytes()
+        #expect(kept > 600_000 && kept < 3_000_000)
+
+        _ = try runProcess("/usr/sbin/tc", ["qdisc", "del", "dev", a.vethHost, "root"])
+        try cluster.startAgent(a, token: nil)
+        let pulled = try cluster.agentPier(a, ["image", "pull", "-q", "\(registry)/edge/big:1"], timeout: 60)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let fetched = try #require(pulled.stdout.firstMatch(of: /, (\d+) bytes fetched/).flatMap { Int($0.1) }, "\(pulled.stdout)")
+        // The rest of the big layer (and the image's config), not all of it.
+        #expect(fetched <= 3_001_000 - kept + 16_000, "fetched \(fetched) bytes after \(kept) were kept")
+        #expect(partialBytes() == 0)
+        let sum = try cluster.agentPier(a, ["run", "--rm", "--network", "none", "\(registry)/edge/big:1", "busybox", "sha256sum", "/big"])
+        let expected = try runProcess("/usr/bin/sha256sum", [big.path]).stdout.prefix(64)
+        #expect(sum.status == 0 && sum.stdout.hasPrefix(String(expected)), "\(sum.stdout) \(sum.stderr)")
+    }
+
     /// `pier image pull` and `push` on a joined device against its manager's registry: the
     /// node's own certificate pulls; pushing needs a manager-role certificate (`--cert-dir`).
     @Test func devicesPullAndPushImagesWithTheCLI() throws {
