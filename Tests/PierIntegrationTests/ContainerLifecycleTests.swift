@@ -169,6 +169,12 @@ struct ContainerLifecycleTests {
         #expect(try agent.pier("image", "verify", "--key", keys + "/dev.pub", "test/busybox:1").status == 1)
         try agent.ok("image", "sign", "--key", keys + "/dev.key", "test/busybox:1")
         #expect(try agent.pier("image", "verify", "--key", keys + "/dev.pub", "test/busybox:1").status == 0)
+        // The second key added its signature; the first one's is still there, and signing again
+        // with a key replaces only its own.
+        #expect(try agent.pier("image", "verify", "--key", keys + "/other.pub", "test/busybox:1").status == 0)
+        try agent.ok("image", "sign", "--key", keys + "/other.key", "test/busybox:1")
+        #expect(try agent.pier("image", "verify", "--key", keys + "/dev.pub", "test/busybox:1").status == 0)
+        #expect(try agent.pier("image", "verify", "--key", keys + "/other.pub", "test/busybox:1").status == 0)
         let signed = try agent.pier("run", "--rm", "--network", "none", "test/busybox:1", "echo", "trusted")
         #expect(signed.status == 0 && signed.stdout.contains("trusted"), "\(signed.stderr)")
         // Signatures are not images: `image ls` lists the image once.

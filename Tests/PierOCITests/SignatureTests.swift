@@ -43,5 +43,25 @@ struct SignatureTests {
         let blob = try JSONDecoder().decode(SignatureBlob.self, from: artifact.blobs[1])
         #expect(key.publicKey.verifies(blob, of: Self.digest))
         #expect(SignatureArtifact.tag(for: Self.digest) == "sha256-\(Self.digest.encoded).sig")
+        #expect(SignatureArtifact.accepts(manifest, of: Self.digest))
+        #expect(!SignatureArtifact.accepts(manifest, of: Digest.sha256(of: Data("another".utf8))))
+    }
+
+    @Test func severalKeysMakeOneArtifactWithALayerEach() throws {
+        let keys = [SigningKey(), SigningKey(), SigningKey()]
+        let subject = Descriptor(mediaType: MediaType.ociManifest, digest: Self.digest, size: 10)
+        let signatures = try keys.map { try $0.sign(Self.digest) }
+        let artifact = try SignatureArtifact.make(subject: subject, signatures: signatures)
+        // The same signatures in another order make the same artifact.
+        #expect(try SignatureArtifact.make(subject: subject, signatures: signatures.reversed()).manifest == artifact.manifest)
+        let manifest: ImageManifest = try SpecJSON.decode(artifact.manifest, what: "artifact", digest: nil)
+        #expect(manifest.layers.count == 3 && artifact.blobs.count == 4)
+        #expect(SignatureArtifact.accepts(manifest, of: Self.digest))
+        let blobs = try artifact.blobs.dropFirst().map { try JSONDecoder().decode(SignatureBlob.self, from: $0) }
+        for key in keys { #expect(blobs.contains { key.publicKey.verifies($0, of: Self.digest) }) }
+        // More signatures than a verifier reads: not accepted.
+        let many = try (0...SignatureArtifact.maxSignatures).map { _ in try SigningKey().sign(Self.digest) }
+        let tooMany: ImageManifest = try SpecJSON.decode(try SignatureArtifact.make(subject: subject, signatures: many).manifest, what: "artifact", digest: nil)
+        #expect(!SignatureArtifact.accepts(tooMany, of: Self.digest))
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import PierOCI
 
 extension ImageService {
-    /// Stores `signature` of the image `reference` as a signature artifact tagged
+    /// Adds `signature` of the image `reference` to the signature artifact tagged
     /// `sha256-<hex>.sig` in the image's repository. The signature must be of the image's
     /// manifest digest and valid for the public key it carries; whether that key is trusted is
     /// for the verifier (`requireSignature`). Returns the artifact's digest.
@@ -21,16 +21,42 @@ extension ImageService {
         let manifestData = try await content.readDocument(image.manifestDigest)
         let subject = Descriptor(mediaType: image.manifest.mediaType ?? MediaType.ociManifest, digest: image.manifestDigest,
                                  size: Int64(manifestData.count))
-        let artifact = try SignatureArtifact.make(subject: subject, signature: signature)
-        for blob in artifact.blobs { try await content.ingest(data: blob, expecting: nil, size: nil) }
-        let stored = try await content.ingest(data: artifact.manifest, expecting: nil, size: nil)
         let tag: ImageReference
         do { tag = try named.withTag(SignatureArtifact.tag(for: image.manifestDigest)) } catch {
             throw ImageServiceError.invalid("cannot name the signature of \(named.display): \(error)")
         }
-        // One signature per image and tag name: a new one (another key) replaces it.
+        // One artifact per image and repository, one signature in it per key: a second key adds
+        // its signature, the same key signing again replaces its own.
+        var all = await storedSignatures(under: tag, of: image.manifestDigest).filter { $0.key != signature.key }
+        all.append(signature)
+        guard all.count <= SignatureArtifact.maxSignatures else {
+            throw ImageServiceError.invalid("\(named.display) already carries \(all.count - 1) signatures, the most one image keeps")
+        }
+        let artifact = try SignatureArtifact.make(subject: subject, signatures: all)
+        for blob in artifact.blobs { try await content.ingest(data: blob, expecting: nil, size: nil) }
+        let stored = try await content.ingest(data: artifact.manifest, expecting: nil, size: nil)
         try await images.tag(tag, manifest: stored.digest)
         return stored.digest
+    }
+
+    /// The signatures of `digest` in the artifact tagged `tag`, each blob checked against its digest.
+    private func storedSignatures(under tag: ImageReference, of digest: Digest) async -> [SignatureBlob] {
+        guard let record = await images.record(for: tag) else { return [] }
+        return await signatures(inArtifact: record.manifest, of: digest)
+    }
+
+    private func signatures(inArtifact artifact: Digest, of digest: Digest) async -> [SignatureBlob] {
+        guard let data = try? await content.readDocument(artifact),
+              let manifest: ImageManifest = try? SpecJSON.decode(data, what: "signature artifact", digest: artifact),
+              SignatureArtifact.accepts(manifest, of: digest) else { return [] }
+        var found: [SignatureBlob] = []
+        for layer in manifest.layers {
+            guard let blobData = try? await content.read(layer.digest, limit: SignatureArtifact.maxLayerSize),
+                  Digest.sha256(of: blobData) == layer.digest,
+                  let blob = try? JSONDecoder().decode(SignatureBlob.self, from: blobData) else { continue }
+            found.append(blob)
+        }
+        return found
     }
 
     /// The signatures stored for the image `reference` (under any repository's signature tag).
@@ -42,15 +68,7 @@ extension ImageService {
         let tag = SignatureArtifact.tag(for: digest)
         var found: [SignatureBlob] = []
         for record in await images.list() where record.reference.tag == tag {
-            guard let data = try? await content.readDocument(record.manifest),
-                  let manifest: ImageManifest = try? SpecJSON.decode(data, what: "signature artifact", digest: record.manifest),
-                  manifest.artifactType == SignatureArtifact.artifactType, manifest.subject?.digest == digest,
-                  let layer = manifest.layers.first, layer.size <= 64 << 10,
-                  let blobData = try? await content.read(layer.digest, limit: 64 << 10),
-                  Digest.sha256(of: blobData) == layer.digest,
-                  let blob = try? JSONDecoder().decode(SignatureBlob.self, from: blobData)
-            else { continue }
-            found.append(blob)
+            found += await signatures(inArtifact: record.manifest, of: digest)
         }
         return found
     }

@@ -85,24 +85,45 @@ public struct SignatureBlob: Codable, Sendable, Hashable {
 }
 
 /// Signature artifacts (OCI image-spec 1.1): a manifest with `artifactType`
-/// `application/vnd.pier.signature.v1+json`, the empty config, the `SignatureBlob` as its
-/// layer and the signed manifest as its `subject`. A store keeps one under the tag
-/// `sha256-<hex>.sig` of the image's repository (the tag scheme cosign uses, which every
-/// registry serves); Pier's registry also lists them in the referrers API.
+/// `application/vnd.pier.signature.v1+json`, the empty config, one `SignatureBlob` layer per
+/// signing key (as cosign adds a layer per signature) and the signed manifest as its `subject`.
+/// A store keeps one under the tag `sha256-<hex>.sig` of the image's repository (the tag scheme
+/// cosign uses, which every registry serves); Pier's registry also lists them in the referrers API.
 public enum SignatureArtifact {
     public static let artifactType = "application/vnd.pier.signature.v1+json"
     public static let emptyConfig = Data("{}".utf8)
+    /// The most signatures one artifact carries (and a verifier reads).
+    public static let maxSignatures = 16
+    /// The largest signature layer a verifier reads.
+    public static let maxLayerSize: Int64 = 64 << 10
 
     /// The tag that holds the signature of `digest`.
     public static func tag(for digest: Digest) -> String { "\(digest.algorithm)-\(digest.encoded).sig" }
 
-    /// The artifact manifest and its two blobs (the empty config and the signature).
-    public static func make(subject: Descriptor, signature: SignatureBlob) throws -> (manifest: Data, blobs: [Data]) {
-        let blob = try SpecJSON.encode(signature)
+    /// The artifact manifest and its blobs (the empty config and one signature per key, ordered
+    /// by key id so that the same signatures always make the same artifact).
+    public static func make(subject: Descriptor, signatures: [SignatureBlob]) throws -> (manifest: Data, blobs: [Data]) {
         let config = Descriptor(mediaType: MediaType.ociEmpty, digest: Digest.sha256(of: emptyConfig), size: Int64(emptyConfig.count))
-        let layer = Descriptor(mediaType: artifactType, digest: Digest.sha256(of: blob), size: Int64(blob.count))
-        let manifest = ImageManifest(config: config, layers: [layer], subject: subject, artifactType: artifactType)
-        return (try manifest.encoded(), [emptyConfig, blob])
+        var blobs = [emptyConfig]
+        var layers: [Descriptor] = []
+        for signature in signatures.sorted(by: { $0.key < $1.key }) {
+            let blob = try SpecJSON.encode(signature)
+            blobs.append(blob)
+            layers.append(Descriptor(mediaType: artifactType, digest: Digest.sha256(of: blob), size: Int64(blob.count)))
+        }
+        let manifest = ImageManifest(config: config, layers: layers, subject: subject, artifactType: artifactType)
+        return (try manifest.encoded(), blobs)
+    }
+
+    public static func make(subject: Descriptor, signature: SignatureBlob) throws -> (manifest: Data, blobs: [Data]) {
+        try make(subject: subject, signatures: [signature])
+    }
+
+    /// Whether `manifest` is shaped like a signature artifact of `digest` that a verifier reads.
+    public static func accepts(_ manifest: ImageManifest, of digest: Digest) -> Bool {
+        manifest.artifactType == artifactType && manifest.subject?.digest == digest
+            && (1...maxSignatures).contains(manifest.layers.count) && manifest.config.size <= maxLayerSize
+            && manifest.layers.allSatisfy { $0.size <= maxLayerSize }
     }
 }
 

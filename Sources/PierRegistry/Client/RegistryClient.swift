@@ -207,8 +207,7 @@ public final class RegistryClient: Sendable {
         do { manifest = try SpecJSON.decode(fetched.data, what: "signature artifact", digest: fetched.digest) } catch {
             throw RegistryClientError.invalidManifest(url: fetched.url, "\(error)")
         }
-        guard manifest.artifactType == SignatureArtifact.artifactType, manifest.subject?.digest == digest,
-              manifest.layers.count == 1, manifest.layers[0].size <= 64 << 10, manifest.config.size <= 64 << 10 else {
+        guard SignatureArtifact.accepts(manifest, of: digest) else {
             throw RegistryClientError.invalidManifest(url: fetched.url, "not a Pier signature of \(digest)")
         }
         var missing: [Descriptor] = []

@@ -7,7 +7,7 @@ import PierOCI
 struct ImageSign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sign", abstract: "Sign an image with an ed25519 key.",
-        discussion: "The client signs the image's manifest digest with the private key (which never leaves the client) and the daemon stores the signature as an OCI artifact whose subject is the manifest, tagged sha256-<hex>.sig in the image's repository. It travels with `pier image push`, and agents and managers started with --trust-key run only images signed by a trusted key.")
+        discussion: "The client signs the image's manifest digest with the private key (which never leaves the client) and the daemon adds the signature to an OCI artifact whose subject is the manifest, tagged sha256-<hex>.sig in the image's repository (one signature per key: a second key adds its own, the same key signing again replaces its own; at most 16). It travels with `pier image push`, and agents and managers started with --trust-key run only images signed by a trusted key.")
 
     @OptionGroup var client: ClientOptions
     @Option(help: ArgumentHelp("The private key file (`pier key create`).", valueName: "file.key"))
