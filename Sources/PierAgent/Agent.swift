@@ -153,9 +153,9 @@ public final class AgentNode: Sendable {
         guard let url = URL(string: "https://\(address.urlHost):\(address.port)") else {
             throw ClusterJoinError.unreachable("\(address.host):\(address.port)")
         }
-        let client = try RegistryClient(
-            baseURL: url, content: contentStore, images: imageStore,
-            configuration: .init(tlsConfiguration: try ClientTLS(identity: identity).configuration))
+        var settings = RegistryClient.Configuration(tlsConfiguration: try ClientTLS(identity: identity).configuration)
+        settings.layerStored = RegistryTransfers.unpacking(into: images.service.layers)
+        let client = try RegistryClient(baseURL: url, content: contentStore, images: imageStore, configuration: settings)
         do {
             let result = try await client.pull(reference)
             logger.info("pulled \(reference) from the manager", metadata: ["bytes": "\(result.fetchedBytes)"])

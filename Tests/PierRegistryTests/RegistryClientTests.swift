@@ -245,6 +245,43 @@ extension RegistryClientTests {
     }
 }
 
+extension RegistryClientTests {
+    @Test("each layer is handed on (with its diff id from the config) as soon as it is stored, and the pull waits for those calls")
+    func layersAreHandedOnAsTheyArrive() async throws {
+        let server = try Stores()
+        let image = try await storeImage("edge/sensor:1", layerSizes: [5000, 60_000, 120_000], withIndex: false, in: server)
+        let target = try Stores()
+        // The first layer is already there: it is handed on too, without a download.
+        try await target.content.ingest(data: image.layerData[0], expecting: image.layers[0])
+        let seen = SeenLayers()
+        var configuration = RegistryClient.Configuration()
+        let content = target.content
+        configuration.layerStored = { layer, diffID in
+            let present = await content.has(layer.digest)
+            try? await Task.sleep(for: .milliseconds(30))
+            await seen.add(layer.digest, diffID, present: present)
+        }
+        let settings = configuration
+        try await withRegistry(server) { base in
+            let result = try await withClient(base, into: target, configuration: settings) { try await $0.pull("edge/sensor:1") }
+            #expect(result.fetchedBlobs.count == 3)  // the config and two layers
+        }
+        // Every call had returned when the pull did. (The test images' layers are stored
+        // uncompressed: the diff id is the layer's own digest.)
+        let calls = await seen.calls
+        #expect(calls.count == 3)
+        for layer in image.layers {
+            #expect(calls[layer.digest]?.diffID == layer.digest)
+            #expect(calls[layer.digest]?.present == true)
+        }
+    }
+}
+
+actor SeenLayers {
+    var calls: [Digest: (diffID: Digest, present: Bool)] = [:]
+    func add(_ digest: Digest, _ diffID: Digest, present: Bool) { calls[digest] = (diffID, present) }
+}
+
 actor CutState {
     var ranges: [String?] = []
     var isOpen = false

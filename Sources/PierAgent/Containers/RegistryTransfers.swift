@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import PierAPI
+import PierImage
 import PierOCI
 import PierPKI
 import PierRegistry
@@ -13,6 +14,8 @@ import X509
 struct RegistryTransfers: Sendable {
     let content: LocalContentStore
     let images: ImageStore
+    /// Where pulled layers are unpacked as they arrive.
+    let layers: LayerStore
     let dataRoot: URL
 
     /// Registry host and the rest of a remote reference.
@@ -30,6 +33,7 @@ struct RegistryTransfers: Sendable {
     func client(host: String, request: RegistryTransferRequest, progress: PullProgress? = nil) throws -> RegistryClient {
         var configuration = RegistryClient.Configuration()
         if let progress { configuration.progress = { progress.update($0) } }
+        configuration.layerStored = Self.unpacking(into: layers)
         if let dir = request.certDirectory {
             let hasIdentity = FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent("node.pem").path)
             do {
@@ -58,6 +62,12 @@ struct RegistryTransfers: Sendable {
         let scheme = request.insecure ? "http" : "https"
         guard let url = URL(string: "\(scheme)://\(host)") else { throw AgentError.invalid("\(host) is not a registry address") }
         return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
+    }
+
+    /// Unpacks each pulled layer while the others download. A layer that fails to unpack is left
+    /// as it is: the container that needs it unpacks it again and reports the error.
+    static func unpacking(into layers: LayerStore) -> @Sendable (Descriptor, Digest) async -> Void {
+        { layer, diffID in _ = try? await layers.ensureUnpacked(layer: layer, diffID: diffID) }
     }
 
     func pull(_ request: RegistryTransferRequest, progress: PullProgress? = nil) async throws -> RegistryTransferResult {

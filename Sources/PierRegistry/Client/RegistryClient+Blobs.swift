@@ -9,7 +9,10 @@ extension RegistryClient {
     /// the bytes received and the blobs that came as deltas. A blob with a base in `bases` is
     /// first asked for as a delta against it; when that fails in any way, it is downloaded whole.
     /// The first failure of a whole download cancels the others.
-    func downloadAll(_ blobs: [Descriptor], repository: String, bases: [Digest: Digest] = [:]) async throws -> (bytes: Int64, deltas: [Digest]) {
+    /// `stored` is called with each blob once it is in the store.
+    func downloadAll(
+        _ blobs: [Descriptor], repository: String, bases: [Digest: Digest] = [:], stored: (@Sendable (Descriptor) -> Void)? = nil
+    ) async throws -> (bytes: Int64, deltas: [Digest]) {
         let limit = max(1, configuration.maxConcurrentDownloads)
         return try await withThrowingTaskGroup(of: (Int64, Digest?).self) { group in
             var pending = blobs[...]
@@ -22,9 +25,12 @@ extension RegistryClient {
             while let blob = pending.popFirst() {
                 group.addTask {
                     if let base = bases[blob.digest], let bytes = await self.downloadDelta(blob, base: base, repository: repository) {
+                        stored?(blob)
                         return (bytes, blob.digest)
                     }
-                    return (try await self.download(blob, repository: repository), nil)
+                    let bytes = try await self.download(blob, repository: repository)
+                    stored?(blob)
+                    return (bytes, nil)
                 }
                 if pending.startIndex - blobs.startIndex >= limit, let result = try await group.next() { add(result) }
             }

@@ -36,6 +36,11 @@ public final class RegistryClient: Sendable {
         public var zstdPath: String? = RegistryDeltas.defaultZstd
         /// Called as blob bytes arrive (often: throttle in the callback) and once when a blob is stored.
         public var progress: (@Sendable (BlobProgress) -> Void)?
+        /// Called for each layer of a pulled image once its blob is in the store, with the layer's
+        /// diff id from the (verified) config: a node unpacks each layer while the others are still
+        /// downloading. The config is then fetched before the layers, and the pull returns only
+        /// when every call has returned.
+        public var layerStored: (@Sendable (_ layer: Descriptor, _ diffID: Digest) async -> Void)?
 
         public init(
             tlsConfiguration: TLSConfiguration? = nil, platform: Platform = .host, maxConcurrentDownloads: Int = 3,
@@ -178,8 +183,35 @@ public final class RegistryClient: Sendable {
         }
         let bases = await deltaBases(for: manifest.layers.filter { layer in missing.contains { $0.digest == layer.digest } },
                                      in: manifest, repository: repository, local: target)
-        let (fetched, deltas) = try await downloadAll(missing, repository: repository, bases: bases)
-        try await checkConfig(manifest, url: manifestDocument.url)
+        let fetched: Int64, deltas: [Digest]
+        if let layerStored = configuration.layerStored {
+            // The config first: it names each layer's diff id.
+            var configBytes: Int64 = 0
+            if missing.first?.digest == manifest.config.digest {
+                configBytes = try await downloadAll([manifest.config], repository: repository).bytes
+            }
+            let config = try await checkConfig(manifest, url: manifestDocument.url)
+            let diffIDs = Dictionary(zip(manifest.layers.map(\.digest), config.rootfs.diffIDs)) { first, _ in first }
+            let started = LayerCallbacks()
+            let missingDigests = Set(missing.map(\.digest))
+            for layer in manifest.layers where !missingDigests.contains(layer.digest) {
+                if let diffID = diffIDs[layer.digest] { started.add(Task { await layerStored(layer, diffID) }) }
+            }
+            let result: (bytes: Int64, deltas: [Digest])
+            do {
+                result = try await downloadAll(Array(missing.drop { $0.digest == manifest.config.digest }), repository: repository, bases: bases) { blob in
+                    if let diffID = diffIDs[blob.digest] { started.add(Task { await layerStored(blob, diffID) }) }
+                }
+            } catch {
+                await started.wait()
+                throw error
+            }
+            await started.wait()
+            (fetched, deltas) = (configBytes + result.bytes, result.deltas)
+        } else {
+            (fetched, deltas) = try await downloadAll(missing, repository: repository, bases: bases)
+            try await checkConfig(manifest, url: manifestDocument.url)
+        }
 
         // The chosen manifest before the index naming it, and both only once every blob is in.
         try await storeDocument(manifestDocument)
@@ -307,7 +339,8 @@ public final class RegistryClient: Sendable {
     }
 
     /// Checks the downloaded config against the manifest: one diff id per layer.
-    private func checkConfig(_ manifest: ImageManifest, url: String) async throws {
+    @discardableResult
+    private func checkConfig(_ manifest: ImageManifest, url: String) async throws -> ImageConfig {
         let data = try await content.readDocument(manifest.config.digest)
         let config: ImageConfig
         do { config = try ImageConfig.decode(data, digest: manifest.config.digest) } catch {
@@ -318,6 +351,7 @@ public final class RegistryClient: Sendable {
                 url: url,
                 "config \(manifest.config.digest) lists \(config.rootfs.diffIDs.count) diff ids for \(manifest.layers.count) layers")
         }
+        return config
     }
 
     // MARK: HTTP
@@ -359,5 +393,21 @@ public final class RegistryClient: Sendable {
         do { return try ImageReference(name: repository, tag: tag) } catch {
             throw RegistryClientError.invalidImage(image, reason: error.description)
         }
+    }
+}
+
+/// The `layerStored` calls a pull started, awaited before it returns.
+final class LayerCallbacks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tasks: [Task<Void, Never>] = []
+
+    func add(_ task: Task<Void, Never>) {
+        lock.lock(); defer { lock.unlock() }
+        tasks.append(task)
+    }
+
+    func wait() async {
+        let all = lock.withLock { tasks }
+        for task in all { await task.value }
     }
 }

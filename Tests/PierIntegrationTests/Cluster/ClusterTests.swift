@@ -303,6 +303,9 @@ struct ClusterTests {
         #expect(pulled.stdout.contains("\(registry)/\(Self.image)"), "\(pulled.stdout)")
         // Progress on stderr, per layer: the config and the one layer were each stored.
         #expect(pulled.stderr.components(separatedBy: ": done (").count - 1 == 2, "\(pulled.stderr)")
+        // The layer was unpacked as part of the pull, not left for the first container.
+        let unpacked = (try? FileManager.default.contentsOfDirectory(atPath: a.root.appendingPathComponent("layers").path)) ?? []
+        #expect(unpacked.filter { !$0.hasPrefix(".") }.count == 1, "\(unpacked)")
         // Again: everything is there, nothing is fetched.
         #expect(try cluster.agentPier(a, ["image", "pull", "\(registry)/\(Self.image)"]).stdout.contains("(0 blobs, 0 bytes fetched)"))
         #expect(try cluster.agentPier(a, ["image", "ls"]).stdout.contains(registry))
