@@ -155,6 +155,7 @@ public final class AgentNode: Sendable {
         }
         var settings = RegistryClient.Configuration(tlsConfiguration: try ClientTLS(identity: identity).configuration)
         settings.layerStored = RegistryTransfers.unpacking(into: images.service.layers)
+        settings.maxConcurrentDownloads = configuration.maxConcurrentDownloads
         let client = try RegistryClient(baseURL: url, content: contentStore, images: imageStore, configuration: settings)
         do {
             let result = try await client.pull(reference)

@@ -25,6 +25,8 @@ public struct AgentConfiguration: Sendable {
     public var coap: CoAPInterfaceOptions?
     /// Public keys images must be signed by (`--trust-key`); empty runs any image.
     public var trustedKeys: [TrustedKey] = []
+    /// Layers a pull downloads at the same time (`--max-concurrent-downloads`).
+    public var maxConcurrentDownloads = 3
 
     public init(
         dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,

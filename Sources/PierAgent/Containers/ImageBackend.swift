@@ -19,7 +19,9 @@ final class ImageBackend: ImageProvider {
         var unpack = LayerUnpacker.Configuration()
         unpack.maxBytes = configuration.maxLayerBytes
         service = try ImageService(root: configuration.dataRoot, configuration: .init(unpack: unpack))
-        transfers = RegistryTransfers(content: service.content, images: service.images, layers: service.layers, dataRoot: configuration.dataRoot)
+        transfers = RegistryTransfers(
+            content: service.content, images: service.images, layers: service.layers, dataRoot: configuration.dataRoot,
+            maxConcurrentDownloads: configuration.maxConcurrentDownloads)
     }
 
     func pull(_ request: RegistryTransferRequest, progress: (@Sendable (String) -> Void)?) async throws -> RegistryTransferResult {

@@ -17,6 +17,8 @@ struct RegistryTransfers: Sendable {
     /// Where pulled layers are unpacked as they arrive.
     let layers: LayerStore
     let dataRoot: URL
+    /// Layers downloaded at the same time.
+    var maxConcurrentDownloads = 3
 
     /// Registry host and the rest of a remote reference.
     static func split(_ remote: String) throws -> (host: String, path: String) {
@@ -34,6 +36,7 @@ struct RegistryTransfers: Sendable {
         var configuration = RegistryClient.Configuration()
         if let progress { configuration.progress = { progress.update($0) } }
         configuration.layerStored = Self.unpacking(into: layers)
+        configuration.maxConcurrentDownloads = maxConcurrentDownloads
         if let dir = request.certDirectory {
             let hasIdentity = FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent("node.pem").path)
             do {

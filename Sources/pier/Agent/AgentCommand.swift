@@ -41,8 +41,14 @@ struct DaemonOptions: ParsableArguments {
         valueName: "file.pub"))
     var trustKeys: [String] = []
 
+    @Option(help: ArgumentHelp("Layers a pull downloads at the same time.", valueName: "n"))
+    var maxConcurrentDownloads: Int = 3
+
     func validate() throws {
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
+        guard (1...32).contains(maxConcurrentDownloads) else {
+            throw ValidationError("--max-concurrent-downloads \(maxConcurrentDownloads): expected 1 to 32")
+        }
         for path in trustKeys {
             do { _ = try TrustedKey.load(path) } catch { throw ValidationError("--trust-key \(path): \(error)") }
         }
@@ -54,6 +60,7 @@ struct DaemonOptions: ParsableArguments {
             bridgeName: bridge, bridgeSubnet: bridgeSubnet)
         if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys) }
         configuration.trustedKeys = trustKeys.compactMap { try? TrustedKey.load($0) }  // checked in validate()
+        configuration.maxConcurrentDownloads = maxConcurrentDownloads
         return configuration
     }
 }
