@@ -191,8 +191,8 @@ struct RegistryClientTests {
         let server = try Stores()
         let image = try await storeImage("edge/sensor:1", layerSizes: [300_000], withIndex: false, in: server)
         let layer = image.layers[0]
-        let log = RangeLog()
-        let cut = CutFirstDownload(digest: layer.digest, data: image.layerData[0], keep: 120_000, log: log)
+        let log = CutState(opensAfterTheCut: true)
+        let cut = CutThenRefuse(digest: layer.digest, data: image.layerData[0], keep: 120_000, state: log)
         let target = try Stores()
         try await withRegistry(server, middleware: cut) { base in
             let result = try await withClient(base, into: target) { try await $0.pull("edge/sensor:1") }
@@ -282,18 +282,22 @@ actor SeenLayers {
     func add(_ digest: Digest, _ diffID: Digest, present: Bool) { calls[digest] = (diffID, present) }
 }
 
+/// The `Range` headers of the blob requests `CutThenRefuse` saw, and whether it lets them through.
 actor CutState {
     var ranges: [String?] = []
     var isOpen = false
+    let opensAfterTheCut: Bool
+    init(opensAfterTheCut: Bool = false) { self.opensAfterTheCut = opensAfterTheCut }
     func open() { isOpen = true }
     func record(_ range: String?) -> (first: Bool, open: Bool) {
         ranges.append(range)
-        return (ranges.count == 1, isOpen)
+        return (ranges.count == 1, isOpen || (opensAfterTheCut && ranges.count > 1))
     }
 }
 
-/// Sends the first request for one blob in part and drops the connection; refuses the blob
-/// with 503 after that until opened (a registry that went away while a node pulled).
+/// Sends the first request for one blob in part and drops the connection; after that serves
+/// the blob if the state is open (or opens after the cut), and refuses it with 503 otherwise
+/// (a registry that went away while a node pulled).
 struct CutThenRefuse: RouterMiddleware {
     typealias Context = BasicRequestContext
     let digest: Digest
@@ -306,36 +310,6 @@ struct CutThenRefuse: RouterMiddleware {
         let (first, open) = await state.record(request.headers[.range])
         if open { return try await next(request, context) }
         guard first else { return Response(status: .serviceUnavailable) }
-        let part = ByteBuffer(bytes: data.prefix(keep))
-        return Response(
-            status: .ok, headers: [.contentType: "application/octet-stream"],
-            body: ResponseBody(contentLength: data.count) { writer in
-                try await writer.write(part)
-                throw TestFailure("connection cut after \(part.readableBytes) bytes")
-            })
-    }
-}
-
-/// The `Range` headers of the blob requests a middleware saw.
-actor RangeLog {
-    var ranges: [String?] = []
-    func record(_ range: String?) -> Bool {
-        ranges.append(range)
-        return ranges.count == 1
-    }
-}
-
-/// Sends the first request for one blob only in part, then drops the connection.
-struct CutFirstDownload: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let digest: Digest
-    let data: Data
-    let keep: Int
-    let log: RangeLog
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .get, request.uri.path.hasSuffix("/blobs/\(digest)") else { return try await next(request, context) }
-        guard await log.record(request.headers[.range]) else { return try await next(request, context) }
         let part = ByteBuffer(bytes: data.prefix(keep))
         return Response(
             status: .ok, headers: [.contentType: "application/octet-stream"],
