@@ -18,7 +18,6 @@ Prints one line per step and exits non-zero when a step does not do what it shou
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

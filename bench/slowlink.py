@@ -155,7 +155,7 @@ class Relay:
 
 
 class SlowLink:
-    """The namespace, the veth pair and the netem shaping; removed by `close`."""
+    """The namespace, the veth pair and the tbf shaping and iptables drops; removed by `close`."""
 
     def __init__(self, name: str, rate: str, loss: float):
         self.ns = name

@@ -153,9 +153,8 @@ public final class AgentNode: Sendable {
         guard let url = URL(string: "https://\(address.urlHost):\(address.port)") else {
             throw ClusterJoinError.unreachable("\(address.host):\(address.port)")
         }
-        var settings = RegistryClient.Configuration(tlsConfiguration: try ClientTLS(identity: identity).configuration)
-        settings.layerStored = RegistryTransfers.unpacking(into: images.service.layers)
-        settings.maxConcurrentDownloads = configuration.maxConcurrentDownloads
+        var settings = images.transfers.baseConfiguration()
+        settings.tlsConfiguration = try ClientTLS(identity: identity).configuration
         let client = try RegistryClient(baseURL: url, content: contentStore, images: imageStore, configuration: settings)
         do {
             let result = try await client.pull(reference)

@@ -36,7 +36,7 @@ struct SignatureTests {
     @Test func theArtifactNamesItsSubjectAndCarriesTheSignature() throws {
         let key = SigningKey()
         let subject = Descriptor(mediaType: MediaType.ociManifest, digest: Self.digest, size: 10)
-        let artifact = try SignatureArtifact.make(subject: subject, signature: try key.sign(Self.digest))
+        let artifact = try SignatureArtifact.make(subject: subject, signatures: [try key.sign(Self.digest)])
         let manifest: ImageManifest = try SpecJSON.decode(artifact.manifest, what: "artifact", digest: nil)
         #expect(manifest.subject == subject && manifest.artifactType == SignatureArtifact.artifactType)
         #expect(manifest.config.mediaType == MediaType.ociEmpty && manifest.config.digest == Digest.sha256(of: artifact.blobs[0]))

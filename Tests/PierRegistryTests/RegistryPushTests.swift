@@ -179,7 +179,7 @@ struct ReferrersTests {
         let stores = try Stores()
         let image = try await storeImage("edge/app:1", withIndex: false, in: stores)
         let subject = Descriptor(mediaType: MediaType.ociManifest, digest: image.manifest, size: Int64(image.manifestSize))
-        let artifact = try SignatureArtifact.make(subject: subject, signature: try SigningKey().sign(image.manifest))
+        let artifact = try SignatureArtifact.make(subject: subject, signatures: [try SigningKey().sign(image.manifest)])
         for blob in artifact.blobs { try await stores.content.ingest(data: blob, expecting: nil, size: nil) }
         let stored = try await stores.content.ingest(data: artifact.manifest, expecting: nil, size: nil)
         try await stores.images.tag(try ImageReference(parsing: "edge/app:\(SignatureArtifact.tag(for: image.manifest))"), manifest: stored.digest)

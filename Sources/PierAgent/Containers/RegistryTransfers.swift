@@ -18,7 +18,7 @@ struct RegistryTransfers: Sendable {
     let layers: LayerStore
     let dataRoot: URL
     /// Layers downloaded at the same time.
-    var maxConcurrentDownloads = 3
+    let maxConcurrentDownloads: Int
 
     /// Registry host and the rest of a remote reference.
     static func split(_ remote: String) throws -> (host: String, path: String) {
@@ -33,10 +33,8 @@ struct RegistryTransfers: Sendable {
     }
 
     func client(host: String, request: RegistryTransferRequest, progress: PullProgress? = nil) throws -> RegistryClient {
-        var configuration = RegistryClient.Configuration()
+        var configuration = baseConfiguration()
         if let progress { configuration.progress = { progress.update($0) } }
-        configuration.layerStored = Self.unpacking(into: layers)
-        configuration.maxConcurrentDownloads = maxConcurrentDownloads
         if let dir = request.certDirectory {
             let hasIdentity = FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent("node.pem").path)
             do {
@@ -67,10 +65,13 @@ struct RegistryTransfers: Sendable {
         return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
     }
 
-    /// Unpacks each pulled layer while the others download. A layer that fails to unpack is left
-    /// as it is: the container that needs it unpacks it again and reports the error.
-    static func unpacking(into layers: LayerStore) -> @Sendable (Descriptor, Digest) async -> Void {
-        { layer, diffID in _ = try? await layers.ensureUnpacked(layer: layer, diffID: diffID) }
+    /// What every pull of this node uses: the download limit, and each pulled layer unpacked
+    /// while the others download (a layer that fails to unpack is left as it is: the container
+    /// that needs it unpacks it again and reports the error).
+    func baseConfiguration() -> RegistryClient.Configuration {
+        var configuration = RegistryClient.Configuration(maxConcurrentDownloads: maxConcurrentDownloads)
+        configuration.layerStored = { [layers] layer, diffID in _ = try? await layers.ensureUnpacked(layer: layer, diffID: diffID) }
+        return configuration
     }
 
     func pull(_ request: RegistryTransferRequest, progress: PullProgress? = nil) async throws -> RegistryTransferResult {

@@ -115,10 +115,6 @@ public enum SignatureArtifact {
         return (try manifest.encoded(), blobs)
     }
 
-    public static func make(subject: Descriptor, signature: SignatureBlob) throws -> (manifest: Data, blobs: [Data]) {
-        try make(subject: subject, signatures: [signature])
-    }
-
     /// Whether `manifest` is shaped like a signature artifact of `digest` that a verifier reads.
     public static func accepts(_ manifest: ImageManifest, of digest: Digest) -> Bool {
         manifest.artifactType == artifactType && manifest.subject?.digest == digest

@@ -38,8 +38,7 @@ public final class RegistryClient: Sendable {
         public var progress: (@Sendable (BlobProgress) -> Void)?
         /// Called for each layer of a pulled image once its blob is in the store, with the layer's
         /// diff id from the (verified) config: a node unpacks each layer while the others are still
-        /// downloading. The config is then fetched before the layers, and the pull returns only
-        /// when every call has returned.
+        /// downloading. The pull returns only when every call has returned.
         public var layerStored: (@Sendable (_ layer: Descriptor, _ diffID: Digest) async -> Void)?
 
         public init(
@@ -183,35 +182,31 @@ public final class RegistryClient: Sendable {
         }
         let bases = await deltaBases(for: manifest.layers.filter { layer in missing.contains { $0.digest == layer.digest } },
                                      in: manifest, repository: repository, local: target)
-        let fetched: Int64, deltas: [Digest]
-        if let layerStored = configuration.layerStored {
-            // The config first: it names each layer's diff id.
-            var configBytes: Int64 = 0
-            if missing.first?.digest == manifest.config.digest {
-                configBytes = try await downloadAll([manifest.config], repository: repository).bytes
-            }
-            let config = try await checkConfig(manifest, url: manifestDocument.url)
-            let diffIDs = Dictionary(zip(manifest.layers.map(\.digest), config.rootfs.diffIDs)) { first, _ in first }
-            let started = LayerCallbacks()
-            let missingDigests = Set(missing.map(\.digest))
-            for layer in manifest.layers where !missingDigests.contains(layer.digest) {
-                if let diffID = diffIDs[layer.digest] { started.add(Task { await layerStored(layer, diffID) }) }
-            }
-            let result: (bytes: Int64, deltas: [Digest])
-            do {
-                result = try await downloadAll(Array(missing.drop { $0.digest == manifest.config.digest }), repository: repository, bases: bases) { blob in
-                    if let diffID = diffIDs[blob.digest] { started.add(Task { await layerStored(blob, diffID) }) }
-                }
-            } catch {
-                await started.wait()
-                throw error
-            }
-            await started.wait()
-            (fetched, deltas) = (configBytes + result.bytes, result.deltas)
-        } else {
-            (fetched, deltas) = try await downloadAll(missing, repository: repository, bases: bases)
-            try await checkConfig(manifest, url: manifestDocument.url)
+        // The config first: it is checked against the manifest before any layer moves, and it
+        // names each layer's diff id for `layerStored`.
+        var fetched: Int64 = 0
+        if missing.first?.digest == manifest.config.digest {
+            fetched = try await downloadAll([manifest.config], repository: repository).bytes
         }
+        let config = try await checkConfig(manifest, url: manifestDocument.url)
+        let diffIDs = Dictionary(zip(manifest.layers.map(\.digest), config.rootfs.diffIDs)) { first, _ in first }
+        let handedOn = LayerCallbacks()
+        let handOn: @Sendable (Descriptor) -> Void = { [layerStored = configuration.layerStored] layer in
+            guard let layerStored, let diffID = diffIDs[layer.digest] else { return }
+            handedOn.add(Task { await layerStored(layer, diffID) })
+        }
+        let missingDigests = Set(missing.map(\.digest))
+        for layer in manifest.layers where !missingDigests.contains(layer.digest) { handOn(layer) }
+        let deltas: [Digest]
+        do {
+            let layers = missing.filter { $0.digest != manifest.config.digest }
+            let result = try await downloadAll(layers, repository: repository, bases: bases, stored: handOn)
+            (fetched, deltas) = (fetched + result.bytes, result.deltas)
+        } catch {
+            await handedOn.wait()
+            throw error
+        }
+        await handedOn.wait()
 
         // The chosen manifest before the index naming it, and both only once every blob is in.
         try await storeDocument(manifestDocument)
@@ -339,7 +334,6 @@ public final class RegistryClient: Sendable {
     }
 
     /// Checks the downloaded config against the manifest: one diff id per layer.
-    @discardableResult
     private func checkConfig(_ manifest: ImageManifest, url: String) async throws -> ImageConfig {
         let data = try await content.readDocument(manifest.config.digest)
         let config: ImageConfig
