@@ -734,6 +734,16 @@ class PierAgent:
                 if left:
                     warn(f"cgroup /pier/{cid} left behind in {len(left)} hierarchies; removing it")
                     remove_cgroups(left)
+            # Namespaces named in the agent's CNI state (containers', the pool's): a stopped agent leaves none.
+            results = self.data_root / "cni" / "results"
+            for state_file in sorted(results.glob("*.json")) if results.is_dir() else []:
+                try:
+                    ns = json.loads(state_file.read_text()).get("namespace")
+                except (OSError, ValueError):
+                    continue
+                if ns and ns in netns_names():
+                    warn(f"network namespace {ns} ({state_file.name}) left behind; deleting it")
+                    run(["ip", "netns", "delete", ns], check=False)
             others = sorted(n for n in netns_names() - self.netns_before if n.startswith("pier"))
             if others:
                 warn(f"network namespaces appeared during the run and are still there (another agent's?): {others}")

@@ -34,7 +34,7 @@ public struct Agent: Sendable {
             (options.address, ConstrainedInterface(
                 backend: AgentConstrainedBackend(containers: node.containers), keys: try CoAPAccessKeys.load(options.keysPath), logger: node.logger))
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
             let tcp = configuration.listen.filter { $0.hasPrefix("tcp://") }
             for app in try Self.unixApplications(configuration.listen.filter { !$0.hasPrefix("tcp://") }, router: router, serverName: "pier-agent", logger: node.logger) {
@@ -54,7 +54,7 @@ public struct Agent: Sendable {
             node.logger.info("pier agent ready", metadata: ["dataRoot": "\(configuration.dataRoot.path)", "listen": "\(configuration.listen)"])
             try await group.next()
             group.cancelAll()
-        }
+        } }
     }
 
     /// One Hummingbird application per `unix://PATH` address, serving `router`.
@@ -139,6 +139,22 @@ public final class AgentNode: Sendable {
     }
 
     public func release() { lock.release() }
+
+    /// Runs `body` (the node's servers); when it ends, removes what the runtime kept ready
+    /// ahead of need (pooled network namespaces), so that a stopped agent leaves none behind.
+    public func serve(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await releaseStandby()
+            throw error
+        }
+        await releaseStandby()
+    }
+
+    private func releaseStandby() async {
+        for problem in await runtime.releaseStandby() { logger.warning("network pool: \(problem)") }
+    }
 
     /// The content store and references behind the image API, which a registry serves and a pull fills.
     public var contentStore: LocalContentStore { images.service.content }

@@ -1,5 +1,6 @@
 import Foundation
 import PierOCI
+import PierRuntime
 
 /// Settings of one `pier agent`, with the defaults a single gateway wants.
 public struct AgentConfiguration: Sendable {
@@ -27,6 +28,9 @@ public struct AgentConfiguration: Sendable {
     public var trustedKeys: [TrustedKey] = []
     /// Layers a pull downloads at the same time (`--max-concurrent-downloads`).
     public var maxConcurrentDownloads = 3
+    /// Network namespaces kept connected to the bridge ahead of need (`--network-pool`).
+    public var networkPool = 0
+    public static let maxNetworkPool = NetworkConfiguration.maxPoolSize
 
     public init(
         dataRoot: URL = URL(fileURLWithPath: "/var/lib/pier"), listen: [String] = [], runcPath: String? = nil,

@@ -75,7 +75,7 @@ public struct ManagerService: Sendable {
         let registryAccess = RegistryAccessControl(manager: manager, anonymousPull: configuration.registryAnonymousPull)
         ManagerRoutes(manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody).add(to: local)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
             for app in try Agent.unixApplications(configuration.agent.listen, router: local, serverName: "pier-manager", logger: logger) {
                 group.addTask { try await app.runService() }
@@ -137,7 +137,7 @@ public struct ManagerService: Sendable {
             ])
             try await group.next()
             group.cancelAll()
-        }
+        } }
     }
 }
 

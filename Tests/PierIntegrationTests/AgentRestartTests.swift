@@ -66,6 +66,66 @@ struct AgentRestartTests {
         try agent.ok("rm", "brief")
     }
 
+    /// The agent's pool of pre-connected network namespaces (`--network-pool`): filled after the
+    /// first bridge container, taken and handed back by containers, adopted by the next agent
+    /// after a kill, and removed by a graceful stop.
+    @Test func networkPoolOutlivesAKillAndGoesWithAGracefulStop() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let results = agent.root.appendingPathComponent("cni/results")
+        /// Pool entries on disk: namespace → address.
+        func pool() -> [String: String] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: results.path)) ?? []
+            var entries: [String: String] = [:]
+            for name in names where name.hasPrefix("pool-") && name.hasSuffix(".json") {
+                guard let data = try? Data(contentsOf: results.appendingPathComponent(name)),
+                    let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let namespace = state["namespace"] as? String, let text = state["result"] as? String,
+                    let result = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                    let address = (result["ips"] as? [[String: Any]])?.first?["address"] as? String
+                else { continue }
+                entries[namespace] = String(address.split(separator: "/")[0])
+            }
+            return entries
+        }
+        func exists(_ namespace: String) -> Bool { FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace) }
+        func waitFor(_ what: () -> Bool) -> Bool {
+            for _ in 0..<200 where !what() { usleep(100_000) }
+            return what()
+        }
+
+        #expect(try agent.ok("run", "--rm", "test/busybox:1", "true").isEmpty)
+        #expect(waitFor { pool().count == 2 }, "the pool did not fill: \(pool())")
+        let filled = pool()
+        #expect(filled.keys.allSatisfy(exists))
+
+        // A bridge container gets one of the pool's addresses, and its namespace comes back when it is gone.
+        let id = try agent.ok("run", "-d", "--name", "pooled", "test/busybox:1", "sleep", "100").trimmingCharacters(in: .whitespacesAndNewlines)
+        let inspected = try #require(try JSONSerialization.jsonObject(with: Data(try agent.ok("inspect", id).utf8)) as? [[String: Any]])
+        let address = try #require(inspected.first?["ipAddress"] as? String)
+        let taken = try #require(filled.first { $0.value == address }?.key, "\(address) is not one of the pool's \(filled)")
+        #expect(pool()[taken] == nil)
+        try agent.ok("rm", "-f", id)
+        #expect(waitFor { pool()[taken] == address })
+
+        // Killed: the pool stays, and the next agent takes it over as it is.
+        #expect(waitFor { pool().count == 2 })
+        let before = pool()
+        agent.kill9()
+        #expect(before.keys.allSatisfy(exists))
+        try agent.start()
+        #expect(pool() == before)
+        #expect(before.keys.allSatisfy(exists))
+
+        // Stopped: nothing of the pool is left.
+        agent.stopGracefully()
+        #expect(pool().isEmpty)
+        #expect(!before.keys.contains(where: exists))
+        let rules = try runProcess("/usr/sbin/iptables-save", []).stdout
+        for namespace in before.keys { #expect(!rules.contains(String(namespace.dropFirst("pier-".count)))) }
+    }
+
     @Test func killDuringImportLeavesNoHalfWrittenBlob() throws {
         let agent = try TestAgent()
         defer { agent.tearDown() }

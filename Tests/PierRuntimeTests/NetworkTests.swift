@@ -109,6 +109,162 @@ struct NetworkTests {
         }
     }
 
+    /// The tests' bridge with a pool the test fills itself (no background refill).
+    func pooled(_ size: Int, refillDelay: Duration = .seconds(3600)) -> NetworkConfiguration {
+        var config = Sandbox.testNetwork
+        config.poolSize = size
+        config.poolRefillDelay = refillDelay
+        return config
+    }
+
+    func namespaceExists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: "/run/netns/\(name)") }
+
+    func ipamReservations(_ sandbox: Sandbox) -> [String] {
+        let dir = sandbox.root.appendingPathComponent("data/cni/ipam/\(Sandbox.testNetwork.name)")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix("10.") }
+    }
+
+    @Test("a pooled namespace serves a container and its published port, then goes back to the pool; with CAP_NET_ADMIN it does not")
+    func pooledNamespaceIsTakenAndReturned() async throws {
+        defer { removeTestBridge() }
+        try await Sandbox.with(network: pooled(1)) { sandbox in
+            let network = sandbox.runtime.network
+            await network.fillPool()
+            let namespace = try #require(network.pooledNamespaces.first)
+            #expect(network.pooledNamespaces.count == 1)
+            let networkID = String(namespace.dropFirst("pier-".count))  // the pool's CNI id starts so
+
+            try "pooled\n".write(to: sandbox.layer.appendingPathComponent("var/www/index.html"), atomically: true, encoding: .utf8)
+            let hostPort = UInt16.random(in: 20000...29999)
+            let id = TestSupport.newID()
+            let launched = try await sandbox.launch(id, ContainerOptions(
+                command: ["httpd", "-f", "-p", "80", "-h", "/var/www"], network: .bridge,
+                ports: [PortMapping(hostPort: hostPort, containerPort: 80)]))
+            let attachment = try #require(launched.network)
+            #expect(attachment.namespacePath == "/run/netns/\(namespace)")
+            #expect(network.pooledNamespaces.isEmpty)
+            let shown = Collected()
+            #expect(try await sandbox.runtime.exec(
+                id: id, layout: sandbox.layout(id), command: ["ip", "-4", "addr", "show", "eth0"], output: { shown.add($0) }) == 0)
+            #expect(shown.stdout.contains("inet \(attachment.ipAddress)/24"))
+            var body = ""
+            let answered = await TestSupport.waitUntil(timeout: .seconds(10)) {
+                let r = try? Subprocess.run(
+                    "/bin/busybox", ["wget", "-q", "-O", "-", "http://10.213.0.1:\(hostPort)/index.html"], timeout: .seconds(3))
+                body = r?.stdoutText ?? ""
+                return r?.succeeded == true
+            }
+            #expect(answered && body == "pooled\n")
+
+            try await sandbox.runtime.signal(id: id, signal: .kill, all: false)
+            _ = await sandbox.waitForExit(launched, id)
+            #expect(await sandbox.runtime.cleanup(id: id, layout: sandbox.layout(id)).isEmpty)
+            // Back in the pool, connected as before; the port is no longer published.
+            #expect(network.pooledNamespaces == [namespace])
+            #expect(namespaceExists(namespace))
+            #expect(!network.hasState(id: id))
+            #expect(try !iptablesMentions("--dport \(hostPort)"))
+            #expect(ipamReservations(sandbox) == [attachment.ipAddress])
+
+            // A container that may reconfigure its network takes it too, but it is not returned.
+            let admin = TestSupport.newID()
+            let second = try await sandbox.launch(admin, ContainerOptions(command: ["sleep", "100"], network: .bridge, capAdd: ["CAP_NET_ADMIN"]))
+            #expect(second.network?.namespacePath == "/run/netns/\(namespace)")
+            try await sandbox.runtime.signal(id: admin, signal: .kill, all: false)
+            _ = await sandbox.waitForExit(second, admin)
+            #expect(await sandbox.runtime.cleanup(id: admin, layout: sandbox.layout(admin)).isEmpty)
+            #expect(network.pooledNamespaces.isEmpty)
+            #expect(!namespaceExists(namespace))
+            #expect(try !iptablesMentions(networkID))
+            #expect(ipamReservations(sandbox).isEmpty)
+        }
+    }
+
+    @Test("the pool fills after the first bridge setup and stays empty once drained")
+    func poolFillsAndDrains() async throws {
+        defer { removeTestBridge() }
+        try await Sandbox.with(network: pooled(2, refillDelay: .milliseconds(50))) { sandbox in
+            let results = sandbox.root.appendingPathComponent("data/cni/results")
+            let network = sandbox.runtime.network
+            // Empty until a bridge container wants one; then it fills in the background.
+            #expect(network.pooledNamespaces.isEmpty)
+            let direct = TestSupport.newID()
+            let own = try await network.setUp(id: direct, ports: [], reusable: true)
+            #expect(own.namespacePath == CNINetwork.namespacePath(id: direct))
+            #expect(await TestSupport.waitUntil(timeout: .seconds(20)) { network.pooledNamespaces.count == 2 })
+            let filled = network.pooledNamespaces
+            // A namespace of its own is not the pool's: teardown removes it.
+            #expect(await network.tearDown(id: direct).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: own.namespacePath))
+
+            // A stopping agent drains its pool: nothing is left.
+            #expect(await network.drainPool().isEmpty)
+            for name in filled {
+                #expect(!namespaceExists(name))
+                #expect(try !iptablesMentions(String(name.dropFirst("pier-".count))))
+            }
+            #expect(ipamReservations(sandbox).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: results.path).isEmpty)
+            // Once drained it stays empty.
+            let late = TestSupport.newID()
+            _ = try await network.setUp(id: late, ports: [], reusable: true)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(network.pooledNamespaces.isEmpty)
+            #expect(await network.tearDown(id: late).isEmpty)
+            #expect(ipamReservations(sandbox).isEmpty)
+        }
+    }
+
+    @Test("pooled namespaces survive a kill and are adopted by the next start; a restart with the pool off removes them")
+    func poolAcrossRestarts() async throws {
+        defer { removeTestBridge() }
+        try await Sandbox.with { sandbox in
+            let dataRoot = sandbox.root.appendingPathComponent("data")
+            let results = dataRoot.appendingPathComponent("cni/results")
+            let first = try CNINetwork(configuration: pooled(2), dataRoot: dataRoot)
+            await first.fillPool()
+            let pool = Set(first.pooledNamespaces)
+            #expect(pool.count == 2)
+
+            // A container takes one, and the agent is killed after the container's state was
+            // written but before the pool's was removed: write the pool's file back.
+            let id = TestSupport.newID()
+            let taken = try await first.setUp(id: id, ports: [], reusable: true)
+            let takenName = URL(fileURLWithPath: taken.namespacePath).lastPathComponent
+            #expect(pool.contains(takenName))
+            let state = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent("\(id).json"))) as? [String: Any])
+            let networkID = try #require(state["networkID"] as? String)
+            let duplicate = results.appendingPathComponent("\(networkID).json")
+            try JSONSerialization.data(withJSONObject: ["namespace": takenName, "ports": [] as [Any], "result": state["result"] as Any])
+                .write(to: duplicate)
+
+            // The next agent on the data root: the container keeps its namespace, the pool the other.
+            let second = try CNINetwork(configuration: pooled(2), dataRoot: dataRoot)
+            #expect(await second.recoverPool().isEmpty)
+            #expect(Set(second.pooledNamespaces) == pool.subtracting([takenName]))
+            #expect(!FileManager.default.fileExists(atPath: duplicate.path))
+            #expect(namespaceExists(takenName))
+            // The container is gone: its namespace goes back.
+            #expect(await second.tearDown(id: id).isEmpty)
+            #expect(Set(second.pooledNamespaces) == pool)
+
+            // Restarted with the pool turned off: the pooled namespaces are removed.
+            let third = try CNINetwork(configuration: pooled(0), dataRoot: dataRoot)
+            #expect(await third.recoverPool().isEmpty)
+            #expect(third.pooledNamespaces.isEmpty)
+            for name in pool {
+                #expect(!namespaceExists(name))
+                #expect(try !iptablesMentions(String(name.dropFirst("pier-".count))))
+            }
+            #expect(ipamReservations(sandbox).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: results.path).isEmpty)
+            // (The earlier processes' refills are cancelled; what they think they hold is gone.)
+            #expect(await first.drainPool().isEmpty)
+            #expect(await second.drainPool().isEmpty)
+        }
+    }
+
     @Test("the conflist is written under the data root")
     func conflist() async throws {
         try await Sandbox.with { sandbox in

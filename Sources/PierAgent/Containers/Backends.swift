@@ -91,4 +91,10 @@ protocol RuntimeProvider: Sendable {
     func stats(id: String) throws -> (cpuNanoseconds: UInt64, memoryBytes: UInt64, memoryLimit: UInt64?, pids: UInt64)
     func exec(id: String, directory: URL, request: ExecRequest, timeout: Duration?,
               output: @escaping @Sendable (ExecOutput) -> Void) async throws -> Int32
+    /// Whether a launch of `id` got far enough to leave something to clean up.
+    func hasLaunchState(id: String, directory: URL) -> Bool
+    /// Takes over (or removes) what a previous agent kept ready ahead of need; returns problems.
+    func recoverStandby() async -> [String]
+    /// Removes what is kept ready ahead of need (the agent is stopping); returns problems.
+    func releaseStandby() async -> [String]
 }

@@ -24,7 +24,7 @@ extension ContainerManager {
                 scheduleRestart(r, after: .milliseconds(100))
             case .created:
                 // A start that a crash interrupted may have left a mount or a network behind.
-                if FileManager.default.fileExists(atPath: directory(r.id).appendingPathComponent("config.json").path) {
+                if runtime.hasLaunchState(id: r.id, directory: directory(r.id)) {
                     await cleanup(r.id)
                 }
             case .exited, .dead:
@@ -40,6 +40,10 @@ extension ContainerManager {
             let dir = configuration.containersRoot.appendingPathComponent(name)
             await cleanup(name)
             try? FileManager.default.removeItem(at: dir)
+        }
+        // After the containers: a pooled namespace a container took is theirs, not the pool's.
+        for problem in await runtime.recoverStandby() {
+            logger.warning("network pool: \(problem)")
         }
     }
 }

@@ -11,6 +11,7 @@ final class RuntimeBackend: RuntimeProvider {
         var network = NetworkConfiguration()
         network.subnet = configuration.bridgeSubnet
         network.bridge = configuration.bridgeName
+        network.poolSize = configuration.networkPool
         runtime = try RuncRuntime(configuration: RuntimeConfiguration(
             dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
             network: network))
@@ -51,6 +52,15 @@ final class RuntimeBackend: RuntimeProvider {
         }
         return LaunchResult(shimPid: launched.shimPID, containerPid: launched.containerPID, ipAddress: launched.ipAddress)
     }
+
+    func hasLaunchState(id: String, directory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path)
+            || runtime.network.hasState(id: id)
+    }
+
+    func recoverStandby() async -> [String] { await runtime.network.recoverPool() }
+
+    func releaseStandby() async -> [String] { await runtime.network.drainPool() }
 
     func cleanup(id: String, directory: URL) async -> [String] {
         await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Bridge networking through the real CNI plugins (CNI spec 1.0.0), invoked directly: a
 /// named network namespace per container, `bridge` (with `host-local` IPAM, gateway and
@@ -8,6 +9,15 @@ import Foundation
 /// Setups and teardowns run one at a time (the plugins' iptables chain creation is not safe
 /// to race). Teardown is idempotent and also undoes a half-finished setup: namespace, veth,
 /// iptables rules and the IPAM reservation.
+///
+/// With a pool (`NetworkConfiguration.poolSize` > 0), namespaces are connected ahead of need
+/// under their own CNI container ids (`pool-…`), and a container without published ports takes
+/// one instead of waiting for the plugins; its state file then names that id. When such a
+/// container is gone and could not have changed its network (no CAP_NET_ADMIN or CAP_SYS_ADMIN),
+/// teardown returns the namespace to the pool (after `portmap` DEL) instead of running the
+/// plugins' DEL. The pool fills after the first bridge setup and refills in the background, a
+/// second after the last take so that it does not compete with the container starting;
+/// `recoverPool` adopts what a previous process left, `drainPool` removes it.
 public final class CNINetwork: Sendable {
     public let configuration: NetworkConfiguration
     /// `<dataRoot>/cni`: the conflist, cached results and IPAM state.
@@ -16,6 +26,7 @@ public final class CNINetwork: Sendable {
     private let ipCommand: String
     private let iptablesCommand: String
     private let queue = DispatchQueue(label: "pier.cni")
+    private let pool = Mutex(Pool())
 
     static let cniVersion = "1.0.0"
 
@@ -66,10 +77,20 @@ public final class CNINetwork: Sendable {
     /// The container's network namespace path.
     public static func namespacePath(id: String) -> String { "\(NetworkNamespace.directory)/\(namespaceName(id: id))" }
 
-    /// Creates the container's namespace and connects it to the bridge, publishing `ports`.
+    /// Connects the container to the bridge, publishing `ports`: a pooled namespace when one is
+    /// ready (only `portmap` runs, if there are ports), else a new one through the plugins.
+    /// `reusable`: the container cannot change its network (no CAP_NET_ADMIN or CAP_SYS_ADMIN),
+    /// so its namespace may go back to the pool afterwards.
     /// On failure everything done so far is undone before the error is thrown.
-    public func setUp(id: String, ports: [PortMapping]) async throws -> NetworkAttachment {
-        try await onQueue(queue) { try self.setUpNow(id: id, ports: ports) }
+    public func setUp(id: String, ports: [PortMapping], reusable: Bool = false) async throws -> NetworkAttachment {
+        let pooled = takeFromPool()
+        defer { refillPool(after: configuration.poolRefillDelay) }
+        if let pooled {
+            // Without ports no plugin runs: nothing to wait for behind other setups.
+            if ports.isEmpty { return try assign(pooled, to: id, ports: [], reusable: reusable) }
+            return try await onQueue(queue) { try self.assign(pooled, to: id, ports: ports, reusable: reusable) }
+        }
+        return try await onQueue(queue) { try self.setUpNow(id: id, ports: ports).attachment }
     }
 
     /// Disconnects the container and removes its namespace, rules and address reservation.
@@ -77,7 +98,8 @@ public final class CNINetwork: Sendable {
     /// not be cleaned up (empty when all is gone).
     @discardableResult
     public func tearDown(id: String) async -> [String] {
-        (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? ["network teardown of \(id) did not run"]
+        if await recycle(id) { return [] }
+        return (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? ["network teardown of \(id) did not run"]
     }
 
     // MARK: Setup and teardown
@@ -88,6 +110,11 @@ public final class CNINetwork: Sendable {
         var ports: [PortMapping]
         /// The final ADD result, as JSON text; nil while the setup is in progress.
         var result: String?
+        /// The CNI container id the plugins know this attachment by when it is not the
+        /// container's own (a namespace taken from the pool).
+        var networkID: String?
+        /// The container could not change its network: the namespace may go back to the pool.
+        var reusable: Bool?
     }
 
     private func stateURL(_ id: String) -> URL { resultsDirectory.appendingPathComponent("\(id).json") }
@@ -96,39 +123,77 @@ public final class CNINetwork: Sendable {
         try SystemCalls.writeAtomically(try JSONEncoder().encode(state), to: stateURL(id))
     }
 
-    private func setUpNow(id: String, ports: [PortMapping]) throws -> NetworkAttachment {
+    private func readState(_ id: String) -> CachedState? {
+        (try? Data(contentsOf: stateURL(id))).flatMap { try? JSONDecoder().decode(CachedState.self, from: $0) }
+    }
+
+    /// A new namespace through the plugins; its state is saved under `id` (the CNI container id).
+    private func setUpNow(id: String, ports: [PortMapping]) throws -> (attachment: NetworkAttachment, result: String) {
         let namespace = NetworkNamespace(name: Self.namespaceName(id: id), ip: ipCommand)
         do {
             // Written first, so a crash at any later point leaves teardown what it needs.
             try saveState(CachedState(namespace: namespace.name, ports: ports, result: nil), id: id)
             try namespace.create()
             let (_, plugins) = try parsedConflist()
-            var previous: Any?
-            for plugin in plugins {
-                if isPortmap(plugin) && ports.isEmpty { continue }
-                let output = try invoke(plugin, command: "ADD", id: id, namespacePath: namespace.path, prevResult: previous, ports: ports)
-                guard let result = try? JSONSerialization.jsonObject(with: output) as? [String: Any] else {
-                    throw NetworkError.badResult(plugin: pluginType(plugin), detail: String(decoding: output.prefix(200), as: UTF8.self))
-                }
-                previous = result
-            }
-            guard let final = previous as? [String: Any] else {
-                throw NetworkError.badResult(plugin: "bridge", detail: "no result")
-            }
+            let final = try add(plugins.filter { !(isPortmap($0) && ports.isEmpty) }, networkID: id, namespacePath: namespace.path,
+                                previous: nil, ports: ports)
             let attachment = try attachment(from: final, namespacePath: namespace.path)
             let text = String(decoding: try JSONSerialization.data(withJSONObject: final), as: UTF8.self)
             try saveState(CachedState(namespace: namespace.name, ports: ports, result: text), id: id)
-            return attachment
+            return (attachment, text)
         } catch {
             _ = tearDownNow(id: id)
             throw error
         }
     }
 
+    /// CNI ADD through `plugins` in order, each given the previous one's result.
+    private func add(
+        _ plugins: [[String: Any]], networkID: String, namespacePath: String, previous: [String: Any]?, ports: [PortMapping]
+    ) throws -> [String: Any] {
+        var previous = previous
+        for plugin in plugins {
+            let output = try invoke(plugin, command: "ADD", id: networkID, namespacePath: namespacePath, prevResult: previous, ports: ports)
+            guard let result = try? JSONSerialization.jsonObject(with: output) as? [String: Any] else {
+                throw NetworkError.badResult(plugin: pluginType(plugin), detail: String(decoding: output.prefix(200), as: UTF8.self))
+            }
+            previous = result
+        }
+        guard let previous else { throw NetworkError.badResult(plugin: "bridge", detail: "no result") }
+        return previous
+    }
+
+    /// Hands a pooled namespace to container `id`, publishing `ports` through `portmap`.
+    private func assign(_ pooled: PooledNamespace, to id: String, ports: [PortMapping], reusable: Bool) throws -> NetworkAttachment {
+        let path = NetworkNamespace(name: pooled.namespace, ip: ipCommand).path
+        do {
+            guard let result = try JSONSerialization.jsonObject(with: Data(pooled.result.utf8)) as? [String: Any] else {
+                throw NetworkError.badResult(plugin: "bridge", detail: "the pooled result is not a JSON object")
+            }
+            // The container owns the namespace from the moment its state names it; a crash
+            // before the pool's file is gone leaves both, and `recoverPool` drops the pool's.
+            var state = CachedState(namespace: pooled.namespace, ports: ports, result: ports.isEmpty ? pooled.result : nil,
+                                    networkID: pooled.networkID, reusable: reusable)
+            try saveState(state, id: id)
+            unlink(stateURL(pooled.networkID).path)
+            guard !ports.isEmpty else { return try attachment(from: result, namespacePath: path) }
+            let (_, plugins) = try parsedConflist()
+            let final = try add(plugins.filter(isPortmap), networkID: pooled.networkID, namespacePath: path, previous: result, ports: ports)
+            state.result = String(decoding: try JSONSerialization.data(withJSONObject: final), as: UTF8.self)
+            try saveState(state, id: id)
+            return try attachment(from: final, namespacePath: path)
+        } catch {
+            if readState(id) != nil { _ = tearDownNow(id: id) } else { _ = tearDownNow(id: pooled.networkID) }
+            throw error
+        }
+    }
+
     private func tearDownNow(id: String) -> [String] {
-        let namespace = NetworkNamespace(name: Self.namespaceName(id: id), ip: ipCommand)
-        let state = (try? Data(contentsOf: stateURL(id))).flatMap { try? JSONDecoder().decode(CachedState.self, from: $0) }
-        guard state != nil || namespace.exists else { return [] }
+        let state = readState(id)
+        let networkID = state?.networkID ?? id
+        let namespace = NetworkNamespace(name: state?.namespace ?? Self.namespaceName(id: id), ip: ipCommand)
+        let hadNamespace = namespace.exists
+        guard state != nil || hadNamespace else { return [] }
         var problems: [String] = []
         let prevResult = state?.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
         let ports = state?.ports ?? []
@@ -137,7 +202,7 @@ public final class CNINetwork: Sendable {
             for plugin in plugins.reversed() {
                 if isPortmap(plugin) && ports.isEmpty { continue }
                 do {
-                    _ = try invoke(plugin, command: "DEL", id: id, namespacePath: namespace.path, prevResult: prevResult, ports: ports)
+                    _ = try invoke(plugin, command: "DEL", id: networkID, namespacePath: namespace.path, prevResult: prevResult, ports: ports)
                 } catch {
                     problems.append("\(error)")
                 }
@@ -145,11 +210,192 @@ public final class CNINetwork: Sendable {
         } catch {
             problems.append("\(error)")
         }
+        let pluginsFailed = !problems.isEmpty
         if let problem = namespace.delete() { problems.append(problem) }
-        problems += IptablesSweeper(iptables: iptablesCommand).removeRules(mentioning: id)
+        // The plugins' DEL leaves rules behind only when it could not see the namespace (or failed).
+        if !hadNamespace || pluginsFailed || state?.result == nil {
+            problems += IptablesSweeper(iptables: iptablesCommand).removeRules(mentioning: networkID)
+        }
         // Kept when a plugin failed, so that the next teardown can try again.
         if problems.isEmpty { unlink(stateURL(id).path) }
         return problems
+    }
+
+    // MARK: Pool
+
+    /// A namespace connected to the bridge ahead of need, under its own CNI container id.
+    struct PooledNamespace: Sendable {
+        var networkID: String
+        var namespace: String
+        /// The ADD result, as JSON text.
+        var result: String
+    }
+
+    private struct Pool {
+        var ready: [PooledNamespace] = []
+        /// Set by the first bridge setup (or namespaces recovered from a previous process):
+        /// an agent that never runs a bridge container keeps no pool.
+        var wanted = false
+        /// Slots taken by setups in progress and by namespaces on their way back from containers.
+        var pending = 0
+        /// The refill that waits for the pool to be idle (`refillPool(after:)`).
+        var scheduled: Task<Void, Never>?
+        var closed = false
+
+        /// Takes a slot if the pool has room.
+        mutating func reserve(size: Int) -> Bool {
+            guard !closed, ready.count + pending < size else { return false }
+            pending += 1
+            return true
+        }
+    }
+
+    static let poolPrefix = "pool-"
+
+    /// The namespaces ready in the pool now.
+    public var pooledNamespaces: [String] { pool.withLock { $0.ready.map(\.namespace) } }
+
+    private func takeFromPool() -> PooledNamespace? {
+        guard configuration.poolSize > 0 else { return nil }
+        return pool.withLock { p in
+            p.wanted = true
+            return p.ready.isEmpty ? nil : p.ready.removeFirst()
+        }
+    }
+
+    /// Tops the pool up in the background, `delay` from now (so that it does not compete with
+    /// the container that just started), unless a refill is already due.
+    private func refillPool(after delay: Duration) {
+        pool.withLock { p in
+            guard configuration.poolSize > 0, p.wanted, !p.closed, p.scheduled == nil, p.ready.count < configuration.poolSize else { return }
+            p.scheduled = Task.detached { [self] in
+                try? await Task.sleep(for: delay)
+                pool.withLock { $0.scheduled = nil }
+                guard !Task.isCancelled else { return }
+                await fillPool()
+            }
+        }
+    }
+
+    /// Connects namespaces until the pool is full, one setup at a time on the plugins' queue.
+    /// Stops at the first failure (the next setup tries again).
+    public func fillPool() async {
+        let size = configuration.poolSize
+        while pool.withLock({ $0.reserve(size: size) }) {
+            let networkID = Self.poolPrefix + Self.randomHex(16)
+            let made = try? await onQueue(queue) { try self.setUpNow(id: networkID, ports: []) }
+            let kept = pool.withLock { p -> Bool in
+                p.pending -= 1
+                guard let made, !p.closed else { return false }
+                p.wanted = true
+                p.ready.append(PooledNamespace(networkID: networkID, namespace: Self.namespaceName(id: networkID), result: made.result))
+                return true
+            }
+            guard made != nil else { return }
+            if !kept { _ = try? await onQueue(queue) { self.tearDownNow(id: networkID) } }
+        }
+    }
+
+    /// Returns container `id`'s namespace to the pool when it came from there, the container
+    /// could not change it, and the pool has room: `portmap` DEL if it published ports, then the
+    /// pool's file is written before the container's goes (a crash in between leaves the
+    /// container owning it, see `recoverPool`). False: it was not returned.
+    private func recycle(_ id: String) async -> Bool {
+        let size = configuration.poolSize
+        guard size > 0, let state = readState(id), state.reusable == true, let networkID = state.networkID,
+            networkID.hasPrefix(Self.poolPrefix), let result = state.result,
+            NetworkNamespace(name: state.namespace, ip: ipCommand).exists
+        else { return false }
+        guard pool.withLock({ $0.reserve(size: size) }) else { return false }
+        let entry = PooledNamespace(networkID: networkID, namespace: state.namespace, result: result)
+        let returned: Bool
+        do {
+            returned = try await onQueue(queue) {
+                if !state.ports.isEmpty {
+                    let (_, plugins) = try self.parsedConflist()
+                    let prevResult = try JSONSerialization.jsonObject(with: Data(result.utf8))
+                    for plugin in plugins where self.isPortmap(plugin) {
+                        _ = try self.invoke(plugin, command: "DEL", id: networkID, namespacePath: NetworkNamespace(name: state.namespace, ip: self.ipCommand).path,
+                                            prevResult: prevResult, ports: state.ports)
+                    }
+                }
+                try self.saveState(CachedState(namespace: state.namespace, ports: [], result: result), id: networkID)
+                unlink(self.stateURL(id).path)
+                return true
+            }
+        } catch {
+            returned = false  // the full teardown follows
+        }
+        pool.withLock { p in
+            p.pending -= 1
+            if returned { p.ready.append(entry) }
+        }
+        return returned
+    }
+
+    /// Adopts the pooled namespaces a previous process left (up to the pool size) and removes
+    /// the rest, and the pool's files of namespaces a container took. Returns what could not
+    /// be removed.
+    public func recoverPool() async -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: resultsDirectory.path)) ?? []
+        var taken = Set<String>()
+        var pooled: [String] = []
+        for name in names where name.hasSuffix(".json") {
+            let id = String(name.dropLast(".json".count))
+            if id.hasPrefix(Self.poolPrefix) {
+                pooled.append(id)
+            } else if let networkID = readState(id)?.networkID {
+                taken.insert(networkID)
+            }
+        }
+        var problems: [String] = []
+        for id in pooled.sorted() {
+            if taken.contains(id) {
+                unlink(stateURL(id).path)
+                continue
+            }
+            let state = readState(id)
+            let adopted = pool.withLock { p -> Bool in
+                guard let state, let result = state.result, state.networkID == nil, p.ready.count < configuration.poolSize,
+                    !p.closed, NetworkNamespace(name: state.namespace, ip: ipCommand).exists
+                else { return false }
+                p.ready.append(PooledNamespace(networkID: id, namespace: state.namespace, result: result))
+                p.wanted = true
+                return true
+            }
+            if !adopted { problems += (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? [] }
+        }
+        return problems
+    }
+
+    /// Removes the pooled namespaces and stops refilling (a stopping agent leaves none behind).
+    public func drainPool() async -> [String] {
+        let scheduled = pool.withLock { p -> Task<Void, Never>? in
+            p.closed = true
+            defer { p.scheduled = nil }
+            return p.scheduled
+        }
+        scheduled?.cancel()
+        while pool.withLock({ $0.pending > 0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+        let entries = pool.withLock { p -> [PooledNamespace] in
+            defer { p.ready = [] }
+            return p.ready
+        }
+        var problems: [String] = []
+        for entry in entries {
+            problems += (try? await onQueue(queue) { self.tearDownNow(id: entry.networkID) }) ?? []
+        }
+        return problems
+    }
+
+    /// Whether a network state is recorded for container `id` (a setup started for it).
+    public func hasState(id: String) -> Bool {
+        FileManager.default.fileExists(atPath: stateURL(id).path)
+    }
+
+    private static func randomHex(_ count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<count).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
     }
 
     // MARK: Plugins

@@ -10,14 +10,22 @@ public struct NetworkConfiguration: Sendable, Equatable {
     public var pluginDirectories: [String]
     /// The container's interface.
     public var interfaceName: String
+    /// How many network namespaces are kept connected to the bridge ahead of need, so that a
+    /// container starts without waiting for the plugins (0: none). See `CNINetwork.setUp`.
+    public var poolSize: Int
+    /// How long after a container took a pooled namespace the pool is topped up (so that the
+    /// plugins do not compete with the container starting).
+    public var poolRefillDelay: Duration = .seconds(1)
+
+    public static let maxPoolSize = 16
 
     public init(
         name: String = "pier", bridge: String = "pier0", subnet: String = "10.89.0.0/16",
         pluginDirectories: [String] = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"],
-        interfaceName: String = "eth0"
+        interfaceName: String = "eth0", poolSize: Int = 0
     ) {
         self.name = name; self.bridge = bridge; self.subnet = subnet
-        self.pluginDirectories = pluginDirectories; self.interfaceName = interfaceName
+        self.pluginDirectories = pluginDirectories; self.interfaceName = interfaceName; self.poolSize = poolSize
     }
 
     /// Checks the subnet: IPv4 CIDR with a prefix from 8 to 30.
@@ -30,6 +38,9 @@ public struct NetworkConfiguration: Sendable, Equatable {
         }
         guard !bridge.isEmpty, bridge.count <= 15 else {
             throw NetworkError.badConfiguration("bridge name \"\(bridge)\" must be 1 to 15 characters")
+        }
+        guard (0...Self.maxPoolSize).contains(poolSize) else {
+            throw NetworkError.badConfiguration("network pool size \(poolSize): expected 0 to \(Self.maxPoolSize)")
         }
     }
 }

@@ -42,7 +42,10 @@ public final class RuncRuntime: ContainerRuntime {
             var attachment: NetworkAttachment?
             if request.options.network == .bridge {
                 networked = true
-                attachment = try await network.setUp(id: id, ports: request.options.ports)
+                // A container that cannot reconfigure its network may hand its namespace on.
+                let capabilities = Capabilities.resolve(add: request.options.capAdd, drop: request.options.capDrop)
+                let reusable = !capabilities.contains("CAP_NET_ADMIN") && !capabilities.contains("CAP_SYS_ADMIN")
+                attachment = try await network.setUp(id: id, ports: request.options.ports, reusable: reusable)
             }
             let builder = SpecBuilder(
                 id: id, options: request.options, image: request.image, rootfs: layout.rootfs, etcFiles: layout.etcFiles,

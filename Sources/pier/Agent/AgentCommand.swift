@@ -44,10 +44,20 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Layers a pull downloads at the same time.", valueName: "n"))
     var maxConcurrentDownloads: Int = 3
 
+    @Option(help: ArgumentHelp(
+        "Network namespaces kept connected to the bridge ahead of need (0 to 16; 0: none).",
+        discussion: "A bridge-network container without published ports then starts without waiting for the CNI plugins; "
+            + "the pool fills after the first bridge-network container and refills in the background. Each holds an address of the bridge subnet.",
+        valueName: "n"))
+    var networkPool: Int = 2
+
     func validate() throws {
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
         guard (1...32).contains(maxConcurrentDownloads) else {
             throw ValidationError("--max-concurrent-downloads \(maxConcurrentDownloads): expected 1 to 32")
+        }
+        guard (0...AgentConfiguration.maxNetworkPool).contains(networkPool) else {
+            throw ValidationError("--network-pool \(networkPool): expected 0 to \(AgentConfiguration.maxNetworkPool)")
         }
         for path in trustKeys {
             do { _ = try TrustedKey.load(path) } catch { throw ValidationError("--trust-key \(path): \(error)") }
@@ -61,6 +71,7 @@ struct DaemonOptions: ParsableArguments {
         if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys) }
         configuration.trustedKeys = trustKeys.compactMap { try? TrustedKey.load($0) }  // checked in validate()
         configuration.maxConcurrentDownloads = maxConcurrentDownloads
+        configuration.networkPool = networkPool
         return configuration
     }
 }

@@ -379,6 +379,17 @@ final class TestCluster: @unchecked Sendable {
                 _ = try? runProcess("/usr/sbin/runc", ["--root", runcRoot, "delete", "-f", String(id)])
             }
         }
+        // Network namespaces that killed agents left (containers', pooled ones), named in their CNI state.
+        for dir in members.map(\.root) + [managerRoot] {
+            let results = dir.appendingPathComponent("cni/results")
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: results.path)) ?? [] {
+                guard let data = try? Data(contentsOf: results.appendingPathComponent(name)),
+                    let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let namespace = state["namespace"] as? String
+                else { continue }
+                _ = try? runProcess("/usr/sbin/ip", ["netns", "del", namespace])
+            }
+        }
         for ns in namespaces { _ = try? runProcess("/usr/sbin/ip", ["netns", "del", ns]) }
         for m in members where FileManager.default.fileExists(atPath: "/sys/class/net/\(m.vethHost)") {
             _ = try? runProcess("/usr/sbin/ip", ["link", "del", m.vethHost])

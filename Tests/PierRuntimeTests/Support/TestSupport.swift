@@ -168,6 +168,7 @@ struct Sandbox {
     }
 
     func destroy() async {
+        _ = await runtime.network.drainPool()
         let containers = root.appendingPathComponent("containers")
         for id in (try? FileManager.default.contentsOfDirectory(atPath: containers.path)) ?? [] {
             try? await runtime.runc.delete(id: id, force: true)
