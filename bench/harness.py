@@ -744,7 +744,8 @@ class PierAgent:
                 if ns and ns in netns_names():
                     warn(f"network namespace {ns} ({state_file.name}) left behind; deleting it")
                     run(["ip", "netns", "delete", ns], check=False)
-            others = sorted(n for n in netns_names() - self.netns_before if n.startswith("pier"))
+            others = sorted(n for n in netns_names() - self.netns_before - namespaces_of_bench_agents()
+                            if n.startswith("pier"))
             if others:
                 warn(f"network namespaces appeared during the run and are still there (another agent's?): {others}")
             if self.own_bridge and link_exists(self.own_bridge):
@@ -762,6 +763,20 @@ class PierAgent:
         except OSError:
             pass
         return any(len(p.argv) > 1 and Path(p.argv[0]).name == "pier" and p.argv[1] == "agent" for p in processes())
+
+
+def namespaces_of_bench_agents() -> set[str]:
+    """Network namespaces that the CNI state of the benchmarks' agents (data roots in /tmp/pb-*) names:
+    another agent of the same benchmark still running holds them."""
+    names = set()
+    for state_file in Path("/tmp").glob("pb-*/root/cni/results/*.json"):
+        try:
+            ns = json.loads(state_file.read_text()).get("namespace")
+        except (OSError, ValueError):
+            continue
+        if ns:
+            names.add(ns)
+    return names
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
