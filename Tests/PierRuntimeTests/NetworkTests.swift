@@ -215,7 +215,7 @@ struct NetworkTests {
         }
     }
 
-    @Test("pooled namespaces survive a kill and are adopted by the next start; a restart with the pool off removes them")
+    @Test("pooled namespaces survive a kill and are adopted by the next start; a restart on another subnet or with the pool off removes them")
     func poolAcrossRestarts() async throws {
         defer { removeTestBridge() }
         try await Sandbox.with { sandbox in
@@ -249,8 +249,10 @@ struct NetworkTests {
             #expect(await second.tearDown(id: id).isEmpty)
             #expect(Set(second.pooledNamespaces) == pool)
 
-            // Restarted with the pool turned off: the pooled namespaces are removed.
-            let third = try CNINetwork(configuration: pooled(0), dataRoot: dataRoot)
+            // Restarted on another subnet: namespaces made for the old one are removed, not adopted.
+            var moved = pooled(2)
+            moved.subnet = "10.214.0.0/24"
+            let third = try CNINetwork(configuration: moved, dataRoot: dataRoot)
             #expect(await third.recoverPool().isEmpty)
             #expect(third.pooledNamespaces.isEmpty)
             for name in pool {
@@ -259,9 +261,19 @@ struct NetworkTests {
             }
             #expect(ipamReservations(sandbox).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: results.path).isEmpty)
+
+            // Restarted with the pool turned off: the pooled namespaces are removed.
+            let fourth = try CNINetwork(configuration: pooled(2), dataRoot: dataRoot)
+            await fourth.fillPool()
+            let refilled = fourth.pooledNamespaces
+            #expect(refilled.count == 2)
+            let fifth = try CNINetwork(configuration: pooled(0), dataRoot: dataRoot)
+            #expect(await fifth.recoverPool().isEmpty)
+            for name in refilled { #expect(!namespaceExists(name)) }
+            #expect(ipamReservations(sandbox).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: results.path).isEmpty)
             // (The earlier processes' refills are cancelled; what they think they hold is gone.)
-            #expect(await first.drainPool().isEmpty)
-            #expect(await second.drainPool().isEmpty)
+            for network in [first, second, fourth] { #expect(await network.drainPool().isEmpty) }
         }
     }
 

@@ -115,7 +115,13 @@ public final class CNINetwork: Sendable {
         var networkID: String?
         /// The container could not change its network: the namespace may go back to the pool.
         var reusable: Bool?
+        /// A pooled namespace: the bridge and subnet it is on (`poolKey`), so that a restart
+        /// with other ones does not adopt it.
+        var pool: String?
     }
+
+    /// What a pooled namespace was made for.
+    private var poolKey: String { "\(configuration.bridge) \(configuration.subnet)" }
 
     private func stateURL(_ id: String) -> URL { resultsDirectory.appendingPathComponent("\(id).json") }
 
@@ -139,7 +145,8 @@ public final class CNINetwork: Sendable {
                                 previous: nil, ports: ports)
             let attachment = try attachment(from: final, namespacePath: namespace.path)
             let text = String(decoding: try JSONSerialization.data(withJSONObject: final), as: UTF8.self)
-            try saveState(CachedState(namespace: namespace.name, ports: ports, result: text), id: id)
+            try saveState(CachedState(namespace: namespace.name, ports: ports, result: text,
+                                      pool: id.hasPrefix(Self.poolPrefix) ? poolKey : nil), id: id)
             return (attachment, text)
         } catch {
             _ = tearDownNow(id: id)
@@ -319,7 +326,7 @@ public final class CNINetwork: Sendable {
                                             prevResult: prevResult, ports: state.ports)
                     }
                 }
-                try self.saveState(CachedState(namespace: state.namespace, ports: [], result: result), id: networkID)
+                try self.saveState(CachedState(namespace: state.namespace, ports: [], result: result, pool: self.poolKey), id: networkID)
                 unlink(self.stateURL(id).path)
                 return true
             }
@@ -333,8 +340,9 @@ public final class CNINetwork: Sendable {
         return returned
     }
 
-    /// Adopts the pooled namespaces a previous process left (up to the pool size) and removes
-    /// the rest, and the pool's files of namespaces a container took. Returns what could not
+    /// Adopts the pooled namespaces a previous process left (up to the pool size, if made for
+    /// this bridge and subnet) and removes the rest, and the pool's files of namespaces a
+    /// container took. Returns what could not
     /// be removed.
     public func recoverPool() async -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: resultsDirectory.path)) ?? []
@@ -356,7 +364,8 @@ public final class CNINetwork: Sendable {
             }
             let state = readState(id)
             let adopted = pool.withLock { p -> Bool in
-                guard let state, let result = state.result, state.networkID == nil, p.ready.count < configuration.poolSize,
+                guard let state, let result = state.result, state.networkID == nil, state.pool == poolKey,
+                    p.ready.count < configuration.poolSize,
                     !p.closed, NetworkNamespace(name: state.namespace, ip: ipCommand).exists
                 else { return false }
                 p.ready.append(PooledNamespace(networkID: id, namespace: state.namespace, result: result))
