@@ -90,11 +90,27 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var containers: Int
     public var running: Int
     public var images: Int
+    /// The bridge network (absent from agents before it was reported).
+    public var network: NetworkInfo?
     public init(version: String, hostname: String, dataRoot: String, runtime: String, os: String, architecture: String,
-                cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int) {
+                cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int, network: NetworkInfo? = nil) {
         self.version = version; self.hostname = hostname; self.dataRoot = dataRoot; self.runtime = runtime; self.os = os
         self.architecture = architecture; self.cpus = cpus; self.memoryBytes = memoryBytes
-        self.containers = containers; self.running = running; self.images = images
+        self.containers = containers; self.running = running; self.images = images; self.network = network
+    }
+}
+
+/// The bridge `--network bridge` containers join, and the namespaces kept connected to it ahead
+/// of need (`--network-pool`), in `AgentInfo`.
+public struct NetworkInfo: Codable, Sendable, Equatable {
+    public var bridge: String
+    public var subnet: String
+    /// How many the pool keeps (0: no pool).
+    public var poolSize: Int
+    /// How many are connected and ready now.
+    public var pooled: Int
+    public init(bridge: String, subnet: String, poolSize: Int, pooled: Int) {
+        self.bridge = bridge; self.subnet = subnet; self.poolSize = poolSize; self.pooled = pooled
     }
 }
 

@@ -230,7 +230,7 @@ public final class AgentNode: Sendable {
                 dataRoot: configuration.dataRoot.path, runtime: runtime.runcDescription,
                 os: "linux", architecture: Agent.architecture, cpus: ProcessInfo.processInfo.activeProcessorCount,
                 memoryBytes: ProcessInfo.processInfo.physicalMemory, containers: all.count,
-                running: all.filter { $0.state == .running }.count, images: await images.count())
+                running: all.filter { $0.state == .running }.count, images: await images.count(), network: runtime.networkInfo)
         }
     }
 }

@@ -99,6 +99,10 @@ struct AgentRestartTests {
         #expect(waitFor { pool().count == 2 }, "the pool did not fill: \(pool())")
         let filled = pool()
         #expect(filled.keys.allSatisfy(exists))
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(try agent.ok("info", "--format", "json").utf8)) as? [String: Any])
+        let network = try #require(info["network"] as? [String: Any])
+        #expect(network["poolSize"] as? Int == 2 && network["pooled"] as? Int == 2)
+        #expect(try agent.ok("info").contains("2 of 2 pooled namespaces ready"))
 
         // A bridge container gets one of the pool's addresses, and its namespace comes back when it is gone.
         let id = try agent.ok("run", "-d", "--name", "pooled", "test/busybox:1", "sleep", "100").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -60,6 +60,13 @@ final class RuntimeBackend: RuntimeProvider {
 
     func recoverStandby() async -> [String] { await runtime.network.recoverPool() }
 
+    var networkInfo: NetworkInfo {
+        let network = runtime.network
+        return NetworkInfo(
+            bridge: network.configuration.bridge, subnet: network.configuration.subnet,
+            poolSize: network.configuration.poolSize, pooled: network.pooledNamespaces.count)
+    }
+
     func releaseStandby() async -> [String] { await runtime.network.drainPool() }
 
     func cleanup(id: String, directory: URL) async -> [String] {

@@ -30,7 +30,11 @@ struct Info: AsyncParsableCommand {
         Data root:      \(info.dataRoot)
         Containers:     \(info.containers) (\(info.running) running)
         Images:         \(info.images)
-
+        \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")
         """
+    }
+
+    private static func pool(_ network: NetworkInfo) -> String {
+        network.poolSize == 0 ? "no namespace pool" : "\(network.pooled) of \(network.poolSize) pooled namespaces ready"
     }
 }
