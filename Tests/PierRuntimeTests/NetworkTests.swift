@@ -248,6 +248,19 @@ struct NetworkTests {
             // The container is gone: its namespace goes back.
             #expect(await second.tearDown(id: id).isEmpty)
             #expect(Set(second.pooledNamespaces) == pool)
+            // Recovering again adopts nothing twice.
+            #expect(await second.recoverPool().isEmpty)
+            #expect(second.pooledNamespaces.count == 2)
+
+            // A relaunch of a container whose state a kill left behind: the namespace that state
+            // names is handed back (or removed) first, never forgotten.
+            let relaunched = TestSupport.newID()
+            let before = try await second.setUp(id: relaunched, ports: [], reusable: true)
+            let again = try await second.setUp(id: relaunched, ports: [], reusable: true)
+            #expect(Set(second.pooledNamespaces + [URL(fileURLWithPath: again.namespacePath).lastPathComponent]) == pool)
+            #expect(pool.contains(URL(fileURLWithPath: before.namespacePath).lastPathComponent))
+            #expect(await second.tearDown(id: relaunched).isEmpty)
+            #expect(Set(second.pooledNamespaces) == pool)
 
             // Restarted on another subnet: namespaces made for the old one are removed, not adopted.
             var moved = pooled(2)

@@ -6,6 +6,10 @@ extension ContainerManager {
     /// watched again; those that ended meanwhile get their exit recorded and their restart
     /// policy applied; half-made containers from a crash are cleaned away.
     func adopt() async {
+        // First: the containers' teardowns below may hand pooled namespaces back.
+        for problem in await runtime.recoverStandby() {
+            logger.warning("network pool: \(problem)")
+        }
         let records = (try? database.all()) ?? []
         let known = Set(records.map(\.id))
         for r in records {
@@ -40,10 +44,6 @@ extension ContainerManager {
             let dir = configuration.containersRoot.appendingPathComponent(name)
             await cleanup(name)
             try? FileManager.default.removeItem(at: dir)
-        }
-        // After the containers: a pooled namespace a container took is theirs, not the pool's.
-        for problem in await runtime.recoverStandby() {
-            logger.warning("network pool: \(problem)")
         }
     }
 }

@@ -11,8 +11,8 @@ import Synchronization
 /// iptables rules and the IPAM reservation.
 ///
 /// With a pool (`NetworkConfiguration.poolSize` > 0), namespaces are connected ahead of need
-/// under their own CNI container ids (`pool-…`), and a container without published ports takes
-/// one instead of waiting for the plugins; its state file then names that id. When such a
+/// under their own CNI container ids (`pool-…`), and a container takes one instead of waiting
+/// for the plugins (only `portmap` runs, for published ports); its state file then names that id. When such a
 /// container is gone and could not have changed its network (no CAP_NET_ADMIN or CAP_SYS_ADMIN),
 /// teardown returns the namespace to the pool (after `portmap` DEL) instead of running the
 /// plugins' DEL. The pool fills after the first bridge setup and refills in the background, a
@@ -83,6 +83,9 @@ public final class CNINetwork: Sendable {
     /// so its namespace may go back to the pool afterwards.
     /// On failure everything done so far is undone before the error is thrown.
     public func setUp(id: String, ports: [PortMapping], reusable: Bool = false) async throws -> NetworkAttachment {
+        // A network a crash left recorded for this id (a relaunch interrupted by a kill): its
+        // namespace may be a pooled one, which only this file names. Tear it down first.
+        if hasState(id: id) { await tearDown(id: id) }
         let pooled = takeFromPool()
         defer { refillPool(after: configuration.poolRefillDelay) }
         if let pooled {
@@ -93,9 +96,9 @@ public final class CNINetwork: Sendable {
         return try await onQueue(queue) { try self.setUpNow(id: id, ports: ports).attachment }
     }
 
-    /// Disconnects the container and removes its namespace, rules and address reservation.
-    /// Safe to call again, or for a container that never had a network. Returns what could
-    /// not be cleaned up (empty when all is gone).
+    /// Disconnects the container and removes its namespace, rules and address reservation, or
+    /// returns the namespace to the pool (see `recycle`). Safe to call again, or for a container
+    /// that never had a network. Returns what could not be cleaned up (empty when all is gone).
     @discardableResult
     public func tearDown(id: String) async -> [String] {
         if await recycle(id) { return [] }
@@ -270,16 +273,21 @@ public final class CNINetwork: Sendable {
         }
     }
 
-    /// Tops the pool up in the background, `delay` from now (so that it does not compete with
-    /// the container that just started), unless a refill is already due.
+    /// Tops the pool up in the background `delay` after the last call (so that the plugins do
+    /// not compete with the containers that are starting).
     private func refillPool(after delay: Duration) {
         pool.withLock { p in
-            guard configuration.poolSize > 0, p.wanted, !p.closed, p.scheduled == nil, p.ready.count < configuration.poolSize else { return }
+            guard configuration.poolSize > 0, p.wanted, !p.closed, p.ready.count < configuration.poolSize else { return }
+            p.scheduled?.cancel()
             p.scheduled = Task.detached { [self] in
                 try? await Task.sleep(for: delay)
-                pool.withLock { $0.scheduled = nil }
-                guard !Task.isCancelled else { return }
-                await fillPool()
+                // Cancelled under the lock by a later take (which scheduled its own) or a drain.
+                let due = pool.withLock { p -> Bool in
+                    guard !Task.isCancelled else { return false }
+                    p.scheduled = nil
+                    return true
+                }
+                if due { await fillPool() }
             }
         }
     }
@@ -289,17 +297,27 @@ public final class CNINetwork: Sendable {
     public func fillPool() async {
         let size = configuration.poolSize
         while pool.withLock({ $0.reserve(size: size) }) {
-            let networkID = Self.poolPrefix + Self.randomHex(16)
-            let made = try? await onQueue(queue) { try self.setUpNow(id: networkID, ports: []) }
+            let made = try? await onQueue(queue) { () throws -> (String, String) in
+                // The namespace name holds the whole id: a fresh one never meets another's.
+                var networkID = ""
+                repeat {
+                    networkID = Self.poolPrefix + Self.randomHex(7)
+                } while NetworkNamespace(name: Self.namespaceName(id: networkID), ip: self.ipCommand).exists
+                    || FileManager.default.fileExists(atPath: self.stateURL(networkID).path)
+                return (networkID, try self.setUpNow(id: networkID, ports: []).result)
+            }
             let kept = pool.withLock { p -> Bool in
+                guard let (networkID, result) = made, !p.closed else { return false }
                 p.pending -= 1
-                guard let made, !p.closed else { return false }
                 p.wanted = true
-                p.ready.append(PooledNamespace(networkID: networkID, namespace: Self.namespaceName(id: networkID), result: made.result))
+                p.ready.append(PooledNamespace(networkID: networkID, namespace: Self.namespaceName(id: networkID), result: result))
                 return true
             }
-            guard made != nil else { return }
-            if !kept { _ = try? await onQueue(queue) { self.tearDownNow(id: networkID) } }
+            if !kept {
+                if let (networkID, _) = made { _ = try? await onQueue(queue) { self.tearDownNow(id: networkID) } }
+                pool.withLock { $0.pending -= 1 }  // only now: a drain waits for this teardown
+                return
+            }
         }
     }
 
@@ -318,6 +336,8 @@ public final class CNINetwork: Sendable {
         let returned: Bool
         do {
             returned = try await onQueue(queue) {
+                // Another teardown of the same container may have run meanwhile.
+                guard self.readState(id)?.networkID == networkID else { return false }
                 if !state.ports.isEmpty {
                     let (_, plugins) = try self.parsedConflist()
                     let prevResult = try JSONSerialization.jsonObject(with: Data(result.utf8))
@@ -342,8 +362,8 @@ public final class CNINetwork: Sendable {
 
     /// Adopts the pooled namespaces a previous process left (up to the pool size, if made for
     /// this bridge and subnet) and removes the rest, and the pool's files of namespaces a
-    /// container took. Returns what could not
-    /// be removed.
+    /// container took. Call it before any container is set up or torn down (the agent does it
+    /// first thing when it adopts its containers). Returns what could not be removed.
     public func recoverPool() async -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: resultsDirectory.path)) ?? []
         var taken = Set<String>()
@@ -363,16 +383,18 @@ public final class CNINetwork: Sendable {
                 continue
             }
             let state = readState(id)
-            let adopted = pool.withLock { p -> Bool in
+            enum Outcome { case held, adopted, removed }
+            let outcome = pool.withLock { p -> Outcome in
+                if p.ready.contains(where: { $0.networkID == id }) { return .held }  // already this process's
                 guard let state, let result = state.result, state.networkID == nil, state.pool == poolKey,
-                    p.ready.count < configuration.poolSize,
+                    p.ready.count + p.pending < configuration.poolSize,
                     !p.closed, NetworkNamespace(name: state.namespace, ip: ipCommand).exists
-                else { return false }
+                else { return .removed }
                 p.ready.append(PooledNamespace(networkID: id, namespace: state.namespace, result: result))
                 p.wanted = true
-                return true
+                return .adopted
             }
-            if !adopted { problems += (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? [] }
+            if outcome == .removed { problems += (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? [] }
         }
         return problems
     }
