@@ -735,17 +735,13 @@ class PierAgent:
                     warn(f"cgroup /pier/{cid} left behind in {len(left)} hierarchies; removing it")
                     remove_cgroups(left)
             # Namespaces named in the agent's CNI state (containers', the pool's): a stopped agent leaves none.
-            results = self.data_root / "cni" / "results"
-            for state_file in sorted(results.glob("*.json")) if results.is_dir() else []:
-                try:
-                    ns = json.loads(state_file.read_text()).get("namespace")
-                except (OSError, ValueError):
-                    continue
-                if ns and ns in netns_names():
+            present = netns_names()
+            for state_file, ns in cni_state_namespaces(self.data_root):
+                if ns in present:
                     warn(f"network namespace {ns} ({state_file.name}) left behind; deleting it")
                     run(["ip", "netns", "delete", ns], check=False)
-            others = sorted(n for n in netns_names() - self.netns_before - namespaces_of_bench_agents()
-                            if n.startswith("pier"))
+            others_held = {ns for root in Path("/tmp").glob("pb-*/root") for _, ns in cni_state_namespaces(root)}
+            others = sorted(n for n in netns_names() - self.netns_before - others_held if n.startswith("pier"))
             if others:
                 warn(f"network namespaces appeared during the run and are still there (another agent's?): {others}")
             if self.own_bridge and link_exists(self.own_bridge):
@@ -765,18 +761,18 @@ class PierAgent:
         return any(len(p.argv) > 1 and Path(p.argv[0]).name == "pier" and p.argv[1] == "agent" for p in processes())
 
 
-def namespaces_of_bench_agents() -> set[str]:
-    """Network namespaces that the CNI state of the benchmarks' agents (data roots in /tmp/pb-*) names:
-    another agent of the same benchmark still running holds them."""
-    names = set()
-    for state_file in Path("/tmp").glob("pb-*/root/cni/results/*.json"):
+def cni_state_namespaces(data_root: Path) -> list[tuple[Path, str]]:
+    """(state file, network namespace) for each CNI state file of the pier data root (a container's or
+    the network pool's). The benchmarks' agents have their data roots in /tmp/pb-*/root."""
+    pairs = []
+    for state_file in sorted((data_root / "cni" / "results").glob("*.json")):
         try:
             ns = json.loads(state_file.read_text()).get("namespace")
         except (OSError, ValueError):
             continue
         if ns:
-            names.add(ns)
-    return names
+            pairs.append((state_file, ns))
+    return pairs
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

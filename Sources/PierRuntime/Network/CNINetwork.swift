@@ -243,9 +243,6 @@ public final class CNINetwork: Sendable {
 
     private struct Pool {
         var ready: [PooledNamespace] = []
-        /// Set by the first bridge setup (or namespaces recovered from a previous process):
-        /// an agent that never runs a bridge container keeps no pool.
-        var wanted = false
         /// Slots taken by setups in progress and by namespaces on their way back from containers.
         var pending = 0
         /// The refill that waits for the pool to be idle (`refillPool(after:)`).
@@ -267,17 +264,15 @@ public final class CNINetwork: Sendable {
 
     private func takeFromPool() -> PooledNamespace? {
         guard configuration.poolSize > 0 else { return nil }
-        return pool.withLock { p in
-            p.wanted = true
-            return p.ready.isEmpty ? nil : p.ready.removeFirst()
-        }
+        return pool.withLock { p in p.ready.isEmpty ? nil : p.ready.removeFirst() }
     }
 
     /// Tops the pool up in the background `delay` after the last call (so that the plugins do
-    /// not compete with the containers that are starting).
+    /// not compete with the containers that are starting). Only bridge setups call it: an agent
+    /// that never runs a bridge container keeps no pool.
     private func refillPool(after delay: Duration) {
         pool.withLock { p in
-            guard configuration.poolSize > 0, p.wanted, !p.closed, p.ready.count < configuration.poolSize else { return }
+            guard configuration.poolSize > 0, !p.closed, p.ready.count < configuration.poolSize else { return }
             p.scheduled?.cancel()
             p.scheduled = Task.detached { [self] in
                 try? await Task.sleep(for: delay)
@@ -309,7 +304,6 @@ public final class CNINetwork: Sendable {
             let kept = pool.withLock { p -> Bool in
                 guard let (networkID, result) = made, !p.closed else { return false }
                 p.pending -= 1
-                p.wanted = true
                 p.ready.append(PooledNamespace(networkID: networkID, namespace: Self.namespaceName(id: networkID), result: result))
                 return true
             }
@@ -391,7 +385,6 @@ public final class CNINetwork: Sendable {
                     !p.closed, NetworkNamespace(name: state.namespace, ip: ipCommand).exists
                 else { return .removed }
                 p.ready.append(PooledNamespace(networkID: id, namespace: state.namespace, result: result))
-                p.wanted = true
                 return .adopted
             }
             if outcome == .removed { problems += (try? await onQueue(queue) { self.tearDownNow(id: id) }) ?? [] }

@@ -46,8 +46,9 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(
         "Network namespaces kept connected to the bridge ahead of need (0 to 16; 0: none).",
-        discussion: "A bridge-network container without published ports then starts without waiting for the CNI plugins; "
-            + "the pool fills after the first bridge-network container and refills in the background. Each holds an address of the bridge subnet.",
+        discussion: "A bridge-network container then starts without waiting for the CNI plugins (only portmap runs, for published ports), "
+            + "and its namespace goes back to the pool when it is gone unless it had CAP_NET_ADMIN or CAP_SYS_ADMIN. "
+            + "The pool fills after the first bridge-network container and refills in the background. Each holds an address of the bridge subnet.",
         valueName: "n"))
     var networkPool: Int = 2
 
