@@ -215,6 +215,27 @@ struct NetworkTests {
         }
     }
 
+    @Test("a steady stream of bridge setups, closer together than the refill delay, does not keep the pool from filling")
+    func poolFillsUnderSteadyStarts() async throws {
+        defer { removeTestBridge() }
+        try await Sandbox.with(network: pooled(2, refillDelay: .milliseconds(400))) { sandbox in
+            let network = sandbox.runtime.network
+            // Each round is a container's life on a namespace of its own (plugins' ADD and DEL,
+            // ~0.1–0.2 s): a refill postponed by every take would never run.
+            var rounds = 0
+            let started = ContinuousClock.now
+            while network.pooledNamespaces.count < 2, ContinuousClock.now - started < .seconds(20) {
+                let id = TestSupport.newID()
+                _ = try await network.setUp(id: id, ports: [], reusable: true)
+                #expect(await network.tearDown(id: id).isEmpty)
+                rounds += 1
+            }
+            #expect(network.pooledNamespaces.count == 2, "pool still short after \(rounds) starts")
+            #expect(await network.drainPool().isEmpty)
+            #expect(ipamReservations(sandbox).isEmpty)
+        }
+    }
+
     @Test("pooled namespaces survive a kill and are adopted by the next start; a restart on another subnet or with the pool off removes them")
     func poolAcrossRestarts() async throws {
         defer { removeTestBridge() }

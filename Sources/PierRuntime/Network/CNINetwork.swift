@@ -16,7 +16,7 @@ import Synchronization
 /// container is gone and could not have changed its network (no CAP_NET_ADMIN or CAP_SYS_ADMIN),
 /// teardown returns the namespace to the pool (after `portmap` DEL) instead of running the
 /// plugins' DEL. The pool fills after the first bridge setup and refills in the background, a
-/// second after the last take so that it does not compete with the container starting;
+/// second after a take left it short, so that it does not compete with the container starting;
 /// `recoverPool` adopts what a previous process left, `drainPool` removes it.
 public final class CNINetwork: Sendable {
     public let configuration: NetworkConfiguration
@@ -267,16 +267,18 @@ public final class CNINetwork: Sendable {
         return pool.withLock { p in p.ready.isEmpty ? nil : p.ready.removeFirst() }
     }
 
-    /// Tops the pool up in the background `delay` after the last call (so that the plugins do
-    /// not compete with the containers that are starting). Only bridge setups call it: an agent
-    /// that never runs a bridge container keeps no pool.
+    /// Tops the pool up in the background `delay` after the first call that found it short (so
+    /// that the plugins do not compete with the container that is starting). Later calls do not
+    /// postpone it: under a steady stream of starts, faster than `delay` apart, a refill that
+    /// waited for a quiet moment would never come. Only bridge setups call it: an agent that
+    /// never runs a bridge container keeps no pool.
     private func refillPool(after delay: Duration) {
         pool.withLock { p in
-            guard configuration.poolSize > 0, !p.closed, p.ready.count < configuration.poolSize else { return }
-            p.scheduled?.cancel()
+            guard configuration.poolSize > 0, !p.closed, p.scheduled == nil, p.ready.count < configuration.poolSize
+            else { return }
             p.scheduled = Task.detached { [self] in
                 try? await Task.sleep(for: delay)
-                // Cancelled under the lock by a later take (which scheduled its own) or a drain.
+                // Cancelled under the lock by a drain.
                 let due = pool.withLock { p -> Bool in
                     guard !Task.isCancelled else { return false }
                     p.scheduled = nil
