@@ -98,3 +98,63 @@ struct CgroupStatsFileTests {
         }
     }
 }
+
+@Suite("Cgroup migration primer")
+struct CgroupMigrationPrimerTests {
+    @Test("finds the process's own cgroup.procs from /proc/self/cgroup, v1 (pids hierarchy) and v2")
+    func ownProcsFile() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("primer-\(TestSupport.newID().prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for dir in ["pids/system.slice/pier.service", "system.slice/pier.service", "pids"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: root.appendingPathComponent(dir + "/cgroup.procs").path, contents: nil)
+        }
+        let hybrid = "12:cpu,cpuacct:/\n8:pids:/system.slice/pier.service\n1:name=systemd:/system.slice/pier.service\n0::/system.slice/pier.service\n"
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: hybrid)
+            == root.appendingPathComponent("pids/system.slice/pier.service/cgroup.procs").path)
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v2, selfCgroup: "0::/system.slice/pier.service\n")
+            == root.appendingPathComponent("system.slice/pier.service/cgroup.procs").path)
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "8:pids:/\n")
+            == root.appendingPathComponent("pids/cgroup.procs").path)
+        // No such hierarchy, or its file is missing: nothing to write to.
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "0::/\n") == nil)
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v2, selfCgroup: "0::/elsewhere\n") == nil)
+    }
+
+    @Test("prime() moves this process into the cgroup it is in: nothing changes", .enabled(if: TestSupport.isRoot, "writing cgroup.procs needs root"))
+    func primeIsANoOpMigration() async throws {
+        let before = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
+        let primer = CgroupMigrationPrimer()
+        let file = try #require(primer.procsFile)
+        primer.prime()
+        primer.prime()  // while one is under way: ignored
+        #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { !primer.isPriming })
+        #expect(!primer.isDisabled)
+        #expect(try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) == before)
+        let members = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        #expect(members.contains("\(getpid())"))
+    }
+
+    @Test("prime() writes this process's pid; a cgroup.procs that cannot be written turns priming off; without one it does nothing")
+    func failureDisables() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("primer-\(TestSupport.newID().prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // What it writes, seen through a plain file standing in for cgroup.procs.
+        let file = dir.appendingPathComponent("cgroup.procs")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let primer = CgroupMigrationPrimer(procsFile: file.path)
+        primer.prime()
+        #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { !primer.isPriming })
+        #expect(try String(contentsOf: file, encoding: .utf8) == "\(getpid())\n")
+        #expect(!primer.isDisabled)
+
+        let broken = CgroupMigrationPrimer(procsFile: dir.path)  // a directory: open for writing fails
+        broken.prime()
+        #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { broken.isDisabled })
+        #expect(!broken.isPriming)
+        let none = CgroupMigrationPrimer(procsFile: nil)
+        none.prime()
+        #expect(!none.isPriming && !none.isDisabled)
+    }
+}

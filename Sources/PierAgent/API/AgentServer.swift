@@ -39,8 +39,9 @@ struct AgentServer<Context: RequestContext>: Sendable {
         }
         v1.post("containers") { req, ctx in
             do {
-                let create = try await decode(ContainerCreateRequest.self, req, limit: maxBody)
                 let start = req.uri.queryParameters["start"].map(flag) ?? false
+                if start { manager.anticipateStart() }
+                let create = try await decode(ContainerCreateRequest.self, req, limit: maxBody)
                 let attach = req.uri.queryParameters["attach"].map(flag) ?? false
                 trace("request: decoded")
                 let record = try await manager.create(create)

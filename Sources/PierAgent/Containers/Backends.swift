@@ -93,6 +93,8 @@ protocol RuntimeProvider: Sendable {
               output: @escaping @Sendable (ExecOutput) -> Void) async throws -> Int32
     /// Whether a launch of `id` got far enough to leave something to clean up.
     func hasLaunchState(id: String, directory: URL) -> Bool
+    /// A container is about to start: begin what can overlap its preparation. Returns at once.
+    func anticipateStart()
     /// Takes over (or removes) what a previous agent kept ready ahead of need; returns problems.
     func recoverStandby() async -> [String]
     /// Removes what is kept ready ahead of need (the agent is stopping); returns problems.

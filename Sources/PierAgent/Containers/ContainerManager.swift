@@ -192,7 +192,12 @@ actor ContainerManager {
         try await launch(r, foreground: foreground)
     }
 
+    /// A start is coming (a create with start, before the body is read): lets the runtime begin
+    /// what can overlap with the agent's own work on it. Returns at once.
+    nonisolated func anticipateStart() { runtime.anticipateStart() }
+
     private func launch(_ r: ContainerRecord, foreground: Bool) async throws {
+        runtime.anticipateStart()  // cheap when the create has just done it
         await awaitPendingCleanup(r.id)
         let dir = directory(r.id)
         let image: RunnableImage

@@ -58,6 +58,8 @@ final class RuntimeBackend: RuntimeProvider {
             || runtime.network.hasState(id: id)
     }
 
+    func anticipateStart() { runtime.anticipateStart() }
+
     func recoverStandby() async -> [String] { await runtime.network.recoverPool() }
 
     var networkInfo: NetworkInfo {

@@ -8,6 +8,8 @@ public final class RuncRuntime: ContainerRuntime {
     public let shim: ShimLauncher
     public let network: CNINetwork
     public let cgroups: Cgroups
+    /// Overlaps the kernel's wait before a cgroup migration with the agent's preparation.
+    public let migrationPrimer: CgroupMigrationPrimer
 
     /// Finds runc and the shim, and prepares the state directories and the CNI conflist.
     public init(configuration: RuntimeConfiguration) throws {
@@ -18,7 +20,12 @@ public final class RuncRuntime: ContainerRuntime {
         shim = ShimLauncher(shimPath: try configuration.shimPath ?? ShimLauncher.locate(), startTimeout: configuration.startTimeout)
         network = try CNINetwork(configuration: configuration.network, dataRoot: configuration.dataRoot)
         cgroups = Cgroups(root: configuration.cgroupRoot, parent: configuration.cgroupParent)
+        migrationPrimer = CgroupMigrationPrimer(root: configuration.cgroupRoot, version: cgroups.version)
     }
+
+    /// A container is about to start: begins, in the background, what can overlap with
+    /// preparing it (see `CgroupMigrationPrimer`). Returns at once.
+    public func anticipateStart() { migrationPrimer.prime() }
 
     /// `prepare` then `start`.
     public func launch(_ request: LaunchRequest) async throws -> LaunchedContainer {
