@@ -127,6 +127,8 @@ var targets: [Target] = [
         exclude: ["aiocoap_server.py", "aiocoap_observe.py"]),
     .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierAPI"]),
     .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
+    // The `pier` executable's own code: its command-line parsing.
+    .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
         "PierClient", "PierAPI", "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),

@@ -134,7 +134,7 @@ TRACE_LINE = re.compile(r"^trace (\d+(?:\.\d+)?) (.+)$")
 
 
 def trace_events(text: str) -> list[tuple[float, str]]:
-    """The `trace EPOCH LABEL` lines a Pier daemon prints with PIER_TRACE=1, in order."""
+    """The `trace SECONDS LABEL` lines (CLOCK_MONOTONIC, as time.monotonic()) a Pier daemon prints with PIER_TRACE=1, in order."""
     out = []
     for line in text.splitlines():
         m = TRACE_LINE.match(line.strip())
@@ -427,7 +427,7 @@ class PierUpBench:
         svc = lambda: pier_running(self.tasks(name))  # noqa: E731
         mine = lambda: running_containers(up.containers(), PIER_TASK_LABEL, name, docker=False)  # noqa: E731
         try:
-            wall, start = time.time(), time.perf_counter()
+            wall, start = time.monotonic(), time.perf_counter()
             up.cli("service", "create", "--name", name, "--replicas", "1", "--restart-delay", "0s",
                    h.IMAGE_REF, "sleep", "1000")
             if record:
@@ -441,7 +441,7 @@ class PierUpBench:
             old_containers = set(pier_container_ids(tasks))
             if not old_containers:
                 raise h.BenchError(f"service {name}: the running task has no container id in GET /v1/services/{name}/tasks")
-            wall, start = time.time(), time.perf_counter()
+            wall, start = time.monotonic(), time.perf_counter()
             up.cli("kill", *sorted(old_containers))
             if record:
                 kill.command.append(time.perf_counter() - start)
@@ -567,7 +567,7 @@ class ClusterBench:
             if len(placed) < 2:
                 h.warn(f"service {name}: both replicas on {victim.hostname}; killing it all the same")
             svc = lambda: pier_running(self.tasks(name))  # noqa: E731
-            wall, start = time.time(), time.perf_counter()
+            wall, start = time.monotonic(), time.perf_counter()
             victim.kill_hard()
             restart = victim
             t, c = Watch(lambda: count_on(svc(), survivor_node) >= 2,
@@ -592,7 +592,7 @@ class ClusterBench:
             other = next(a for a in self.agents if self.node_ids[a.hostname] != node)
             other_node = self.node_ids[other.hostname]
             svc = lambda: pier_running(self.tasks(name))  # noqa: E731
-            wall, start = time.time(), time.perf_counter()
+            wall, start = time.monotonic(), time.perf_counter()
             self.manager.cli("node", "update", "--availability", "drain", node)
             if record:
                 case.command.append(time.perf_counter() - start)

@@ -26,6 +26,11 @@ struct Pier: AsyncParsableCommand {
         do { arguments = try GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst())) } catch {
             exit(withError: error)
         }
+        // `pier run`, the activation path, in its usual forms: without ArgumentParser's start-up.
+        if let run = RunFastPath.parse(arguments) {
+            let status = await ContainerRun(options: run.options, client: run.client).execute()
+            Glibc.exit(status)
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var command = command as? AsyncParsableCommand {

@@ -75,6 +75,31 @@ import Testing
         #expect(throws: ClientError.self) { while try short.nextBodyChunk(headers: headers) != nil {} }
     }
 
+    @Test func headerValuesLoseTheirSpacesAndTabsOnly() throws {
+        let fd = peer([Array("HTTP/1.1 200 OK\r\nX-A: \t spaced out \t\r\nX-Empty:   \r\nx-b:v\r\nnot a header\r\n\r\n".utf8)])
+        defer { close(fd) }
+        var reader = ResponseReader(fd: fd, request: "test")
+        let (status, headers) = try reader.readHead()
+        #expect(status == 200)
+        #expect(headers == ["x-a": "spaced out", "x-empty": "", "x-b": "v"])
+    }
+
+    @Test func anEmptyOrBadChunkSizeLineIsAnError() throws {
+        for line in ["\r\n", ";ext\r\n", "zz\r\n", "-1\r\n"] {
+            let fd = peer([Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(line)abc".utf8)])
+            defer { close(fd) }
+            var reader = ResponseReader(fd: fd, request: "test")
+            let (_, headers) = try reader.readHead()
+            #expect(throws: ClientError.self, "\(line.debugDescription)") { _ = try reader.nextBodyChunk(headers: headers) }
+        }
+        // A chunk extension after the size is allowed.
+        let fd = peer([Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 ;name=v\r\nabc\r\n0\r\n\r\n".utf8)])
+        defer { close(fd) }
+        var reader = ResponseReader(fd: fd, request: "test")
+        let (_, headers) = try reader.readHead()
+        #expect(try reader.readWholeBody(headers: headers) == Array("abc".utf8))
+    }
+
     @Test func aMissingSocketSaysTheAgentIsUnreachable() {
         #expect(throws: ClientError.self) {
             try DirectAttachedRun.run(socketPath: "/nonexistent/pier.sock", request: ContainerCreateRequest(image: "x"),

@@ -94,29 +94,38 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let status: Int32
+        let status = await ContainerRun(options: options, client: client.settings).execute()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// What `pier run` does once its flags are read (by ArgumentParser, or by `RunFastPath`).
+struct ContainerRun {
+    var options: RunOptions
+    var client: ClientSettings
+
+    /// Runs the container; returns the exit status for pier: the container's in the
+    /// foreground, 0 with -d, 125 when pier or the agent failed (as docker run).
+    func execute() async -> Int32 {
         do {
             let request = try options.makeRequest(environment: ProcessInfo.processInfo.environment) { path in
                 try String(contentsOfFile: path, encoding: .utf8)
             }
             let endpoint = try client.endpoint()
-            if !detach, case .unix(let path) = endpoint {
-                status = try runDirect(socketPath: path, endpoint: endpoint, request: request)
-            } else {
-                status = try await runThroughClient(request)
+            if !options.detach, case .unix(let path) = endpoint {
+                return try runDirect(socketPath: path, endpoint: endpoint, request: request)
             }
+            return try await runThroughClient(request)
         } catch {
-            // As docker run: 125 when the container could not be run at all.
             Output.printError("Error: \(error)\n")
-            throw ExitCode(125)
+            return 125
         }
-        if status != 0 { throw ExitCode(status) }
     }
 
     /// `-d`, or an agent that is not on a local socket: through the HTTP client.
     private func runThroughClient(_ request: ContainerCreateRequest) async throws -> Int32 {
         try await client.withClient { agent in
-            if detach {
+            if options.detach {
                 let created = try await agent.createContainer(request, start: true)
                 Output.print(created.id + "\n")
                 return 0
@@ -141,9 +150,10 @@ struct Run: AsyncParsableCommand {
     /// activation path). Ctrl-C and SIGTERM still reach the container.
     private func runDirect(socketPath: String, endpoint: AgentEndpoint, request: ContainerCreateRequest) throws -> Int32 {
         let target = LockedTarget(request.name)
+        let configuration = client.configuration
         let forwarder = SignalForwarder { signal in
             guard let name = target.value else { return }
-            Task { try? await AgentClient.withClient(endpoint: endpoint, configuration: client.configuration) { try await $0.killContainer(name, signal: signal) } }
+            Task { try? await AgentClient.withClient(endpoint: endpoint, configuration: configuration) { try await $0.killContainer(name, signal: signal) } }
         }
         defer { forwarder.cancel() }
         let exit = try DirectAttachedRun.run(socketPath: socketPath, request: request, output: StandardStreams()) { id in

@@ -13,16 +13,33 @@ struct ClientOptions: ParsableArguments {
                                valueName: "dir"))
     var tlsDir: String?
 
+    /// The same settings as a plain value.
+    var settings: ClientSettings { ClientSettings(host: host, tlsDir: tlsDir) }
+
+    var configuration: AgentClient.Configuration { settings.configuration }
+
+    /// The endpoint named by `--host`, else `PIER_HOST`, else the default socket.
+    func endpoint() throws -> AgentEndpoint { try settings.endpoint() }
+
+    /// Runs `body` with a client for the agent, shut down afterwards.
+    func withClient<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
+        try await settings.withClient(body)
+    }
+}
+
+/// `--host` and `--tls-dir` as values (what `ClientOptions` parsed, or `RunFastPath`).
+struct ClientSettings: Equatable {
+    var host: String?
+    var tlsDir: String?
+
     var configuration: AgentClient.Configuration {
         AgentClient.Configuration(tlsDirectory: tlsDir ?? ProcessInfo.processInfo.environment["PIER_TLS_DIR"])
     }
 
-    /// The endpoint named by `--host`, else `PIER_HOST`, else the default socket.
     func endpoint() throws -> AgentEndpoint {
         try AgentEndpoint.resolve(flag: host, environment: ProcessInfo.processInfo.environment)
     }
 
-    /// Runs `body` with a client for the agent, shut down afterwards.
     func withClient<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
         try await AgentClient.withClient(endpoint: endpoint(), configuration: configuration, body)
     }
