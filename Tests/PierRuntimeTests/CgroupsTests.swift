@@ -101,60 +101,74 @@ struct CgroupStatsFileTests {
 
 @Suite("Cgroup migration primer")
 struct CgroupMigrationPrimerTests {
-    @Test("finds the process's own cgroup.procs from /proc/self/cgroup, v1 (pids hierarchy) and v2")
+    @Test("finds the process's own cgroup.procs from /proc/self/cgroup: v2; v1 pids, else unified, else name=systemd")
     func ownProcsFile() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("primer-\(TestSupport.newID().prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
-        for dir in ["pids/system.slice/pier.service", "system.slice/pier.service", "pids"] {
+        for dir in ["pids/system.slice/pier.service", "system.slice/pier.service", "pids", "unified/u", "systemd/s"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: root.appendingPathComponent(dir + "/cgroup.procs").path, contents: nil)
         }
+        func file(_ relative: String) -> String { root.appendingPathComponent(relative + "/cgroup.procs").path }
         let hybrid = "12:cpu,cpuacct:/\n8:pids:/system.slice/pier.service\n1:name=systemd:/system.slice/pier.service\n0::/system.slice/pier.service\n"
-        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: hybrid)
-            == root.appendingPathComponent("pids/system.slice/pier.service/cgroup.procs").path)
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: hybrid) == file("pids/system.slice/pier.service"))
         #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v2, selfCgroup: "0::/system.slice/pier.service\n")
-            == root.appendingPathComponent("system.slice/pier.service/cgroup.procs").path)
-        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "8:pids:/\n")
-            == root.appendingPathComponent("pids/cgroup.procs").path)
+            == file("system.slice/pier.service"))
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "8:pids:/\n") == file("pids"))
+        // v1 without a pids hierarchy of its own: the hybrid's unified one, else name=systemd.
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "3:cpu,pids:/x\n0::/u\n1:name=systemd:/s\n")
+            == file("unified/u"))
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "1:name=systemd:/s\n") == file("systemd/s"))
         // No such hierarchy, or its file is missing: nothing to write to.
-        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "0::/\n") == nil)
+        #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v1, selfCgroup: "4:memory:/\n") == nil)
         #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v2, selfCgroup: "0::/elsewhere\n") == nil)
     }
 
-    @Test("prime() moves this process into the cgroup it is in: nothing changes", .enabled(if: TestSupport.isRoot, "writing cgroup.procs needs root"))
+    @Test("prime() moves this process into the cgroup it is in: it happens, and nothing changes", .enabled(if: TestSupport.isRoot, "writing cgroup.procs needs root"))
     func primeIsANoOpMigration() async throws {
         let before = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
         let primer = CgroupMigrationPrimer()
-        let file = try #require(primer.procsFile)
         primer.prime()
         primer.prime()  // while one is under way: ignored
         #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { !primer.isPriming })
         #expect(!primer.isDisabled)
+        #expect(primer.migrations == 1)
         #expect(try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) == before)
-        let members = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
-        #expect(members.contains("\(getpid())"))
     }
 
-    @Test("prime() writes this process's pid; a cgroup.procs that cannot be written turns priming off; without one it does nothing")
-    func failureDisables() async throws {
+    @Test("prime() writes only to a cgroup.procs that lists this process; any failure turns it off")
+    func writesOnlyWhereItIs() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("primer-\(TestSupport.newID().prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        // What it writes, seen through a plain file standing in for cgroup.procs.
-        let file = dir.appendingPathComponent("cgroup.procs")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
-        let primer = CgroupMigrationPrimer(procsFile: file.path)
-        primer.prime()
-        #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { !primer.isPriming })
-        #expect(try String(contentsOf: file, encoding: .utf8) == "\(getpid())\n")
-        #expect(!primer.isDisabled)
+        func run(_ primer: CgroupMigrationPrimer) async {
+            primer.prime()
+            #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { !primer.isPriming })
+        }
+        // Plain files standing in for cgroup.procs: what it writes can be read back.
+        let mine = dir.appendingPathComponent("mine")
+        try Data("1\n\(getpid())\n".utf8).write(to: mine)
+        let primer = CgroupMigrationPrimer(locate: { mine.path })
+        await run(primer)
+        #expect(primer.migrations == 1 && !primer.isDisabled)
+        #expect(try String(contentsOf: mine, encoding: .utf8).hasPrefix("\(getpid())\n"))
+        await run(primer)
+        #expect(primer.migrations == 2)
 
-        let broken = CgroupMigrationPrimer(procsFile: dir.path)  // a directory: open for writing fails
-        broken.prime()
-        #expect(await TestSupport.waitUntil(timeout: .seconds(10)) { broken.isDisabled })
-        #expect(!broken.isPriming)
-        let none = CgroupMigrationPrimer(procsFile: nil)
-        none.prime()
-        #expect(!none.isPriming && !none.isDisabled)
+        // Not listed there (the agent was moved, or a namespace hides its real cgroup): no write, off.
+        let other = dir.appendingPathComponent("other")
+        try Data("1\n2\n".utf8).write(to: other)
+        let elsewhere = CgroupMigrationPrimer(locate: { other.path })
+        await run(elsewhere)
+        #expect(elsewhere.isDisabled && elsewhere.migrations == 0)
+        #expect(try String(contentsOf: other, encoding: .utf8) == "1\n2\n")
+        elsewhere.prime()  // off: does not start
+        #expect(!elsewhere.isPriming)
+
+        for locate in [{ dir.path }, { nil }] as [@Sendable () -> String?] {  // unwritable, none
+            let broken = CgroupMigrationPrimer(locate: locate)
+            await run(broken)
+            #expect(broken.isDisabled && broken.migrations == 0)
+        }
     }
 }

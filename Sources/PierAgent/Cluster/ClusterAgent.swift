@@ -121,8 +121,11 @@ public actor ClusterAgent {
                 heartbeatSeconds = max(0.05, w.heartbeatSeconds)
             case .assignments(let a):
                 trace("agent: assignments received")
-                // A task may be about to start: let the runtime begin what overlaps its preparation.
-                if a.tasks.contains(where: { $0.desiredState == .running }) { node.containers.anticipateStart() }
+                // A task new to this node is about to start: let the runtime begin what overlaps
+                // its preparation.
+                if a.tasks.contains(where: { $0.desiredState == .running && assigned[$0.taskID] == nil }) {
+                    node.containers.anticipateStart()
+                }
                 // One connection delivers in order; the generation only names the set in logs and on disk.
                 generation = a.generation
                 assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })

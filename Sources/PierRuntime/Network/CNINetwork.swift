@@ -278,7 +278,7 @@ public final class CNINetwork: Sendable {
             else { return }
             p.scheduled = Task.detached { [self] in
                 try? await Task.sleep(for: delay)
-                // Cancelled under the lock by a drain.
+                // A drain cancels it (and closes the pool, which `fillPool` checks too).
                 let due = pool.withLock { p -> Bool in
                     guard !Task.isCancelled else { return false }
                     p.scheduled = nil
