@@ -28,8 +28,9 @@ struct Pier: AsyncParsableCommand {
         }
         // `pier run`, the activation path, in its usual forms: without ArgumentParser's start-up.
         if let run = RunFastPath.parse(arguments) {
-            let status = await ContainerRun(options: run.options, client: run.client).execute()
-            Glibc.exit(status)
+            let command = ContainerRun(options: run.options, client: run.client)
+            if let status = command.executeWithoutSuspending() { exitProcess(status) }
+            exitProcess(await command.execute())
         }
         do {
             var command = try parseAsRoot(arguments)
@@ -77,3 +78,6 @@ enum GlobalOptions {
         return (String(argument[..<eq]), String(argument[argument.index(after: eq)...]))
     }
 }
+
+/// Ends the process with `status` (inside `Pier`, `exit` names ArgumentParser's `exit(withError:)`).
+private func exitProcess(_ status: Int32) -> Never { exit(status) }

@@ -30,6 +30,7 @@ struct RunFastPathTests {
             ["run", "--env-file", "/tmp/e", "--stop-signal", "SIGINT", "--health-cmd", "true", "--health-interval=5s", "img"],
             ["run", "--health-timeout", "2s", "--health-start-period", "1s", "img", "-"],
             ["run", "--cpus", "1e-1", "img"],
+            ["run", "img", "--", "---", "-=x"],  // after a `--`, anything goes
         ]
         for line in lines {
             let fast = try #require(RunFastPath.parse(line), "not read: \(line)")
@@ -46,6 +47,7 @@ struct RunFastPathTests {
             ["run", "--cpus", "half", "img"], ["run", "--pids-limit", "-1", "img"], ["run", "--health-retries", "2.5", "img"],
             ["run", "--name", "-x", "img"], ["run", "-e", "--rm", "img"], ["run", "--name=", "img"], ["run", "--", "img"],
             ["run", "--generate-completion-script", "bash"], ["ps"], ["image", "ls"],
+            ["run", "img", "cmd", "---"], ["run", "img", "-=x"], ["run", "img", "a", "---x", "--"],
         ]
         for line in lines { #expect(RunFastPath.parse(line) == nil, "\(line)") }
     }
@@ -53,7 +55,8 @@ struct RunFastPathTests {
     @Test("random command lines: whatever the fast parser reads, ArgumentParser reads the same")
     func randomLines() throws {
         var rng = SplitMix64(seed: 0x5eed)
-        let values = ["x", "a=b", "64m", "0.5", "2", "-1", "", "-", "--rm", "a b", "ü", "1:2/udp", "/a:/b:ro", "=", "12abc", "+3"]
+        let values = ["x", "a=b", "64m", "0.5", "2", "-1", "", "-", "--rm", "a b", "ü", "1:2/udp", "/a:/b:ro", "=", "12abc", "+3",
+                      "---x", "---", "-=x", "--=x", "-x=1", "--"]
         let names = RunFastPath.optionNames.sorted() + ["--bogus", "-x", "--", "-h", "-dv"]
         var read = 0
         for _ in 0..<3000 {

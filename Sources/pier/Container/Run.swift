@@ -108,18 +108,39 @@ struct ContainerRun {
     /// foreground, 0 with -d, 125 when pier or the agent failed (as docker run).
     func execute() async -> Int32 {
         do {
-            let request = try options.makeRequest(environment: ProcessInfo.processInfo.environment) { path in
-                try String(contentsOfFile: path, encoding: .utf8)
-            }
-            let endpoint = try client.endpoint()
+            let (request, endpoint) = try prepare()
             if !options.detach, case .unix(let path) = endpoint {
                 return try runDirect(socketPath: path, endpoint: endpoint, request: request)
             }
             return try await runThroughClient(request)
         } catch {
-            Output.printError("Error: \(error)\n")
-            return 125
+            return failed(error)
         }
+    }
+
+    /// `execute()` without leaving the calling thread, when it needs no async work: in the
+    /// foreground on a local socket (the activation path). nil: call `execute()`.
+    func executeWithoutSuspending() -> Int32? {
+        guard !options.detach else { return nil }
+        do {
+            let (request, endpoint) = try prepare()
+            guard case .unix(let path) = endpoint else { return nil }
+            return try runDirect(socketPath: path, endpoint: endpoint, request: request)
+        } catch {
+            return failed(error)
+        }
+    }
+
+    private func prepare() throws -> (ContainerCreateRequest, AgentEndpoint) {
+        let request = try options.makeRequest(environment: ProcessInfo.processInfo.environment) { path in
+            try String(contentsOfFile: path, encoding: .utf8)
+        }
+        return (request, try client.endpoint())
+    }
+
+    private func failed(_ error: any Error) -> Int32 {
+        Output.printError("Error: \(error)\n")
+        return 125
     }
 
     /// `-d`, or an agent that is not on a local socket: through the HTTP client.

@@ -9,8 +9,8 @@ import PierClient
 /// VALUE`, `--option=VALUE`, `-x VALUE` for the one-letter ones — into the same `RunOptions`,
 /// with `switch`es only (no dictionaries or closures: their generic metadata would cost
 /// runtime lookups again). Anything else (`--help`, an unknown option, a cluster like `-dit`,
-/// an option given twice where only one is kept, a value that is empty, starts with `-` or is
-/// not a number where one is needed, `--` before the image) returns nil, and ArgumentParser
+/// an option that takes one value given twice, a value that is empty, starts with `-` or is
+/// not a number where one is needed, `--` before the image, `---x` or `-=x` after it) returns nil, and ArgumentParser
 /// reads the command line as always, so its errors and help are unchanged.
 /// `RunFastPathTests` checks that both agree.
 enum RunFastPath {
@@ -106,9 +106,14 @@ enum RunFastPath {
             let argument = arguments[index]
             index += 1
             guard argument.hasPrefix("-"), argument != "-" else {
-                // The image; everything after it is the container's command, as given.
+                // The image; everything after it is the container's command, as given. Up to a
+                // `--`, ArgumentParser still refuses `---…` and `-=…` there.
+                let command = Array(arguments[index...])
+                for word in command.prefix(while: { $0 != "--" }) where word.hasPrefix("---") || word.hasPrefix("-=") {
+                    return nil
+                }
                 parsed.options.image = argument
-                parsed.options.command = Array(arguments[index...])
+                parsed.options.command = command
                 return parsed
             }
             var name = argument
