@@ -131,7 +131,7 @@ var targets: [Target] = [
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierClient", "PierAPI", "PierCoAP", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
     ]),
 ]
 

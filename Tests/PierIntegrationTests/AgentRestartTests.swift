@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PierAgent
 
 /// The agent can die at any moment: containers keep running, and the next agent adopts them.
 @Suite(.serialized)
@@ -64,6 +65,37 @@ struct AgentRestartTests {
         #expect(!agent.mountsBelowRoot().contains { $0.contains(id) }, "a mount of the exited container is left")
         #expect(try agent.ok("inspect", "brief").contains("\"exited\""))
         try agent.ok("rm", "brief")
+    }
+
+    /// A `--rm` container's record is deleted and its exit reported before its teardown runs; an
+    /// agent killed in between leaves a directory without a record, which the next agent tears
+    /// down: no mount, cgroup or directory is left. (The window is ~1.5 ms, so the state is made
+    /// by hand: the agent is killed while the container runs, its record is deleted, and the
+    /// container exits while no agent watches.)
+    @Test func removedContainerNotYetTornDownAtAKillIsTornDownByTheNextAgent() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        let id = try agent.ok("run", "-d", "--rm", "--network", "none", "--name", "brief", "test/busybox:1", "sh", "-c", "sleep 0.5")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let directory = agent.root.appendingPathComponent("containers/\(id)")
+        #expect(agent.mountsBelowRoot().contains { $0.contains(id) })
+        agent.kill9()
+        try AgentDatabase(path: agent.root.appendingPathComponent("agent.db")).delete(id)
+        let shim = agent.root.appendingPathComponent("containers/\(id)/init.pid")
+        for _ in 0..<100 where ContainerProbe.containerRuns(pidFile: shim) { usleep(20_000) }
+        #expect(!ContainerProbe.containerRuns(pidFile: shim), "the container did not exit")
+        #expect(FileManager.default.fileExists(atPath: directory.path))
+        try agent.start()
+        #expect(try agent.ok("ps", "-a", "-q").isEmpty)
+        #expect(!agent.mountsBelowRoot().contains { $0.contains(id) }, "the removed container's mount outlived the restart")
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/pier/\(id)"))
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = !FileManager.default.fileExists(atPath: directory.path)
+            if !gone { usleep(20_000) }
+        }
+        #expect(gone, "the removed container's directory outlived the restart")
     }
 
     /// The agent's pool of pre-connected network namespaces (`--network-pool`): filled after the
@@ -215,4 +247,14 @@ struct AgentRestartTests {
 private func initPID(_ inspect: String) throws -> Int? {
     let details = try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [[String: Any]]
     return details?.first?["pid"] as? Int
+}
+
+/// Whether the container whose init pid is in `pidFile` still runs.
+enum ContainerProbe {
+    static func containerRuns(pidFile: URL) -> Bool {
+        guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else { return false }
+        return kill(pid, 0) == 0
+    }
 }

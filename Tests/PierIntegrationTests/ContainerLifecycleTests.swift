@@ -12,17 +12,19 @@ struct ContainerLifecycleTests {
         #expect(r.status == 3)
         #expect(r.stdout == "out\n")
         #expect(r.stderr.contains("err"))
-        // --rm: nothing left behind.
+        // --rm: gone from the agent's state when pier returns…
         #expect(try agent.pier("ps", "-a", "-q").stdout.isEmpty)
-        #expect(agent.mountsBelowRoot().isEmpty)
-        // The directory goes in the background, right after the exit was reported.
+        // …and its mount and directory right after (torn down once the exit was reported).
         var leftovers: [String] = []
+        var mounts: [String] = []
         for _ in 0..<40 {
             leftovers = (try? FileManager.default.contentsOfDirectory(atPath: agent.root.appendingPathComponent("containers").path)) ?? []
-            if leftovers.isEmpty { break }
+            mounts = agent.mountsBelowRoot()
+            if leftovers.isEmpty && mounts.isEmpty { break }
             usleep(50_000)
         }
         #expect(leftovers.isEmpty)
+        #expect(mounts.isEmpty)
     }
 
     @Test func detachedContainerLogsStopAndRemove() throws {

@@ -264,17 +264,20 @@ actor ContainerManager {
     /// exit is visible at once, and the replacement a cluster agent starts for it does not queue
     /// behind its teardown. A marker file says the teardown is pending, so an agent killed
     /// meanwhile finishes it at its next start; `start` and `remove` cut the wait short.
+    ///
+    /// A `--rm` container that is not coming back is deleted from the database and its exit
+    /// reported at once (its name is free, `ps -a` no longer lists it); its teardown (mount,
+    /// network, cgroup, ~1.5 ms) and directory follow right after. An agent killed in between
+    /// finds a directory without a record at its next start and tears it down then (`adopt`).
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
         let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
-        // A --rm container that is not coming back is deleted in one transaction.
         let removeNow = r.config.autoRemove && !restart
-        let cleanupFirst = restart || removeNow
-        if cleanupFirst {
+        if restart {
             await cleanup(r.id)
             trace("exit: cleanup")
-        } else {
+        } else if !removeNow {
             FileManager.default.createFile(atPath: cleanupMarker(r.id).path, contents: nil)
         }
         let updated = removeNow ? nil : try? database.update(r.id) {
@@ -290,13 +293,17 @@ actor ContainerManager {
             restartDelays[r.id] = delay
             scheduleRestart(updated, after: delay)
         } else if removeNow {
-            try? removeFiles(r)
+            try? forget(r)
         }
         trace("exit: recorded")
         notifyChange()
         resumeWaiters(r.id, ContainerExit(exitCode: info.exitCode, error: info.error))
-        if r.config.autoRemove && !restart { exitCounts.removeValue(forKey: r.id) }
-        if !cleanupFirst {
+        if removeNow {
+            exitCounts.removeValue(forKey: r.id)
+            await cleanup(r.id)
+            trace("exit: cleanup")
+            removeDirectory(r.id)
+        } else if !restart {
             let id = r.id
             let teardown = Task {
                 try? await Task.sleep(for: .seconds(1))  // cancelled by awaitPendingCleanup
@@ -463,13 +470,23 @@ actor ContainerManager {
         try removeFiles(r)
     }
 
-    /// Forgets the container; its directory (upper layer, logs) is deleted in the background
-    /// so an attached `run --rm` answers as soon as the container is gone from the API.
+    /// Forgets the container and deletes its directory (upper layer, logs) in the background.
+    /// Its runtime state must be torn down already.
     private func removeFiles(_ r: ContainerRecord) throws {
+        try forget(r)
+        removeDirectory(r.id)
+    }
+
+    /// Deletes the container's directory in the background (an upper layer can be large).
+    private func removeDirectory(_ id: String) {
+        let dir = directory(id)
+        Task.detached(priority: .utility) { try? FileManager.default.removeItem(at: dir) }
+    }
+
+    /// Deletes the container's record and what the agent keeps about it in memory.
+    private func forget(_ r: ContainerRecord) throws {
         try database.delete(r.id)
         notifyChange()
-        let dir = directory(r.id)
-        Task.detached(priority: .utility) { try? FileManager.default.removeItem(at: dir) }
         generations.removeValue(forKey: r.id)
         restartDelays.removeValue(forKey: r.id)
         cpuSamples.removeValue(forKey: r.id)
