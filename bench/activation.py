@@ -11,13 +11,23 @@ each round, so drift of the machine hits every case alike):
   docker      `docker run --rm IMG /bin/true` (default bridge network)
 against a dockerd and a pier agent started here with their own data roots. Target: pier ≤ 1.5× runc.
 Raw samples go to bench/out/activation.json.
+
+--sched N: afterwards, N more rounds of `pier none` and `runc` under `perf record` with the scheduler's
+exec/exit tracepoints and connect(2) (system-wide, CLOCK_MONOTONIC), to show where a `pier run` spends
+its time: client start to connect, agent to shim, shim to runc, runc itself (against runc alone, in the
+same rounds), runc's exit to the shim's and to the client's. Needs `perf` (linux-perf).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
@@ -66,6 +76,8 @@ def main() -> int:
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker cases")
     parser.add_argument("--no-pier", action="store_true", help="skip the Pier cases")
     parser.add_argument("--no-bridge", action="store_true", help="skip the bridge-network cases")
+    parser.add_argument("--sched", type=int, default=0, metavar="N",
+                        help="then N rounds under perf's scheduler tracepoints: where a pier run's time goes")
     args = parser.parse_args()
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be ≥ 1 and --warmup ≥ 0")
@@ -126,6 +138,16 @@ def main() -> int:
                     c.error = str(e)
                 h.warn(f"docker cases fail: {e}")
 
+        if args.sched > 0:
+            none = next((c for c in cases if c.name == "pier none" and c.command and not c.error), None)
+            if none is None:
+                h.warn("--sched: no working `pier none` case, no timeline")
+            else:
+                try:
+                    info["sched"] = sched_timeline(work, none.command, cases[0].command, args.sched)
+                except h.BenchError as e:
+                    h.warn(f"--sched: {e}")
+
         if args.no_bridge:
             cases = [c for c in cases if c.name in ("runc", "pier none", "docker none")]
         total = args.warmup + args.runs
@@ -150,6 +172,98 @@ def main() -> int:
     return 0 if all(c.error is None for c in cases) else 1
 
 
+SCHED_EVENTS = ["sched:sched_process_exec", "sched:sched_process_exit", "syscalls:sys_enter_connect"]
+SCHED_LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)/(\d+)\s+(\d+\.\d+):\s+(\S+):\s?(.*)$")
+
+
+def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
+    """Runs `rounds` of pier (none) and runc alone under `perf record`; medians of each step, ms."""
+    if not shutil.which("perf"):
+        raise h.BenchError("--sched needs perf (apt-get install linux-perf)")
+    data = work / "sched.data"
+    perf = subprocess.Popen(["perf", "record", "-q", "-k", "mono", "-a", "-o", str(data)]
+                            + [a for e in SCHED_EVENTS for a in ("-e", e)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)  # perf is recording
+        for i in range(rounds):
+            for command in (pier_command, runc_command):
+                argv, env = command(10_000 + i)
+                h.timed(argv, env=env)
+    finally:
+        perf.send_signal(signal.SIGINT)
+        _, err = perf.communicate(timeout=60)
+    if perf.returncode not in (0, -signal.SIGINT) or not data.exists():
+        raise h.BenchError(f"perf record failed: {h.tail(err)}")
+    text = h.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,event,trace", "--ns"], timeout=300).stdout
+    events = []
+    for line in text.decode(errors="replace").splitlines():
+        m = SCHED_LINE.match(line)
+        if m:
+            events.append((float(m.group(4)), m.group(1).strip(), int(m.group(2)), m.group(5), m.group(6)))
+    steps: dict[str, list[float]] = {}
+    alone: list[float] = []
+    pier_path = str(h.pier_binary())
+    i = 0
+    while i < len(events):
+        t, comm, pid, event, rest = events[i]
+        i += 1
+        if not event.endswith("sched_process_exec"):
+            continue
+        name = rest.split(" ")[0].removeprefix("filename=")
+        if Path(name).name == "runc":  # runc alone: its exec to its exit
+            end = next((e[0] for e in events[i:] if e[3].endswith("sched_process_exit") and e[2] == pid
+                        and "group_dead=true" in e[4]), None)
+            if end:
+                alone.append((end - t) * 1000)
+            continue
+        if name != pier_path:
+            continue
+        marks: dict[str, float] = {}
+        j = i
+        while j < len(events):
+            t2, comm2, pid2, event2, rest2 = events[j]
+            j += 1
+            name2 = rest2.split(" ")[0].removeprefix("filename=")
+            if event2.endswith("sys_enter_connect") and pid2 == pid:
+                marks.setdefault("connect", t2)
+            elif event2.endswith("sched_process_exec") and Path(name2).name == "pier-shim":
+                marks.setdefault("shim", t2)
+            elif event2.endswith("sched_process_exec") and Path(name2).name == "runc" and "runc exec" not in marks:
+                marks["runc exec"] = t2
+                marks["runc pid"] = pid2
+            elif event2.endswith("sched_process_exit") and "runc pid" in marks and pid2 == marks["runc pid"] \
+                    and "group_dead=true" in rest2:
+                marks.setdefault("runc exit", t2)
+            elif event2.endswith("sched_process_exit") and "comm=pier-shim" in rest2 and "group_dead=true" in rest2:
+                marks.setdefault("shim exit", t2)
+            elif event2.endswith("sched_process_exit") and pid2 == pid and "group_dead=true" in rest2:
+                marks["client exit"] = t2
+                break
+        order = ["connect", "shim", "runc exec", "runc exit", "shim exit", "client exit"]
+        if all(k in marks for k in order):
+            points = [t] + [marks[k] for k in order]
+            labels = ["client start → connect", "connect → agent starts the shim", "shim → runc started",
+                      "runc (under pier)", "runc's exit → shim's exit", "shim's exit → client gone"]
+            for label, a, b in zip(labels, points, points[1:]):
+                steps.setdefault(label, []).append((b - a) * 1000)
+            steps.setdefault("total", []).append((marks["client exit"] - t) * 1000)
+        i = j
+    if not steps:
+        raise h.BenchError("perf recorded no complete pier run (are the sched tracepoints available?)")
+    return {"rounds": rounds, "steps_ms": steps, "runc_alone_ms": alone}
+
+
+def print_timeline(sched: dict) -> None:
+    rows = [[label, len(v), f"{h.median(v):.1f}"] for label, v in sched["steps_ms"].items()]
+    if sched["runc_alone_ms"]:
+        rows.append(["runc alone (same rounds)", len(sched["runc_alone_ms"]), f"{h.median(sched['runc_alone_ms']):.1f}"])
+    print()
+    print(f"Where `pier run --rm --network none IMG /bin/true` spends its time ({sched['rounds']} rounds under perf "
+          "sched tracepoints, medians):")
+    print(h.table(["step", "n", "ms"], rows))
+
+
 def report(cases: list[Case], info: dict, args) -> None:
     rows = [c.row() for c in cases]
     base = next((r for r in rows if r["name"] == "runc" and "median_ms" in r), None)
@@ -171,6 +285,9 @@ def report(cases: list[Case], info: dict, args) -> None:
     print()
     print(h.table(["case", "n", "median ms", "p90 ms", "min ms", "vs runc"], table_rows))
     print()
+    if "sched" in info:
+        print_timeline(info["sched"])
+        print()
     for line in failures:
         print(line)
     for r in rows:
