@@ -12,10 +12,17 @@ each round, so drift of the machine hits every case alike):
 against a dockerd and a pier agent started here with their own data roots. Target: pier ≤ 1.5× runc.
 Raw samples go to bench/out/activation.json.
 
+Every run starts after the machine was left alone for --gap seconds (default 0.1), as an activation on a
+gateway does: no case inherits the previous one's teardown (Docker's leaves kernel work behind that
+slows whatever runs next), and each pays what a start after a quiet spell costs (runc's move into its
+cgroup then waits for an RCU grace period, see CgroupMigrationPrimer). --gap 0 times the cases back to
+back instead.
+
 --sched N: afterwards, N more rounds of `pier none` and `runc` under `perf record` with the scheduler's
-exec/exit tracepoints and connect(2) (system-wide, CLOCK_MONOTONIC), to show where a `pier run` spends
-its time: client start to connect, agent to shim, shim to runc, runc itself (against runc alone, in the
-same rounds), runc's exit to the shim's and to the client's. Needs `perf` (linux-perf).
+exec and exit tracepoints (system-wide; no syscall tracepoints, which would slow every system call), to
+show where a `pier run` spends its time: client start to the shim's start (client and agent), shim to
+runc, runc itself (against runc alone, in the same rounds), runc's exit to the shim's and to the
+client's. Needs `perf` (linux-perf).
 """
 
 from __future__ import annotations
@@ -76,11 +83,13 @@ def main() -> int:
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker cases")
     parser.add_argument("--no-pier", action="store_true", help="skip the Pier cases")
     parser.add_argument("--no-bridge", action="store_true", help="skip the bridge-network cases")
+    parser.add_argument("--gap", type=float, default=0.1, metavar="SECONDS",
+                        help="idle time before every timed run (default 0.1; 0: back to back)")
     parser.add_argument("--sched", type=int, default=0, metavar="N",
                         help="then N rounds under perf's scheduler tracepoints: where a pier run's time goes")
     args = parser.parse_args()
-    if args.runs < 1 or args.warmup < 0:
-        parser.error("--runs must be ≥ 1 and --warmup ≥ 0")
+    if args.runs < 1 or args.warmup < 0 or args.gap < 0:
+        parser.error("--runs must be ≥ 1, --warmup ≥ 0 and --gap ≥ 0")
     h.require_root()
     h.install_signal_handlers()
     h.ensure_packages(with_docker=not args.no_docker)
@@ -144,7 +153,7 @@ def main() -> int:
                 h.warn("--sched: no working `pier none` case, no timeline")
             else:
                 try:
-                    info["sched"] = sched_timeline(work, none.command, cases[0].command, args.sched)
+                    info["sched"] = sched_timeline(work, none.command, cases[0].command, args.sched, args.gap)
                 except h.BenchError as e:
                     h.warn(f"--sched: {e}")
 
@@ -157,6 +166,7 @@ def main() -> int:
                 if case.error:
                     continue
                 argv, env = case.command(i)
+                time.sleep(args.gap)
                 try:
                     elapsed = h.timed(argv, env=env)
                 except h.BenchError as e:
@@ -165,6 +175,10 @@ def main() -> int:
                     continue
                 if i >= args.warmup:
                     case.samples.append(elapsed)
+            if i == args.warmup - 1 and any(c.name == "pier" and not c.error for c in cases):
+                # The agent fills its network pool a second after its first bridge start: measure
+                # a gateway that has been running, not the first second of one.
+                time.sleep(1.5)
     finally:
         h.with_cleanup(cleanups)
 
@@ -172,11 +186,11 @@ def main() -> int:
     return 0 if all(c.error is None for c in cases) else 1
 
 
-SCHED_EVENTS = ["sched:sched_process_exec", "sched:sched_process_exit", "syscalls:sys_enter_connect"]
+SCHED_EVENTS = ["sched:sched_process_exec", "sched:sched_process_exit"]
 SCHED_LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)/(\d+)\s+(\d+\.\d+):\s+(\S+):\s?(.*)$")
 
 
-def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
+def sched_timeline(work: Path, pier_command, runc_command, rounds: int, gap: float) -> dict:
     """Runs `rounds` of pier (none) and runc alone under `perf record`; medians of each step, ms."""
     if not shutil.which("perf"):
         raise h.BenchError("--sched needs perf (apt-get install linux-perf)")
@@ -189,6 +203,7 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
         for i in range(rounds):
             for command in (pier_command, runc_command):
                 argv, env = command(10_000 + i)
+                time.sleep(gap)
                 h.timed(argv, env=env)
     finally:
         perf.send_signal(signal.SIGINT)
@@ -225,9 +240,7 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
             t2, comm2, pid2, event2, rest2 = events[j]
             j += 1
             name2 = rest2.split(" ")[0].removeprefix("filename=")
-            if event2.endswith("sys_enter_connect") and pid2 == pid:
-                marks.setdefault("connect", t2)
-            elif event2.endswith("sched_process_exec") and Path(name2).name == "pier-shim":
+            if event2.endswith("sched_process_exec") and Path(name2).name == "pier-shim":
                 marks.setdefault("shim", t2)
             elif event2.endswith("sched_process_exec") and Path(name2).name == "runc" and "runc exec" not in marks:
                 marks["runc exec"] = t2
@@ -240,10 +253,10 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
             elif event2.endswith("sched_process_exit") and pid2 == pid and "group_dead=true" in rest2:
                 marks["client exit"] = t2
                 break
-        order = ["connect", "shim", "runc exec", "runc exit", "shim exit", "client exit"]
+        order = ["shim", "runc exec", "runc exit", "shim exit", "client exit"]
         if all(k in marks for k in order):
             points = [t] + [marks[k] for k in order]
-            labels = ["client start → connect", "connect → agent starts the shim", "shim → runc started",
+            labels = ["client start → agent starts the shim", "shim → runc started",
                       "runc (under pier)", "runc's exit → shim's exit", "shim's exit → client gone"]
             for label, a, b in zip(labels, points, points[1:]):
                 steps.setdefault(label, []).append((b - a) * 1000)
@@ -251,7 +264,7 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int) -> dict:
         i = j
     if not steps:
         raise h.BenchError("perf recorded no complete pier run (are the sched tracepoints available?)")
-    return {"rounds": rounds, "steps_ms": steps, "runc_alone_ms": alone}
+    return {"rounds": rounds, "gap_s": gap, "steps_ms": steps, "runc_alone_ms": alone}
 
 
 def print_timeline(sched: dict) -> None:
@@ -260,7 +273,7 @@ def print_timeline(sched: dict) -> None:
         rows.append(["runc alone (same rounds)", len(sched["runc_alone_ms"]), f"{h.median(sched['runc_alone_ms']):.1f}"])
     print()
     print(f"Where `pier run --rm --network none IMG /bin/true` spends its time ({sched['rounds']} rounds under perf "
-          "sched tracepoints, medians):")
+          f"sched tracepoints, each run after {sched['gap_s'] * 1000:.0f} ms idle, medians):")
     print(h.table(["step", "n", "ms"], rows))
 
 
@@ -279,7 +292,8 @@ def report(cases: list[Case], info: dict, args) -> None:
         table_rows.append([r["name"], len(r["samples_ms"]), f"{r['median_ms']:.1f}", f"{r['p90_ms']:.1f}",
                            f"{r['min_ms']:.1f}", f"{ratio:.2f}x" if ratio else "-"])
     print()
-    print(f"Activation, image present: /bin/true in busybox, {args.runs} runs per case after {args.warmup} warm-ups")
+    print(f"Activation, image present: /bin/true in busybox, {args.runs} runs per case after {args.warmup} warm-ups, "
+          + (f"each after {args.gap * 1000:.0f} ms idle" if args.gap else "back to back"))
     print(f"host: {info['kernel']} {info['machine']}, {info['cpus']} CPUs; {info.get('runc') or 'runc ?'}; "
           f"docker {info.get('docker', '-')}; pier {info.get('pier', '-')} (git {info.get('git') or '?'})")
     print()
@@ -298,7 +312,7 @@ def report(cases: list[Case], info: dict, args) -> None:
             else:
                 print(f"{r['name']}: no result, target ≤ {TARGET_RATIO}x runc not checked")
     path = h.write_json("activation", {"benchmark": "activation", "host": info, "runs": args.runs,
-                                       "warmup": args.warmup, "target_ratio_vs_runc": TARGET_RATIO, "cases": rows})
+                                       "warmup": args.warmup, "gap_s": args.gap, "target_ratio_vs_runc": TARGET_RATIO, "cases": rows})
     print(f"raw samples: {path}")
 
 
