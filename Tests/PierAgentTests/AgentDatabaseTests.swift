@@ -21,6 +21,8 @@ import Testing
         do {
             let db = try AgentDatabase(path: path)
             try db.insert(record("a1", name: "web"))
+            #expect(try db.isNameTaken("web"))
+            #expect(try !db.isNameTaken("web2") && !db.isNameTaken("WEB"))
             #expect(throws: AgentError.self) { try db.insert(record("a2", name: "web")) }
             try db.update("a1") { $0.restartCount = 3; $0.state = .exited }
         }

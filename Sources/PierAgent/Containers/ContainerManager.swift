@@ -169,11 +169,12 @@ actor ContainerManager {
     private static let adjectives = ["brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "steady", "swift", "tidy", "warm"]
     private static let nouns = ["anchor", "beacon", "buoy", "harbor", "jetty", "keel", "mast", "quay", "reef", "sail", "tide", "wharf"]
 
+    /// A generated name no container has. One indexed lookup per candidate, not a read of
+    /// every record: this is on the path of every start without `--name`.
     private func uniqueName() throws -> String {
-        let taken = Set(try database.all().map(\.name))
         for _ in 0..<100 {
             let n = "\(Self.adjectives.randomElement()!)_\(Self.nouns.randomElement()!)_\(Int.random(in: 0..<1000))"
-            if !taken.contains(n) { return n }
+            if try !database.isNameTaken(n) { return n }
         }
         return "pier_\(Self.newID().prefix(12))"
     }

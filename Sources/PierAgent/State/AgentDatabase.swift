@@ -50,6 +50,11 @@ final class AgentDatabase: Sendable {
         try queue.read { db in try ContainerRecord.fetchOne(db, key: id) }
     }
 
+    /// Whether a container has this name (an index lookup: the column is unique).
+    func isNameTaken(_ name: String) throws -> Bool {
+        try queue.read { db in try ContainerRecord.filter(Column("name") == name).fetchCount(db) > 0 }
+    }
+
     /// Inserts a new container; fails with a conflict if the name is taken.
     func insert(_ record: ContainerRecord) throws {
         try queue.write { db in
