@@ -28,9 +28,7 @@ struct Pier: AsyncParsableCommand {
         }
         // `pier run`, the activation path, in its usual forms: without ArgumentParser's start-up.
         if let run = RunFastPath.parse(arguments) {
-            let command = ContainerRun(options: run.options, client: run.client)
-            if let status = command.executeWithoutSuspending() { exitProcess(status) }
-            exitProcess(await command.execute())
+            exitProcess(await ContainerRun(options: run.options, client: run.client).execute())
         }
         do {
             var command = try parseAsRoot(arguments)

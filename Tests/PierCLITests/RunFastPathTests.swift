@@ -38,6 +38,16 @@ struct RunFastPathTests {
         }
     }
 
+    @Test("every name the random lines draw from is one the fast parser reads")
+    func optionNamesAreRead() {
+        // Else a name missing from `lookUp` would only ever be left to ArgumentParser, and the
+        // random comparison below would never exercise it.
+        for name in RunFastPath.optionNames {
+            let read = RunFastPath.parse(["run", name, "img"]) ?? RunFastPath.parse(["run", name, "1", "img"])
+            #expect(read != nil, "\(name)")
+        }
+    }
+
     @Test("what it does not read is left to ArgumentParser")
     func leftToArgumentParser() {
         let lines: [[String]] = [

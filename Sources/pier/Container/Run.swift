@@ -105,27 +105,16 @@ struct ContainerRun {
     var client: ClientSettings
 
     /// Runs the container; returns the exit status for pier: the container's in the
-    /// foreground, 0 with -d, 125 when pier or the agent failed (as docker run).
-    func execute() async -> Int32 {
+    /// foreground, 0 with -d, 125 when pier or the agent failed (as docker run). It runs on the
+    /// caller's executor, so a foreground run on a local socket (the activation path, all
+    /// synchronous) never leaves the calling thread.
+    nonisolated(nonsending) func execute() async -> Int32 {
         do {
             let (request, endpoint) = try prepare()
             if !options.detach, case .unix(let path) = endpoint {
                 return try runDirect(socketPath: path, endpoint: endpoint, request: request)
             }
             return try await runThroughClient(request)
-        } catch {
-            return failed(error)
-        }
-    }
-
-    /// `execute()` without leaving the calling thread, when it needs no async work: in the
-    /// foreground on a local socket (the activation path). nil: call `execute()`.
-    func executeWithoutSuspending() -> Int32? {
-        guard !options.detach else { return nil }
-        do {
-            let (request, endpoint) = try prepare()
-            guard case .unix(let path) = endpoint else { return nil }
-            return try runDirect(socketPath: path, endpoint: endpoint, request: request)
         } catch {
             return failed(error)
         }
