@@ -215,20 +215,20 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int, gap: flo
     for line in text.decode(errors="replace").splitlines():
         m = SCHED_LINE.match(line)
         if m:
-            events.append((float(m.group(4)), m.group(1).strip(), int(m.group(2)), m.group(5), m.group(6)))
+            events.append((float(m.group(4)), int(m.group(2)), m.group(5), m.group(6)))
     steps: dict[str, list[float]] = {}
     alone: list[float] = []
     pier_path = str(h.pier_binary())
     i = 0
     while i < len(events):
-        t, comm, pid, event, rest = events[i]
+        t, pid, event, rest = events[i]
         i += 1
         if not event.endswith("sched_process_exec"):
             continue
         name = rest.split(" ")[0].removeprefix("filename=")
         if Path(name).name == "runc":  # runc alone: its exec to its exit
-            end = next((e[0] for e in events[i:] if e[3].endswith("sched_process_exit") and e[2] == pid
-                        and "group_dead=true" in e[4]), None)
+            end = next((e[0] for e in events[i:] if e[2].endswith("sched_process_exit") and e[1] == pid
+                        and "group_dead=true" in e[3]), None)
             if end:
                 alone.append((end - t) * 1000)
             continue
@@ -237,7 +237,7 @@ def sched_timeline(work: Path, pier_command, runc_command, rounds: int, gap: flo
         marks: dict[str, float] = {}
         j = i
         while j < len(events):
-            t2, comm2, pid2, event2, rest2 = events[j]
+            t2, pid2, event2, rest2 = events[j]
             j += 1
             name2 = rest2.split(" ")[0].removeprefix("filename=")
             if event2.endswith("sched_process_exec") and Path(name2).name == "pier-shim":

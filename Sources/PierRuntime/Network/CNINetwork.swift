@@ -245,7 +245,7 @@ public final class CNINetwork: Sendable {
         var ready: [PooledNamespace] = []
         /// Slots taken by setups in progress and by namespaces on their way back from containers.
         var pending = 0
-        /// The refill that waits for the pool to be idle (`refillPool(after:)`).
+        /// The refill `refillPool(after:)` scheduled, until it starts.
         var scheduled: Task<Void, Never>?
         var closed = false
 
