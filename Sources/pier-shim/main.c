@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -338,6 +339,9 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) fail_before_start("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
     if (chdir("/") != 0) shim_log("chdir /: %s", strerror(errno));
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) shim_log("ignoring SIGPIPE: %s", strerror(errno));
+    /* The agent keeps its own files private (umask 077); runc makes mount points and files the
+       container sees, which need the usual 022. */
+    umask(022);
 
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull_fd < 0) fail_before_start("open /dev/null: %s", strerror(errno));

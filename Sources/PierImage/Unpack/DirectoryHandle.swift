@@ -66,6 +66,8 @@ final class DirectoryHandle {
                 guard create else { throw .missing(shown) }
                 let r = name.withCString { mkdirat(parent, $0, 0o755) }
                 if r != 0 && errno != EEXIST { throw .system("mkdir \(shown)", errno) }
+                // A parent the layer does not list gets 0755 whatever the daemon's umask (077).
+                if r == 0 { _ = name.withCString { fchmodat(parent, $0, 0o755, 0) } }
             case ELOOP, ENOTDIR:
                 var st = stat()
                 let isLink = name.withCString { fstatat(parent, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0

@@ -107,6 +107,7 @@ struct EntryExtractor {
         let existing = tree.fileType(in: parent, path.name)
         if existing != S_IFDIR {
             try removeExisting(in: parent, path.name, shown: shown)
+            // Its mode is applied when the layer is done (`applyMetadata`), whatever the umask.
             if path.name.withCString({ mkdirat(parent, $0, 0o755) }) != 0 {
                 throw .io(layer: layer, entry: shown, message: "mkdir: \(String(cString: strerror(errno)))")
             }

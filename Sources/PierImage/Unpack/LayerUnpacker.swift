@@ -48,7 +48,8 @@ public struct LayerUnpacker: Sendable {
     public func unpack(blob: URL, layer: Descriptor, diffID: Digest?, into destination: URL) throws(UnpackError) -> Result {
         let parent = destination.deletingLastPathComponent()
         let temp = parent.appendingPathComponent(".tmp-unpack-\(AtomicFile.randomSuffix())")
-        guard mkdir(temp.path, 0o755) == 0 else {
+        // chmod after mkdir: the daemon's umask (077) must not reach what containers see.
+        guard mkdir(temp.path, 0o755) == 0, chmod(temp.path, 0o755) == 0 else {
             throw .io(layer: layer.digest, entry: "", message: "cannot create \(temp.path): \(String(cString: strerror(errno)))")
         }
         do throws(UnpackError) {

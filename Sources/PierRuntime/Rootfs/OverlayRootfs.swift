@@ -32,6 +32,8 @@ public struct OverlayRootfs: Sendable {
         for dir in [upper, work, target] + (layers.isEmpty ? [emptyLower] : []) {
             try fm.makeDirectory(dir)
         }
+        // The root directory a container sees is the upper one's: 0755, whatever the daemon's umask (077).
+        for dir in [upper, target] + (layers.isEmpty ? [emptyLower] : []) { chmod(dir.path, 0o755) }
         for layer in layers where !fm.fileExists(atPath: layer.path) {
             throw RootfsError.layerMissing(path: layer.path)
         }

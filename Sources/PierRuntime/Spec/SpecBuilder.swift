@@ -115,7 +115,8 @@ public struct SpecBuilder: Sendable {
 
         let process = RuntimeSpec.Process(
             terminal: false,
-            user: RuntimeSpec.User(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids),
+            user: RuntimeSpec.User(
+                uid: user.uid, gid: user.gid, umask: Self.containerUmask, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids),
             args: args,
             env: Self.environment(image: image.env, user: options.env, hostname: host),
             cwd: cwd,
@@ -198,7 +199,7 @@ public struct SpecBuilder: Sendable {
         if let workdir, !workdir.isEmpty { process.cwd = workdir }
         if let user {
             process.user = RuntimeSpec.User(
-                uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids)
+                uid: user.uid, gid: user.gid, umask: containerUmask, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids)
             if let bounding = base.capabilities?.bounding {
                 process.capabilities =
                     user.uid == 0
@@ -208,6 +209,10 @@ public struct SpecBuilder: Sendable {
         }
         return process
     }
+
+    /// The umask of a container's processes: Docker's 022, stated, because the agent itself runs
+    /// with 077 and runc would otherwise pass that on.
+    public static let containerUmask: UInt32 = 0o022
 
     static func nodeHostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

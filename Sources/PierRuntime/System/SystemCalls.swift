@@ -105,6 +105,8 @@ enum SystemCalls {
             .appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError.cannotWrite(url.path, errorString(errno)) }
+        // Exactly `mode`: the daemon's umask (077) must not hide /etc/hosts from a container's users.
+        fchmod(fd, mode)
         var ok = data.withUnsafeBytes { buffer -> Bool in
             guard let base = buffer.baseAddress else { return true }
             var offset = 0
