@@ -4,6 +4,9 @@ import PackageDescription
 // Targets, each with one job. The data path reads top to bottom:
 // client → API → agent → image store / runtime → runc.
 var targets: [Target] = [
+    // Who may call what: roles, the route tables of every server, what a container may ask for.
+    // No dependencies: every server and the client share it.
+    .target(name: "PierAccess"),
     // OCI image-spec types, digests, the content store and image references. No networking.
     .target(name: "PierOCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
     // libarchive, for reading (and writing) layer tarballs: gzip, zstd, plain tar.
@@ -13,10 +16,10 @@ var targets: [Target] = [
     // OCI runtime-spec generation, runc, the shim, overlayfs, cgroups, CNI networking.
     .target(name: "PierRuntime", dependencies: ["PierOCI"]),
     // Wire types of the agent's HTTP API, shared by server and client.
-    .target(name: "PierAPI", dependencies: []),
+    .target(name: "PierAPI", dependencies: ["PierAccess"]),
     // The device agent: state in SQLite, container supervision, the HTTP API.
     .target(name: "PierAgent", dependencies: [
-        "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry", "PierCoAPAPI",
+        "PierAccess", "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry", "PierCoAPAPI",
         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -30,11 +33,12 @@ var targets: [Target] = [
     ]),
     // Cluster model shared by manager and agent: nodes, services, tasks, the scheduler and the
     // reconciler's decisions, as pure functions over a snapshot. No I/O.
-    .target(name: "PierCluster", dependencies: ["PierAPI"]),
+    .target(name: "PierCluster", dependencies: ["PierAPI", "PierAccess"]),
     // Compose files (compose-spec, with Swarm's `deploy:` section) → service specs.
     .target(name: "PierStack", dependencies: ["PierCluster", .product(name: "Yams", package: "Yams")]),
     // The cluster CA, node certificates, join tokens and the mutual-TLS configurations.
     .target(name: "PierPKI", dependencies: [
+        "PierAccess",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -61,7 +65,7 @@ var targets: [Target] = [
     // The Edge Manager: cluster state behind a StateStore (SQLite), the API, agent sessions,
     // the reconcile loop that applies PierCluster's decisions, and the registry mount.
     .target(name: "PierManager", dependencies: [
-        "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
+        "PierAccess", "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -71,7 +75,7 @@ var targets: [Target] = [
     ]),
     // The client library behind the CLI: HTTP over a unix socket, output formatting.
     .target(name: "PierClient", dependencies: [
-        "PierAPI", "PierOCI", "PierImage", "PierCluster", "PierPKI",
+        "PierAccess", "PierAPI", "PierOCI", "PierImage", "PierCluster", "PierPKI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -84,7 +88,7 @@ var targets: [Target] = [
     // static Swift runtime the exported symbol table and its relocations were 1.1 MB and 3.3 MB the
     // loader had to map and apply at every start (agent resident memory, client start-up time).
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierManager", "PierAPI", "PierOCI", "PierCluster",
+        "PierClient", "PierAgent", "PierManager", "PierAccess", "PierAPI", "PierOCI", "PierCluster", "PierPKI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], linkerSettings: [
         // Release only: a debug build links the shared Swift runtime, and a non-PIE executable
@@ -110,11 +114,12 @@ var targets: [Target] = [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
+    .testTarget(name: "PierAccessTests", dependencies: ["PierAccess"]),
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
     .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
-    .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI"]),
-    .testTarget(name: "PierManagerTests", dependencies: ["PierManager", "PierCluster", "PierAPI"]),
+    .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI", "PierAccess", "PierPKI", "PierCluster"]),
+    .testTarget(name: "PierManagerTests", dependencies: ["PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry"]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
     .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PierAccess
 import PierAPI
 import PierCoAPAPI
 import PierOCI
@@ -28,8 +29,11 @@ public struct Agent: Sendable {
                 node.logger.info("joined the cluster at \(address) as node \(identity.nodeID)")
             }
         }
-        let router = Router(context: BasicRequestContext.self)
-        node.addRoutes(to: router)
+        let router = Self.localRouter(node: node)
+        let trust: NodeTrust?
+        do { trust = membership.isJoined ? try NodeTrust(membership: membership) : nil } catch {
+            throw AgentError.failed("cannot load this node's cluster identity from \(membership.directory.path): \(error)")
+        }
         let coap = try configuration.coap.map { options in
             (options.address, ConstrainedInterface(
                 backend: AgentConstrainedBackend(containers: node.containers), keys: try CoAPAccessKeys.load(options.keysPath), logger: node.logger))
@@ -37,18 +41,23 @@ public struct Agent: Sendable {
         try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
             let tcp = configuration.listen.filter { $0.hasPrefix("tcp://") }
-            for app in try Self.unixApplications(configuration.listen.filter { !$0.hasPrefix("tcp://") }, router: router, serverName: "pier-agent", logger: node.logger) {
+            for app in try Self.unixApplications(
+                configuration.listen.filter { !$0.hasPrefix("tcp://") }, router: router, serverName: "pier-agent",
+                group: configuration.socketGroup, logger: node.logger
+            ) {
                 group.addTask { try await app.runService() }
             }
-            for app in try Self.directApplications(tcp, node: node, membership: membership) {
+            for app in try Self.directApplications(tcp, node: node, trust: trust) {
                 group.addTask { try await app.runService() }
             }
-            if membership.isJoined {
+            if let trust {
                 await node.containers.setImageFetcher { reference in try await node.fetchFromManager(reference, membership: membership) }
+                let transport = WebSocketSessionTransport(membership: membership, trust: trust, logger: node.logger)
                 let agent = ClusterAgent(
                     node: node, configuration: .init(hostname: cluster?.hostname ?? ProcessInfo.processInfo.hostName, devices: cluster?.devices ?? []),
-                    transport: WebSocketSessionTransport(membership: membership, logger: node.logger),
-                    fetchImage: { reference in try await node.fetchFromManager(reference, membership: membership) })
+                    transport: transport,
+                    fetchImage: { reference in try await node.fetchFromManager(reference, membership: membership) },
+                    onTrust: { update in await transport.apply(update) })
                 group.addTask { try await agent.run() }
             }
             node.logger.info("pier agent ready", metadata: ["dataRoot": "\(configuration.dataRoot.path)", "listen": "\(configuration.listen)"])
@@ -57,9 +66,11 @@ public struct Agent: Sendable {
         } }
     }
 
-    /// One Hummingbird application per `unix://PATH` address, serving `router`.
+    /// One Hummingbird application per `unix://PATH` address, serving `router`. Each socket is
+    /// mode 0660, owned by root and by `group` when one is given (`--socket-group`), root's alone
+    /// otherwise; a missing parent directory is made 0755 so that the group can reach it.
     public static func unixApplications<Context: RequestContext>(
-        _ addresses: [String], router: Router<Context>, serverName: String, logger: Logger
+        _ addresses: [String], router: Router<Context>, serverName: String, group: UInt32? = nil, logger: Logger
     ) throws -> [Application<RouterResponder<Context>>] where Context.Source == ApplicationRequestContextSource {
         let fm = FileManager.default
         return try addresses.map { address in
@@ -67,11 +78,16 @@ public struct Agent: Sendable {
                 throw AgentError.invalid("--listen \(address): only unix://PATH is supported here")
             }
             let path = String(address.dropFirst("unix://".count))
-            try? fm.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? fm.createDirectory(
+                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
             if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
             return Application(
                 router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: serverName),
-                onServerRunning: { _ in chmod(path, 0o660) }, logger: logger)
+                onServerRunning: { _ in
+                    if let group { chown(path, uid_t.max, gid_t(group)) }
+                    chmod(path, 0o660)
+                }, logger: logger)
         }
     }
 
@@ -119,7 +135,12 @@ public final class AgentNode: Sendable {
         var logger = Logger(label: "pier.agent")
         logger.logLevel = ProcessInfo.processInfo.environment["PIER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let fm = FileManager.default
-        try fm.createDirectory(at: configuration.dataRoot, withIntermediateDirectories: true)
+        // What the daemon writes is its own: keys, databases, tokens, logs. Files containers see
+        // (layers, /etc/hosts, the rootfs) set their modes explicitly, and the shim gives runc 022.
+        umask(0o077)
+        do { try SecretFile.secureDirectory(configuration.dataRoot) } catch {
+            throw AgentError.failed("data root: \(error)")
+        }
         try fm.createDirectory(at: configuration.containersRoot, withIntermediateDirectories: true)
         let lock = try DataRootLock(configuration.dataRoot.appendingPathComponent("agent.lock"))
         do {
@@ -161,16 +182,18 @@ public final class AgentNode: Sendable {
     public var imageStore: ImageStore { images.service.images }
 
     /// Makes `reference` present locally: pulled from the cluster manager's registry over
-    /// mutual TLS unless the store already has it.
+    /// mutual TLS (the server must hold a manager's certificate) unless the store already has it.
     func fetchFromManager(_ reference: String, membership: ClusterMembership) async throws {
         if (try? await images.runnable(reference)) != nil { return }
         let identity = try membership.identity()
         let address = try ManagerAddress(parsing: try membership.managerAddress())
-        guard let url = URL(string: "https://\(address.urlHost):\(address.port)") else {
+        let tls = try ClientTLS(identity: identity, server: .manager)
+        guard let url = URL(string: "https://\(tls.serverName):\(address.port)") else {
             throw ClusterJoinError.unreachable("\(address.host):\(address.port)")
         }
         var settings = images.transfers.baseConfiguration()
-        settings.tlsConfiguration = try ClientTLS(identity: identity).configuration
+        settings.tlsConfiguration = tls.configuration
+        settings.dnsOverride = [tls.serverName: address.host]
         let client = try RegistryClient(baseURL: url, content: contentStore, images: imageStore, configuration: settings)
         do {
             let result = try await client.pull(reference)
@@ -211,17 +234,18 @@ public final class AgentNode: Sendable {
         return name + "@" + image.digest
     }
 
-    /// Adds the agent's API (`/v1/info`, `/v1/containers…`, `/v1/images…`) to `router`.
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    /// Adds the agent's API (`/v1/info`, `/v1/containers…`, `/v1/images…`) to `router`, whose
+    /// authorization middleware (`AccessPolicy.agentAPI`) sets the caller.
+    public func addRoutes<Context: RequestContext & CallerCarrying>(to router: Router<Context>) {
         server(Context.self).addRoutes(to: router)
     }
 
     /// Adds only the image API, for a manager that keeps images but runs no containers.
-    public func addImageRoutes<Context: RequestContext>(to router: Router<Context>) {
+    public func addImageRoutes<Context: RequestContext & CallerCarrying>(to router: Router<Context>) {
         server(Context.self).addImageRoutes(router.group("v1"))
     }
 
-    private func server<Context: RequestContext>(_: Context.Type) -> AgentServer<Context> {
+    private func server<Context: RequestContext & CallerCarrying>(_: Context.Type) -> AgentServer<Context> {
         let manager = containers, images = images, runtime = runtime, configuration = configuration
         return AgentServer<Context>(manager: manager, images: images, configuration: configuration) {
             let all = (try? await manager.list(all: true)) ?? []

@@ -24,6 +24,9 @@ public struct AgentConfiguration: Sendable {
     public var maxLayerBytes: Int64
     /// The CoAP interface for constrained clients, if one is served (`--coap`, `--coap-keys`).
     public var coap: CoAPInterfaceOptions?
+    /// The group whose members may use the unix sockets besides root (`--socket-group`): they
+    /// act as admin.
+    public var socketGroup: UInt32?
     /// Public keys images must be signed by (`--trust-key`); empty runs any image.
     public var trustedKeys: [TrustedKey] = []
     /// Layers a pull downloads at the same time (`--max-concurrent-downloads`).

@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOSSL
 import PierAgent
+import PierAccess
 import PierAPI
 import PierCluster
 import PierCoAPAPI
@@ -29,7 +30,7 @@ public struct ManagerService: Sendable {
         /// Validity of node certificates issued at join (rotated when a third is left).
         public var nodeCertificateValidity: TimeInterval
         /// The registry serves pulls to anyone who reaches the TCP port; pushes still need a
-        /// credential or a manager-role certificate.
+        /// credential or an admin or operator certificate.
         public var registryAnonymousPull = false
 
         public init(agent: AgentConfiguration, remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
@@ -59,59 +60,38 @@ public struct ManagerService: Sendable {
             if !trusted.isEmpty { try await node.requireSignature(pinned, trusted: trusted) }
             return pinned
         }
-        try FileManager.default.createDirectory(at: configuration.pkiDirectory, withIntermediateDirectories: true)
-        chmod(configuration.pkiDirectory.path, 0o700)
-        let ca = try ClusterCA.loadOrCreate(in: configuration.pkiDirectory.path)
-        let membership = Membership(ca: ca, manager: manager, nodeValidity: configuration.nodeCertificateValidity)
+        let names = Set(remotes.map(\.host) + configuration.advertise + [configuration.hostname, "localhost", "127.0.0.1"])
+        let membership = try await Membership(
+            directory: configuration.pkiDirectory, manager: manager, nodeValidity: configuration.nodeCertificateValidity,
+            serverNames: (
+                dns: names.filter { IPAddressText.isIP($0) == false && RandomIDText.isValidName($0) }.sorted(),
+                ips: names.filter { IPAddressText.isIP($0) }.sorted()))
         // The CoAP interface serves the cluster's services (CEMC), also under `pier up`.
         let coap = try configuration.agent.coap.map { options in
             (options.address, ConstrainedInterface(
                 backend: ManagerConstrainedBackend(manager: manager), keys: try CoAPAccessKeys.load(options.keysPath), logger: logger))
         }
 
-        // The local admin socket: everything, no certificate (file permissions guard it).
-        let local = Router(context: ManagerRequestContext.self)
-        if configuration.localWorker { node.addRoutes(to: local) } else { node.addImageRoutes(to: local) }
-        let registryAccess = RegistryAccessControl(manager: manager, anonymousPull: configuration.registryAnonymousPull)
-        ManagerRoutes(manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody).add(to: local)
+        let registryAccess = try await RegistryAccessControl(
+            manager: manager, keyFile: configuration.pkiDirectory.appendingPathComponent("registry-token.key"),
+            anonymousPull: configuration.registryAnonymousPull)
+        let parts = Parts(node: node, manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody, logger: logger)
+        let local = Self.localRouter(parts, localWorker: configuration.localWorker)
 
         try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
-            for app in try Agent.unixApplications(configuration.agent.listen, router: local, serverName: "pier-manager", logger: logger) {
+            for app in try Agent.unixApplications(
+                configuration.agent.listen, router: local, serverName: "pier-manager", group: configuration.agent.socketGroup, logger: logger
+            ) {
                 group.addTask { try await app.runService() }
             }
             if !remotes.isEmpty {
-                let names = Set(remotes.map(\.host) + configuration.advertise + [configuration.hostname, "localhost", "127.0.0.1"])
-                let identity = try ca.issueIdentity(
-                    nodeID: "manager-" + ca.clusterID.prefix(12), role: .manager,
-                    dnsNames: names.filter { IPAddressText.isIP($0) == false && RandomIDText.isValidName($0) }.sorted(),
-                    ipAddresses: names.filter { IPAddressText.isIP($0) }.sorted())
                 let trust = ClusterTrust(
-                    caCertificate: ca.certificate,
-                    isRevoked: { nodeID in await manager.isRemoved(nodeID) },
+                    anchors: membership.anchors,
+                    membership: { identity in await membership.refusal(for: identity) },
                     onRefusal: { logger.warning("TLS peer refused: \($0)") })
-                let tls = try ServerTLS(identity: identity, trust: trust)
-                let remote = Router(context: ManagerRequestContext.self)
-                remote.add(middleware: PeerAuthorization(tls: tls))
-                ManagerRoutes(manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody).add(to: remote)
-                SessionRoutes(manager: manager, membership: membership, logger: logger).add(to: remote)
-                // The registry agents pull service images from, and that admins push to
-                // (`skopeo copy`, `docker push`): with a cluster certificate (the middleware
-                // checked it; writes need a manager-role one), or with a bearer token from
-                // `/v1/registry/token` for a registry credential, or anonymously for pulls when
-                // the cluster allows it.
-                RegistryRoutes<ManagerRequestContext>(
-                    content: node.contentStore, images: node.imageStore,
-                    configuration: .init(
-                        authorize: { request, context, action in
-                            guard let peer = context.peer else { return await registryAccess.authorize(request, action: action) }
-                            if action.writes && peer.role != .manager {
-                                return .denied("node \(peer.nodeID) is a worker; pushing and deleting need a manager-role certificate")
-                            }
-                            return .allow
-                        },
-                        push: .init())
-                ).addRoutes(to: remote)
+                let tls = try ServerTLS(identity: membership.serving, trust: trust)
+                let remote = Self.remoteRouter(parts, tls: tls)
                 for address in remotes {
                     let app = Application(
                         router: remote,
@@ -124,6 +104,13 @@ public struct ManagerService: Sendable {
                 }
             }
             group.addTask { await manager.run() }
+            group.addTask {
+                // Renews the manager's own certificate in time and drops expired revocations.
+                while !Task.isCancelled {
+                    await membership.maintain()
+                    try? await Task.sleep(for: .seconds(5))
+                }
+            }
             if configuration.localWorker {
                 let nodeID = try await manager.localNodeID(hostname: configuration.hostname)
                 let agent = ClusterAgent(
@@ -133,11 +120,60 @@ public struct ManagerService: Sendable {
             }
             logger.info("pier manager ready", metadata: [
                 "dataRoot": "\(configuration.agent.dataRoot.path)", "listen": "\(configuration.agent.listen + configuration.remoteListen)",
-                "caFingerprint": "\(ca.fingerprint)",
+                "caFingerprint": "\(membership.caFingerprint)",
             ])
             try await group.next()
             group.cancelAll()
         } }
+    }
+}
+
+extension ManagerService {
+    /// What the manager's routers serve.
+    struct Parts: Sendable {
+        let node: AgentNode
+        let manager: Manager
+        let membership: Membership
+        let registry: RegistryAccessControl
+        let maxBody: Int
+        let logger: Logger
+    }
+
+    /// The local admin socket: an admin without a certificate (only root can open it). With `pier
+    /// up` it serves the agent's API too; with `pier manager` the agent's image routes.
+    static func localRouter(_ parts: Parts, localWorker: Bool) -> Router<ManagerRequestContext> {
+        let local = Router(context: ManagerRequestContext.self)
+        local.add(middleware: ManagerAuthorization(tls: nil, apis: [AccessPolicy.managerAPI, AccessPolicy.agentAPI]))
+        if localWorker { parts.node.addRoutes(to: local) } else { parts.node.addImageRoutes(to: local) }
+        ManagerRoutes(manager: parts.manager, membership: parts.membership, registry: parts.registry, maxBody: parts.maxBody).add(to: local)
+        return local
+    }
+
+    /// The TCP port: agents (join, session, renewal, the registry) and remote clients, each
+    /// route decided by `AccessPolicy.managerAPI` for the caller its certificate names.
+    static func remoteRouter(_ parts: Parts, tls: ServerTLS) -> Router<ManagerRequestContext> {
+        let remote = Router(context: ManagerRequestContext.self)
+        remote.add(middleware: ManagerAuthorization(tls: tls, apis: [AccessPolicy.managerAPI]))
+        ManagerRoutes(manager: parts.manager, membership: parts.membership, registry: parts.registry, maxBody: parts.maxBody).add(to: remote)
+        SessionRoutes(manager: parts.manager, membership: parts.membership, logger: parts.logger).add(to: remote)
+        // The registry agents pull service images from, and that admins and operators push to
+        // (`skopeo copy`, `docker push`): with a cluster certificate (decided per action by
+        // `AccessPolicy.registry`), or with a bearer token from `/v1/registry/token` for a
+        // registry credential, or anonymously for pulls when the cluster allows it.
+        let registryAccess = parts.registry
+        RegistryRoutes<ManagerRequestContext>(
+            content: parts.node.contentStore, images: parts.node.imageStore,
+            configuration: .init(
+                authorize: { request, context, action in
+                    guard let peer = context.peer else { return await registryAccess.authorize(request, action: action) }
+                    if let denied = AccessPolicy.authorizeRegistry(peer.caller, action: action.kind.rawValue) {
+                        return .denied(denied.reason)
+                    }
+                    return .allow
+                },
+                push: .init())
+        ).addRoutes(to: remote)
+        return remote
     }
 }
 

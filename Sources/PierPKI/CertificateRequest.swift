@@ -35,8 +35,17 @@ public struct CertificateRequest: Sendable {
         }
     }
 
-    /// Combines this request's key with the certificate the manager issued for it.
-    public func identity(certificate: Certificate, caCertificate: Certificate) throws -> NodeIdentity {
-        try NodeIdentity(key: key, certificate: certificate, caCertificate: caCertificate)
+    /// Combines this request's key with what the manager answered: the certificate and any
+    /// intermediate (PEM, in that order) and the roots to trust (PEM; `fallbackRoots` when it names none).
+    public func identity(certificatePEM: String, rootsPEM: String, fallbackRoots: [Certificate] = []) throws -> NodeIdentity {
+        let chain = try Certificate.all(pem: certificatePEM, what: "the issued certificate")
+        let roots = (try? Certificate.all(pem: rootsPEM, what: "the cluster CA")) ?? fallbackRoots
+        return try identity(certificate: chain[0], intermediates: Array(chain.dropFirst()), roots: roots)
+    }
+
+    /// Combines this request's key with the certificate the manager issued for it, the
+    /// intermediates to present beside it and the roots to trust.
+    public func identity(certificate: Certificate, intermediates: [Certificate] = [], roots: [Certificate]) throws -> NodeIdentity {
+        try NodeIdentity(key: key, certificate: certificate, intermediates: intermediates, roots: roots)
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PierAccess
 import SwiftASN1
 import X509
 
@@ -11,11 +12,15 @@ import Musl
 import Darwin
 #endif
 
-/// The cluster's certificate authority: a self-signed P-256 root that signs every node certificate.
+/// The cluster's certificate authority: a self-signed P-256 root that signs every node and client
+/// certificate.
 ///
 /// It lives on the manager only, as `ca.pem` and `ca-key.pem` (mode 0600) in its directory.
+/// Its path length allows one intermediate: the cross-signed certificate of the next CA while
+/// the cluster rotates to it (`pier ca rotate`).
 public struct ClusterCA: Sendable {
-    /// The subject common name of every cluster CA.
+    /// The subject common name of the first CA of a cluster; a rotation's new CA adds a suffix,
+    /// so that two generations never share a subject.
     public static let commonName = "pier-cluster-ca"
     /// How long a new CA is valid: ten years.
     public static let defaultValidity: TimeInterval = 10 * 365 * 24 * 3600
@@ -31,6 +36,10 @@ public struct ClusterCA: Sendable {
     public let clusterID: String
     /// SHA-256 of the DER CA certificate, lowercase hex; join tokens carry it.
     public let fingerprint: String
+    /// Certificates presented between what this CA issues and the roots peers trust: during a
+    /// rotation, this (new) CA cross-signed by the old one, so that peers still trusting only the
+    /// old root accept what the new one issued.
+    public var intermediates: [Certificate] = []
     let key: P256Key
 
     /// Wraps an existing CA certificate and its key, checking that they belong together.
@@ -51,6 +60,7 @@ public struct ClusterCA: Sendable {
     /// Creates a new CA with a fresh P-256 key, for a new cluster.
     public static func create(
         clusterID: String = RandomID.make(),
+        commonName: String = ClusterCA.commonName,
         validity: TimeInterval = ClusterCA.defaultValidity,
         now: Date = Date()
     ) throws -> ClusterCA {
@@ -70,7 +80,7 @@ public struct ClusterCA: Sendable {
             subject: name,
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 1))
                 Critical(KeyUsage(keyCertSign: true, cRLSign: true))
                 SubjectKeyIdentifier(hash: publicKey)
             },
@@ -79,10 +89,41 @@ public struct ClusterCA: Sendable {
         return try ClusterCA(certificate: certificate, privateKey: key)
     }
 
-    /// Loads `ca.pem` and `ca-key.pem` from `directory`.
-    public static func load(from directory: String) throws -> ClusterCA {
-        let certPath = PEMFile.path(directory, "ca.pem")
-        let keyPath = PEMFile.path(directory, "ca-key.pem")
+    /// The next generation of this CA, for a rotation: a new key and a subject of its own in the
+    /// same cluster, and its certificate cross-signed by this CA as its intermediate.
+    public func successor(validity: TimeInterval = ClusterCA.defaultValidity, now: Date = Date()) throws -> ClusterCA {
+        var next = try ClusterCA.create(
+            clusterID: clusterID, commonName: "\(Self.commonName)-\(RandomID.make(length: 8))", validity: validity, now: now)
+        next.intermediates = [try crossSign(next, now: now)]
+        return next
+    }
+
+    /// `next`'s subject and key, issued by this CA: a path from what `next` issues to this root.
+    /// It may sign only end-entity certificates and expires with whichever CA expires first.
+    public func crossSign(_ next: ClusterCA, now: Date = Date()) throws -> Certificate {
+        try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: next.certificate.publicKey,
+            notValidBefore: now - Self.clockSkewAllowance,
+            notValidAfter: min(certificate.notValidAfter, next.certificate.notValidAfter),
+            issuer: certificate.subject,
+            subject: next.certificate.subject,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: next.certificate.publicKey)
+                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: key.signer
+        )
+    }
+
+    /// Loads `NAME.pem` and `NAME-key.pem` (by default `ca.pem` and `ca-key.pem`) from `directory`.
+    public static func load(from directory: String, name: String = "ca") throws -> ClusterCA {
+        let certPath = PEMFile.path(directory, "\(name).pem")
+        let keyPath = PEMFile.path(directory, "\(name)-key.pem")
         let certificate: Certificate
         do {
             certificate = try Certificate(pemEncoded: try PEMFile.read(certPath))
@@ -113,22 +154,36 @@ public struct ClusterCA: Sendable {
         return ca
     }
 
-    /// Writes `ca.pem` (0644) and `ca-key.pem` (0600) into `directory`, each atomically.
-    public func save(to directory: String) throws {
-        try PEMFile.write(key.pem, to: PEMFile.path(directory, "ca-key.pem"), mode: PEMFile.privateMode)
-        try PEMFile.write(try certificate.pemString(), to: PEMFile.path(directory, "ca.pem"), mode: PEMFile.publicMode)
+    /// Writes `NAME-key.pem` (0600), then `NAME.pem` (0644), into `directory`, each atomically
+    /// (by default `ca-key.pem` and `ca.pem`).
+    public func save(to directory: String, name: String = "ca") throws {
+        try PEMFile.write(key.pem, to: PEMFile.path(directory, "\(name)-key.pem"), mode: PEMFile.privateMode)
+        try PEMFile.write(try certificate.pemString(), to: PEMFile.path(directory, "\(name).pem"), mode: PEMFile.publicMode)
     }
 
-    /// Issues a node certificate for the key in `csr`, after checking the request's signature.
+    /// Reads the certificates of a PEM file (a cross-signed intermediate, a bundle of roots).
+    public static func certificates(at path: String) throws -> [Certificate] {
+        try PEMFile.certificates(at: path)
+    }
+
+    /// Writes certificates to a PEM file atomically (0644).
+    public static func write(_ certificates: [Certificate], to path: String) throws {
+        try PEMFile.write(
+            try certificates.map { try $0.pemString() }.joined(separator: "\n") + "\n", to: path, mode: PEMFile.publicMode)
+    }
+
+    /// Issues a certificate for the key in `csr`, after checking the request's signature.
     ///
-    /// The subject comes from the arguments, never from the request: CN = `nodeID`,
-    /// OU = the role (`pier-worker`/`pier-manager`), O = the cluster id. The certificate is
-    /// good for both TLS server and client authentication, and names `dnsNames` and
-    /// `ipAddresses` (textual IPv4 or IPv6) in its subject alternative names.
+    /// The subject comes from the arguments, never from the request: CN = `subject` (a node id,
+    /// or `client-NAME`), OU = the role (`pier-worker`, `pier-manager`, `pier-admin`, …), O = the
+    /// cluster id. A node's certificate is good for TLS servers and clients and names its role's
+    /// server name (`pier-manager`, `pier-worker`), `pier-node`, and `dnsNames` and `ipAddresses`
+    /// (textual IPv4 or IPv6) in its subject alternative names; a client's is good for TLS
+    /// clients only, so it can never pose as a server of the cluster.
     public func issue(
         csr: CertificateSigningRequest,
-        nodeID: String,
-        role: NodeRole,
+        subject commonName: String,
+        role: Role,
         dnsNames: [String] = [],
         ipAddresses: [String] = [],
         validity: TimeInterval = ClusterCA.defaultNodeValidity,
@@ -140,41 +195,55 @@ public struct ClusterCA: Sendable {
         guard P256.Signing.PublicKey(csr.publicKey) != nil else {
             throw PKIError.unsupportedKey("\(csr.publicKey)")
         }
-        guard RandomID.isValidName(nodeID) else {
-            throw PKIError.invalidName("node id \"\(nodeID)\" must be 1–64 characters of a-z, A-Z, 0-9, '.', '_' or '-'")
+        guard RandomID.isValidName(commonName) else {
+            throw PKIError.invalidName("subject \"\(commonName)\" must be 1–64 characters of a-z, A-Z, 0-9, '.', '_' or '-'")
+        }
+        guard validity.isFinite, validity >= 1, validity <= Self.maxIssuedValidity else {
+            throw PKIError.invalidName("validity \(validity) s is outside 1 s to \(Int(Self.maxIssuedValidity / 86400)) days")
         }
         var names: [GeneralName] = []
-        for dns in dnsNames {
-            guard RandomID.isValidName(dns) else {
-                throw PKIError.invalidName("DNS name \"\(dns)\" must be 1–64 characters of a-z, A-Z, 0-9, '.', '_' or '-'")
+        if let serverName = role.serverName {
+            names += [.dnsName(serverName), .dnsName(Role.anyNodeServerName)]
+            for dns in dnsNames where dns != serverName && dns != Role.anyNodeServerName {
+                guard RandomID.isValidName(dns) else {
+                    throw PKIError.invalidName("DNS name \"\(dns)\" must be 1–64 characters of a-z, A-Z, 0-9, '.', '_' or '-'")
+                }
+                names.append(.dnsName(dns))
             }
-            names.append(.dnsName(dns))
-        }
-        for ip in ipAddresses {
-            guard let bytes = IPAddress.bytes(ip) else {
-                throw PKIError.invalidName("\"\(ip)\" is not an IPv4 or IPv6 address")
+            for ip in ipAddresses {
+                guard let bytes = IPAddress.bytes(ip) else {
+                    throw PKIError.invalidName("\"\(ip)\" is not an IPv4 or IPv6 address")
+                }
+                names.append(.ipAddress(ASN1OctetString(contentBytes: bytes[...])))
             }
-            names.append(.ipAddress(ASN1OctetString(contentBytes: bytes[...])))
+        } else if !dnsNames.isEmpty || !ipAddresses.isEmpty {
+            throw PKIError.invalidName("a \(role) certificate is a client's and names no hosts")
         }
         let subject = try DistinguishedName {
             OrganizationName(clusterID)
             OrganizationalUnitName(role.organizationalUnit)
-            CommonName(nodeID)
+            CommonName(commonName)
         }
         let issuerKeyID = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
+        // Never valid beyond the CA itself.
+        let notAfter = min(now + validity, certificate.notValidAfter)
         return try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
             publicKey: csr.publicKey,
             notValidBefore: now - Self.clockSkewAllowance,
-            notValidAfter: now + validity,
+            notValidAfter: notAfter,
             issuer: certificate.subject,
             subject: subject,
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                if role.isNode {
+                    try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                } else {
+                    try ExtendedKeyUsage([.clientAuth])
+                }
                 SubjectKeyIdentifier(hash: csr.publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: issuerKeyID)
                 if !names.isEmpty {
@@ -185,20 +254,24 @@ public struct ClusterCA: Sendable {
         )
     }
 
+    /// The longest validity the CA grants a node or client certificate: one year.
+    public static let maxIssuedValidity: TimeInterval = 366 * 24 * 3600
+
     /// Issues a certificate for a node's own key without a request: how the manager certifies itself.
     public func issueIdentity(
         nodeID: String,
-        role: NodeRole,
+        role: Role,
         dnsNames: [String] = [],
         ipAddresses: [String] = [],
         validity: TimeInterval = ClusterCA.defaultNodeValidity,
-        now: Date = Date()
+        now: Date = Date(),
+        roots: [Certificate]? = nil
     ) throws -> NodeIdentity {
         let request = try CertificateRequest.generate()
         let certificate = try issue(
-            csr: request.csr, nodeID: nodeID, role: role, dnsNames: dnsNames, ipAddresses: ipAddresses,
+            csr: request.csr, subject: nodeID, role: role, dnsNames: dnsNames, ipAddresses: ipAddresses,
             validity: validity, now: now)
-        return try request.identity(certificate: certificate, caCertificate: self.certificate)
+        return try request.identity(certificate: certificate, intermediates: intermediates, roots: roots ?? [self.certificate])
     }
 }
 

@@ -19,8 +19,8 @@ public enum PKIError: Error, Sendable, Equatable, CustomStringConvertible {
     case notANodeCertificate(String)
     /// The peer's certificate chain does not lead to the trusted cluster CA, is expired, or has the wrong role.
     case untrusted(String)
-    /// The node's certificate belongs to a node that was removed from the cluster.
-    case revoked(nodeID: String)
+    /// The certificate was revoked, or belongs to a node that was removed from the cluster.
+    case revoked(subject: String, reason: String)
 
     public var description: String {
         switch self {
@@ -42,8 +42,8 @@ public enum PKIError: Error, Sendable, Equatable, CustomStringConvertible {
             return "not a Pier node certificate: \(detail)"
         case .untrusted(let detail):
             return "peer certificate refused: \(detail)"
-        case .revoked(let nodeID):
-            return "node \(nodeID) was removed from the cluster; its certificate is refused. Join it again with a new token"
+        case .revoked(let subject, let reason):
+            return "the certificate of \(subject) is refused: \(reason)"
         }
     }
 }

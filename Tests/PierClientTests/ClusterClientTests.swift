@@ -102,14 +102,16 @@ struct ClusterClientTests {
 
     @Test func stacksTokensAndClusterInfo() async throws {
         let deployed = StackDeployResult(created: ["iot_web"], updated: ["iot_db"])
-        let tokens = JoinTokens(worker: "SWMTKN-1-ca-w", manager: "SWMTKN-1-ca-m")
+        let status = JoinTokenStatus(worker: Date(timeIntervalSince1970: 1_700_000_000))
+        let issued = JoinTokenIssued(role: .manager, token: "PIERTKN-1-ca-m")
         let info = ClusterInfo(clusterID: "c1", caFingerprint: "sha256:ab", nodes: 3, nodesReady: 2, services: 4, tasks: 9, version: "0.1.0")
         let (result, sent) = try await withManager({ request in
             switch (request.method, request.target) {
             case ("POST", "/v1/stacks/iot"): return .json(Self.managerJSON(deployed))
             case ("GET", "/v1/stacks"): return .json(#"[{"name":"iot","services":2}]"#)
             case ("DELETE", _): return .noContent
-            case (_, let t) where t.hasPrefix("/v1/join-tokens"): return .json(Self.managerJSON(tokens))
+            case ("GET", "/v1/join-tokens"): return .json(Self.managerJSON(status))
+            case ("POST", let t) where t.hasPrefix("/v1/join-tokens/rotate"): return .json(Self.managerJSON(issued))
             default: return .json(Self.managerJSON(info))
             }
         }) { client in
@@ -117,14 +119,14 @@ struct ClusterClientTests {
             let result = try await client.deployStack("iot", request)
             let stacks = try await client.listStacks()
             try await client.removeStack("iot")
-            let got = try await client.joinTokens()
+            let got = try await client.joinTokenStatus()
             let rotated = try await client.rotateJoinToken(role: .manager)
             let cluster = try await client.clusterInfo()
             return (result, stacks, got, rotated, cluster)
         }
         #expect(result.0 == deployed)
         #expect(result.1 == [StackSummary(name: "iot", services: 2)])
-        #expect(result.2 == tokens && result.3 == tokens)
+        #expect(result.2 == status && result.3 == issued)
         #expect(result.4 == info)
         #expect(sent.map { "\($0.method) \($0.target)" } == [
             "POST /v1/stacks/iot", "GET /v1/stacks", "DELETE /v1/stacks/iot", "GET /v1/join-tokens",

@@ -109,14 +109,17 @@ struct ClusterCommandLineTests {
         #expect(try WireCoding.decoder().decode([ClusterTask].self, from: Data(json.stdout.utf8)) == [task])
     }
 
-    @Test func joinTokenQuietAndRotate() throws {
-        let manager = try FakeAgent { _ in .json(#"{"worker":"SWMTKN-1-ca-w","manager":"SWMTKN-1-ca-m"}"#) }
+    /// Tokens are kept as hashes: every `join-token` makes a new one and shows it once.
+    @Test func joinTokenMakesANewTokenEachTime() throws {
+        let manager = try FakeAgent { request in
+            .json(request.target.hasSuffix("role=worker") ? #"{"role":"worker","token":"PIERTKN-1-ca-w"}"# : #"{"role":"manager","token":"PIERTKN-1-ca-m"}"#)
+        }
         defer { manager.stop() }
         let host = "unix://" + manager.socketPath
-        #expect(try PierBinary.run(["join-token", "-H", host, "-q", "worker"]).stdout == "SWMTKN-1-ca-w\n")
-        let rotated = try PierBinary.run(["join-token", "-H", host, "--rotate", "--manager-address", "10.0.0.1:4243", "manager"])
-        #expect(rotated.stdout.contains("pier agent --join tcp://10.0.0.1:4243 --token SWMTKN-1-ca-m\n"))
-        #expect(manager.requests.map(\.target) == ["/v1/join-tokens", "/v1/join-tokens/rotate?role=manager"])
+        #expect(try PierBinary.run(["join-token", "-H", host, "-q", "worker"]).stdout == "PIERTKN-1-ca-w\n")
+        let rotated = try PierBinary.run(["join-token", "-H", host, "--manager-address", "10.0.0.1:4243", "manager"])
+        #expect(rotated.stdout.contains("PIER_JOIN_TOKEN=PIERTKN-1-ca-m pier agent --join tcp://10.0.0.1:4243\n"))
+        #expect(manager.requests.map(\.target) == ["/v1/join-tokens/rotate?role=worker", "/v1/join-tokens/rotate?role=manager"])
     }
 
     @Test func serviceLogsAsksForTheTailAndPrintsBothStreams() throws {

@@ -153,18 +153,21 @@ struct ClusterListingTests {
         #expect(StackListing.members(of: "iot", in: [Self.web, member, Self.probe]).map(\.id) == [member.id])
     }
 
-    @Test func joinTokenInstructionsAsDocker() {
-        #expect(JoinTokenText.instructions(role: .worker, token: "SWMTKN-1-abc-def", managerAddress: nil) == """
-            To add a worker to this cluster, run the following command:
+    /// The token goes to the agent in its environment, never on its command line.
+    @Test func joinTokenInstructionsKeepTheTokenOffTheCommandLine() {
+        #expect(JoinTokenText.instructions(role: .worker, token: "PIERTKN-1-abc-def", managerAddress: nil) == """
+            A new worker join token; the previous one no longer admits anyone, and this one is not shown again.
+            To add a worker to this cluster, run the following command on it:
 
-                pier agent --join tcp://<manager-address> --token SWMTKN-1-abc-def
+                PIER_JOIN_TOKEN=PIERTKN-1-abc-def pier agent --join tcp://<manager-address>
 
+            or save the token in a file only root can read and pass --token-file FILE.
 
             """)
         #expect(JoinTokenText.instructions(role: .manager, token: "T", managerAddress: "10.0.0.1:4243")
-            .contains("pier agent --join tcp://10.0.0.1:4243 --token T"))
-        #expect(JoinTokenText.instructions(role: .manager, token: "T", managerAddress: "tcp://m:1").contains("--join tcp://m:1 "))
-        #expect(JoinTokenText.token(JoinTokens(worker: "W", manager: "M"), role: .manager) == "M")
+            .contains("PIER_JOIN_TOKEN=T pier agent --join tcp://10.0.0.1:4243\n"))
+        #expect(JoinTokenText.instructions(role: .manager, token: "T", managerAddress: "tcp://m:1").contains("--join tcp://m:1\n"))
+        #expect(!JoinTokenText.instructions(role: .manager, token: "T", managerAddress: nil).contains("--token T"))
     }
 
     @Test func prettyInspectPrintsGoDurationsAndFields() {

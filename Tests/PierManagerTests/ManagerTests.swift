@@ -43,7 +43,7 @@ import Testing
                     case .assignments(let a): self.received.withLock { $0.append(a) }
                     case .logsRequest(let r): self.logRequests.withLock { $0.append(r) }
                     case .logsCancel(let id): self.logCancels.withLock { $0.append(id) }
-                    case .welcome: break
+                    case .welcome, .trust: break
                     }
                 })
             session.withLock { $0 = token }

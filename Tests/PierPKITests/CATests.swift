@@ -3,6 +3,7 @@ import SwiftASN1
 import Foundation
 import Testing
 import X509
+import PierAccess
 @testable import PierPKI
 
 @Suite struct ClusterCATests {
@@ -12,7 +13,8 @@ import X509
         #expect(cert.subject == cert.issuer)
         #expect(cert.subjectValue(.RDNAttributeType.commonName) == "pier-cluster-ca")
         #expect(ca.clusterID == "cluster1")
-        #expect(try cert.extensions.basicConstraints == .isCertificateAuthority(maxPathLength: 0))
+        // One intermediate may sit below it: the cross-signed certificate of a rotation's new CA.
+        #expect(try cert.extensions.basicConstraints == .isCertificateAuthority(maxPathLength: 1))
         let usage = try #require(try cert.extensions.keyUsage)
         #expect(usage.keyCertSign && usage.cRLSign)
         #expect(cert.notValidAfter.timeIntervalSince(cert.notValidBefore) >= 10 * 365 * 24 * 3600)
@@ -24,7 +26,7 @@ import X509
         let ca = try ClusterCA.create(clusterID: "c1")
         let request = try CertificateRequest.generate(commonName: "admin")
         let csr = try CertificateRequest.parseCSR(pem: try request.pemString())
-        let cert = try ca.issue(csr: csr, nodeID: "node-7", role: .worker, dnsNames: ["gw7.local"], ipAddresses: ["10.0.0.7", "fd00::7"])
+        let cert = try ca.issue(csr: csr, subject: "node-7", role: .worker, dnsNames: ["gw7.local"], ipAddresses: ["10.0.0.7", "fd00::7"])
         let identity = try PeerIdentity(certificate: cert)
         #expect(identity.nodeID == "node-7")
         #expect(identity.role == .worker)
@@ -36,6 +38,9 @@ import X509
         #expect(eku.contains(.serverAuth) && eku.contains(.clientAuth))
         let san = try #require(try cert.extensions.subjectAlternativeNames)
         #expect(san.contains(.dnsName("gw7.local")))
+        // The role's server name, which clients check, and the one every node has.
+        #expect(san.contains(.dnsName("pier-worker")) && san.contains(.dnsName("pier-node")))
+        #expect(!san.contains(.dnsName("pier-manager")))
         #expect(san.contains(.ipAddress(ASN1OctetString(contentBytes: [10, 0, 0, 7]))))
         #expect(try cert.extensions.basicConstraints == .notCertificateAuthority)
         let lifetime = cert.notValidAfter.timeIntervalSince(cert.notValidBefore)
@@ -54,16 +59,16 @@ import X509
             signatureAlgorithm: honest.csr.signatureAlgorithm,
             signature: honest.csr.signature)
         #expect(throws: PKIError.csrSignatureInvalid) {
-            try ca.issue(csr: forged, nodeID: "n1", role: .worker)
+            try ca.issue(csr: forged, subject: "n1", role: .worker)
         }
     }
 
     @Test func badNamesAreRefused() throws {
         let ca = try ClusterCA.create()
         let request = try CertificateRequest.generate()
-        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, nodeID: "a/b", role: .worker) }
-        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, nodeID: "", role: .worker) }
-        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, nodeID: "n", role: .worker, ipAddresses: ["10.0.0"]) }
+        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, subject: "a/b", role: .worker) }
+        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, subject: "", role: .worker) }
+        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, subject: "n", role: .worker, ipAddresses: ["10.0.0"]) }
     }
 
     @Test func savesAndLoadsWithPrivateKeyModes() throws {
@@ -75,7 +80,7 @@ import X509
         #expect(loaded.fingerprint == ca.fingerprint)
         #expect(loaded.clusterID == ca.clusterID)
         // The loaded key still signs for this CA.
-        let cert = try loaded.issue(csr: try CertificateRequest.generate().csr, nodeID: "n1", role: .manager)
+        let cert = try loaded.issue(csr: try CertificateRequest.generate().csr, subject: "n1", role: .manager)
         #expect(ca.certificate.publicKey.isValidSignature(cert.signature, for: cert))
         #expect(try ClusterCA.loadOrCreate(in: dir.path).fingerprint == ca.fingerprint)
     }
@@ -98,15 +103,27 @@ import X509
 }
 
 @Suite struct NodeIdentityTests {
-    @Test func renewsWhenLessThanAThirdIsLeft() throws {
+    /// Renewal falls between 50 % and 80 % of a certificate's life, at a point that depends on the
+    /// certificate (so a fleet that joined together does not renew together) and that every check
+    /// of one certificate agrees on.
+    @Test func renewsBetweenHalfAndEightyPercentOfItsLife() throws {
         let ca = try ClusterCA.create()
         let now = Date()
-        let identity = try ca.issueIdentity(nodeID: "n1", role: .worker, now: now)
         let day: TimeInterval = 24 * 3600
-        #expect(!identity.needsRenewal(now: now))
-        #expect(!identity.needsRenewal(now: now + 59 * day))
-        #expect(identity.needsRenewal(now: now + 61 * day))
-        #expect(identity.needsRenewal(now: now + 91 * day))
+        var fractions: [Double] = []
+        for i in 0..<40 {
+            let identity = try ca.issueIdentity(nodeID: "n\(i)", role: .worker, now: now)
+            #expect(!identity.needsRenewal(now: now))
+            #expect(!identity.needsRenewal(now: now + 44.9 * day))
+            #expect(identity.needsRenewal(now: now + 72.1 * day))
+            #expect(identity.needsRenewal(now: now + 91 * day))
+            let fraction = identity.renewalTime.timeIntervalSince(now) / (90 * day)
+            #expect(fraction >= 0.5 && fraction <= 0.8, "renewal at \(fraction) of the life")
+            #expect(identity.renewalTime == identity.renewalTime, "one certificate, one renewal time")
+            fractions.append(fraction)
+        }
+        // Spread, not one point for everyone.
+        #expect((fractions.max() ?? 0) - (fractions.min() ?? 0) > 0.1)
     }
 
     /// The CA backdates certificates by its clock-skew allowance (5 min); that margin must not
@@ -117,8 +134,8 @@ import X509
         let identity = try ca.issueIdentity(nodeID: "n1", role: .worker, validity: 30, now: now)
         #expect(abs(identity.validity - 30) < 1.5)
         #expect(!identity.needsRenewal(now: now))
-        #expect(!identity.needsRenewal(now: now + 18))
-        #expect(identity.needsRenewal(now: now + 22))
+        #expect(!identity.needsRenewal(now: now + 14.9))
+        #expect(identity.needsRenewal(now: now + 24.1))
     }
 
     @Test func savesLoadsAndParsesItsIdentity() throws {
@@ -140,15 +157,73 @@ import X509
         let ca = try ClusterCA.create()
         let identity = try ca.issueIdentity(nodeID: "n1", role: .worker)
         #expect(throws: PKIError.self) {
-            try NodeIdentity(privateKey: P256.Signing.PrivateKey(), certificate: identity.certificate, caCertificate: ca.certificate)
+            try NodeIdentity(privateKey: P256.Signing.PrivateKey(), certificate: identity.certificate, roots: [ca.certificate])
         }
         let other = try ClusterCA.create()
         let request = try CertificateRequest.generate()
-        let certificate = try ca.issue(csr: request.csr, nodeID: "n2", role: .worker)
+        let certificate = try ca.issue(csr: request.csr, subject: "n2", role: .worker)
         #expect(throws: PKIError.self) {
-            try request.identity(certificate: certificate, caCertificate: other.certificate)
+            try request.identity(certificate: certificate, roots: [other.certificate])
         }
-        #expect(try request.identity(certificate: certificate, caCertificate: ca.certificate).nodeID == "n2")
+        #expect(try request.identity(certificate: certificate, roots: [ca.certificate]).nodeID == "n2")
     }
 }
 
+
+@Suite struct ClientCertificateTests {
+    @Test func aClientCertificateNamesItsRoleAndCanNeverServe() throws {
+        let ca = try ClusterCA.create(clusterID: "c1")
+        for role in [Role.admin, .operator, .readonly] {
+            let request = try CertificateRequest.generate()
+            let cert = try ca.issue(csr: request.csr, subject: "client-ops", role: role, validity: 3600)
+            let identity = try PeerIdentity(certificate: cert)
+            #expect(identity.role == role && identity.nodeID == "client-ops")
+            #expect(cert.subjectValue(.RDNAttributeType.organizationalUnitName) == "pier-\(role.rawValue)")
+            let eku = try #require(try cert.extensions.extendedKeyUsage)
+            #expect(eku.contains(.clientAuth) && !eku.contains(.serverAuth), "a client certificate must not be good for servers")
+            #expect(try cert.extensions.subjectAlternativeNames == nil)
+        }
+        // A client names no hosts.
+        let request = try CertificateRequest.generate()
+        #expect(throws: PKIError.self) { try ca.issue(csr: request.csr, subject: "client-x", role: .admin, dnsNames: ["pier-manager"]) }
+    }
+
+    @Test func validityHasARangeAndNeverOutlivesTheCA() throws {
+        let ca = try ClusterCA.create(validity: 3600)
+        let request = try CertificateRequest.generate()
+        for bad in [0, -1, .infinity, .nan, 400 * 86400.0] as [TimeInterval] {
+            #expect(throws: PKIError.self, "validity \(bad)") { try ca.issue(csr: request.csr, subject: "n", role: .worker, validity: bad) }
+        }
+        let cert = try ca.issue(csr: request.csr, subject: "n", role: .worker, validity: 300 * 86400)
+        #expect(cert.notValidAfter <= ca.certificate.notValidAfter)
+    }
+}
+
+@Suite struct CrossSigningTests {
+    /// What a CA rotation relies on: a certificate of the new CA, presented with the new CA
+    /// cross-signed by the old one, is accepted by peers that trust only the old root, by peers
+    /// that trust only the new one, and by peers that trust both.
+    @Test func aCertificateOfTheNewCAIsAcceptedUnderEitherRoot() async throws {
+        let old = try ClusterCA.create(clusterID: "c1")
+        let new = try old.successor()
+        #expect(new.clusterID == "c1" && new.certificate.subject != old.certificate.subject)
+        #expect(new.intermediates.count == 1)
+        let identity = try new.issueIdentity(nodeID: "n1", role: .worker, roots: [new.certificate, old.certificate])
+        #expect(identity.intermediates == new.intermediates)
+        for roots in [[old.certificate], [new.certificate], [new.certificate, old.certificate]] {
+            let trust = ClusterTrust(anchors: TrustAnchors(roots: roots))
+            let (peer, chain) = try await trust.verify(leaf: identity.certificate, intermediates: identity.intermediates, side: .client)
+            #expect(peer.nodeID == "n1")
+            #expect(roots.contains(chain.last!))
+        }
+        // Without the intermediate, the old root alone does not accept it.
+        let oldOnly = ClusterTrust(anchors: TrustAnchors(roots: [old.certificate]))
+        await #expect(throws: PKIError.self) { _ = try await oldOnly.verify(leaf: identity.certificate, side: .client) }
+        // The cross-signed certificate signs nothing further down than one leaf.
+        #expect(try new.intermediates[0].extensions.basicConstraints == .isCertificateAuthority(maxPathLength: 0))
+        // An identity of the old CA is still good while both roots are trusted.
+        let before = try old.issueIdentity(nodeID: "n0", role: .worker)
+        _ = try await ClusterTrust(anchors: TrustAnchors(roots: [new.certificate, old.certificate])).verify(leaf: before.certificate, side: .client)
+        _ = try before.trusting([new.certificate, old.certificate])
+    }
+}

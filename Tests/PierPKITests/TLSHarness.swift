@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import PierAccess
 @testable import PierPKI
 
 /// Echoes every byte back.
@@ -106,7 +107,7 @@ struct TestCluster {
         manager = try ca.issueIdentity(nodeID: "manager-1", role: .manager, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
     }
 
-    func node(_ id: String, role: NodeRole = .worker, validity: TimeInterval = ClusterCA.defaultNodeValidity, now: Date = Date()) throws -> NodeIdentity {
+    func node(_ id: String, role: Role = .worker, validity: TimeInterval = ClusterCA.defaultNodeValidity, now: Date = Date()) throws -> NodeIdentity {
         try ca.issueIdentity(nodeID: id, role: role, validity: validity, now: now)
     }
 

@@ -3,11 +3,14 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import PierAccess
 import PierAPI
 import PierOCI
 
-/// The agent's HTTP API (docs/agent-api.md) on Hummingbird.
-struct AgentServer<Context: RequestContext>: Sendable {
+/// The agent's HTTP API (docs/agent-api.md) on Hummingbird. Who may call each route is
+/// `AccessPolicy.agentAPI`, decided by the router's middleware before a handler runs; what a
+/// caller's containers may ask of the host, `PrivilegeReview`, here at create.
+struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
     let manager: ContainerManager
     let images: any ImageProvider
     let configuration: AgentConfiguration
@@ -42,6 +45,9 @@ struct AgentServer<Context: RequestContext>: Sendable {
                 let start = req.uri.queryParameters["start"].map(flag) ?? false
                 if start { manager.anticipateStart() }
                 let create = try await decode(ContainerCreateRequest.self, req, limit: maxBody)
+                if let denied = PrivilegeReview.review(create.requestedPrivileges, caller: ctx.caller) {
+                    throw AgentError.forbidden(denied.reason)
+                }
                 let attach = req.uri.queryParameters["attach"].map(flag) ?? false
                 trace("request: decoded")
                 let record = try await manager.create(create)

@@ -52,11 +52,18 @@ public actor ClusterAgent {
     private var stagedHere: Set<String> = []
     private var stagedReported: [String]?
 
-    public init(node: AgentNode, configuration: Configuration, transport: any SessionTransport, fetchImage: (@Sendable (String) async throws -> Void)? = nil) {
+    /// Applies what the manager says to trust and refuse (nil: a node without certificates, `pier up`'s own).
+    let onTrust: (@Sendable (TrustUpdate) async -> Void)?
+
+    public init(
+        node: AgentNode, configuration: Configuration, transport: any SessionTransport, fetchImage: (@Sendable (String) async throws -> Void)? = nil,
+        onTrust: (@Sendable (TrustUpdate) async -> Void)? = nil
+    ) {
         self.node = node
         self.configuration = configuration
         self.transport = transport
         self.fetchImage = fetchImage
+        self.onTrust = onTrust
         self.logger = node.logger
     }
 
@@ -139,6 +146,8 @@ public actor ClusterAgent {
                 startLogs(r, send: channel.send)
             case .logsCancel(let id):
                 logStreams.removeValue(forKey: id)?.cancel()
+            case .trust(let update):
+                await onTrust?(update)
             }
         }
     }

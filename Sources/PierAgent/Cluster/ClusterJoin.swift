@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import PierAccess
 import PierCluster
 import PierPKI
 import X509
@@ -15,6 +16,7 @@ public struct ClusterMembership: Sendable {
     public init(dataRoot: URL) { directory = dataRoot.appendingPathComponent("cluster") }
 
     var managerFile: URL { directory.appendingPathComponent("manager") }
+    var revocationsFile: URL { directory.appendingPathComponent("revoked.json") }
 
     public var isJoined: Bool { FileManager.default.fileExists(atPath: directory.appendingPathComponent("node.pem").path) }
 
@@ -29,7 +31,8 @@ public struct ClusterMembership: Sendable {
     }
 
     /// Joins the cluster of the manager at `address` with `token`: pins the manager's CA by
-    /// the token's fingerprint, sends the secret with a fresh key's CSR, and saves the node
+    /// the token's fingerprint (and requires it to hold a manager's certificate of that CA) before
+    /// sending anything, then sends the secret with a fresh key's CSR, and saves the node
     /// certificate it gets back. Nothing is saved if any step fails.
     public func join(address: String, token text: String, hostname: String) async throws -> NodeIdentity {
         let manager = try ManagerAddress(parsing: address)
@@ -39,25 +42,50 @@ public struct ClusterMembership: Sendable {
         let request = try CertificateRequest.generate()
         let body = JoinRequest(token: token.text, csr: try request.pemString(), hostname: hostname)
         let response: JoinResponse = try await Self.post(
-            "https://\(manager.urlHost):\(manager.port)/v1/join", body: body, tls: try ClientTLS.anonymous(trusting: ca))
-        let certificate = try Certificate(pemEncoded: response.certificate)
-        let identity = try request.identity(certificate: certificate, caCertificate: ca)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            manager, "/v1/join", body: body, tls: try ClientTLS(anonymousTrusting: [ca], server: .manager))
+        let identity = try Self.identity(request, response, fallbackRoots: [ca])
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try identity.save(to: directory.path)
         try Data("tcp://\(manager.urlHost):\(manager.port)\n".utf8).write(to: managerFile, options: .atomic)
         return identity
     }
 
-    /// Replaces the node certificate with a new one for a new key, over mutual TLS with the current one.
+    /// Replaces the node certificate with a new one for a new key, over mutual TLS with the
+    /// current one; the answer also names the roots to trust (both during a CA rotation).
     public func renew(_ identity: NodeIdentity) async throws -> NodeIdentity {
         let manager = try ManagerAddress(parsing: try managerAddress())
         let request = try CertificateRequest.generate()
         let response: JoinResponse = try await Self.post(
-            "https://\(manager.urlHost):\(manager.port)/v1/certificate/renew", body: RenewRequest(csr: try request.pemString()),
-            tls: try ClientTLS(identity: identity).configuration)
-        let renewed = try request.identity(certificate: try Certificate(pemEncoded: response.certificate), caCertificate: identity.caCertificate)
+            manager, "/v1/certificate/renew", body: RenewRequest(csr: try request.pemString()), tls: try ClientTLS(identity: identity, server: .manager))
+        let renewed = try Self.identity(request, response, fallbackRoots: identity.roots)
         try renewed.save(to: directory.path)
         return renewed
+    }
+
+    /// The identity of a join or renewal answer: the certificate and its intermediates, and the
+    /// roots it names.
+    static func identity(_ request: CertificateRequest, _ response: JoinResponse, fallbackRoots: [Certificate]) throws -> NodeIdentity {
+        try request.identity(certificatePEM: response.certificate, rootsPEM: response.caCertificate, fallbackRoots: fallbackRoots)
+    }
+
+    /// The revocation list the manager last sent. A file that exists but does not decode is an
+    /// error, never an empty list.
+    public func revocations() throws -> RevocationList {
+        guard let data = try? Data(contentsOf: revocationsFile) else { return RevocationList() }
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(RevocationList.self, from: data)
+        } catch {
+            throw ClusterJoinError.refused("\(revocationsFile.path) is unreadable (\(error)); the direct port refuses every client until the manager sends the list again")
+        }
+    }
+
+    func saveRevocations(_ list: RevocationList) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        try SecretFile.write(try encoder.encode(list), to: revocationsFile)
     }
 
     /// Connects with the token's pinned-CA check and returns the CA the manager presented.
@@ -84,12 +112,16 @@ public struct ClusterMembership: Sendable {
         return try await join.pinnedCA(of: channel)
     }
 
-    static func post<Body: Encodable, Answer: Decodable>(_ url: String, body: Body, tls: TLSConfiguration) async throws -> Answer {
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30)))
+    /// POSTs JSON to the manager over `tls`, which requires the server to hold a manager's
+    /// certificate: the URL names the manager's server name and a DNS override dials its address.
+    static func post<Body: Encodable, Answer: Decodable>(_ manager: ManagerAddress, _ path: String, body: Body, tls: ClientTLS) async throws -> Answer {
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls.configuration, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30)))
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.dnsOverride = [tls.serverName: manager.host]
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         do {
-            var request = HTTPClientRequest(url: url)
+            var request = HTTPClientRequest(url: "https://\(tls.serverName):\(manager.port)\(path)")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
@@ -125,7 +157,7 @@ public enum ClusterJoinError: Error, CustomStringConvertible, Sendable {
         case .unreachable(let m): "cannot reach the manager at \(m)"
         case .untrustedManager(let m): m
         case .refused(let m): "the manager refused: \(m)"
-        case .notJoined: "this node has not joined a cluster; run `pier agent --join tcp://MANAGER:PORT --token TOKEN`"
+        case .notJoined: "this node has not joined a cluster; run `pier agent --join tcp://MANAGER:PORT --token-file FILE` with a token from `pier join-token worker`"
         }
     }
 }

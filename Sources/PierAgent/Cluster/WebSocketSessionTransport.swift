@@ -3,35 +3,44 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOSSL
+import PierAccess
 import PierCluster
 import PierPKI
+import Synchronization
+import X509
 
 /// The session with a remote manager: a WebSocket at `wss://MANAGER/v1/session`, mutual TLS
-/// with this node's certificate. The certificate is renewed on connect once a third of its
-/// validity is left.
-public struct WebSocketSessionTransport: SessionTransport {
+/// with this node's certificate, to a server that must hold a manager's certificate (its server
+/// name `pier-manager` is checked whatever address is dialled). The certificate is renewed at its
+/// renewal time (between 50 % and 80 % of its life), checked on connect and while connected, and
+/// at once when the manager asks (a CA rotation).
+public final class WebSocketSessionTransport: SessionTransport {
     let membership: ClusterMembership
+    let trust: NodeTrust
     let logger: Logger
+    /// The clock renewal decisions read (tests move it).
+    let now: @Sendable () -> Date
     static let maxMessage = 4 << 20
+    /// One renewal at a time.
+    private let renewing = Mutex(false)
 
-    public init(membership: ClusterMembership, logger: Logger) {
+    public init(membership: ClusterMembership, trust: NodeTrust, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.membership = membership
+        self.trust = trust
         self.logger = logger
+        self.now = now
     }
 
-    /// The TLS server name for `host`. SNI cannot carry an IP address (RFC 6066 §3) and the
-    /// client would otherwise put the URL's host there; the manager does not check names
-    /// (trust is the cluster CA and the manager role), so any valid name serves.
-    static func sniHostname(for host: String) -> String? {
-        IPAddressText.isIP(host) ? "pier-manager" : nil
-    }
-
-    /// Renews the node certificate when less than a third of its validity is left; on failure
+    /// Renews the node certificate when its renewal time has come (or when `force`); on failure
     /// the current one is kept (and tried again at the next check).
-    func renewIfDue(_ identity: NodeIdentity) async -> NodeIdentity {
-        guard identity.needsRenewal() else { return identity }
+    @discardableResult
+    func renewIfDue(_ identity: NodeIdentity, force: Bool = false) async -> NodeIdentity {
+        guard force || identity.needsRenewal(now: now()) else { return identity }
+        guard renewing.withLock({ busy in defer { busy = true }; return !busy }) else { return identity }
+        defer { renewing.withLock { $0 = false } }
         do {
             let renewed = try await membership.renew(identity)
+            try trust.renewed(renewed)
             logger.info("node certificate renewed; valid until \(renewed.notValidAfter)")
             return renewed
         } catch {
@@ -46,19 +55,38 @@ public struct WebSocketSessionTransport: SessionTransport {
             let validity = (try? membership.identity().validity) ?? 3600
             try? await Task.sleep(for: .seconds(max(1, min(3600, validity / 10))))
             guard !Task.isCancelled, let current = try? membership.identity() else { continue }
-            _ = await renewIfDue(current)
+            await renewIfDue(current)
+        }
+    }
+
+    /// What the manager sent on the session: the roots to trust and the identities to refuse are
+    /// saved and take effect on the direct port; during a CA rotation the certificate is renewed
+    /// from the new CA (once the node trusts it).
+    func apply(_ update: TrustUpdate) async {
+        do {
+            let roots = try update.roots.flatMap { try Certificate.all(pem: $0, what: "a root the manager sent") }
+            guard !roots.isEmpty else { throw ClusterJoinError.refused("the manager sent no root to trust") }
+            try trust.apply(roots: roots, revocations: update.revocations)
+            guard update.renew, let identity = try? membership.identity() else { return }
+            // Renew unless the first root (the rotation's new CA) issued the certificate already.
+            let issuedByNew = identity.certificate.issuer == roots[0].subject
+            if !issuedByNew {
+                Task { await self.renewIfDue(identity, force: true) }
+            }
+        } catch {
+            logger.error("cannot apply the trust update from the manager: \(error)")
         }
     }
 
     public func withSession(_ body: @escaping @Sendable (SessionChannel) async throws -> Void) async throws {
         let identity = await renewIfDue(try membership.identity())
         let address = try ManagerAddress(parsing: try membership.managerAddress())
-        let tls = try ClientTLS(identity: identity).configuration
+        let client = try ClientTLS(identity: identity, server: .manager)
         let logger = self.logger
         try await WebSocketClient.connect(
             url: "wss://\(address.urlHost):\(address.port)/v1/session",
-            configuration: .init(maxFrameSize: Self.maxMessage, sniHostname: Self.sniHostname(for: address.host)),
-            tlsConfiguration: tls, logger: logger
+            configuration: .init(maxFrameSize: Self.maxMessage, sniHostname: client.serverName),
+            tlsConfiguration: client.configuration, logger: logger
         ) { inbound, outbound, _ in
             let (stream, continuation) = AsyncThrowingStream<ManagerMessage, any Error>.makeStream()
             let encoder = JSONEncoder()

@@ -35,15 +35,17 @@ struct RegistryTransfers: Sendable {
     func client(host: String, request: RegistryTransferRequest, progress: PullProgress? = nil) throws -> RegistryClient {
         var configuration = baseConfiguration()
         if let progress { configuration.progress = { progress.update($0) } }
+        // A cluster's registry is its manager: the server must hold a manager's certificate,
+        // checked as its server name whatever address the reference names.
+        var cluster: ClientTLS?
         if let dir = request.certDirectory {
             let hasIdentity = FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent("node.pem").path)
             do {
                 if hasIdentity {
-                    let identity = try NodeIdentity.load(from: dir)
-                    configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+                    cluster = try ClientTLS(identity: try NodeIdentity.load(from: dir), server: .manager)
                 } else {
                     let pem = try String(contentsOf: URL(fileURLWithPath: dir).appendingPathComponent("ca.pem"), encoding: .utf8)
-                    configuration.tlsConfiguration = try ClientTLS.anonymous(trusting: try Certificate(pemEncoded: pem))
+                    cluster = try ClientTLS(anonymousTrusting: try Certificate.all(pem: pem, what: "\(dir)/ca.pem"), server: .manager)
                 }
             } catch {
                 throw AgentError.invalid("--cert-dir \(dir): cannot load ca.pem\(hasIdentity ? ", node.pem and node-key.pem" : ""): \(error)")
@@ -57,11 +59,18 @@ struct RegistryTransfers: Sendable {
         } else if request.certDirectory == nil, !request.insecure, case let membership = ClusterMembership(dataRoot: dataRoot),
                   let manager = try? membership.managerAddress(), manager.hasSuffix("/" + host),
                   let identity = try? membership.identity() {
-            configuration.tlsConfiguration = try ClientTLS(identity: identity, serverRole: nil).configuration
+            cluster = try ClientTLS(identity: identity, server: .manager)
         }
         if request.noDelta { configuration.zstdPath = nil }
         let scheme = request.insecure ? "http" : "https"
-        guard let url = URL(string: "\(scheme)://\(host)") else { throw AgentError.invalid("\(host) is not a registry address") }
+        var urlHost = host
+        if let cluster, !request.insecure {
+            let address = try ManagerAddress(parsing: host.contains(":") && !host.hasSuffix("]") ? host : host + ":443")
+            configuration.tlsConfiguration = cluster.configuration
+            configuration.dnsOverride = [cluster.serverName: address.host]
+            urlHost = "\(cluster.serverName):\(address.port)"
+        }
+        guard let url = URL(string: "\(scheme)://\(urlHost)") else { throw AgentError.invalid("\(host) is not a registry address") }
         return try RegistryClient(baseURL: url, content: content, images: images, configuration: configuration)
     }
 

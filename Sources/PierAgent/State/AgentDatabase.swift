@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PierAPI
+import PierPKI
 
 /// The agent's state in SQLite. Every change is one transaction, so a kill at any
 /// moment leaves the last committed state.
@@ -12,6 +13,7 @@ final class AgentDatabase: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        try SecretFile.prepareDatabase(path)
         queue = try DatabaseQueue(path: path.path, configuration: config)
         try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         var migrator = DatabaseMigrator()

@@ -111,15 +111,16 @@ extension AgentClient {
 
     // MARK: Join tokens
 
-    /// `GET /v1/join-tokens`.
-    public func joinTokens() async throws -> JoinTokens {
-        try await managerCall("GET /v1/join-tokens") { try await decode(JoinTokens.self, .GET, "/v1/join-tokens") }
+    /// `GET /v1/join-tokens`: when each role's token was made.
+    public func joinTokenStatus() async throws -> JoinTokenStatus {
+        try await managerCall("GET /v1/join-tokens") { try await decode(JoinTokenStatus.self, .GET, "/v1/join-tokens") }
     }
 
-    /// `POST /v1/join-tokens/rotate?role=…`: the old token of that role no longer admits anyone.
-    public func rotateJoinToken(role: NodeRole) async throws -> JoinTokens {
+    /// `POST /v1/join-tokens/rotate?role=…`: a new token, shown this once; the old token of that
+    /// role no longer admits anyone.
+    public func rotateJoinToken(role: NodeRole) async throws -> JoinTokenIssued {
         try await managerCall("POST /v1/join-tokens/rotate") {
-            try await decode(JoinTokens.self, .POST, "/v1/join-tokens/rotate", query: [("role", role.rawValue)])
+            try await decode(JoinTokenIssued.self, .POST, "/v1/join-tokens/rotate", query: [("role", role.rawValue)])
         }
     }
 
@@ -128,11 +129,35 @@ extension AgentClient {
         try await logStream("/v1/services/\(Self.segment(ref))/logs", follow: follow, tail: tail, timestamps: timestamps)
     }
 
-    /// `POST /v1/certificates`: a client certificate and key signed by the cluster CA.
+    /// `POST /v1/certificates`: a client certificate for the key of a request, signed by the cluster CA.
     public func createClientCertificate(_ request: ClientCertificateRequest) async throws -> ClientCertificate {
         try await managerCall("POST /v1/certificates") {
             try await decode(ClientCertificate.self, .POST, "/v1/certificates", body: Self.json(request))
         }
+    }
+
+    /// `GET /v1/certificates`: the client certificates issued and not expired.
+    public func clientCertificates() async throws -> [ClientCertificateInfo] {
+        try await managerCall("GET /v1/certificates") { try await decode([ClientCertificateInfo].self, .GET, "/v1/certificates") }
+    }
+
+    /// `POST /v1/certificates/revoke`: a client name's certificates, or one by serial number.
+    public func revokeClientCertificate(_ target: String) async throws -> [ClientCertificateInfo] {
+        try await managerCall("POST /v1/certificates/revoke") {
+            try await decode([ClientCertificateInfo].self, .POST, "/v1/certificates/revoke", body: Self.json(RevokeRequest(target: target)))
+        }
+    }
+
+    // MARK: The cluster CA
+
+    /// `GET /v1/ca`.
+    public func caStatus() async throws -> CAStatus {
+        try await managerCall("GET /v1/ca") { try await decode(CAStatus.self, .GET, "/v1/ca") }
+    }
+
+    /// `POST /v1/ca/rotate`.
+    public func rotateCA() async throws -> CAStatus {
+        try await managerCall("POST /v1/ca/rotate") { try await decode(CAStatus.self, .POST, "/v1/ca/rotate") }
     }
 
     // MARK: Registry credentials

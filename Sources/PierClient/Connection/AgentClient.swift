@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import PierAccess
 import PierAPI
 import PierPKI
 
@@ -27,26 +28,36 @@ public struct AgentClient: Sendable {
         /// Largest non-streamed answer accepted (listings, inspect, errors).
         public var maxAnswerBytes = 64 << 20
         /// For `tcp://` endpoints: a directory with `node.pem`, `node-key.pem` and `ca.pem` (what
-        /// `pier cert create` writes, or a joined node's `DATA_ROOT/cluster`). The client presents
-        /// that certificate and trusts only that CA.
+        /// `pier cert create` writes). The client presents that certificate and trusts only that CA.
         public var tlsDirectory: String?
+        /// For `tcp://` endpoints: the role the server must hold — `manager` for the cluster's
+        /// commands, nil for any node (an agent's direct port). Checked in the handshake, before
+        /// anything is sent.
+        public var serverRole: Role?
 
-        public init(tlsDirectory: String? = nil) { self.tlsDirectory = tlsDirectory }
+        public init(tlsDirectory: String? = nil, serverRole: Role? = nil) {
+            self.tlsDirectory = tlsDirectory
+            self.serverRole = serverRole
+        }
     }
 
+    /// For a `tcp://` endpoint, the server name its certificate must carry, which the URLs name
+    /// (the real address is dialled through a DNS override).
+    let serverName: String?
+
     init(endpoint: AgentEndpoint, configuration: Configuration) throws(ClientError) {
-        var tls: TLSConfiguration?
+        var tls: ClientTLS?
         if case .tcp = endpoint {
             guard let directory = configuration.tlsDirectory else { throw .tlsNotSupported(endpoint: endpoint.description) }
             do {
-                tls = try ClientTLS(identity: try NodeIdentity.load(from: directory), serverRole: nil).configuration
+                tls = try ClientTLS(identity: try NodeIdentity.load(from: directory), server: configuration.serverRole)
             } catch {
                 throw .file(path: directory, reason: "cannot load the client certificate for \(endpoint): \(error)")
             }
         }
         let (seconds, attoseconds) = configuration.connectTimeout.components
         var http = HTTPClient.Configuration(
-            tlsConfiguration: tls,
+            tlsConfiguration: tls?.configuration,
             redirectConfiguration: .disallow,
             // No read timeout: `logs -f`, `wait` and attached runs are silent for as long as they like.
             timeout: .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: nil),
@@ -54,6 +65,8 @@ public struct AgentClient: Sendable {
         )
         // A missing or dead socket is reported at once instead of retried until the connect timeout.
         http.connectionPool.retryConnectionEstablishment = false
+        if let tls, case .tcp(let host, _) = endpoint { http.dnsOverride = [tls.serverName: host] }
+        self.serverName = tls?.serverName
         self.endpoint = endpoint
         self.configuration = configuration
         self.library = LazyHTTPClient(configuration: http)
@@ -99,7 +112,7 @@ public struct AgentClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: RequestBody = .none
     ) async throws -> HTTPClientResponse {
         let target = Self.target(path: path, query: query)
-        var request = HTTPClientRequest(url: endpoint.url(for: target))
+        var request = HTTPClientRequest(url: endpoint.url(for: target, serverName: serverName))
         request.method = method
         switch body {
         case .none:

@@ -53,12 +53,16 @@ public enum AgentEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL AsyncHTTPClient is given for `path` (which starts with `/` and may carry a query):
     /// `http+unix://<percent-encoded socket path><path>` for a unix socket.
-    func url(for path: String) -> String {
+    ///
+    /// For a TCP endpoint the URL names `serverName` when given (the name the server's certificate
+    /// must carry, dialled at the real host through a DNS override), else the host.
+    func url(for path: String, serverName: String? = nil) -> String {
         switch self {
         case .unix(let socket):
             "http+unix://" + Self.percentEncodeHost(socket) + path
         case .tcp(let host, let port):
-            (host.contains(":") ? "https://[\(host)]:\(port)" : "https://\(host):\(port)") + path
+            if let serverName { "https://\(serverName):\(port)" + path }
+            else { (host.contains(":") ? "https://[\(host)]:\(port)" : "https://\(host):\(port)") + path }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PierAccess
 
 /// Wire types of the manager's HTTP API (docs/manager-api.md), shared by server and client.
 
@@ -29,8 +30,10 @@ public struct JoinRequest: Codable, Sendable, Equatable {
 
 public struct JoinResponse: Codable, Sendable, Equatable {
     public var nodeID: String
-    /// PEM node certificate and the cluster CA's certificate.
+    /// The PEM node certificate, followed by any intermediate to present beside it (during a CA
+    /// rotation, the new CA cross-signed by the old one).
     public var certificate: String
+    /// The PEM cluster CA certificates to trust: one, or two during a CA rotation.
     public var caCertificate: String
     public init(nodeID: String, certificate: String, caCertificate: String) {
         self.nodeID = nodeID; self.certificate = certificate; self.caCertificate = caCertificate
@@ -43,11 +46,19 @@ public struct RenewRequest: Codable, Sendable, Equatable {
     public init(csr: String) { self.csr = csr }
 }
 
-/// `GET /v1/join-tokens`, `POST /v1/join-tokens/rotate?role=worker`.
-public struct JoinTokens: Codable, Sendable, Equatable {
-    public var worker: String
-    public var manager: String
-    public init(worker: String, manager: String) { self.worker = worker; self.manager = manager }
+/// `POST /v1/join-tokens/rotate?role=worker`: a new join token for a role, shown this once. The
+/// manager keeps only its hash; the previous token of that role no longer admits anyone.
+public struct JoinTokenIssued: Codable, Sendable, Equatable {
+    public var role: NodeRole
+    public var token: String
+    public init(role: NodeRole, token: String) { self.role = role; self.token = token }
+}
+
+/// `GET /v1/join-tokens`: when each role's token was made (tokens themselves are never shown again).
+public struct JoinTokenStatus: Codable, Sendable, Equatable {
+    public var worker: Date?
+    public var manager: Date?
+    public init(worker: Date? = nil, manager: Date? = nil) { self.worker = worker; self.manager = manager }
 }
 
 /// `POST /v1/stacks/{name}`: a compose file deployed as a stack.
@@ -108,22 +119,74 @@ extension NodeUpdateRequest {
     }
 }
 
-/// `POST /v1/certificates`: a client certificate for an operator or a script, signed by the
-/// cluster CA. `manager` role: the whole remote API; `worker`: the agents' direct (CPIS) API only.
+/// `POST /v1/certificates`: a client certificate for a person or a tool (`pier cert create`), for
+/// the key of a request made on the client (the key never leaves it). The role is `admin`,
+/// `operator` or `readonly`; the certificate is good for `expiresIn` seconds.
 public struct ClientCertificateRequest: Codable, Sendable, Equatable {
     public var name: String
-    public var role: NodeRole
-    public init(name: String, role: NodeRole = .manager) { self.name = name; self.role = role }
+    public var role: Role
+    /// PEM certificate signing request.
+    public var csr: String
+    public var expiresIn: Int
+    public init(name: String, role: Role, csr: String, expiresIn: Int) {
+        self.name = name; self.role = role; self.csr = csr; self.expiresIn = expiresIn
+    }
 }
 
-/// PEM certificate and private key, and the cluster CA, as `pier cert create` saves them.
+/// The issued client certificate (PEM, followed by any intermediate) and the cluster CA(s).
 public struct ClientCertificate: Codable, Sendable, Equatable {
     public var certificate: String
-    public var key: String
     public var caCertificate: String
-    public init(certificate: String, key: String, caCertificate: String) {
-        self.certificate = certificate; self.key = key; self.caCertificate = caCertificate
+    public var info: ClientCertificateInfo
+    public init(certificate: String, caCertificate: String, info: ClientCertificateInfo) {
+        self.certificate = certificate; self.caCertificate = caCertificate; self.info = info
     }
+}
+
+/// One issued client certificate, as `pier cert ls` lists it.
+public struct ClientCertificateInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    /// The serial number, lowercase hex.
+    public var serial: String
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var revoked: Bool
+    public init(name: String, role: Role, serial: String, issuedAt: Date, expiresAt: Date, revoked: Bool = false) {
+        self.name = name; self.role = role; self.serial = serial; self.issuedAt = issuedAt
+        self.expiresAt = expiresAt; self.revoked = revoked
+    }
+}
+
+/// `POST /v1/certificates/revoke`: every certificate of a client name, or one by serial number.
+public struct RevokeRequest: Codable, Sendable, Equatable {
+    /// A client name (every certificate issued under it) or a serial number.
+    public var target: String
+    public init(target: String) { self.target = target }
+}
+
+/// `GET /v1/ca`: the cluster CA, and the rotation under way if any.
+public struct CAStatus: Codable, Sendable, Equatable {
+    /// SHA-256 of the CA certificate nodes and clients move to (the current one when no
+    /// rotation is under way), lowercase hex: what join tokens pin.
+    public var fingerprint: String
+    public var rotation: Rotation?
+
+    public struct Rotation: Codable, Sendable, Equatable {
+        /// The CA being replaced.
+        public var from: String
+        public var startedAt: Date
+        /// Nodes whose certificate the new CA issued and that trust it, of all nodes.
+        public var nodesMoved: Int
+        public var nodesTotal: Int
+        /// Hostnames of the nodes not moved yet.
+        public var pending: [String]
+        public init(from: String, startedAt: Date, nodesMoved: Int, nodesTotal: Int, pending: [String]) {
+            self.from = from; self.startedAt = startedAt; self.nodesMoved = nodesMoved; self.nodesTotal = nodesTotal; self.pending = pending
+        }
+    }
+
+    public init(fingerprint: String, rotation: Rotation? = nil) { self.fingerprint = fingerprint; self.rotation = rotation }
 }
 
 /// `POST /v1/registry/credentials`: a credential for the manager's registry, for clients that

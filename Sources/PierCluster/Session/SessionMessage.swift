@@ -1,4 +1,5 @@
 import Foundation
+import PierAccess
 
 /// The agent–manager session: one long-lived connection (a WebSocket over mutual TLS, or
 /// in-process for `pier up`) on which each side sends JSON text messages.
@@ -12,10 +13,26 @@ import Foundation
 ///       | <-- logsRequest(id, tasks) ------    |   `pier service logs`
 ///       | -- logs(id, records…, end) ------>   |   until `end` (or, following, until logsCancel)
 ///       | -- staged(images) -------------->    |   which of the assignments' `stage` images it holds
+///       | <-- trust(roots, revocations) ---    |   after welcome, and whenever either changes
 ///
 /// Assignments are always the node's whole set, so a lost message is repaired by the next
 /// one and an agent that reconnects converges without a replay.
 public enum AgentMessage: Codable, Sendable, Equatable {
+    /// The message types, as the access policy names them (`AccessPolicy.sessionMessages`).
+    public enum Kind: String, Sendable, CaseIterable {
+        case hello, heartbeat, status, logs, staged
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: .hello
+        case .heartbeat: .heartbeat
+        case .status: .status
+        case .logs: .logs
+        case .staged: .staged
+        }
+    }
+
     case hello(AgentHello)
     case heartbeat
     case status([TaskReport])
@@ -56,8 +73,11 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
     case logsRequest(LogsRequest)
     /// Stop following the output of a request (its client went away).
     case logsCancel(String)
+    /// The CA certificates to trust and the identities to refuse on the node's direct port; with
+    /// `renew`, renew the node certificate now (a CA rotation).
+    case trust(TrustUpdate)
 
-    private enum CodingKeys: String, CodingKey { case type, welcome, assignments, logsRequest, requestID }
+    private enum CodingKeys: String, CodingKey { case type, welcome, assignments, logsRequest, requestID, trust }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .type) {
@@ -65,6 +85,7 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
         case "assignments": self = .assignments(try c.decode(Assignments.self, forKey: .assignments))
         case "logsRequest": self = .logsRequest(try c.decode(LogsRequest.self, forKey: .logsRequest))
         case "logsCancel": self = .logsCancel(try c.decode(String.self, forKey: .requestID))
+        case "trust": self = .trust(try c.decode(TrustUpdate.self, forKey: .trust))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown manager message type \"\(other)\"")
         }
@@ -76,6 +97,7 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
         case .assignments(let a): try c.encode("assignments", forKey: .type); try c.encode(a, forKey: .assignments)
         case .logsRequest(let r): try c.encode("logsRequest", forKey: .type); try c.encode(r, forKey: .logsRequest)
         case .logsCancel(let id): try c.encode("logsCancel", forKey: .type); try c.encode(id, forKey: .requestID)
+        case .trust(let t): try c.encode("trust", forKey: .type); try c.encode(t, forKey: .trust)
         }
     }
 }
@@ -189,5 +211,20 @@ public struct LogChunk: Codable, Sendable, Equatable {
     public var end: Bool
     public init(requestID: String, taskID: String? = nil, records: [Record] = [], end: Bool = false) {
         self.requestID = requestID; self.taskID = taskID; self.records = records; self.end = end
+    }
+}
+
+/// What a node must trust and refuse: the manager sends it after `welcome` and whenever it
+/// changes. The node keeps it on disk and enforces it on its direct port while the manager is away.
+public struct TrustUpdate: Codable, Sendable, Equatable {
+    /// PEM certificates of the cluster CAs to trust (two while the CA rotates).
+    public var roots: [String]
+    /// Removed nodes and revoked client certificates.
+    public var revocations: RevocationList
+    /// Renew the node certificate now, from the CA the rotation moves to.
+    public var renew: Bool
+
+    public init(roots: [String], revocations: RevocationList, renew: Bool = false) {
+        self.roots = roots; self.revocations = revocations; self.renew = renew
     }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PierAccess
 import PierAPI
 import PierCluster
 
-/// The manager's HTTP API (docs/manager-api.md): services, tasks, nodes, stacks, join tokens.
-/// Mounted on the local admin socket as is, and on the TCP port behind mutual TLS.
-struct ManagerRoutes<Context: RequestContext>: Sendable {
+/// The manager's HTTP API (docs/manager-api.md): services, tasks, nodes, stacks, join tokens,
+/// certificates and the CA. Mounted on the local admin socket and on the TCP port; who may call
+/// each route is `AccessPolicy.managerAPI`, checked by `ManagerAuthorization` before it runs.
+struct ManagerRoutes<Context: RequestContext & CallerCarrying>: Sendable {
     let manager: Manager
     let membership: Membership
     let registry: RegistryAccessControl
@@ -18,12 +20,16 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         v1.get("cluster") { _, _ in
             await JSONResponses.respond { await manager.info(caFingerprint: membership.caFingerprint) }
         }
+        v1.get("ca") { _, _ in await JSONResponses.respond { await membership.caStatus() } }
+        v1.post("ca/rotate") { _, _ in
+            await JSONResponses.respond { try await membership.startRotation() }
+        }
 
         // Services
         v1.get("services") { _, _ in await JSONResponses.respond { await manager.listServices() } }
-        v1.post("services") { req, _ in
+        v1.post("services") { req, ctx in
             await JSONResponses.respond(status: .created) {
-                try await manager.createService(try await JSONResponses.decode(ServiceSpec.self, req, limit: maxBody))
+                try await manager.createService(try await JSONResponses.decode(ServiceSpec.self, req, limit: maxBody), as: ctx.caller)
             }
         }
         v1.get("services/{ref}") { _, ctx in
@@ -32,7 +38,7 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         v1.post("services/{ref}/update") { req, ctx in
             await JSONResponses.respond {
                 let spec = try await JSONResponses.decode(ServiceSpec.self, req, limit: maxBody)
-                return try await manager.updateService(try ctx.parameters.require("ref"), spec: spec)
+                return try await manager.updateService(try ctx.parameters.require("ref"), spec: spec, as: ctx.caller)
             }
         }
         v1.post("services/{ref}/scale") { req, ctx in
@@ -89,7 +95,7 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         v1.delete("nodes/{ref}") { req, ctx in
             await JSONResponses.respondEmpty {
                 let force = req.uri.queryParameters["force"].map { $0 == "1" || $0 == "true" } ?? false
-                try await manager.removeNode(try ctx.parameters.require("ref"), force: force)
+                try await membership.removeNode(try ctx.parameters.require("ref"), force: force)
             }
         }
 
@@ -98,18 +104,24 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
         v1.post("stacks/{name}") { req, ctx in
             await JSONResponses.respond {
                 let deploy = try await JSONResponses.decode(StackDeployRequest.self, req, limit: maxBody)
-                return try await manager.deployStack(try ctx.parameters.require("name"), deploy)
+                return try await manager.deployStack(try ctx.parameters.require("name"), deploy, as: ctx.caller)
             }
         }
         v1.delete("stacks/{name}") { _, ctx in
             await JSONResponses.respondEmpty { try await manager.removeStack(try ctx.parameters.require("name")) }
         }
 
-        // Membership
+        // Client certificates
+        v1.get("certificates") { _, _ in await JSONResponses.respond { await membership.clientCertificates() } }
         v1.post("certificates") { req, _ in
             await JSONResponses.respond(status: .created) {
                 let request = try await JSONResponses.decode(ClientCertificateRequest.self, req, limit: maxBody)
                 return try await membership.issueClientCertificate(request)
+            }
+        }
+        v1.post("certificates/revoke") { req, _ in
+            await JSONResponses.respond {
+                try await membership.revokeClient(try await JSONResponses.decode(RevokeRequest.self, req, limit: maxBody).target)
             }
         }
         // The registry's credentials, and the token endpoint they are exchanged at (open: the
@@ -137,7 +149,7 @@ struct ManagerRoutes<Context: RequestContext>: Sendable {
             }
             return response
         }
-        v1.get("join-tokens") { _, _ in await JSONResponses.respond { try await membership.tokens() } }
+        v1.get("join-tokens") { _, _ in await JSONResponses.respond { await membership.tokenStatus() } }
         v1.post("join-tokens/rotate") { req, _ in
             await JSONResponses.respond {
                 let role = req.uri.queryParameters["role"].map(String.init) ?? "worker"

@@ -3,12 +3,14 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import PierAccess
 import PierAPI
 import PierCluster
 import PierPKI
 
 /// The remote-only endpoints: `POST /v1/join` (token → node certificate), certificate
-/// renewal, and `GET /v1/session`, the WebSocket each agent keeps open.
+/// renewal, and `GET /v1/session`, the WebSocket each agent keeps open. Who may call them is
+/// `AccessPolicy.managerAPI`; which messages a session may carry, `AccessPolicy.sessionMessages`.
 struct SessionRoutes: Sendable {
     let manager: Manager
     let membership: Membership
@@ -59,6 +61,10 @@ struct SessionRoutes: Sendable {
                     let decoded: AgentMessage
                     do { decoded = try decoder.decode(AgentMessage.self, from: data) } catch {
                         logger.warning("node \(peer.nodeID) sent a malformed message: \(error)")
+                        break
+                    }
+                    if let denied = AccessPolicy.authorizeMessage(peer.caller, kind: decoded.kind.rawValue) {
+                        logger.warning("session of \(peer.nodeID) closed: \(denied)")
                         break
                     }
                     if token == nil {

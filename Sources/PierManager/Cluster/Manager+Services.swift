@@ -1,14 +1,16 @@
 import Foundation
+import PierAccess
 import PierAgent
 import PierCluster
 
 extension Manager {
     // MARK: Services
 
-    /// Creates a service after checking its spec and pinning its image to a digest. Nothing is
-    /// stored when a check fails.
-    public func createService(_ spec: ServiceSpec) async throws -> Service {
+    /// Creates a service after checking its spec, and what it asks of the host against what
+    /// `caller` may have, and pinning its image to a digest. Nothing is stored when a check fails.
+    public func createService(_ spec: ServiceSpec, as caller: Caller = .local) async throws -> Service {
         try Self.validate(spec)
+        try Self.review(spec, caller: caller)
         guard service(named: spec.name) == nil else {
             throw ManagerError.conflict("a service named \"\(spec.name)\" already exists; update it or remove it first")
         }
@@ -28,9 +30,10 @@ extension Manager {
 
     /// Replaces a service's spec: the tasks roll to the new one under its update config, and
     /// the old spec is kept for `rollback`.
-    public func updateService(_ ref: String, spec: ServiceSpec) async throws -> Service {
+    public func updateService(_ ref: String, spec: ServiceSpec, as caller: Caller = .local) async throws -> Service {
         var service = try lookupService(ref)
         try Self.validate(spec)
+        try Self.review(spec, caller: caller, replacing: service.spec)
         guard spec.name == service.spec.name else {
             throw ManagerError.invalid("name: a service cannot be renamed (\(service.spec.name) → \(spec.name)); create a new one")
         }
@@ -50,6 +53,15 @@ extension Manager {
         changes.services.append(service)
         try commit(changes)
         return service
+    }
+
+    /// Refuses a spec whose container asks for more of the host than `caller` may give it
+    /// (``PrivilegeReview``); what the spec it replaces already had stays allowed.
+    static func review(_ spec: ServiceSpec, caller: Caller, replacing old: ServiceSpec? = nil) throws {
+        let kept = old?.task.container.requestedPrivileges ?? []
+        if let denied = PrivilegeReview.review(spec.task.container.requestedPrivileges, caller: caller, kept: kept) {
+            throw ManagerError.unauthorized("service \(spec.name): \(denied)")
+        }
     }
 
     public func scaleService(_ ref: String, replicas: Int) async throws -> Service {

@@ -1,4 +1,5 @@
 import Foundation
+import PierAccess
 import PierCluster
 import PierStack
 
@@ -8,7 +9,7 @@ extension Manager {
     /// Deploys a compose file as a stack: services it names are created or updated, services
     /// of the stack it no longer names are removed (as `docker stack deploy --prune`). Every
     /// service is checked first; if any is refused, nothing is changed.
-    public func deployStack(_ name: String, _ request: StackDeployRequest) async throws -> StackDeployResult {
+    public func deployStack(_ name: String, _ request: StackDeployRequest, as caller: Caller = .local) async throws -> StackDeployResult {
         if let problem = StackDefinition.nameProblem(name) { throw ManagerError.invalid("stack name: \(problem)") }
         let stack: StackDefinition
         do {
@@ -21,6 +22,7 @@ extension Manager {
         var specs: [ServiceSpec] = []
         for var spec in stack.services {
             try Self.validate(spec)
+            try Self.review(spec, caller: caller, replacing: service(named: spec.name)?.spec)
             spec.task.container.image = try await pin(spec.task.container.image)
             specs.append(spec)
         }

@@ -48,6 +48,8 @@ public actor Manager {
     let reconciler: Reconciler
     /// Called after every committed change (the CoAP interface's observe notifications).
     var changeObservers: [@Sendable () -> Void] = []
+    /// The roots and revocations every node must have (``Membership``), sent after `welcome`.
+    var trust: TrustUpdate?
 
     public init(store: any StateStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "pier.manager"),
                 resolveImage: @escaping @Sendable (String) async throws -> String) async throws {
@@ -158,6 +160,7 @@ public actor Manager {
         changes.tasks = reportChanges(nodeID: nodeID, reports: hello.reports)
         try commit(changes)
         await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds)))
+        if let trust { await send(.trust(trust)) }
         logger.info("node \(nodeID) (\(hello.description.hostname)) connected", metadata: ["address": "\(address ?? "local")"])
         return token
     }
@@ -192,6 +195,13 @@ public actor Manager {
             changes.nodes.append(node)
             try commit(changes)
         }
+    }
+
+    /// Sets what nodes must trust and refuse, and sends it to every connected node.
+    func setTrust(_ update: TrustUpdate) async {
+        guard update != trust else { return }
+        trust = update
+        for session in sessions.values { await session.send(.trust(update)) }
     }
 
     public func detach(nodeID: String, token: UUID) {

@@ -14,15 +14,34 @@ public actor RegistryAccessControl {
     let manager: Manager
     /// Pulls need no credential (pushes and deletes still do).
     public let anonymousPull: Bool
-    private var cachedIssuer: RegistryTokenIssuer?
+    private let issuer: RegistryTokenIssuer
 
     static let credentialPrefix = "registry.credential."
-    static let keyName = "registry.tokenKey"
+    /// Where an older version kept the token signing key, in the state store.
+    static let legacyKeyName = "registry.tokenKey"
     static let secretPrefix = "pier_"
 
-    public init(manager: Manager, anonymousPull: Bool) {
+    /// - Parameter keyFile: the token signing key (32 random bytes, mode 0600), made on first
+    ///   start; a key an older version kept in the state store moves there.
+    public init(manager: Manager, keyFile: URL, anonymousPull: Bool) async throws {
         self.manager = manager
         self.anonymousPull = anonymousPull
+        let key: Data
+        if let stored = try? Data(contentsOf: keyFile) {
+            guard stored.count == 32 else {
+                throw ManagerError.failed("\(keyFile.path) holds \(stored.count) bytes, not a 32-byte registry token key; remove it to make a new one (tokens issued so far stop working)")
+            }
+            key = stored
+        } else {
+            if let text = await manager.metaValue(Self.legacyKeyName), let stored = Data(base64Encoded: text), stored.count == 32 {
+                key = stored
+            } else {
+                key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+            }
+            try SecretFile.write(key, to: keyFile)
+        }
+        if await manager.metaValue(Self.legacyKeyName) != nil { try await manager.deleteMeta(Self.legacyKeyName) }
+        issuer = RegistryTokenIssuer(key: key)
     }
 
     // MARK: Credentials
@@ -75,7 +94,6 @@ public actor RegistryAccessControl {
     /// `GET /v1/registry/token?service=…&scope=…` with HTTP Basic credentials, or none for an
     /// anonymous pull token: a token granting what was asked for and the credential allows.
     public func token(authorization: String?, service: String?, scopes: [String], now: Date = Date()) async throws -> RegistryTokenResponse {
-        let issuer = try await issuer()
         if let service, service != issuer.service {
             throw ManagerError.invalid("service \"\(service)\": this token endpoint issues tokens for \"\(issuer.service)\"")
         }
@@ -114,7 +132,6 @@ public actor RegistryAccessControl {
     /// The registry's decision for a request that came without a cluster certificate.
     func authorize(_ request: Request, action: RegistryAction) async -> RegistryAuthorization {
         let needed = RegistryAccess.required(for: action)
-        guard let issuer = try? await issuer() else { return .denied("the registry's token key is unavailable") }
         let challenge = Self.challenge(request: request, service: issuer.service, needed: needed)
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
             guard let claims = issuer.verify(String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
@@ -131,20 +148,6 @@ public actor RegistryAccessControl {
         return .unauthorized(
             "present a cluster certificate or log in with a registry credential (pier registry credential create NAME)",
             challenge: challenge)
-    }
-
-    private func issuer() async throws -> RegistryTokenIssuer {
-        if let cachedIssuer { return cachedIssuer }
-        let key: Data
-        if let text = await manager.metaValue(Self.keyName), let stored = Data(base64Encoded: text), stored.count == 32 {
-            key = stored
-        } else {
-            key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-            try await manager.setMeta(Self.keyName, key.base64EncodedString())
-        }
-        let made = RegistryTokenIssuer(key: key)
-        cachedIssuer = made
-        return made
     }
 
     // MARK: Helpers

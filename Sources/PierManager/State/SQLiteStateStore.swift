@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PierCluster
+import PierPKI
 
 /// The embedded state store: one SQLite file (WAL, `synchronous=FULL`), each record kept as
 /// JSON beside the columns the store looks rows up by.
@@ -10,6 +11,7 @@ public final class SQLiteStateStore: StateStore {
     public init(path: URL) throws {
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try SecretFile.prepareDatabase(path)
         queue = try DatabaseQueue(path: path.path, configuration: config)
         try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         var migrator = DatabaseMigrator()

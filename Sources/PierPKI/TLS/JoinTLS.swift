@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import PierAccess
 import X509
 
 /// TLS for an agent joining a cluster: it has no certificate yet and knows the CA only by the
@@ -40,17 +41,17 @@ public struct JoinTLS: Sendable {
                 "the server presented no CA with fingerprint \(token.caFingerprint); the token is for another cluster, or this is not your manager")
         }
         let trust = ClusterTrust(caCertificate: ca)
-        let (_, chain) = try await trust.verify(presented: presented, side: .server, requiredRole: .manager)
+        let (_, chain) = try await trust.verify(presented: presented, side: .server, allowedRoles: [.manager])
         return (ca, chain)
     }
 
-    /// A client handler that performs the pinned check at the handshake. `serverHostname` is sent
-    /// as SNI only (pass nil for an IP address). Call on the channel's event loop.
-    public func makeClientHandler(serverHostname: String? = nil) throws -> NIOSSLClientHandler {
+    /// A client handler that performs the pinned check at the handshake, sending the manager's
+    /// server name as SNI. Call on the channel's event loop.
+    public func makeClientHandler() throws -> NIOSSLClientHandler {
         let verifier = self
         return try NIOSSLClientHandler(
             context: context,
-            serverHostname: serverHostname,
+            serverHostname: Role.manager.serverName,
             customVerificationCallbackWithMetadata: { presented, promise in
                 promise.completeWithTask {
                     do {
@@ -68,7 +69,7 @@ public struct JoinTLS: Sendable {
     /// after its handshake: save it as the node's `ca.pem`.
     public func pinnedCA(of channel: any Channel) async throws -> Certificate {
         guard let chain = try await channel.nioSSL_peerValidatedCertificateChain().get(), let root = chain.last else {
-            throw PKIError.untrusted("the connection has no validated server chain; was it made with JoinTLS.makeClientHandler?")
+            throw PKIError.untrusted("the connection has no validated server chain; was it made with JoinTLS.makeClientHandler()?")
         }
         let ca = try Certificate(derEncoded: try root.toDERBytes())
         guard token.pins(caFingerprint: try ca.sha256Fingerprint()) else {

@@ -17,6 +17,10 @@ public final class RegistryClient: Sendable {
     public struct Configuration: Sendable {
         /// TLS for `https` registries, e.g. the cluster's mutual-TLS client configuration.
         public var tlsConfiguration: TLSConfiguration?
+        /// Host names dialled at another address: a cluster client names the manager by its role's
+        /// server name (`https://pier-manager:7443`), which its certificate must carry, and dials
+        /// the manager's real address.
+        public var dnsOverride: [String: String] = [:]
         /// The platform chosen from image indexes.
         public var platform: Platform
         /// Blobs downloaded at the same time.
@@ -83,6 +87,7 @@ public final class RegistryClient: Sendable {
             timeout: .init(connect: Self.timeAmount(configuration.connectTimeout),
                            read: Self.timeAmount(configuration.readTimeout)))
         httpConfiguration.decompression = .disabled
+        httpConfiguration.dnsOverride = configuration.dnsOverride
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         self.authenticator = RegistryAuthenticator(credentials: configuration.credentials)
     }

@@ -44,4 +44,28 @@ public enum RegistryAction: Sendable, Hashable {
         case .ping, .catalog, .listTags, .pullManifest, .pullBlob, .pullDelta, .listReferrers, .unsupported: false
         }
     }
+
+    /// The kinds of action, as the access policy names them (`AccessPolicy.registry`).
+    public enum Kind: String, Sendable, CaseIterable {
+        case ping, catalog, listTags, pullManifest, pullBlob, listReferrers, pullDelta
+        case startUpload, upload, pushManifest, deleteManifest, deleteBlob, unsupported
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .ping: .ping
+        case .catalog: .catalog
+        case .listTags: .listTags
+        case .pullManifest: .pullManifest
+        case .pullBlob: .pullBlob
+        case .listReferrers: .listReferrers
+        case .pullDelta: .pullDelta
+        case .startUpload: .startUpload
+        case .upload: .upload
+        case .pushManifest: .pushManifest
+        case .deleteManifest: .deleteManifest
+        case .deleteBlob: .deleteBlob
+        case .unsupported: .unsupported
+        }
+    }
 }

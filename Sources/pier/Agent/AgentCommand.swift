@@ -11,6 +11,13 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where to serve the API (repeatable): unix://PATH, or tcp://HOST:PORT with mutual TLS (a joined agent: direct access for clients with a cluster certificate; a manager: agents and remote clients).", discussion: "Default: unix://DATA_ROOT/pier.sock.", valueName: "address"))
     var listen: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "A group whose members may use the unix sockets (mode 0660, owner root); without it only root may.",
+        discussion: "Members act as admin. The default socket lies inside the data root, which only root may enter: "
+            + "give the group a socket outside it, e.g. --listen unix:///run/pier/pier.sock.",
+        valueName: "name|gid"))
+    var socketGroup: String?
+
     @Option(help: "The Linux bridge containers with --network bridge attach to.")
     var bridge: String = "pier0"
 
@@ -63,6 +70,16 @@ struct DaemonOptions: ParsableArguments {
         for path in trustKeys {
             do { _ = try TrustedKey.load(path) } catch { throw ValidationError("--trust-key \(path): \(error)") }
         }
+        if let socketGroup, Self.groupID(socketGroup) == nil {
+            throw ValidationError("--socket-group \(socketGroup): no such group on this host (see /etc/group)")
+        }
+    }
+
+    /// A group's id from its name or number, if the host has it.
+    static func groupID(_ text: String) -> UInt32? {
+        if let entry = getgrnam(text) { return entry.pointee.gr_gid }
+        if let gid = UInt32(text), getgrgid(gid) != nil { return gid }
+        return nil
     }
 
     func agentConfiguration(listen: [String]) -> AgentConfiguration {
@@ -73,6 +90,7 @@ struct DaemonOptions: ParsableArguments {
         configuration.trustedKeys = trustKeys.compactMap { try? TrustedKey.load($0) }  // checked in validate()
         configuration.maxConcurrentDownloads = maxConcurrentDownloads
         configuration.networkPool = networkPool
+        configuration.socketGroup = socketGroup.flatMap(Self.groupID)  // checked in validate()
         return configuration
     }
 }
@@ -85,9 +103,10 @@ struct AgentCommand: AsyncParsableCommand {
         discussion: "The agent keeps its images, containers and state under --data-root and serves the API on "
             + "each --listen address. Containers keep running when the agent stops or is killed; the next "
             + "agent on the same data root adopts them.\n\n"
-            + "With --join and --token the node joins a manager's cluster (the token comes from `pier join-token worker` "
-            + "on the manager) and runs the tasks the manager assigns, over one mutual-TLS connection it dials out. "
-            + "A node that has joined reconnects on later starts without the flags."
+            + "With --join the node joins a manager's cluster with a token from `pier join-token worker` on the manager, "
+            + "read from --token-file or the PIER_JOIN_TOKEN environment variable (never from the command line, which "
+            + "every user of the device can read), and runs the tasks the manager assigns, over one mutual-TLS connection "
+            + "it dials out. A node that has joined reconnects on later starts without the flags."
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -95,18 +114,42 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Join the cluster of the manager at this address.", valueName: "tcp://HOST:PORT"))
     var join: String?
 
-    @Option(help: "The join token printed by `pier join-token worker` on the manager.")
+    @Option(help: ArgumentHelp(
+        "A file holding the join token printed by `pier join-token worker` on the manager (or - for standard input).",
+        discussion: "Or set PIER_JOIN_TOKEN. The token is a secret: keep the file readable by root only.", valueName: "path"))
+    var tokenFile: String?
+
+    @Option(help: ArgumentHelp("Refused: a token on the command line is readable by every user in /proc; use --token-file or PIER_JOIN_TOKEN.", visibility: .hidden))
     var token: String?
 
     @Option(name: .customLong("advertise-device"), help: ArgumentHelp("A device to offer to services besides those found in /dev (repeatable).", valueName: "PATH"))
     var advertiseDevices: [String] = []
 
     func validate() throws {
-        if (join == nil) != (token == nil) { throw ValidationError("--join and --token go together") }
+        if token != nil {
+            throw ValidationError("--token puts the join token on the command line, where every user of this device can read it (/proc/PID/cmdline); "
+                + "pass it with --token-file FILE (or - for standard input) or the PIER_JOIN_TOKEN environment variable")
+        }
+        if tokenFile != nil && join == nil { throw ValidationError("--token-file goes with --join") }
+    }
+
+    /// The join token: from --token-file, else PIER_JOIN_TOKEN.
+    func joinToken() throws -> String? {
+        guard join != nil else { return nil }
+        if let tokenFile {
+            let data: Data?
+            if tokenFile == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else { data = FileManager.default.contents(atPath: tokenFile) }
+            guard let data, let text = String(data: data, encoding: .utf8) else {
+                throw ValidationError("--token-file \(tokenFile): cannot read it")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let text = ProcessInfo.processInfo.environment["PIER_JOIN_TOKEN"], !text.isEmpty { return text }
+        throw ValidationError("--join needs a join token: --token-file FILE, or the PIER_JOIN_TOKEN environment variable")
     }
 
     func run() async throws {
-        let cluster = ClusterOptions(managerAddress: join, token: token, hostname: daemon.hostname, devices: advertiseDevices)
+        let cluster = ClusterOptions(managerAddress: join, token: try joinToken(), hostname: daemon.hostname, devices: advertiseDevices)
         try await Agent(configuration: daemon.agentConfiguration(listen: daemon.listen)).run(cluster: cluster)
     }
 }

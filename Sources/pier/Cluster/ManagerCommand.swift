@@ -46,7 +46,7 @@ struct ManagerOptions: ParsableArguments {
 
     @Flag(help: ArgumentHelp(
         "Let anyone who reaches a tcp:// address pull from the registry, without a certificate or credential.",
-        discussion: "Pushes and deletes still need a manager-role certificate or a push credential (pier registry credential create)."))
+        discussion: "Pushes and deletes still need an admin or operator certificate (pier cert create) or a push credential (pier registry credential create)."))
     var registryAnonymousPull = false
 
     func validate() throws {

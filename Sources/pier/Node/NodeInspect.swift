@@ -14,7 +14,7 @@ struct NodeInspect: AsyncParsableCommand {
     var nodes: [String]
 
     func run() async throws {
-        let (found, failures) = try await client.withClient { manager in
+        let (found, failures) = try await client.withManager { manager in
             var found: [Node] = []
             var failures: [String] = []
             for node in nodes {

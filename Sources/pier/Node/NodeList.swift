@@ -14,7 +14,7 @@ struct NodeList: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
-        let nodes = try await client.withClient { try await $0.listNodes() }
+        let nodes = try await client.withManager { try await $0.listNodes() }
         if quiet {
             Output.print(nodes.map { $0.id + "\n" }.joined())
             return

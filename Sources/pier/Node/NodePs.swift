@@ -16,7 +16,7 @@ struct NodePs: AsyncParsableCommand {
     var nodes: [String]
 
     func run() async throws {
-        let (tasks, all) = try await client.withClient { manager in
+        let (tasks, all) = try await client.withManager { manager in
             var tasks: [ClusterTask] = []
             for node in nodes { tasks += try await manager.listTasks(node: node) }
             return (tasks, try await manager.listNodes())

@@ -14,7 +14,7 @@ struct NodeRemove: AsyncParsableCommand {
     var nodes: [String]
 
     func run() async throws {
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             try await Output.forEach(nodes) { try await manager.removeNode($0, force: force) }
         }
     }

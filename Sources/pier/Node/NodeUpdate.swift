@@ -22,7 +22,7 @@ struct NodeUpdate: AsyncParsableCommand {
 
     func run() async throws {
         let request = try NodeUpdateOptions(availability: availability, labelAdd: labelAdd, labelRemove: labelRm).request()
-        let updated = try await client.withClient { try await $0.updateNode(node, request) }
+        let updated = try await client.withManager { try await $0.updateNode(node, request) }
         Output.print(updated.id + "\n")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PierAccess
 import PierClient
 
 /// `--host`, shared by every command that talks to the agent.
@@ -25,6 +26,12 @@ struct ClientOptions: ParsableArguments {
     func withClient<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
         try await settings.withClient(body)
     }
+
+    /// Runs `body` with a client for a manager: over TCP the server must hold a manager's
+    /// certificate, or nothing is sent.
+    func withManager<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
+        try await settings.withClient(serverRole: .manager, body)
+    }
 }
 
 /// `--host` and `--tls-dir` as values (what `ClientOptions` parsed, or `RunFastPath`).
@@ -40,7 +47,10 @@ struct ClientSettings: Equatable {
         try AgentEndpoint.resolve(flag: host, environment: ProcessInfo.processInfo.environment)
     }
 
-    func withClient<R: Sendable>(_ body: (AgentClient) async throws -> R) async throws -> R {
-        try await AgentClient.withClient(endpoint: endpoint(), configuration: configuration, body)
+    /// - Parameter serverRole: over TCP, the role the server must hold; nil: any node.
+    func withClient<R: Sendable>(serverRole: Role? = nil, _ body: (AgentClient) async throws -> R) async throws -> R {
+        var configuration = self.configuration
+        configuration.serverRole = serverRole
+        return try await AgentClient.withClient(endpoint: endpoint(), configuration: configuration, body)
     }
 }

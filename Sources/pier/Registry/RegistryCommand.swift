@@ -47,7 +47,7 @@ struct RegistryCredentialCreate: AsyncParsableCommand {
             expiresIn = Int(seconds)
         }
         let request = RegistryCredentialRequest(name: name, push: push, expiresIn: expiresIn)
-        let created = try await client.withClient { try await $0.createRegistryCredential(request) }
+        let created = try await client.withManager { try await $0.createRegistryCredential(request) }
         if quiet {
             Output.print(created.secret + "\n")
             return
@@ -70,7 +70,7 @@ struct RegistryCredentialList: AsyncParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() async throws {
-        let credentials = try await client.withClient { try await $0.registryCredentials() }
+        let credentials = try await client.withManager { try await $0.registryCredentials() }
         let now = Date()
         try Output.listing(credentials, format: output.format) {
             TextTable(header: ["NAME", "ACCESS", "CREATED", "EXPIRES"], rows: credentials.map { c in
@@ -90,7 +90,7 @@ struct RegistryCredentialRemove: AsyncParsableCommand {
     var names: [String]
 
     func run() async throws {
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             for name in names {
                 try await manager.removeRegistryCredential(name)
                 Output.print(name + "\n")

@@ -54,7 +54,7 @@ struct ServiceCreate: AsyncParsableCommand {
         let spec = try options.makeSpec(environment: ProcessInfo.processInfo.environment) { path in
             try String(contentsOfFile: path, encoding: .utf8)
         }
-        let service = try await client.withClient { try await $0.createService(spec) }
+        let service = try await client.withManager { try await $0.createService(spec) }
         Output.print(service.id + "\n")
     }
 }

@@ -14,7 +14,7 @@ struct ServiceInspect: AsyncParsableCommand {
     var services: [String]
 
     func run() async throws {
-        let (found, failures) = try await client.withClient { manager in
+        let (found, failures) = try await client.withManager { manager in
             var found: [Service] = []
             var failures: [String] = []
             for service in services {

@@ -12,7 +12,7 @@ struct ServiceList: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
-        let (services, tasks, nodes) = try await client.withClient { manager -> ([Service], [ClusterTask], [Node]) in
+        let (services, tasks, nodes) = try await client.withManager { manager -> ([Service], [ClusterTask], [Node]) in
             let services = try await manager.listServices()
             if quiet { return (services, [], []) }
             return (services, try await manager.listTasks(), try await manager.listNodes())

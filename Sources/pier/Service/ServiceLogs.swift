@@ -25,7 +25,7 @@ struct ServiceLogs: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             let stream = try await manager.serviceLogs(service, follow: follow, tail: tail == "all" ? nil : Int(tail), timestamps: timestamps)
             _ = try await stream.pump(into: StandardStreams())
         }

@@ -19,7 +19,7 @@ struct ServicePs: AsyncParsableCommand {
     var services: [String]
 
     func run() async throws {
-        let (tasks, nodes) = try await client.withClient { manager in
+        let (tasks, nodes) = try await client.withManager { manager in
             var tasks: [ClusterTask] = []
             for service in services { tasks += try await manager.listServiceTasks(service) }
             return (tasks, try await manager.listNodes())

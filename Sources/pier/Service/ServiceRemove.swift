@@ -11,7 +11,7 @@ struct ServiceRemove: AsyncParsableCommand {
     var services: [String]
 
     func run() async throws {
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             try await Output.forEach(services) { try await manager.removeService($0) }
         }
     }

@@ -11,7 +11,7 @@ struct ServiceRollback: AsyncParsableCommand {
     var service: String
 
     func run() async throws {
-        let rolledBack = try await client.withClient { try await $0.rollbackService(service) }
+        let rolledBack = try await client.withManager { try await $0.rollbackService(service) }
         Output.print(rolledBack.spec.name + "\n")
     }
 }

@@ -12,7 +12,7 @@ struct ServiceScale: AsyncParsableCommand {
     func run() async throws {
         let parsed = try scales.map { text throws(ClientError) in try ServiceScaleArgument(parsing: text) }
         var failed = false
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             for scale in parsed {
                 do {
                     let service = try await manager.scaleService(scale.service, replicas: scale.replicas)

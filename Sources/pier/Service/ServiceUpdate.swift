@@ -70,7 +70,7 @@ struct ServiceUpdate: AsyncParsableCommand {
         var standIn = ServiceSpec(name: service, task: TaskTemplate(container: .init(image: "check")))
         standIn.task.container.health = HealthCheckConfig(command: ["true"])
         _ = try options.apply(to: standIn, environment: ProcessInfo.processInfo.environment)
-        let updated = try await client.withClient { manager in
+        let updated = try await client.withManager { manager in
             let current = try await manager.inspectService(service)
             let spec = try options.apply(to: current.spec, environment: ProcessInfo.processInfo.environment)
             return try await manager.updateService(current.id, spec: spec)

@@ -31,7 +31,7 @@ struct StackDeploy: AsyncParsableCommand {
         let request = StackDeployRequest(
             compose: text, environment: ProcessInfo.processInfo.environment,
             directory: url.standardizedFileURL.deletingLastPathComponent().path)
-        let result = try await client.withClient { try await $0.deployStack(stack, request) }
+        let result = try await client.withManager { try await $0.deployStack(stack, request) }
         Output.print(StackListing.deployReport(result))
     }
 }

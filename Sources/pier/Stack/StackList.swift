@@ -9,7 +9,7 @@ struct StackList: AsyncParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() async throws {
-        let stacks = try await client.withClient { try await $0.listStacks() }
+        let stacks = try await client.withManager { try await $0.listStacks() }
         try Output.listing(stacks, format: output.format) { StackListing.table(stacks) }
     }
 }

@@ -16,7 +16,7 @@ struct StackPs: AsyncParsableCommand {
     var stack: String
 
     func run() async throws {
-        let (tasks, nodes) = try await client.withClient { manager in
+        let (tasks, nodes) = try await client.withManager { manager in
             let members = Set(StackListing.members(of: stack, in: try await manager.listServices()).map(\.id))
             guard !members.isEmpty else { throw ClientError.api(status: 404, message: "no such stack: \(stack) (pier stack ls lists them)") }
             let tasks = try await manager.listTasks().filter { members.contains($0.serviceID) }

@@ -11,7 +11,7 @@ struct StackRemove: AsyncParsableCommand {
     var stacks: [String]
 
     func run() async throws {
-        try await client.withClient { manager in
+        try await client.withManager { manager in
             try await Output.forEach(stacks) { try await manager.removeStack($0) }
         }
     }

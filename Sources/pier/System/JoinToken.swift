@@ -2,16 +2,19 @@ import ArgumentParser
 import PierClient
 import PierCluster
 
-/// `pier join-token worker|manager`: the token a node joins with, and the command to run.
+/// `pier join-token worker|manager`: a new token nodes join with, and the command to run.
 /// (Not named `JoinToken`: that is PierPKI's token type, which the agent's join code uses.)
 struct JoinTokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "join-token", abstract: "Print (or rotate) the token nodes join the cluster with.")
+        commandName: "join-token",
+        abstract: "Make a new token nodes join the cluster with, and print it.",
+        discussion: "The manager keeps only a hash of each token, so a token is shown once: every call makes a new one "
+            + "and the previous token of that role no longer admits anyone (nodes that joined stay).")
 
     @OptionGroup var client: ClientOptions
     @Flag(name: .shortAndLong, help: "Print only the token.")
     var quiet = false
-    @Flag(help: "Replace the token; the old one no longer admits anyone (nodes that joined stay).")
+    @Flag(help: "Accepted for compatibility: every call makes a new token.")
     var rotate = false
     @Option(help: ArgumentHelp("The manager's address agents reach, shown in the join command.", valueName: "HOST:PORT"))
     var managerAddress: String?
@@ -24,16 +27,11 @@ struct JoinTokenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = try await client.withClient { manager in
-            if rotate { return try await manager.rotateJoinToken(role: role.nodeRole) }
-            return try await manager.joinTokens()
-        }
-        let token = JoinTokenText.token(tokens, role: role.nodeRole)
+        let issued = try await client.withManager { try await $0.rotateJoinToken(role: role.nodeRole) }
         if quiet {
-            Output.print(token + "\n")
+            Output.print(issued.token + "\n")
             return
         }
-        if rotate { Output.print("Successfully rotated \(role.rawValue) join token.\n\n") }
-        Output.print(JoinTokenText.instructions(role: role.nodeRole, token: token, managerAddress: managerAddress))
+        Output.print(JoinTokenText.instructions(role: role.nodeRole, token: issued.token, managerAddress: managerAddress))
     }
 }
