@@ -724,9 +724,11 @@ def main() -> int:
                     phase.append(a.cleanup)
                     phase.append(lambda a=a: keep_logs(args, a))
                     agents.append(a)
-                    # By name: with an IP address the agent's session (WebSocket over TLS) fails with
-                    # NIOSSL's cannotUseIPAddressInSNI although the join itself succeeds.
-                    a.start(["--join", f"tcp://localhost:{port}", "--token", token], trace=args.trace)
+                    # The token from a file, as users pass it (on the command line it is refused).
+                    token_file = os.path.join(a.workdir, "join-token")
+                    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                        f.write(token)
+                    a.start(["--join", f"tcp://127.0.0.1:{port}", "--token-file", token_file], trace=args.trace)
                 cb = ClusterBench(mgr, agents, args.poll)
                 # The last cleanup to run first: remove services while the agents are still up.
                 phase.append(lambda: remove_all_services(mgr))

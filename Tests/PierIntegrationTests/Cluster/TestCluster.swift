@@ -184,7 +184,12 @@ final class TestCluster: @unchecked Sendable {
         var args = ["--net=/var/run/netns/\(m.namespace)", "--", Binaries.pier.path, "agent", "--data-root", m.root.path, "--listen", m.host,
                     "--shim", Binaries.shim.path, "--bridge", m.bridge, "--bridge-subnet", m.subnetPrefix + ".0/24", "--hostname", m.name]
         if let direct = m.direct { args += ["--listen", direct] }
-        if let token { args += ["--join", managerAddress, "--token", token] }
+        if let token {
+            // From a file, as users are told to: a token on the command line is refused.
+            let file = m.root.deletingLastPathComponent().appendingPathComponent("\(m.name)-join-token")
+            FileManager.default.createFile(atPath: file.path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+            args += ["--join", managerAddress, "--token-file", file.path]
+        }
         return args + agentExtraArguments
     }
 
