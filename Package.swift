@@ -118,8 +118,14 @@ var targets: [Target] = [
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
     .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
-    .testTarget(name: "PierAgentTests", dependencies: ["PierAgent", "PierAPI", "PierAccess", "PierPKI", "PierCluster"]),
-    .testTarget(name: "PierManagerTests", dependencies: ["PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry"]),
+    .testTarget(name: "PierAgentTests", dependencies: [
+        "PierAgent", "PierAPI", "PierAccess", "PierPKI", "PierCluster",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    ]),
+    .testTarget(name: "PierManagerTests", dependencies: [
+        "PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    ]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
     .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),

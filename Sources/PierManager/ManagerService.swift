@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Hummingbird
 import HummingbirdTLS
 import HummingbirdWebSocket
@@ -91,15 +92,8 @@ public struct ManagerService: Sendable {
                     membership: { identity in await membership.refusal(for: identity) },
                     onRefusal: { logger.warning("TLS peer refused: \($0)") })
                 let tls = try ServerTLS(identity: membership.serving, trust: trust)
-                let remote = Self.remoteRouter(parts, tls: tls)
                 for address in remotes {
-                    let app = Application(
-                        router: remote,
-                        server: try .tls(
-                            .http1WebSocketUpgrade(webSocketRouter: remote, configuration: .init(ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
-                            configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
-                        configuration: .init(address: .hostname(address.host, port: address.port), serverName: "pier-manager"),
-                        logger: logger)
+                    let app = try Self.remoteApplication(parts, tls: tls, host: address.host, port: address.port)
                     group.addTask { try await app.runService() }
                 }
             }
@@ -147,6 +141,20 @@ extension ManagerService {
         if localWorker { parts.node.addRoutes(to: local) } else { parts.node.addImageRoutes(to: local) }
         ManagerRoutes(manager: parts.manager, membership: parts.membership, registry: parts.registry, maxBody: parts.maxBody).add(to: local)
         return local
+    }
+
+    /// The TCP port's server: HTTP/1.1 and the session's WebSocket behind mutual TLS.
+    static func remoteApplication(
+        _ parts: Parts, tls: ServerTLS, host: String, port: Int, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let remote = remoteRouter(parts, tls: tls)
+        return Application(
+            router: remote,
+            server: try .tls(
+                .http1WebSocketUpgrade(webSocketRouter: remote, configuration: .init(ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
+                configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
+            configuration: .init(address: .hostname(host, port: port), serverName: "pier-manager"),
+            onServerRunning: onServerRunning, logger: parts.logger)
     }
 
     /// The TCP port: agents (join, session, renewal, the registry) and remote clients, each

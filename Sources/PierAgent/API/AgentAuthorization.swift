@@ -115,8 +115,9 @@ extension Agent {
     /// The TLS applications for `tcp://HOST:PORT` listen addresses: the agent's API behind
     /// mutual TLS with its node certificate, for client certificates of the cluster only. Only a
     /// node that joined a cluster has a CA to check clients with.
-    static func directApplications(_ addresses: [String], node: AgentNode, trust: NodeTrust?) throws
-        -> [Application<RouterResponder<AgentRequestContext>>] {
+    static func directApplications(
+        _ addresses: [String], node: AgentNode, trust: NodeTrust?, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> [Application<RouterResponder<AgentRequestContext>>] {
         guard !addresses.isEmpty else { return [] }
         guard let trust else {
             throw AgentError.invalid("--listen \(addresses[0]): a tcp:// address needs mutual TLS; join a cluster first (pier agent --join … --token-file …), its CA signs the clients")
@@ -134,7 +135,7 @@ extension Agent {
                 router: router,
                 server: try .tls(.http1(), configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "pier-agent"),
-                logger: node.logger)
+                onServerRunning: onServerRunning, logger: node.logger)
         }
     }
 

@@ -163,4 +163,39 @@ struct ClusterTrustTests {
         #expect(remote.status == 0 && remote.stdout.contains("web"), "\(remote.stderr)")
         try cluster.ok("service", "rm", "web")
     }
+
+    /// `--socket-group`: the socket is root's and the group's (0660); an unknown group is refused
+    /// before anything starts.
+    @Test func socketGroupSharesTheSocketWithOneGroup() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-sg-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let socket = dir.appendingPathComponent("run/pier.sock").path
+        let common = ["agent", "--data-root", dir.appendingPathComponent("root").path, "--listen", "unix://" + socket,
+                      "--shim", Binaries.shim.path, "--network-pool", "0"]
+        let unknown = try runProcess(Binaries.pier.path, common + ["--socket-group", "no-such-group-pier"], timeout: 30)
+        #expect(unknown.status != 0 && unknown.stderr.contains("--socket-group no-such-group-pier: no such group"), "\(unknown.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: socket))
+
+        guard let group = getgrnam("nogroup") else { Issue.record("this host has no group nogroup"); return }
+        let gid = group.pointee.gr_gid
+        let agent = Process()
+        agent.executableURL = Binaries.pier
+        agent.arguments = common + ["--socket-group", "nogroup"]
+        agent.standardOutput = FileHandle.nullDevice
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        defer { kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
+        var ready = false
+        let deadline = Date().addingTimeInterval(15)
+        while !ready && Date() < deadline {
+            var st = stat()
+            ready = stat(socket, &st) == 0 && st.st_gid == gid && st.st_mode & 0o777 == 0o660
+            if !ready { usleep(50_000) }
+        }
+        var st = stat()
+        _ = stat(socket, &st)
+        #expect(ready, "socket \(socket): gid \(st.st_gid) mode \(String(st.st_mode & 0o777, radix: 8)), expected gid \(gid) mode 660")
+        #expect(Self.mode(dir.appendingPathComponent("run").path) == 0o755, "the socket's directory lets the group reach it")
+        #expect(Self.mode(dir.appendingPathComponent("root").path) == 0o700)
+    }
 }
