@@ -30,6 +30,8 @@ public final class CoAPEndpoint: Sendable {
         public var maxResponseBodySize: Int = 1 << 20
         /// Seed for message IDs, tokens and jitter; `nil` seeds from the system (tests pin it).
         public var randomSeed: UInt64?
+        /// Object security for requests this endpoint serves (OSCORE); nil serves them as they come.
+        public var security: (any CoAPServerSecurity)?
 
         public init() {}
     }
