@@ -24,9 +24,13 @@ final class TestServer: Sendable {
         self.address = address
     }
 
-    /// Binds an ephemeral port; `/counter` changes every `tick` seconds once started.
-    static func start(configuration: CoAPEndpoint.Configuration = CoAPEndpoint.Configuration(), tick: Double = 0.2) async throws -> TestServer {
-        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    /// Binds `port` (0: an ephemeral one); `/counter` changes every `tick` seconds once started.
+    static func start(configuration: CoAPEndpoint.Configuration = CoAPEndpoint.Configuration(), tick: Double = 0.2, port: Int = 0) async throws
+        -> TestServer
+    {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: port).get()
         guard let address = channel.localAddress else { throw PeerError.noPort("test server") }
         let holder = Mutex<TestServer?>(nil)
         let resources = Self.resources { holder.withLock { $0 } }
@@ -55,6 +59,9 @@ final class TestServer: Sendable {
         return [
             CoAPResource(path: "/hello", resourceTypes: ["greeting"], contentFormats: [0]) { _ in
                 CoAPResponse(code: .content, options: text, payload: Array("hello from pier".utf8))
+            },
+            CoAPResource(path: "/whoami", resourceTypes: ["whoami"], contentFormats: [0]) { req in
+                CoAPResponse(code: .content, options: text, payload: Array((req.client ?? "anonymous").utf8))
             },
             CoAPResource(path: "/big", resourceTypes: ["big"], contentFormats: [0]) { _ in
                 CoAPResponse(code: .content, options: text, payload: bigBody)
