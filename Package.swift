@@ -92,7 +92,7 @@ var targets: [Target] = [
     // static Swift runtime the exported symbol table and its relocations were 1.1 MB and 3.3 MB the
     // loader had to map and apply at every start (agent resident memory, client start-up time).
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierManager", "PierAPI", "PierOCI", "PierCluster",
+        "PierClient", "PierAgent", "PierManager", "PierAPI", "PierOCI", "PierCluster", "PierCoAPAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], linkerSettings: [
         // Release only: a debug build links the shared Swift runtime, and a non-PIE executable
@@ -140,7 +140,7 @@ var targets: [Target] = [
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierCoAP", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierClient", "PierAPI", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
     ]),
 ]
 

@@ -65,8 +65,10 @@ public struct ManagerService: Sendable {
         let membership = Membership(ca: ca, manager: manager, nodeValidity: configuration.nodeCertificateValidity)
         // The CoAP interface serves the cluster's services (CEMC), also under `pier up`.
         let coap = try configuration.agent.coap.map { options in
-            (options.address, ConstrainedInterface(
-                backend: ManagerConstrainedBackend(manager: manager), keys: try CoAPAccessKeys.load(options.keysPath), logger: logger))
+            (options.address, try ConstrainedInterface(
+                backend: ManagerConstrainedBackend(manager: manager),
+                keys: try CoAPAccessKeys.load(options.keysPath, allowTokens: options.insecureToken),
+                stateDirectory: options.stateDirectory(dataRoot: configuration.agent.dataRoot), logger: logger))
         }
 
         // The local admin socket: everything, no certificate (file permissions guard it).
