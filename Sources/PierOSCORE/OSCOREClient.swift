@@ -37,6 +37,53 @@ public final class OSCOREClient: Sendable {
         return try await exchange(plain, endpoint: endpoint, peer: peer)
     }
 
+    /// Observes `path` (RFC 7641 through OSCORE, §4.1.3.5): yields the opened registration
+    /// response and every notification whose Partial IV is above the last one's (older ones
+    /// are replays or reordered, §7.4.1); finishes after an answer without Observe or an error.
+    /// An Echo challenge is answered once by registering again with the Echo value.
+    public func observe(_ path: String, on endpoint: CoAPEndpoint, peer: SocketAddress, options: [CoAPOption] = [])
+        -> AsyncThrowingStream<CoAPMessage, any Error>
+    {
+        var plain = CoAPMessage(type: .confirmable, code: .get, messageID: 0, options: options)
+        plain.uriPath = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        plain.observe = 0
+        let registration = plain
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                var request = registration
+                do {
+                    for attempt in 0..<2 {
+                        let (outer, binding) = try protect(request)
+                        var last: UInt64?
+                        var echo: CoAPOption?
+                        for try await response in endpoint.observe(outer, on: peer) {
+                            guard response.option(.oscore) != nil else {
+                                continuation.yield(response)
+                                continue
+                            }
+                            let (inner, piv) = try OSCOREProtection.unprotectResponse(response, context: context, binding: binding)
+                            if attempt == 0, last == nil, inner.code == .unauthorized, let e = inner.option(.echo) {
+                                echo = e
+                                break
+                            }
+                            if let piv {
+                                if let l = last, piv <= l { continue }
+                                last = piv
+                            }
+                            continuation.yield(inner)
+                        }
+                        guard let echo else { break }
+                        request.setOptions(.echo, [echo])
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// Protects `plain` as the next request: the outer message and what its response is opened with.
     public func protect(_ plain: CoAPMessage) throws(OSCOREError) -> (CoAPMessage, OSCORERequestBinding) {
         let n = sequence.withLock { s in

@@ -116,7 +116,13 @@ public final class CoAPEndpoint: Sendable {
         message.uriPath = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if !query.isEmpty { message.uriQuery = query }
         message.observe = 0
-        let request = message
+        return observe(message, on: peer)
+    }
+
+    /// Observes with a request built by the caller (it carries `Observe: 0`; the message ID and,
+    /// if empty, the token are assigned): an OSCORE client's FETCH. As `observe(_:on:)` otherwise.
+    public func observe(_ request: CoAPMessage, on peer: SocketAddress) -> AsyncThrowingStream<CoAPMessage, any Error> {
+        let path = request.path
         let handler = self.handler
         let loop = channel.eventLoop
         return AsyncThrowingStream { continuation in
