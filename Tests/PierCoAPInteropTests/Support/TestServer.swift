@@ -19,6 +19,16 @@ final class TestServer: Sendable {
 
     var port: Int { address.port ?? 0 }
 
+    /// Whether `/counter` values an observer saw (the registration's response first) are fresh:
+    /// each above the one before, except that the first notification may repeat the response's
+    /// value. The observer is registered when the request arrives and the value read later, so a
+    /// tick in between reaches both; a notification repeating the current state is allowed
+    /// (RFC 7641 §4.2).
+    static func areFreshCounterValues(_ values: [Int]) -> Bool {
+        let rest = values.count >= 2 && values[0] == values[1] ? Array(values.dropFirst()) : values
+        return zip(rest, rest.dropFirst()).allSatisfy { $0 < $1 }
+    }
+
     private init(endpoint: CoAPEndpoint, address: SocketAddress) {
         self.endpoint = endpoint
         self.address = address
