@@ -54,10 +54,18 @@ var targets: [Target] = [
     ]),
     // CoAP (RFC 7252, 7959 block-wise, 7641 observe, 6690 link format) on NIOCore only.
     .target(name: "PierCoAP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+    // OSCORE (RFC 8613) on PierCoAP: AES-CCM-16-64-128, security contexts, protect/unprotect,
+    // replay windows, and the server side an endpoint plugs in. Pure but for the sequence file.
+    .target(name: "PierOSCORE", dependencies: [
+        "PierCoAP",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "_CryptoExtras", package: "swift-crypto"),
+    ]),
     // The CoAP interface of agent (CPIS) and manager (CEMC) for constrained clients: list,
-    // activate, observe, stop and remove services, with a pre-shared token per client.
+    // activate, observe, stop and remove services, for clients with OSCORE contexts scoped to
+    // services, verbs and what an activation may ask for.
     .target(name: "PierCoAPAPI", dependencies: [
-        "PierCoAP", "PierAPI",
+        "PierCoAP", "PierOSCORE", "PierAPI", "PierAccess",
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Logging", package: "swift-log"),
@@ -88,7 +96,7 @@ var targets: [Target] = [
     // static Swift runtime the exported symbol table and its relocations were 1.1 MB and 3.3 MB the
     // loader had to map and apply at every start (agent resident memory, client start-up time).
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierManager", "PierAccess", "PierAPI", "PierOCI", "PierCluster", "PierPKI",
+        "PierClient", "PierAgent", "PierManager", "PierAccess", "PierAPI", "PierOCI", "PierCluster", "PierPKI", "PierCoAPAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], linkerSettings: [
         // Release only: a debug build links the shared Swift runtime, and a non-PIE executable
@@ -108,9 +116,9 @@ var targets: [Target] = [
         "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
-    // The CoAP client of bench/coap.py: response times, load, activation → answering.
+    // The CoAP client of bench/coap.py and bench/oscore.py: response times, load, activation → answering.
     .executableTarget(name: "pier-coap-bench", dependencies: [
-        "PierCoAP", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierCoAP", "PierOSCORE", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -131,18 +139,19 @@ var targets: [Target] = [
     .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
     .testTarget(name: "PierRegistryTests", dependencies: ["PierRegistry", "PierOCI"]),
     .testTarget(name: "PierCoAPTests", dependencies: ["PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
+    .testTarget(name: "PierOSCORETests", dependencies: ["PierOSCORE", "PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
     // Real UDP against libcoap's coap-client/coap-server and aiocoap, and the two CoAP services.
     .testTarget(
         name: "PierCoAPInteropTests",
-        dependencies: ["PierCoAP", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
-        exclude: ["aiocoap_server.py", "aiocoap_observe.py"]),
-    .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierAPI"]),
+        dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
+        exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
+    .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierAccess"]),
     .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierCoAP", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierClient", "PierAPI", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
     ]),
 ]
 

@@ -273,16 +273,20 @@ def main() -> int:
     try:
         work = h.new_workdir("coap")
         cleanups.append(lambda: h.rmtree(work))
-        keys = work / "coap-keys"
-        keys.write_text(f"bench {TOKEN}\n")
+        # The figures predate OSCORE and compare activation paths, not security: one token client
+        # (--coap-insecure-token) allowed everything. bench/oscore.py measures what OSCORE costs.
+        keys = work / "coap-keys.json"
+        keys.write_text(json.dumps({"clients": [{"name": "bench", "token": TOKEN, "scope": {
+            "services": ["*"], "verbs": ["list", "status", "activate", "stop", "start", "remove"],
+            "allow": ["host-network", "bind-mounts", "devices", "capabilities", "privileged"]}}]}))
         keys.chmod(0o600)
         agent_coap, up_coap = h.free_port(socket.SOCK_DGRAM), h.free_port(socket.SOCK_DGRAM)
         agent = PierDaemon(h.new_workdir("cagent"), bins["pier"], ["agent"], AGENT_BRIDGE, "pb-coap-agent")
         cleanups.append(agent.cleanup)
-        agent.start(extra=["--coap", f"udp://127.0.0.1:{agent_coap}", "--coap-keys", str(keys)])
+        agent.start(extra=["--coap", f"udp://127.0.0.1:{agent_coap}", "--coap-keys", str(keys), "--coap-insecure-token"])
         up = PierDaemon(h.new_workdir("cup"), bins["pier"], ["up"], UP_BRIDGE, "pb-coap-up")
         cleanups.append(up.cleanup)
-        up.start(extra=["--coap", f"udp://127.0.0.1:{up_coap}", "--coap-keys", str(keys)])
+        up.start(extra=["--coap", f"udp://127.0.0.1:{up_coap}", "--coap-keys", str(keys), "--coap-insecure-token"])
         for daemon in (agent, up):
             daemon.cli("image", "build", "--tag", IMAGE, "--from", "scratch", "--with-libs",
                        "--add", f"{bins['pier-compute']}:/usr/bin/pier-compute", "--entrypoint", "/usr/bin/pier-compute")

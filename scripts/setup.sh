@@ -59,11 +59,13 @@ if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages openapi-spec-validator
 fi
 
-# aiocoap, the second CoAP peer of Tests/PierCoAPInteropTests (libcoap3-bin is the first).
-if ! python3 -c 'import aiocoap' 2>/dev/null; then
-    echo "setup: pip install aiocoap"
-    python3 -m pip install --quiet aiocoap 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages aiocoap
+# aiocoap with its OSCORE extras (cbor2, cryptography, filelock, …): the second CoAP peer of
+# Tests/PierCoAPInteropTests (libcoap3-bin is the first), the OSCORE client of the CoAP interface's
+# tests and of bench/oscore.py, and its OSCORE server there.
+if ! python3 -c 'import aiocoap.oscore, aiocoap.oscore_sitewrapper' 2>/dev/null; then
+    echo "setup: pip install 'aiocoap[oscore]'"
+    python3 -m pip install --quiet 'aiocoap[oscore]' 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages 'aiocoap[oscore]'
 fi
 
 if [ "$build" = 1 ]; then

@@ -6,7 +6,11 @@ extension ContainerCreateRequest {
     /// stacks and CoAP activations go through the same list.
     public var requestedPrivileges: [PrivilegeRequest] {
         var requests: [PrivilegeRequest] = []
-        if network == "host" { requests.append(PrivilegeRequest(.hostNetwork, "network host")) }
+        // Any network but the bridge, none or a named network of the cluster is the host's or
+        // another container's.
+        if let network, network == "host" || network.hasPrefix("container:") {
+            requests.append(PrivilegeRequest(.hostNetwork, "network \"\(network)\""))
+        }
         requests += volumes.map { PrivilegeRequest(.bindMount, "volume \($0)") }
         requests += devices.map { PrivilegeRequest(.device, "device \($0)") }
         requests += capAdd.map { PrivilegeRequest(.capability, "cap-add \($0)") }

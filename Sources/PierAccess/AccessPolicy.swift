@@ -123,6 +123,18 @@ public enum AccessPolicy {
         "unsupported": Set(Role.allCases),
     ]
 
+    /// The CoAP management interface of agents and managers (docs/coap-api.md): the verb a
+    /// client's scope must hold (`CoAPVerb` in PierCoAPAPI), per route. OSCORE authenticates the
+    /// client; its scope names the services, verbs and privileges (``PrivilegeReview``) it has.
+    public static let coapInterface: [Route: String] = [
+        Route("GET", "/services"): "list",
+        Route("GET", "/services/{name}"): "status",
+        Route("PUT", "/services/{name}"): "activate",
+        Route("DELETE", "/services/{name}"): "remove",
+        Route("POST", "/services/{name}/stop"): "stop",
+        Route("POST", "/services/{name}/start"): "start",
+    ]
+
     /// The messages an agent may send on its session (`AgentMessage.Kind` in PierCluster).
     public static let sessionMessages: [String: Set<Role>] = [
         "hello": Role.nodes,

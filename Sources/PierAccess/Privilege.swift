@@ -48,12 +48,15 @@ public enum PrivilegeReview {
     /// image, but not add a privilege to it.
     public static func review(_ requests: [PrivilegeRequest], caller: Caller, kept: [PrivilegeRequest] = []) -> AccessDenied? {
         let new = requests.filter { !kept.contains($0) }
-        return review(new, granted: granted(to: caller.role), who: "\(caller)", remedy: "that needs an admin certificate")
+        return review(new, granted: granted(to: caller.role), who: "\(caller)") { _ in "that needs an admin certificate" }
     }
 
-    /// The same against an explicit grant (a CoAP client's scope); `remedy` says how to get it.
-    public static func review(_ requests: [PrivilegeRequest], granted: Set<Privilege>, who: String, remedy: String) -> AccessDenied? {
+    /// The same against an explicit grant (a CoAP client's scope); `remedy` says how to get the
+    /// privilege refused.
+    public static func review(
+        _ requests: [PrivilegeRequest], granted: Set<Privilege>, who: String, remedy: (Privilege) -> String
+    ) -> AccessDenied? {
         guard let refused = requests.first(where: { !granted.contains($0.privilege) }) else { return nil }
-        return AccessDenied("\(who) may not ask for \(refused.privilege) (\(refused.detail)); \(remedy)")
+        return AccessDenied("\(who) may not ask for \(refused.privilege) (\(refused.detail)); \(remedy(refused.privilege))")
     }
 }

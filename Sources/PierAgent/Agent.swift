@@ -35,8 +35,10 @@ public struct Agent: Sendable {
             throw AgentError.failed("cannot load this node's cluster identity from \(membership.directory.path): \(error)")
         }
         let coap = try configuration.coap.map { options in
-            (options.address, ConstrainedInterface(
-                backend: AgentConstrainedBackend(containers: node.containers), keys: try CoAPAccessKeys.load(options.keysPath), logger: node.logger))
+            (options.address, try ConstrainedInterface(
+                backend: AgentConstrainedBackend(containers: node.containers),
+                keys: try CoAPAccessKeys.load(options.keysPath, allowTokens: options.insecureToken),
+                stateDirectory: options.stateDirectory(dataRoot: configuration.dataRoot), logger: node.logger))
         }
         try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }

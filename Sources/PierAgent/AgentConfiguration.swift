@@ -22,7 +22,8 @@ public struct AgentConfiguration: Sendable {
     public var maxRequestBody: Int
     /// Upper bound on unpacked bytes per layer (decompression bombs stop here).
     public var maxLayerBytes: Int64
-    /// The CoAP interface for constrained clients, if one is served (`--coap`, `--coap-keys`).
+    /// The CoAP interface for constrained clients, if one is served (`--coap`, `--coap-keys`,
+    /// `--coap-insecure-token`).
     public var coap: CoAPInterfaceOptions?
     /// The group whose members may use the unix sockets besides root (`--socket-group`): they
     /// act as admin.
@@ -51,9 +52,16 @@ public struct AgentConfiguration: Sendable {
     var databasePath: URL { dataRoot.appendingPathComponent("agent.db") }
 }
 
-/// Where the CoAP interface listens (`udp://HOST:PORT`) and the file of client tokens.
+/// Where the CoAP interface listens (`udp://HOST:PORT`), the file of its clients (OSCORE contexts
+/// and scopes), and whether clients with a cleartext token are accepted (`--coap-insecure-token`).
 public struct CoAPInterfaceOptions: Sendable {
     public var address: String
     public var keysPath: String
-    public init(address: String, keysPath: String) { self.address = address; self.keysPath = keysPath }
+    public var insecureToken: Bool
+    public init(address: String, keysPath: String, insecureToken: Bool = false) {
+        self.address = address; self.keysPath = keysPath; self.insecureToken = insecureToken
+    }
+
+    /// `DATA_ROOT/coap`: the OSCORE sequence file.
+    public func stateDirectory(dataRoot: URL) -> String { dataRoot.appendingPathComponent("coap").path }
 }

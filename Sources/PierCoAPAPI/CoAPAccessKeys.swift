@@ -1,43 +1,76 @@
 import Crypto
 import Foundation
 import PierCoAP
+import PierOSCORE
 
-/// Who may use the constrained interface: one pre-shared token per client, read from a file.
+/// Who may use the constrained interface, and for what: the `--coap-keys` file, JSON, readable by
+/// its owner only (mode 600).
 ///
-///     # client      token (≥ 16 characters)              access (rw: default, ro: GET and observe only)
-///     sensor-12     6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a4
-///     dashboard     0b8e2f4a6c1d3e5f7a9b0c2d4e6f8a1b     ro
+///     {"clients": [
+///       {"name": "sensor-12",
+///        "oscore": {"masterSecret": "…32 bytes in hex…", "masterSalt": "9e7ca92223786340",
+///                   "clientID": "5a01", "serverID": "01"},
+///        "scope": {"services": ["sensor-*"], "verbs": ["list", "status", "activate", "stop"],
+///                  "allow": ["devices"]}}
+///     ]}
 ///
-/// A request carries its token in the `Pier-Auth` option (65001, from the experimental range of
-/// RFC 7252 §12.2; critical, so a server that does not know it refuses the request instead of
-/// ignoring it): `coap-client-notls -O 65001,TOKEN …`.
-///
-/// Limits, stated plainly: without DTLS or OSCORE the token travels in clear over UDP, so anyone
-/// who can see the link can read and replay it. Use it on a trusted segment (the gateway's own
-/// sensor network, a VPN), give every client its own token so one can be revoked by deleting its
-/// line, and use `ro` tokens where a client only reads.
+/// Each client has an OSCORE context (RFC 8613; `clientID` is the client's sender ID, the kid
+/// of its requests, and `serverID` the daemon's; `idContext` is optional) or, only when the
+/// daemon runs with `--coap-insecure-token`, a `token` sent in clear in option 65001. `pier coap
+/// client create` writes entries. The scope lists the services (names, or patterns with one
+/// `*`), the verbs (`CoAPVerb`) and what activations may ask for (`CoAPPermission`; none by
+/// default). Unknown keys, bad hex, duplicate names or IDs are errors naming the client and key.
 public struct CoAPAccessKeys: Sendable {
-    public static let option = CoAPOptionNumber(65001)
+    /// `Pier-Auth`, from the experimental range of RFC 7252 §12.2; critical.
+    public static let tokenOption = CoAPOptionNumber(65001)
 
-    public enum Access: String, Sendable { case readOnly = "ro", readWrite = "rw" }
-
+    /// One client: its name, how it authenticates and its scope.
     public struct Client: Sendable, Equatable {
         public var name: String
-        public var access: Access
+        public var scope: CoAPScope
+        /// The server's side of its OSCORE context; nil for a token client.
+        public var oscore: OSCORESecurityContext?
+
+        public init(name: String, scope: CoAPScope, oscore: OSCORESecurityContext? = nil) {
+            self.name = name
+            self.scope = scope
+            self.oscore = oscore
+        }
     }
 
-    private let clients: [(digest: [UInt8], client: Client)]
+    public let clients: [Client]
+    /// Whether token clients were accepted (`--coap-insecure-token`).
+    public let allowsTokens: Bool
+    private let tokens: [(digest: [UInt8], client: Int)]
 
     /// Every client name, for logs.
-    public var clientNames: [String] { clients.map(\.client.name) }
+    public var clientNames: [String] { clients.map(\.name) }
 
-    public init(entries: [(name: String, token: String, access: Access)]) {
-        clients = entries.map { (Array(SHA256.hash(data: Array($0.token.utf8))), Client(name: $0.name, access: $0.access)) }
+    /// The server sides of the OSCORE contexts, by client name.
+    public var oscoreContexts: [(name: String, context: OSCORESecurityContext)] {
+        clients.compactMap { c in c.oscore.map { (c.name, $0) } }
     }
 
-    /// Reads a keys file. It must be readable by its owner only (like an ssh key): a token others
+    /// The client called `name`.
+    public func client(named name: String) -> Client? { clients.first { $0.name == name } }
+
+    /// The token client whose token `message` carries, compared in constant time; nil if none
+    /// matches or tokens are not allowed.
+    public func tokenClient(for message: CoAPMessage) -> Client? {
+        guard allowsTokens, let value = message.option(Self.tokenOption)?.value else { return nil }
+        let digest = Array(SHA256.hash(data: value))
+        var found: Int?
+        for entry in tokens {
+            var difference: UInt8 = 0
+            for (a, b) in zip(entry.digest, digest) { difference |= a ^ b }
+            if difference == 0 { found = entry.client }
+        }
+        return found.map { clients[$0] }
+    }
+
+    /// Reads a keys file. It must be readable by its owner only (like an ssh key): a key others
     /// can read is no secret.
-    public static func load(_ path: String) throws(ConstrainedAPIError) -> CoAPAccessKeys {
+    public static func load(_ path: String, allowTokens: Bool) throws(ConstrainedAPIError) -> CoAPAccessKeys {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw .invalid("--coap-keys \(path): \(String(cString: strerror(errno)))")
@@ -45,45 +78,68 @@ public struct CoAPAccessKeys: Sendable {
         guard info.st_mode & 0o077 == 0 else {
             throw .invalid("--coap-keys \(path): group or others may read it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw .invalid("--coap-keys \(path): not a readable UTF-8 text file")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalid("--coap-keys \(path): cannot read it")
         }
-        return try parse(text, source: path)
+        return try parse(data, source: path, allowTokens: allowTokens)
     }
 
-    public static func parse(_ text: String, source: String) throws(ConstrainedAPIError) -> CoAPAccessKeys {
-        var entries: [(name: String, token: String, access: Access)] = []
-        var names = Set<String>(), tokens = Set<String>()
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
-            if fields.isEmpty { continue }
-            let at = "\(source):\(index + 1)"
-            guard fields.count == 2 || fields.count == 3 else { throw .invalid("\(at): expected CLIENT TOKEN [ro|rw]") }
-            guard fields[1].count >= 16, fields[1].utf8.count <= 255 else {
-                throw .invalid("\(at): the token of \(fields[0]) must be 16 to 255 bytes (e.g. openssl rand -hex 16)")
+    public static func parse(_ data: Data, source: String, allowTokens: Bool) throws(ConstrainedAPIError) -> CoAPAccessKeys {
+        let file = try CoAPKeysFile.decode(data, source: source)
+        var clients: [Client] = []
+        var tokens: [(digest: [UInt8], client: Int)] = []
+        var names = Set<String>(), tokenValues = Set<String>()
+        for (i, entry) in file.clients.enumerated() {
+            let at = "\(source): clients[\(i)]" + (entry.name.isEmpty ? "" : " (\(entry.name))")
+            guard CoAPKeysFile.isValidName(entry.name) else {
+                throw .invalid("\(at): name: use 1 to 64 letters, digits, '.', '_' or '-'")
             }
-            guard let access = fields.count == 3 ? Access(rawValue: fields[2]) : .readWrite else {
-                throw .invalid("\(at): access \"\(fields[2])\" is not ro or rw")
+            guard names.insert(entry.name).inserted else { throw .invalid("\(at): the name \(entry.name) is listed twice") }
+            let scope = try entry.scope.validated(at: "\(at): scope")
+            var client = Client(name: entry.name, scope: scope, oscore: nil)
+            switch (entry.oscore, entry.token) {
+            case (let o?, nil):
+                client.oscore = try o.serverContext(at: "\(at): oscore")
+            case (nil, let token?):
+                guard allowTokens else {
+                    throw .invalid(
+                        "\(at): has a token, which travels in clear and can be replayed by anyone who sees it; such clients are "
+                            + "refused unless the daemon runs with --coap-insecure-token. Give it an OSCORE context instead "
+                            + "(pier coap client create), see docs/coap-api.md")
+                }
+                guard token.utf8.count >= 16, token.utf8.count <= 255 else {
+                    throw .invalid("\(at): token: use 16 to 255 bytes (e.g. openssl rand -hex 16)")
+                }
+                guard tokenValues.insert(token).inserted else { throw .invalid("\(at): two clients share one token") }
+                tokens.append((Array(SHA256.hash(data: Array(token.utf8))), clients.count))
+            case (nil, nil):
+                throw .invalid("\(at): give it an \"oscore\" context (pier coap client create makes one)")
+            case (_?, _?):
+                throw .invalid("\(at): has both an oscore context and a token; keep the oscore context")
             }
-            guard names.insert(fields[0]).inserted else { throw .invalid("\(at): client \(fields[0]) is listed twice") }
-            guard tokens.insert(fields[1]).inserted else { throw .invalid("\(at): two clients share one token") }
-            entries.append((fields[0], fields[1], access))
+            clients.append(client)
         }
-        guard !entries.isEmpty else { throw .invalid("\(source): no clients; add a line CLIENT TOKEN [ro|rw]") }
-        return CoAPAccessKeys(entries: entries)
+        guard !clients.isEmpty else { throw .invalid("\(source): no clients; add one with pier coap client create") }
+        do {
+            _ = try OSCOREServerState(clients: clients.compactMap { c in c.oscore.map { (c.name, $0) } }, reserved: [:], echo: { [] })
+        } catch {
+            throw .invalid("\(source): \(error)")
+        }
+        return CoAPAccessKeys(clients: clients, allowsTokens: allowTokens, tokens: tokens)
     }
 
-    /// The client whose token the request carries, compared in constant time; nil if none matches.
-    public func client(for message: CoAPMessage) -> Client? {
-        guard let value = message.option(Self.option)?.value else { return nil }
-        let digest = Array(SHA256.hash(data: value))
-        var found: Client?
-        for entry in clients {
-            var difference: UInt8 = 0
-            for (a, b) in zip(entry.digest, digest) { difference |= a ^ b }
-            if difference == 0 { found = entry.client }
+    private init(clients: [Client], allowsTokens: Bool, tokens: [(digest: [UInt8], client: Int)]) {
+        self.clients = clients
+        self.allowsTokens = allowsTokens
+        self.tokens = tokens
+    }
+
+    /// Keys for tests and embedders: clients with scopes and, optionally, tokens.
+    public init(clients: [Client], tokens: [String: String] = [:]) {
+        self.clients = clients
+        self.allowsTokens = !tokens.isEmpty
+        self.tokens = tokens.compactMap { name, token in
+            clients.firstIndex { $0.name == name }.map { (Array(SHA256.hash(data: Array(token.utf8))), $0) }
         }
-        return found
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PierCoAP
+import PierOSCORE
 
 /// The CoAP interface of an agent (the papers' CPIS) or a manager (CEMC), for constrained clients:
 ///
@@ -13,25 +14,38 @@ import PierCoAP
 ///     POST   /services/NAME/start      start it again (agent)
 ///     DELETE /services/NAME            stop and remove it
 ///
-/// Every request carries a client's token (`CoAPAccessKeys`); without a valid one it is
-/// answered 4.01 and changes nothing.
+/// Every request is OSCORE-protected (RFC 8613) with a client's context from `CoAPAccessKeys`
+/// (or, with `--coap-insecure-token`, carries a client token); without one it is answered 4.01
+/// and changes nothing. What a client may do is its scope, checked against
+/// `ConstrainedRoute.table` and, for activations, `CoAPScope.permit`: outside it, 4.03.
 public final class ConstrainedInterface: Sendable {
     let backend: any ConstrainedBackend
     let keys: CoAPAccessKeys
     let logger: Logger
+    let oscore: OSCOREServer
     private let notifier: ChangeNotifier
 
-    public init(backend: any ConstrainedBackend, keys: CoAPAccessKeys, logger: Logger) {
+    /// An interface for `keys`; `stateDirectory` (the daemon's `DATA_ROOT/coap`) keeps the OSCORE
+    /// sequence file, and nil keeps nothing (tests).
+    public init(backend: any ConstrainedBackend, keys: CoAPAccessKeys, stateDirectory: String?, logger: Logger) throws(ConstrainedAPIError) {
         self.backend = backend
         self.keys = keys
         self.logger = logger
         self.notifier = ChangeNotifier(backend: backend)
+        do {
+            let file = try stateDirectory.map { d throws(OSCOREError) in try OSCORESequenceFile(directory: d) }
+            oscore = try OSCOREServer(clients: keys.oscoreContexts, file: file)
+        } catch {
+            throw .failed("the CoAP interface's OSCORE state: \(error)")
+        }
     }
 
-    /// Endpoint settings: the auth option is one the application understands.
-    public static var endpointConfiguration: CoAPEndpoint.Configuration {
+    /// Endpoint settings: OSCORE in front of the resources, the token option understood.
+    public var endpointConfiguration: CoAPEndpoint.Configuration {
         var c = CoAPEndpoint.Configuration()
-        c.messageLayer.additionalKnownOptions.insert(CoAPAccessKeys.option)
+        c.security = oscore
+        // Known even when tokens are refused, so a token gets a 4.01 saying why, not a 4.02.
+        c.messageLayer.additionalKnownOptions.insert(CoAPAccessKeys.tokenOption)
         // Activation may pull an image; acknowledge early, answer separately.
         c.separateResponseDelay = 0.5
         c.block1.maxBodySize = 64 << 10
@@ -59,10 +73,11 @@ public final class ConstrainedInterface: Sendable {
         } catch {
             throw ConstrainedAPIError.failed("--coap \(address): cannot listen: \(error)")
         }
-        let endpoint = try await CoAPEndpoint.attach(to: channel, resources: resources, configuration: Self.endpointConfiguration)
+        let endpoint = try await CoAPEndpoint.attach(to: channel, resources: resources, configuration: endpointConfiguration)
         await notifier.start(endpoint)
         logger.info("CoAP interface ready", metadata: [
             "address": "udp://\(host):\(channel.localAddress?.port ?? port)", "clients": "\(keys.clientNames.joined(separator: ","))",
+            "tokens": "\(keys.allowsTokens ? "accepted (--coap-insecure-token)" : "refused")",
         ])
         try await withTaskCancellationHandler {
             try await channel.closeFuture.get()
@@ -85,60 +100,100 @@ public final class ConstrainedInterface: Sendable {
 
     // MARK: Requests
 
+    enum Authentication {
+        case client(CoAPAccessKeys.Client)
+        case refused(CoAPResponse)
+    }
+
+    /// The client a request comes from: its OSCORE context, or its token when tokens are allowed.
+    func authenticate(_ request: CoAPRequest) -> Authentication {
+        if let name = request.client {
+            guard let client = keys.client(named: name) else {
+                return .refused(CoAPResponse(code: .unauthorized, diagnostic: "client \(name) is not in the keys file"))
+            }
+            return .client(client)
+        }
+        if request.message.option(CoAPAccessKeys.tokenOption) != nil {
+            guard keys.allowsTokens else {
+                return .refused(CoAPResponse(
+                    code: .unauthorized,
+                    diagnostic: "client tokens are refused: they travel in clear; use OSCORE (the daemon accepts tokens only with --coap-insecure-token)"))
+            }
+            if let client = keys.tokenClient(for: request.message) { return .client(client) }
+            return .refused(CoAPResponse(code: .unauthorized, diagnostic: "unknown client token"))
+        }
+        return .refused(CoAPResponse(
+            code: .unauthorized,
+            diagnostic: "protect the request with OSCORE using your client's context (pier coap client create)"
+                + (keys.allowsTokens ? ", or send a client token in option 65001" : "")))
+    }
+
     func handle(_ request: CoAPRequest) async -> CoAPResponse {
-        guard let client = keys.client(for: request.message) else {
-            return CoAPResponse(code: .unauthorized, diagnostic: "send a client token in option 65001 (Pier-Auth)")
+        let client: CoAPAccessKeys.Client
+        switch authenticate(request) {
+        case .client(let c): client = c
+        case .refused(let refusal): return refusal
         }
         let parts = request.message.uriPath
-        let reads = request.method == .get
-        guard reads || client.access == .readWrite else {
-            return CoAPResponse(code: .forbidden, diagnostic: "client \(client.name) has read-only access")
+        guard let (route, service) = ConstrainedRoute.match(request.method, parts) else {
+            if ConstrainedRoute.hasPath(parts) {
+                return CoAPResponse(code: .methodNotAllowed, diagnostic: "\(request.path) does not answer \(Self.methodName(request.method))")
+            }
+            return CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)")
         }
+        guard client.scope.verbs.contains(route.verb) else {
+            return CoAPResponse(
+                code: .forbidden,
+                diagnostic: "client \(client.name) may not \(route.verb.rawValue): its scope allows \(client.scope.verbs.map(\.rawValue).sorted().joined(separator: ", "))")
+        }
+        if let service, !client.scope.covers(service) {
+            return CoAPResponse(code: .forbidden, diagnostic: "service \(service) is outside client \(client.name)'s scope")
+        }
+        let name = service ?? ""  // every row but /services has one
         do {
-            switch (parts.count, request.method) {
-            case (1, .get):
-                return try Self.json(.content, await backend.list())
-            case (1, _):
-                return CoAPResponse(code: .methodNotAllowed, diagnostic: "/services answers GET; PUT /services/NAME activates one")
-            case (2, .get):
-                return try Self.json(.content, await backend.status(parts[1]))
-            case (2, .put):
-                let name = parts[1]
+            switch route.verb {
+            case .list:
+                return try Self.json(.content, await backend.list().filter { client.scope.covers($0.name) })
+            case .status:
+                return try Self.json(.content, await backend.status(name))
+            case .activate:
                 let format = request.message.option(.contentFormat)?.uintValue
                 guard format == nil || format == CoAPContentFormat.json || format == CoAPContentFormat.cbor else {
                     return CoAPResponse(code: .unsupportedContentFormat, diagnostic: "send the activation as JSON (50) or CBOR (60)")
                 }
                 let activation = try ActivationRequest.parse(
                     request.payload, name: name, cluster: backend.role == "manager", cbor: format == CoAPContentFormat.cbor)
+                try client.scope.permit(activation, client: client.name)
                 let created = try await backend.activate(name, activation, client: client.name)
                 logger.info("CoAP activation", metadata: ["client": "\(client.name)", "service": "\(name)", "image": "\(activation.container.image)"])
                 var response = try Self.json(created ? .created : .changed, await backend.status(name))
                 if created { response.options += ["services", name].map { CoAPOption(.locationPath, string: $0) } }
                 return response
-            case (2, .delete):
-                try await backend.remove(parts[1])
-                logger.info("CoAP removal", metadata: ["client": "\(client.name)", "service": "\(parts[1])"])
+            case .remove:
+                try await backend.remove(name)
+                logger.info("CoAP removal", metadata: ["client": "\(client.name)", "service": "\(name)"])
                 return CoAPResponse(code: .deleted)
-            case (3, .post) where parts[2] == "stop":
-                try await backend.stop(parts[1])
-                return try Self.json(.changed, await backend.status(parts[1]))
-            case (3, .post) where parts[2] == "start":
-                try await backend.start(parts[1])
-                return try Self.json(.changed, await backend.status(parts[1]))
-            case (2, _), (3, _):
-                return CoAPResponse(code: .methodNotAllowed, diagnostic: "\(request.path) does not answer \(request.method)")
-            default:
-                return CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)")
+            case .stop:
+                try await backend.stop(name)
+                return try Self.json(.changed, await backend.status(name))
+            case .start:
+                try await backend.start(name)
+                return try Self.json(.changed, await backend.status(name))
             }
         } catch {
             let e = (error as? ConstrainedAPIError) ?? backend.translate(error)
             switch e {
             case .invalid(let m): return CoAPResponse(code: .badRequest, diagnostic: m)
+            case .forbidden(let m): return CoAPResponse(code: .forbidden, diagnostic: m)
             case .notFound(let m): return CoAPResponse(code: .notFound, diagnostic: m)
             case .conflict(let m): return CoAPResponse(code: CoAPCode(4, 9), diagnostic: m)  // 4.09 Conflict (RFC 8132)
             case .failed(let m): return CoAPResponse(code: .internalServerError, diagnostic: m)
             }
         }
+    }
+
+    static func methodName(_ code: CoAPCode) -> String {
+        [CoAPCode.get: "GET", .post: "POST", .put: "PUT", .delete: "DELETE", .fetch: "FETCH"][code] ?? "\(code)"
     }
 
     static let encoder: JSONEncoder = {

@@ -38,9 +38,12 @@ public struct ActivationRequest: Sendable, Equatable {
     public var global: Bool
     /// `node.labels.K==V` and the other placement constraints of `pier service create` (manager).
     public var constraints: [String]
+    /// The fields the body set, which a client's scope is checked against (`CoAPScope.permit`).
+    public var fields: Set<String>
 
-    public init(container: ContainerCreateRequest, replicas: Int? = nil, global: Bool = false, constraints: [String] = []) {
+    public init(container: ContainerCreateRequest, replicas: Int? = nil, global: Bool = false, constraints: [String] = [], fields: Set<String> = []) {
         self.container = container; self.replicas = replicas; self.global = global; self.constraints = constraints
+        self.fields = fields
     }
 
     static let clusterFieldNames: Set<String> = ["replicas", "mode", "constraints"]
@@ -99,20 +102,23 @@ public struct ActivationRequest: Sendable, Equatable {
             guard replicas >= 0 else { throw .invalid("replicas: \(replicas) is negative") }
             guard !global else { throw .invalid("replicas: a global service runs one task per node; leave replicas out") }
         }
-        return ActivationRequest(container: container, replicas: extra.replicas, global: global, constraints: extra.constraints ?? [])
+        return ActivationRequest(
+            container: container, replicas: extra.replicas, global: global, constraints: extra.constraints ?? [], fields: Set(object.keys))
     }
 }
 
 /// What the constrained interface answers when a request cannot be served; each maps to a CoAP code.
 public enum ConstrainedAPIError: Error, Sendable, CustomStringConvertible {
     case invalid(String)
+    /// Outside the client's scope: 4.03.
+    case forbidden(String)
     case notFound(String)
     case conflict(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .notFound(let m), .conflict(let m), .failed(let m): m
+        case .invalid(let m), .forbidden(let m), .notFound(let m), .conflict(let m), .failed(let m): m
         }
     }
 }

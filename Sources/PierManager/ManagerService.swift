@@ -69,8 +69,10 @@ public struct ManagerService: Sendable {
                 ips: names.filter { IPAddressText.isIP($0) }.sorted()))
         // The CoAP interface serves the cluster's services (CEMC), also under `pier up`.
         let coap = try configuration.agent.coap.map { options in
-            (options.address, ConstrainedInterface(
-                backend: ManagerConstrainedBackend(manager: manager), keys: try CoAPAccessKeys.load(options.keysPath), logger: logger))
+            (options.address, try ConstrainedInterface(
+                backend: ManagerConstrainedBackend(manager: manager),
+                keys: try CoAPAccessKeys.load(options.keysPath, allowTokens: options.insecureToken),
+                stateDirectory: options.stateDirectory(dataRoot: configuration.agent.dataRoot), logger: logger))
         }
 
         let registryAccess = try await RegistryAccessControl(

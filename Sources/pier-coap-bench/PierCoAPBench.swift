@@ -3,15 +3,16 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PierCoAP
+import PierOSCORE
 
-/// `pier-coap-bench`: the CoAP client behind `bench/coap.py`. One client for every server
-/// measured (Pier, libcoap, aiocoap, txThings), so the servers are compared, not the clients.
+/// `pier-coap-bench`: the CoAP client behind `bench/coap.py` and `bench/oscore.py`. One client for
+/// every server measured (Pier, libcoap, aiocoap, txThings), so the servers are compared, not the clients.
 /// Prints one JSON object on stdout.
 @main
 struct PierCoAPBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pier-coap-bench",
-        abstract: "CoAP load and latency client for bench/coap.py.",
+        abstract: "CoAP load and latency client for bench/coap.py and bench/oscore.py.",
         subcommands: [Request.self, Load.self, Activate.self])
 }
 
@@ -43,6 +44,53 @@ func makeEndpoint(_ configure: (inout CoAPEndpoint.Configuration) -> Void = { _ 
 
 func authOptions(_ token: String?) -> [CoAPOption] { token.map { [CoAPOption(CoAPOptionNumber(65001), string: $0)] } ?? [] }
 
+/// An OSCORE client from an aiocoap context directory (`settings.json` with `sender-id_hex`,
+/// `recipient-id_hex`, `secret_hex`, `salt_hex`; what `pier coap client create --out` writes). Its
+/// sequence numbers continue in `pier-coap-bench.sequence` there, reserved a million at a time
+/// before any is used, so runs never reuse one (the directory must not also serve aiocoap).
+/// `limit` is the end of this run's reservation: no request may be protected with it or above.
+func oscoreClient(_ directory: String) throws -> (client: OSCOREClient, limit: UInt64) {
+    let settings = URL(fileURLWithPath: directory).appendingPathComponent("settings.json")
+    guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: settings)) as? [String: Any] else {
+        throw ValidationError("\(settings.path): not a JSON object")
+    }
+    func bytes(_ key: String) throws -> [UInt8] {
+        guard let hex = object[key] as? String else { return [] }
+        let h = Array(hex.utf8)
+        guard h.count % 2 == 0 else { throw ValidationError("\(settings.path): \(key) is not hex") }
+        return try stride(from: 0, to: h.count, by: 2).map { i in
+            guard let b = UInt8(String(decoding: h[i...i + 1], as: UTF8.self), radix: 16) else { throw ValidationError("\(settings.path): \(key) is not hex") }
+            return b
+        }
+    }
+    let context = try OSCORESecurityContext(
+        masterSecret: try bytes("secret_hex"), masterSalt: try bytes("salt_hex"), senderID: try bytes("sender-id_hex"),
+        recipientID: try bytes("recipient-id_hex"), idContext: object["id-context_hex"] == nil ? nil : try bytes("id-context_hex"))
+    let sequenceFile = URL(fileURLWithPath: directory).appendingPathComponent("pier-coap-bench.sequence")
+    let first = UInt64((try? String(contentsOf: sequenceFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0") ?? 0
+    let limit = first + 1_000_000
+    guard limit <= OSCORESecurityContext.maxSequence else {
+        throw ValidationError("\(sequenceFile.path): the context's sequence numbers are used up; make a new client")
+    }
+    try "\(limit)\n".write(to: sequenceFile, atomically: true, encoding: .utf8)
+    return (OSCOREClient(context: context, firstSequence: first), limit)
+}
+
+/// One request for `path` to `peer` with the run's protection: OSCORE if `oscore` is set, else the token if any.
+func send(
+    _ code: CoAPCode, _ path: String, on endpoint: CoAPEndpoint, peer: SocketAddress, payload: [UInt8] = [],
+    confirmable: Bool = true, token: String?, oscore: (client: OSCOREClient, limit: UInt64)?
+) async throws -> CoAPMessage {
+    guard let oscore else {
+        return try await endpoint.request(code, path, peer: peer, options: authOptions(token), payload: payload, confirmable: confirmable)
+    }
+    // An Echo challenge costs a second number, hence the 2.
+    guard oscore.client.nextSequence + 2 <= oscore.limit else {
+        throw ValidationError("this run's reserved OSCORE sequence numbers are used up; run again for a new reservation")
+    }
+    return try await oscore.client.request(code, path, on: endpoint, peer: peer, payload: payload, confirmable: confirmable)
+}
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 func emit(_ object: [String: Any]) throws {
@@ -68,6 +116,8 @@ struct Request: AsyncParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed requests per URL.") var runs = 10
     @Option(help: "Untimed requests per URL first.") var warmup = 2
     @Option(help: "Client token (option 65001).") var token: String?
+    @Option(help: ArgumentHelp("Protect the requests with OSCORE, with the context in this aiocoap context directory.", valueName: "dir"))
+    var oscore: String?
     @Argument var urls: [CoAPURL]
 
     func run() async throws {
@@ -82,14 +132,15 @@ struct Request: AsyncParsableCommand {
         case "delete": code = .delete
         default: throw ValidationError("--method \(method): get, put, post or delete")
         }
-        let endpoint = try await makeEndpoint()
+        let endpoint = try await makeEndpoint { $0.messageLayer.additionalKnownOptions.insert(.oscore) }
+        let client = try oscore.map(oscoreClient)
         let peers = try urls.map { try $0.address() }
         var times = Array(repeating: [Double](), count: urls.count)
         var last = Array(repeating: CoAPMessage?.none, count: urls.count)
         for i in 0..<(warmup + runs) {
             for (u, url) in urls.enumerated() {
                 let start = now()
-                let response = try await endpoint.request(code, url.path, peer: peers[u], options: authOptions(token), payload: body)
+                let response = try await send(code, url.path, on: endpoint, peer: peers[u], payload: body, token: token, oscore: client)
                 let elapsed = (now() - start) * 1000
                 guard response.code.isSuccess else {
                     throw ValidationError("\(url.path) answered \(response.code): \(String(decoding: response.payload, as: UTF8.self))")
@@ -113,38 +164,74 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Concurrent clients, each on its own UDP socket.") var clients = 16
     @Option(help: "Seconds to run.") var duration = 5.0
     @Option(help: "Confirmable (con) or non-confirmable (non) requests.") var type = "con"
+    @Option(help: "Client token (option 65001).") var token: String?
+    @Option(help: ArgumentHelp(
+        "Protect the requests with OSCORE: an aiocoap context directory per client (give it --clients times), as every device has its own.",
+        valueName: "dir"))
+    var oscore: [String] = []
     @Argument var url: CoAPURL
+
+    func validate() throws {
+        guard !oscore.isEmpty else { return }
+        // A context shared by concurrent sockets gets its sequence numbers reordered on the way, past
+        // the server's replay window when a thread stalls, and those requests are refused as replays.
+        guard oscore.count == clients else { throw ValidationError("give --oscore once per client (\(clients) times), one context each") }
+        guard type != "non" else { throw ValidationError("--oscore measures confirmable requests; drop --type non") }
+    }
 
     func run() async throws {
         let peer = try url.address()
         let confirmable = type != "non"
+        let protections = try oscore.map(oscoreClient)
+        let token = token
         let endpoints = try await withThrowingTaskGroup(of: CoAPEndpoint.self) { group in
-            for _ in 0..<clients { group.addTask { try await makeEndpoint { $0.messageLayer.responseTimeout = 5 } } }
+            for _ in 0..<clients {
+                group.addTask {
+                    try await makeEndpoint {
+                        $0.messageLayer.responseTimeout = 5
+                        $0.messageLayer.additionalKnownOptions.insert(.oscore)
+                    }
+                }
+            }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         let end = now() + duration
         let path = url.path
-        let results = await withTaskGroup(of: (Int, Int, [Double]).self) { group in
-            for endpoint in endpoints {
+        // An Echo challenge costs a second number, hence the 2 (as in `send`).
+        let exhausted = { @Sendable (p: (client: OSCOREClient, limit: UInt64)?) in p.map { $0.client.nextSequence + 2 > $0.limit } ?? false }
+        let results = await withTaskGroup(of: (Int, [String: Int], [Double]).self) { group in
+            for (i, endpoint) in endpoints.enumerated() {
+                let protection = protections.isEmpty ? nil : protections[i]
                 group.addTask {
-                    var ok = 0, failed = 0
+                    var ok = 0
+                    var failed: [String: Int] = [:]
                     var times: [Double] = []
-                    while now() < end {
+                    while now() < end, !exhausted(protection) {
                         let start = now()
                         do {
-                            let r = try await endpoint.get(path, from: peer, confirmable: confirmable)
-                            if r.code.isSuccess { ok += 1; times.append((now() - start) * 1000) } else { failed += 1 }
-                        } catch { failed += 1 }
+                            let r = try await send(.get, path, on: endpoint, peer: peer, confirmable: confirmable, token: token, oscore: protection)
+                            if r.code.isSuccess {
+                                ok += 1
+                                times.append((now() - start) * 1000)
+                            } else {
+                                failed["\(r.code) \(String(decoding: r.payload.prefix(80), as: UTF8.self))", default: 0] += 1
+                            }
+                        } catch { failed["\(error)", default: 0] += 1 }
                     }
                     return (ok, failed, times)
                 }
             }
-            return await group.reduce(into: [(Int, Int, [Double])]()) { $0.append($1) }
+            return await group.reduce(into: [(Int, [String: Int], [Double])]()) { $0.append($1) }
         }
-        let ok = results.map(\.0).reduce(0, +), failed = results.map(\.1).reduce(0, +)
+        guard !protections.contains(where: exhausted) else {
+            throw ValidationError("the run's reserved OSCORE sequence numbers ran out before \(duration) s; use a shorter --duration")
+        }
+        let ok = results.map(\.0).reduce(0, +)
+        let failures = results.map(\.1).reduce(into: [String: Int]()) { $0.merge($1, uniquingKeysWith: +) }
         let times = results.flatMap(\.2)
         try emit([
-            "requests": ok, "errors": failed, "rps": Double(ok) / duration, "clients": clients,
+            "requests": ok, "errors": failures.values.reduce(0, +), "error_kinds": failures, "rps": Double(ok) / duration,
+            "clients": clients,
             "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99),
         ])
         for e in endpoints { try? await e.channel.close() }

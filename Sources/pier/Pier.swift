@@ -17,7 +17,7 @@ struct Pier: AsyncParsableCommand {
             Run.self, Ps.self, Start.self, Stop.self, Restart.self, Kill.self, Rm.self, Exec.self, Logs.self,
             Inspect.self, Stats.self, Wait.self, ImageCommand.self, Info.self, Version.self, AgentCommand.self, ManagerCommand.self, UpCommand.self,
             ServiceCommand.self, NodeCommand.self, StackCommand.self, JoinTokenCommand.self, CertCommand.self, CACommand.self, KeyCommand.self,
-            RegistryCommand.self,
+            RegistryCommand.self, CoAPCommand.self,
         ]
     )
 

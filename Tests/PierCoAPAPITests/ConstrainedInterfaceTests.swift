@@ -86,50 +86,6 @@ struct ActivationRequestTests {
     }
 }
 
-@Suite("Client tokens for the CoAP interface")
-struct CoAPAccessKeysTests {
-    static func request(token: String?) -> CoAPMessage {
-        var m = CoAPMessage(type: .confirmable, code: .get, messageID: 1)
-        if let token { m.options.append(CoAPOption(CoAPAccessKeys.option, string: token)) }
-        return m
-    }
-
-    @Test func parsesClientsAndFindsThemByToken() throws {
-        let keys = try CoAPAccessKeys.parse(
-            "# comment\nsensor-12  6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a4\n\n dash\t0b8e2f4a6c1d3e5f7a9b0c2d4e6f8a1b ro # trailing\n", source: "k")
-        #expect(keys.clientNames == ["sensor-12", "dash"])
-        #expect(keys.client(for: Self.request(token: "6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a4")) == .init(name: "sensor-12", access: .readWrite))
-        #expect(keys.client(for: Self.request(token: "0b8e2f4a6c1d3e5f7a9b0c2d4e6f8a1b"))?.access == .readOnly)
-        #expect(keys.client(for: Self.request(token: "6f1d0c3b9a8e47d2b5f0a1c6e9d3b7a")) == nil)
-        #expect(keys.client(for: Self.request(token: nil)) == nil)
-    }
-
-    @Test func refusesBadFiles() {
-        func error(_ text: String) -> String {
-            do {
-                _ = try CoAPAccessKeys.parse(text, source: "keys")
-                return "accepted"
-            } catch { return error.description }
-        }
-        #expect(error("").contains("no clients"))
-        #expect(error("a short").contains("keys:1: the token of a must be 16 to 255 bytes"))
-        #expect(error("a 0123456789abcdef admin").contains("access \"admin\""))
-        #expect(error("a 0123456789abcdef\na 0123456789abcdeX").contains("listed twice"))
-        #expect(error("a 0123456789abcdef\nb 0123456789abcdef").contains("share one token"))
-        #expect(error("a").contains("expected CLIENT TOKEN"))
-    }
-
-    @Test func refusesAFileOthersCanRead() throws {
-        let path = NSTemporaryDirectory() + "pier-keys-\(UUID().uuidString.prefix(8))"
-        try "a 0123456789abcdef\n".write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        chmod(path, 0o640)
-        #expect(throws: ConstrainedAPIError.self) { try CoAPAccessKeys.load(path) }
-        chmod(path, 0o600)
-        #expect(try CoAPAccessKeys.load(path).clientNames == ["a"])
-    }
-}
-
 /// A recording backend, to test the interface's request handling without a runtime. The real
 /// backends (agent containers, manager services) are exercised in PierIntegrationTests.
 final class RecordingBackend: ConstrainedBackend {
@@ -158,49 +114,3 @@ final class RecordingBackend: ConstrainedBackend {
     func translate(_ error: any Error) -> ConstrainedAPIError { .failed("\(error)") }
 }
 
-@Suite("The CoAP interface's request handling")
-struct ConstrainedInterfaceHandlingTests {
-    static let keys = CoAPAccessKeys(entries: [("rw-client", "0123456789abcdef", .readWrite), ("ro-client", "fedcba9876543210", .readOnly)])
-
-    static func request(_ method: CoAPCode, _ path: String, token: String? = "0123456789abcdef", body: String = "", format: UInt32? = nil) throws
-        -> CoAPRequest
-    {
-        var m = CoAPMessage(type: .confirmable, code: method, messageID: 1)
-        m.uriPath = path.split(separator: "/").map(String.init)
-        if let token { m.options.append(CoAPOption(CoAPAccessKeys.option, string: token)) }
-        if let format { m.options.append(CoAPOption(.contentFormat, uint: format)) }
-        m.payload = Array(body.utf8)
-        return CoAPRequest(message: m, peer: try SocketAddress(ipAddress: "127.0.0.1", port: 9))
-    }
-
-    @Test func routesMethodsAndRefusesWithoutChangingAnything() async throws {
-        let backend = RecordingBackend(role: "agent")
-        let api = ConstrainedInterface(backend: backend, keys: Self.keys, logger: Logger(label: "test"))
-        #expect(await api.handle(try Self.request(.put, "/services/c", token: nil, body: #"{"image":"x"}"#)).code == .unauthorized)
-        #expect(await api.handle(try Self.request(.put, "/services/c", token: "wrong-token-0000", body: #"{"image":"x"}"#)).code == .unauthorized)
-        #expect(await api.handle(try Self.request(.put, "/services/c", token: "fedcba9876543210", body: #"{"image":"x"}"#)).code == .forbidden)
-        #expect(await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#, format: 0)).code == .unsupportedContentFormat)
-        #expect(backend.calls.withLock { $0 }.isEmpty)
-
-        let created = await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#))
-        #expect(created.code == .created)
-        #expect(created.options.filter { $0.number == .locationPath }.map { String(decoding: $0.value, as: UTF8.self) } == ["services", "c"])
-        #expect(await api.handle(try Self.request(.put, "/services/c", body: #"{"image":"x"}"#)).code == .changed)
-        let cbor = CBOR.map([("image", CBOR.text("y"))])
-        var viaCBOR = try Self.request(.put, "/services/d", format: CoAPContentFormat.cbor)
-        viaCBOR.message.payload = cbor
-        #expect(await api.handle(viaCBOR).code == .created)
-        #expect(await api.handle(try Self.request(.get, "/services", token: "fedcba9876543210")).code == .content)
-        #expect(await api.handle(try Self.request(.post, "/services/c/stop")).code == .changed)
-        #expect(await api.handle(try Self.request(.post, "/services/c/start")).code == .changed)
-        #expect(await api.handle(try Self.request(.post, "/services/c/explode")).code == .methodNotAllowed)
-        #expect(await api.handle(try Self.request(.post, "/services")).code == .methodNotAllowed)
-        #expect(await api.handle(try Self.request(.get, "/services/c/stop/now")).code == .notFound)
-        #expect(await api.handle(try Self.request(.delete, "/services/c")).code == .deleted)
-        #expect(await api.handle(try Self.request(.delete, "/services/c")).code == .notFound)
-        #expect(await api.handle(try Self.request(.get, "/services/c")).code == .notFound)
-        #expect(backend.calls.withLock { $0 } == [
-            "activate c x by rw-client", "activate c x by rw-client", "activate d y by rw-client", "stop c", "start c", "remove c",
-        ])
-    }
-}

@@ -21,7 +21,7 @@ struct LibcoapClientTests {
         let out = try await Self.coap(["coap://127.0.0.1:\(server.port)/.well-known/core"])
         await server.close()
         let links = try CoAPLinkFormat.parse(out.stdout)
-        #expect(Set(links.map(\.target)) == ["/average", "/big", "/bubblesort", "/counter", "/hello", "/mergesort", "/store"], "\(out)")
+        #expect(Set(links.map(\.target)) == ["/average", "/big", "/bubblesort", "/counter", "/hello", "/mergesort", "/store", "/whoami"], "\(out)")
         #expect(links.first { $0.target == "/counter" }?.observable == true)
         #expect(links.first { $0.target == "/mergesort" }?.resourceTypes == ["pier.compute"])
     }
@@ -90,7 +90,7 @@ struct LibcoapClientTests {
         await server.close()
         let values = out.stdout.split(separator: "\n").compactMap { Int($0) }
         #expect(values.count >= 4, "\(out)")
-        #expect(values == values.sorted() && Set(values).count == values.count, "\(values)")
+        #expect(TestServer.areFreshCounterValues(values), "\(values)")
     }
 
     @Test("bad input: 4.00 with a diagnostic naming the item")

@@ -30,6 +30,8 @@ public final class CoAPEndpoint: Sendable {
         public var maxResponseBodySize: Int = 1 << 20
         /// Seed for message IDs, tokens and jitter; `nil` seeds from the system (tests pin it).
         public var randomSeed: UInt64?
+        /// Object security for requests this endpoint serves (OSCORE); nil serves them as they come.
+        public var security: (any CoAPServerSecurity)?
 
         public init() {}
     }
@@ -114,7 +116,13 @@ public final class CoAPEndpoint: Sendable {
         message.uriPath = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if !query.isEmpty { message.uriQuery = query }
         message.observe = 0
-        let request = message
+        return observe(message, on: peer)
+    }
+
+    /// Observes with a request built by the caller (it carries `Observe: 0`; the message ID and,
+    /// if empty, the token are assigned): an OSCORE client's FETCH. As `observe(_:on:)` otherwise.
+    public func observe(_ request: CoAPMessage, on peer: SocketAddress) -> AsyncThrowingStream<CoAPMessage, any Error> {
+        let path = request.path
         let handler = self.handler
         let loop = channel.eventLoop
         return AsyncThrowingStream { continuation in

@@ -12,6 +12,11 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
         var messageID: UInt16
     }
 
+    struct ObserverKey: Hashable {
+        var peer: SocketAddress
+        var token: CoAPToken
+    }
+
     let configuration: CoAPEndpoint.Configuration
     let resources: [String: CoAPResource]
     let eventLoop: any EventLoop
@@ -26,13 +31,17 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
     var running: [Exchange: Scheduled<Void>] = [:]
     /// Resource handlers running now (requests and notifications), capped so a flood cannot pile up tasks.
     var activeHandlers = 0
+    /// How each protected observation's notifications are sealed, by observer.
+    var observerBindings: [ObserverKey: CoAPSecurityBinding] = [:]
 
     init(configuration: CoAPEndpoint.Configuration, resources: [CoAPResource], eventLoop: any EventLoop) {
         self.configuration = configuration
         self.resources = Dictionary(resources.map { ($0.path, $0) }, uniquingKeysWith: { _, last in last })
         self.eventLoop = eventLoop
         let random = configuration.randomSeed.map(CoAPRandom.init(seed:)) ?? .system()
-        self.layer = CoAPMessageLayer(configuration: configuration.messageLayer, random: random)
+        var layerConfiguration = configuration.messageLayer
+        layerConfiguration.additionalKnownOptions.formUnion(configuration.security?.options ?? [])
+        self.layer = CoAPMessageLayer(configuration: layerConfiguration, random: random)
         self.reassembler = Block1Reassembler(configuration: configuration.block1)
         self.observers = ObserveRegistry(configuration: configuration.observe)
         self.slicer = Block2Slicer(preferredSZX: configuration.preferredBlockSZX)
@@ -95,7 +104,7 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
             case .fail(let handle, let failure):
                 waiting.removeValue(forKey: handle)?(.failure(failure))
             case .responseRejected(let token, let peer, _):
-                observers.remove(peer: peer, token: token)
+                forgetObserver(peer: peer, token: token)
             case .scheduleTimer(let at):
                 arm(at)
             }
@@ -121,21 +130,49 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
 
     // MARK: Server
 
-    private func serve(_ message: CoAPMessage, from peer: SocketAddress) {
-        switch reassembler.receive(message, from: peer, now: now) {
+    /// Serves a request from the message layer. `wire` is the message as it came (its header
+    /// answers); `request` the one the resources see: the same, or what OSCORE decrypted.
+    private func serve(_ wire: CoAPMessage, from peer: SocketAddress) {
+        var request = wire
+        var binding: CoAPSecurityBinding?
+        if let security = configuration.security {
+            switch security.open(wire, from: peer) {
+            case .plain: break
+            case .opened(let inner, let b):
+                request = inner
+                binding = b
+            case .respond(let response):
+                perform(layer.respond(to: wire, from: peer, with: response, now: now))
+                return
+            }
+        }
+        switch reassembler.receive(request, from: peer, now: now) {
         case .respond(let response):
-            perform(layer.respond(to: message, from: peer, with: response, now: now))
+            answer(response, wire: wire, from: peer, binding: binding)
         case .complete(let body, let block1):
-            var whole = message
+            var whole = request
             whole.payload = body
             whole.setOptions(.block1, [])
-            run(whole, original: message, from: peer, extraOptions: [block1])
+            run(whole, original: request, wire: wire, from: peer, binding: binding, extraOptions: [block1])
         case .passThrough:
-            run(message, original: message, from: peer, extraOptions: [])
+            run(request, original: request, wire: wire, from: peer, binding: binding, extraOptions: [])
         }
     }
 
-    private func run(_ request: CoAPMessage, original: CoAPMessage, from peer: SocketAddress, extraOptions: [CoAPOption]) {
+    /// Sends the answer to `wire`, sealed when the request was protected.
+    private func answer(_ response: CoAPResponse, wire: CoAPMessage, from peer: SocketAddress, binding: CoAPSecurityBinding?) {
+        var out = response
+        if let binding, let security = configuration.security {
+            guard let sealed = security.seal(response, for: binding, notification: false) else { return }
+            out = sealed
+        }
+        perform(layer.respond(to: wire, from: peer, with: out, now: now))
+    }
+
+    private func run(
+        _ request: CoAPMessage, original: CoAPMessage, wire: CoAPMessage, from peer: SocketAddress, binding: CoAPSecurityBinding?,
+        extraOptions: [CoAPOption]
+    ) {
         if request.path == "/.well-known/core" {
             let response: CoAPResponse
             if request.code == .get {
@@ -146,62 +183,78 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
             } else {
                 response = CoAPResponse(code: .methodNotAllowed, diagnostic: "/.well-known/core only answers GET")
             }
-            perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
+            answer(slicer.slice(response, for: original), wire: wire, from: peer, binding: binding)
             return
         }
         guard let resource = resource(for: request.path) else {
-            perform(
-                layer.respond(
-                    to: original, from: peer, with: CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)"), now: now))
+            answer(CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)"), wire: wire, from: peer, binding: binding)
             return
         }
         guard activeHandlers < configuration.maxConcurrentHandlers else {
             let busy = CoAPResponse(
                 code: .serviceUnavailable, diagnostic: "server busy: too many requests in progress; retry later",
                 options: [CoAPOption(.maxAge, uint: 1)])
-            perform(layer.respond(to: original, from: peer, with: busy, now: now))
+            answer(busy, wire: wire, from: peer, binding: binding)
             return
         }
         activeHandlers += 1
         var sequence: UInt32?
-        if resource.observable, case .registered(let s) = observers.receive(request, from: peer, now: now) { sequence = s }
+        if resource.observable {
+            switch observers.receive(request, from: peer, now: now) {
+            case .registered(let s):
+                sequence = s
+                observerBindings[ObserverKey(peer: peer, token: request.token)] = binding
+            case .deregistered:
+                observerBindings[ObserverKey(peer: peer, token: request.token)] = nil
+            case .none, .refused:
+                break
+            }
+        }
 
-        let exchange = Exchange(peer: peer, messageID: original.messageID)
-        if original.type == .confirmable {
+        let exchange = Exchange(peer: peer, messageID: wire.messageID)
+        if wire.type == .confirmable {
             let delay = TimeAmount.nanoseconds(Int64(configuration.separateResponseDelay * 1_000_000_000))
             running[exchange] = eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
                 guard running.removeValue(forKey: exchange) != nil else { return }
-                perform(layer.acknowledge(original, from: peer))
+                perform(layer.acknowledge(wire, from: peer))
             }
         }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let loop = eventLoop
         let handler = resource.handler
-        let req = CoAPRequest(message: request, peer: peer)
+        let req = CoAPRequest(message: request, peer: peer, client: binding?.client)
         let observeSequence = sequence
         Task {
             let response = await handler(req)
             loop.execute {
-                bound.value.finish(response, original: original, from: peer, observeSequence: observeSequence, extraOptions: extraOptions)
+                bound.value.finish(
+                    response, original: original, wire: wire, from: peer, binding: binding, observeSequence: observeSequence,
+                    extraOptions: extraOptions)
             }
         }
     }
 
     private func finish(
-        _ response: CoAPResponse, original: CoAPMessage, from peer: SocketAddress, observeSequence: UInt32?, extraOptions: [CoAPOption]
+        _ response: CoAPResponse, original: CoAPMessage, wire: CoAPMessage, from peer: SocketAddress, binding: CoAPSecurityBinding?,
+        observeSequence: UInt32?, extraOptions: [CoAPOption]
     ) {
         activeHandlers -= 1
-        running.removeValue(forKey: Exchange(peer: peer, messageID: original.messageID))?.cancel()
+        running.removeValue(forKey: Exchange(peer: peer, messageID: wire.messageID))?.cancel()
         var response = response
         response.options.append(contentsOf: extraOptions)
         if let observeSequence {
             if response.code.isSuccess {
                 response.options.append(CoAPOption(.observe, uint: observeSequence))
             } else {
-                observers.remove(peer: peer, token: original.token)
+                forgetObserver(peer: peer, token: original.token)
             }
         }
-        perform(layer.respond(to: original, from: peer, with: slicer.slice(response, for: original), now: now))
+        answer(slicer.slice(response, for: original), wire: wire, from: peer, binding: binding)
+    }
+
+    private func forgetObserver(peer: SocketAddress, token: CoAPToken) {
+        observers.remove(peer: peer, token: token)
+        observerBindings[ObserverKey(peer: peer, token: token)] = nil
     }
 
     /// The resource at `path`, or the nearest ancestor that serves its subpaths.
@@ -223,23 +276,34 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
         for n in observers.changed(path, now: now) where activeHandlers < configuration.maxConcurrentHandlers {
             activeHandlers += 1
             let handler = resource.handler
-            let req = CoAPRequest(message: n.request, peer: n.peer)
+            // Taken now: a notification of a protected observation must never go out unsealed.
+            let binding = observerBindings[ObserverKey(peer: n.peer, token: n.token)]
+            let req = CoAPRequest(message: n.request, peer: n.peer, client: binding?.client)
             Task {
                 let response = await handler(req)
-                loop.execute { bound.value.finishNotification(response, n) }
+                loop.execute { bound.value.finishNotification(response, n, binding: binding) }
             }
         }
     }
 
-    private func finishNotification(_ response: CoAPResponse, _ n: ObserveRegistry<SocketAddress>.Notification) {
+    private func finishNotification(
+        _ response: CoAPResponse, _ n: ObserveRegistry<SocketAddress>.Notification, binding: CoAPSecurityBinding?
+    ) {
         activeHandlers -= 1
         var response = response
         if response.code.isSuccess {
             response.options.append(CoAPOption(.observe, uint: n.sequence))
         } else {
-            observers.remove(peer: n.peer, token: n.token)  // an error response ends the observation (RFC 7641 §4.2)
+            forgetObserver(peer: n.peer, token: n.token)  // an error response ends the observation (RFC 7641 §4.2)
         }
         response = slicer.slice(response, requested: nil)
+        if let binding, let security = configuration.security {
+            guard let sealed = security.seal(response, for: binding, notification: true) else {
+                forgetObserver(peer: n.peer, token: n.token)
+                return
+            }
+            response = sealed
+        }
         perform(layer.sendNotification(response, token: n.token, to: n.peer, confirmable: n.confirmable, now: now))
     }
 

@@ -1,14 +1,18 @@
 import NIOCore
 
 /// A request as a resource handler sees it: the message with its whole body (Block1 already
-/// reassembled) and the peer it came from.
+/// reassembled, OSCORE already removed), the peer it came from and who it was authenticated as.
 public struct CoAPRequest: Sendable {
     public var message: CoAPMessage
     public var peer: SocketAddress
+    /// The client the endpoint's security layer authenticated (an OSCORE context's name); nil
+    /// for a request that came unprotected.
+    public var client: String?
 
-    public init(message: CoAPMessage, peer: SocketAddress) {
+    public init(message: CoAPMessage, peer: SocketAddress, client: String? = nil) {
         self.message = message
         self.peer = peer
+        self.client = client
     }
 
     public var method: CoAPCode { message.code }

@@ -37,6 +37,8 @@ public struct CoAPCode: RawRepresentable, Codable, Sendable, Hashable, CustomStr
     public static let post = CoAPCode(0, 2)
     public static let put = CoAPCode(0, 3)
     public static let delete = CoAPCode(0, 4)
+    /// FETCH (RFC 8132): the outer method of an OSCORE-protected observation (RFC 8613 §4.2).
+    public static let fetch = CoAPCode(0, 5)
 
     // Success (§12.1.2, RFC 7959 §2.9.1)
     public static let created = CoAPCode(2, 1)

@@ -1,4 +1,5 @@
-/// An option number from the CoAP Option Numbers registry (RFC 7252 §5.10, §12.2; RFC 7641, 7959).
+/// An option number from the CoAP Option Numbers registry (RFC 7252 §5.10, §12.2; RFC 7641, 7959,
+/// 8613, 9175).
 ///
 /// The number's low bits carry its properties (§5.4.6): odd numbers are critical, bit 1 marks an
 /// option unsafe to forward, and `number & 0x1E == 0x1C` marks it NoCacheKey.
@@ -31,6 +32,9 @@ public struct CoAPOptionNumber: RawRepresentable, Codable, Sendable, Hashable, C
     public static let observe = Self(6)
     public static let uriPort = Self(7)
     public static let locationPath = Self(8)
+    /// OSCORE (RFC 8613 §2): known only to an endpoint with object security configured, so one
+    /// without it refuses a protected request (4.02) instead of serving it unprotected.
+    public static let oscore = Self(9)
     public static let uriPath = Self(11)
     public static let contentFormat = Self(12)
     public static let maxAge = Self(14)
@@ -43,6 +47,9 @@ public struct CoAPOptionNumber: RawRepresentable, Codable, Sendable, Hashable, C
     public static let proxyUri = Self(35)
     public static let proxyScheme = Self(39)
     public static let size1 = Self(60)
+    public static let echo = Self(252)
+    public static let noResponse = Self(258)
+    public static let requestTag = Self(292)
 
     private static let known: [CoAPOptionNumber: String] = [
         .ifMatch: "If-Match", .uriHost: "Uri-Host", .eTag: "ETag", .ifNoneMatch: "If-None-Match",

@@ -39,8 +39,16 @@ struct DaemonOptions: ParsableArguments {
         valueName: "udp://HOST:PORT"))
     var coap: String?
 
-    @Option(help: ArgumentHelp("File of CoAP clients and their tokens, one `CLIENT TOKEN [ro|rw]` per line, mode 600.", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "JSON file of the CoAP clients: an OSCORE context and a scope (services, verbs, allowed host access) each; mode 600.",
+        discussion: "`pier coap client create` adds clients to it. See docs/coap-api.md.",
+        valueName: "path"))
     var coapKeys: String?
+
+    @Flag(help: ArgumentHelp(
+        "Also accept CoAP clients with a `token` in the keys file, sent in clear in option 65001.",
+        discussion: "Anyone who sees the traffic can read a token and replay its requests; without this flag such clients are refused at start."))
+    var coapInsecureToken = false
 
     @Option(name: .customLong("trust-key"), help: ArgumentHelp(
         "Run only images signed by this public key (repeatable; from `pier key create`).",
@@ -61,6 +69,7 @@ struct DaemonOptions: ParsableArguments {
 
     func validate() throws {
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
+        if coapInsecureToken && coap == nil { throw ValidationError("--coap-insecure-token needs --coap and --coap-keys") }
         guard (1...32).contains(maxConcurrentDownloads) else {
             throw ValidationError("--max-concurrent-downloads \(maxConcurrentDownloads): expected 1 to 32")
         }
@@ -86,7 +95,7 @@ struct DaemonOptions: ParsableArguments {
         var configuration = AgentConfiguration(
             dataRoot: URL(fileURLWithPath: dataRoot).standardizedFileURL, listen: listen, runcPath: runc, shimPath: shim,
             bridgeName: bridge, bridgeSubnet: bridgeSubnet)
-        if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys) }
+        if let coap, let coapKeys { configuration.coap = CoAPInterfaceOptions(address: coap, keysPath: coapKeys, insecureToken: coapInsecureToken) }
         configuration.trustedKeys = trustKeys.compactMap { try? TrustedKey.load($0) }  // checked in validate()
         configuration.maxConcurrentDownloads = maxConcurrentDownloads
         configuration.networkPool = networkPool

@@ -3,7 +3,8 @@ import NIOPosix
 import Synchronization
 
 /// A UDP proxy on 127.0.0.1 between one client and one server that drops the datagrams `drop`
-/// picks (counted 0, 1, 2, … over both directions), to make retransmission happen for real.
+/// picks (counted 0, 1, 2, … over both directions), to make retransmission happen for real. It
+/// keeps what the client sent, so a test can replay it.
 final class LossyProxy: Sendable {
     private struct State {
         var front: (any Channel)?
@@ -12,6 +13,7 @@ final class LossyProxy: Sendable {
         var count = 0
         var dropped = 0
         var forwarded = 0
+        var sent: [[UInt8]] = []
     }
 
     private let state = Mutex(State())
@@ -30,6 +32,8 @@ final class LossyProxy: Sendable {
     /// Datagrams dropped and forwarded so far.
     var dropped: Int { state.withLock { $0.dropped } }
     var forwarded: Int { state.withLock { $0.forwarded } }
+    /// Every datagram the client sent, in order.
+    var clientDatagrams: [[UInt8]] { state.withLock { $0.sent } }
 
     static func start(to server: SocketAddress, drop: @escaping @Sendable (Int) -> Bool) async throws -> LossyProxy {
         let box = Mutex<LossyProxy?>(nil)
@@ -79,6 +83,7 @@ final class LossyProxy: Sendable {
     private func fromClient(_ e: AddressedEnvelope<ByteBuffer>) {
         let back = state.withLock { s -> (any Channel)? in
             s.client = e.remoteAddress
+            s.sent.append(Array(e.data.readableBytesView))
             return s.back
         }
         guard pass(), let back else { return }

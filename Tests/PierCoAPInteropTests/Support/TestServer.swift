@@ -19,14 +19,28 @@ final class TestServer: Sendable {
 
     var port: Int { address.port ?? 0 }
 
+    /// Whether `/counter` values an observer saw (the registration's response first) are fresh:
+    /// each above the one before, except that the first notification may repeat the response's
+    /// value. The observer is registered when the request arrives and the value read later, so a
+    /// tick in between reaches both; a notification repeating the current state is allowed
+    /// (RFC 7641 §4.2).
+    static func areFreshCounterValues(_ values: [Int]) -> Bool {
+        let rest = values.count >= 2 && values[0] == values[1] ? Array(values.dropFirst()) : values
+        return zip(rest, rest.dropFirst()).allSatisfy { $0 < $1 }
+    }
+
     private init(endpoint: CoAPEndpoint, address: SocketAddress) {
         self.endpoint = endpoint
         self.address = address
     }
 
-    /// Binds an ephemeral port; `/counter` changes every `tick` seconds once started.
-    static func start(configuration: CoAPEndpoint.Configuration = CoAPEndpoint.Configuration(), tick: Double = 0.2) async throws -> TestServer {
-        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    /// Binds `port` (0: an ephemeral one); `/counter` changes every `tick` seconds once started.
+    static func start(configuration: CoAPEndpoint.Configuration = CoAPEndpoint.Configuration(), tick: Double = 0.2, port: Int = 0) async throws
+        -> TestServer
+    {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: port).get()
         guard let address = channel.localAddress else { throw PeerError.noPort("test server") }
         let holder = Mutex<TestServer?>(nil)
         let resources = Self.resources { holder.withLock { $0 } }
@@ -55,6 +69,9 @@ final class TestServer: Sendable {
         return [
             CoAPResource(path: "/hello", resourceTypes: ["greeting"], contentFormats: [0]) { _ in
                 CoAPResponse(code: .content, options: text, payload: Array("hello from pier".utf8))
+            },
+            CoAPResource(path: "/whoami", resourceTypes: ["whoami"], contentFormats: [0]) { req in
+                CoAPResponse(code: .content, options: text, payload: Array((req.client ?? "anonymous").utf8))
             },
             CoAPResource(path: "/big", resourceTypes: ["big"], contentFormats: [0]) { _ in
                 CoAPResponse(code: .content, options: text, payload: bigBody)
