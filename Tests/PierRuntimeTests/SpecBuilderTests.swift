@@ -52,7 +52,7 @@ struct SpecBuilderTests {
         #expect(linux.readonlyPaths == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"])
         #expect(
             linux.namespaces == [
-                .init(type: "pid"), .init(type: "ipc"), .init(type: "uts"), .init(type: "mount"),
+                .init(type: "pid"), .init(type: "ipc"), .init(type: "uts"), .init(type: "mount"), .init(type: "cgroup"),
                 .init(type: "network", path: "/run/netns/pier-0123456789ab"),
             ])
         let mounts = try #require(spec.mounts)
@@ -68,7 +68,9 @@ struct SpecBuilderTests {
                     destination: "/etc/resolv.conf", type: "bind", source: "/bundle/etc/resolv.conf", options: ["rbind", "rprivate", "rw"]))
         #expect(spec.hostname == "0123456789ab")
         #expect(spec.root?.readonly == nil)
-        #expect(linux.resources?.memory == nil && linux.resources?.cpu == nil && linux.resources?.pids == nil)
+        #expect(linux.resources?.memory == nil && linux.resources?.cpu == nil)
+        #expect(linux.resources?.pids?.limit == DefaultProfile.pidsLimit)
+        #expect(linux.seccomp == SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault))
     }
 
     @Test("a non-root user keeps capabilities only in the bounding set")

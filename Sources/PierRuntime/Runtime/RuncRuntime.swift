@@ -10,6 +10,10 @@ public final class RuncRuntime: ContainerRuntime {
     public let cgroups: Cgroups
     /// Overlaps the kernel's wait before a cgroup migration with the agent's preparation.
     public let migrationPrimer: CgroupMigrationPrimer
+    /// What this node gives containers (seccomp, cgroup namespaces, AppArmor, `--init`).
+    public let isolation: IsolationSupport
+    /// Why part of the isolation could not be set up (Pier's AppArmor profile not loaded), if so.
+    public let isolationProblem: String?
 
     /// Finds runc and the shim, and prepares the state directories and the CNI conflist.
     public init(configuration: RuntimeConfiguration) throws {
@@ -21,6 +25,8 @@ public final class RuncRuntime: ContainerRuntime {
         network = try CNINetwork(configuration: configuration.network, dataRoot: configuration.dataRoot)
         cgroups = Cgroups(root: configuration.cgroupRoot, parent: configuration.cgroupParent)
         migrationPrimer = CgroupMigrationPrimer(root: configuration.cgroupRoot, version: cgroups.version)
+        (isolation, isolationProblem) = IsolationSupport.detect(
+            runc: runc.binary, profileDirectory: configuration.dataRoot.appendingPathComponent("apparmor"))
     }
 
     /// A container is about to start: begins, in the background, what can overlap with
@@ -57,7 +63,7 @@ public final class RuncRuntime: ContainerRuntime {
             let builder = SpecBuilder(
                 id: id, options: request.options, image: request.image, rootfs: layout.rootfs, etcFiles: layout.etcFiles,
                 networkNamespace: attachment?.namespacePath, cgroupParent: configuration.cgroupParent,
-                swapAccounting: cgroups.swapAccounting, arguments: request.arguments)
+                swapAccounting: cgroups.swapAccounting, arguments: request.arguments, isolation: isolation)
             let spec = try builder.build()
             try layout.etcFiles.write(hostname: builder.hostname, ipAddress: attachment?.ipAddress, network: request.options.network)
             try spec.write(toBundle: layout.bundle)

@@ -8,15 +8,16 @@ extension RuntimeSpec {
         public var maskedPaths: [String]?
         public var readonlyPaths: [String]?
         public var sysctl: [String: String]?
+        public var seccomp: Seccomp?
 
         public init(
             namespaces: [Namespace]? = nil, devices: [Device]? = nil, cgroupsPath: String? = nil,
             resources: Resources? = nil, maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil,
-            sysctl: [String: String]? = nil
+            sysctl: [String: String]? = nil, seccomp: Seccomp? = nil
         ) {
             self.namespaces = namespaces; self.devices = devices; self.cgroupsPath = cgroupsPath
             self.resources = resources; self.maskedPaths = maskedPaths; self.readonlyPaths = readonlyPaths
-            self.sysctl = sysctl
+            self.sysctl = sysctl; self.seccomp = seccomp
         }
     }
 
