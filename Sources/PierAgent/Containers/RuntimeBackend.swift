@@ -25,7 +25,9 @@ final class RuntimeBackend: RuntimeProvider {
                 entrypoint: r.entrypoint, command: r.command, env: r.env, workdir: r.workdir, user: r.user,
                 hostname: r.hostname, readOnly: r.readOnly, volumes: r.volumes, devices: r.devices, memory: r.memory,
                 cpus: r.cpus, pidsLimit: r.pidsLimit, network: r.network, publish: r.publish, capAdd: r.capAdd,
-                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles))
+                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles,
+                privileged: r.privileged, securityOpt: r.securityOpt, tmpfs: r.tmpfs, mounts: r.mounts, ulimits: r.ulimits,
+                shmSize: r.shmSize, sysctls: r.sysctls, initProcess: r.initProcess))
         } catch let error as RuntimeOptionError {
             throw AgentError.invalid(error.description)
         }
@@ -70,6 +72,27 @@ final class RuntimeBackend: RuntimeProvider {
     }
 
     func releaseStandby() async -> [String] { await runtime.network.drainPool() }
+
+    var isolation: NodeIsolation {
+        let i = runtime.isolation
+        return NodeIsolation(
+            seccomp: i.seccomp, cgroupNamespace: i.cgroupNamespace, appArmor: i.appArmor, appArmorProfile: i.appArmorProfile,
+            architectures: i.architectures, kernel: i.kernel, initBinary: i.initBinary, defaultPidsLimit: DefaultProfile.pidsLimit)
+    }
+
+    func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity? {
+        guard let spec = try? RuntimeSpec.read(fromBundle: directory), let process = spec.process else { return nil }
+        let filter = spec.linux?.seccomp
+        var seccomp = "unconfined"
+        if filter != nil {
+            seccomp = request.securityOpt.contains { $0.hasPrefix("seccomp=") || $0.hasPrefix("seccomp:") } ? "profile" : "pier-default"
+        }
+        return ContainerSecurity(
+            privileged: request.privileged, seccomp: seccomp, seccompRules: filter?.syscalls?.count ?? 0,
+            cgroupNamespace: spec.linux?.namespaces?.contains { $0.type == "cgroup" } == true ? "private" : "host",
+            appArmor: process.apparmorProfile, noNewPrivileges: process.noNewPrivileges ?? false,
+            pidsLimit: spec.linux?.resources?.pids?.limit, capabilities: process.capabilities?.bounding ?? [])
+    }
 
     func cleanup(id: String, directory: URL) async -> [String] {
         await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))

@@ -45,16 +45,16 @@ public struct SecurityOptions: Sendable, Hashable {
                 }
                 if value == "unconfined" {
                     seccomp = .unconfined
-                } else if value.first == "{" {
+                } else if value.first != "{", !value.contains("\n"), value.hasSuffix(".json") || value.hasPrefix("/") || value.hasPrefix(".") {
+                    throw RuntimeOptionError.invalid(
+                        flag: Self.flag, value: entry,
+                        expected: "give unconfined or a profile's JSON (pier's client reads a profile file and sends its JSON)")
+                } else {
                     do {
                         seccomp = .profile(try SeccompPolicy(dockerProfile: Data(value.utf8)))
                     } catch let error as SeccompProfileError {
                         throw RuntimeOptionError.invalid(flag: "\(Self.flag) seccomp", value: "PROFILE", expected: error.description)
                     }
-                } else {
-                    throw RuntimeOptionError.invalid(
-                        flag: Self.flag, value: entry,
-                        expected: "give unconfined or the path of a profile file (the client sends its JSON)")
                 }
             case "no-new-privileges":
                 switch value {

@@ -228,7 +228,8 @@ public struct SpecBuilder: Sendable {
         guard !options.privileged else { return nil }
         switch options.security.seccomp {
         case .unconfined: return nil
-        case .pierDefault: return SeccompPolicy.resolvedDefault(capabilities: capabilities)
+        // A runc without libseccomp refuses every filter: the default then goes without (as `pier info` says).
+        case .pierDefault: return isolation.seccomp ? SeccompPolicy.resolvedDefault(capabilities: capabilities) : nil
         case .profile(let policy): return policy.resolve(capabilities: capabilities)
         }
     }

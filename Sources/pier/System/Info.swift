@@ -30,8 +30,23 @@ struct Info: AsyncParsableCommand {
         Data root:      \(info.dataRoot)
         Containers:     \(info.containers) (\(info.running) running)
         Images:         \(info.images)
-        \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")
+        \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")\(info.isolation.map(isolation) ?? "")
         """
+    }
+
+    private static func isolation(_ i: NodeIsolation) -> String {
+        let seccomp = i.seccomp ? "Pier's default policy (\(i.architectures.joined(separator: ", ")))" : "unavailable (runc lacks libseccomp)"
+        let appArmor = i.appArmor ? (i.appArmorProfile.map { "enabled, default profile \($0)" } ?? "enabled, Pier's profile not loaded") : "not in this kernel"
+        return """
+            Seccomp:        \(seccomp)
+            Cgroup ns:      \(i.cgroupNamespace ? "private per container" : "unavailable")
+            AppArmor:       \(appArmor)
+            User ns:        host (not remapped)
+            Pids limit:     \(i.defaultPidsLimit) per container by default
+            Init (--init):  \(i.initBinary ?? "none (install tini)")
+            Kernel:         \(i.kernel)
+
+            """
     }
 
     private static func pool(_ network: NetworkInfo) -> String {
