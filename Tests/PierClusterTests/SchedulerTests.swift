@@ -1,3 +1,4 @@
+import PierAPI
 import Testing
 @testable import PierCluster
 
@@ -87,5 +88,36 @@ struct SchedulerTests {
         #expect(scheduler.schedule([task]) == [.pending(reason: "no suitable node (1 node lacks device /dev/ttyUSB0)")])
         task.nodeID = "b"
         #expect(scheduler.schedule([task]) == [.assigned(nodeID: "b")])
+    }
+}
+
+@Suite("Scheduler: isolation a task needs")
+struct SchedulerIsolationTests {
+    func node(_ id: String, appArmor: Bool, initBinary: String? = nil) -> Node {
+        var n = makeNode(id)
+        n.description.isolation = NodeIsolation(
+            seccomp: true, cgroupNamespace: true, appArmor: appArmor, appArmorProfile: appArmor ? "pier-default" : nil,
+            architectures: ["aarch64", "arm"], kernel: "6.18", initBinary: initBinary, defaultPidsLimit: 4096)
+        return n
+    }
+
+    @Test func appArmorProfileGoesOnlyWhereTheKernelHasIt() {
+        var template = makeTemplate()
+        template.container.securityOpt = ["apparmor=pier-strict"]
+        var scheduler = Scheduler(nodes: [node("a", appArmor: false), node("b", appArmor: true)], tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "b")])
+        var none = Scheduler(nodes: [node("a", appArmor: false), makeNode("c")], tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [.pending(reason: "no suitable node (2 nodes lack AppArmor)")])
+        template.container.securityOpt = ["apparmor=unconfined", "seccomp=unconfined"]
+        #expect(none.schedule([pendingTask("t2", service: "s", template: template)]).first?.nodeID != nil)
+    }
+
+    @Test func initNeedsTiniOnTheNode() {
+        var template = makeTemplate()
+        template.container.initProcess = true
+        var scheduler = Scheduler(nodes: [node("a", appArmor: false), node("b", appArmor: false, initBinary: "/usr/bin/tini-static")], tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "b")])
+        var none = Scheduler(nodes: [node("a", appArmor: false)], tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [.pending(reason: "no suitable node (1 node lacks an init binary (tini) for --init)")])
     }
 }

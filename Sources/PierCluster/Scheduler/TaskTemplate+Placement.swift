@@ -61,3 +61,39 @@ extension TaskTemplate {
         return claims
     }
 }
+
+/// Something a task's isolation settings need from its node's kernel or runtime.
+public enum IsolationNeed: String, Sendable, Hashable, CaseIterable {
+    /// A seccomp profile of the user's (runc built with libseccomp).
+    case seccomp
+    /// An AppArmor profile (`apparmor=NAME`).
+    case appArmor = "AppArmor"
+    /// `--init` (tini on the node).
+    case initBinary = "an init binary (tini) for --init"
+
+    /// Whether `isolation` (nil: an agent that does not report it) provides this.
+    public func isMet(by isolation: NodeIsolation?) -> Bool {
+        switch self {
+        case .seccomp: return isolation?.seccomp ?? true
+        case .appArmor: return isolation?.appArmor ?? false
+        case .initBinary: return isolation?.initBinary != nil
+        }
+    }
+}
+
+extension TaskTemplate {
+    /// What the task's security options need from a node.
+    public var isolationNeeds: [IsolationNeed] {
+        var needs: [IsolationNeed] = []
+        for entry in container.securityOpt {
+            if entry.hasPrefix("seccomp=") || entry.hasPrefix("seccomp:"), !entry.hasSuffix("=unconfined"), !entry.hasSuffix(":unconfined") {
+                needs.append(.seccomp)
+            }
+            if entry.hasPrefix("apparmor=") || entry.hasPrefix("apparmor:"), !entry.hasSuffix("=unconfined"), !entry.hasSuffix(":unconfined") {
+                needs.append(.appArmor)
+            }
+        }
+        if container.initProcess { needs.append(.initBinary) }
+        return needs
+    }
+}
