@@ -33,6 +33,8 @@ public struct ContainerOptions: Sendable, Equatable {
     /// Namespaced kernel parameters (`net.*`, IPC's `kernel.*`, `fs.mqueue.*`).
     public var sysctls: [String: String]
     public var initProcess: Bool
+    /// `--userns`; nil: the node's default (`pier agent --userns`).
+    public var userns: UsernsMode?
 
     /// Options with every default: no limits but the default pids limit, bridge network,
     /// Docker's capabilities, Pier's seccomp policy.
@@ -44,7 +46,7 @@ public struct ContainerOptions: Sendable, Equatable {
         network: NetworkMode = .bridge, ports: [PortMapping] = [], capAdd: [String] = [], capDrop: [String] = [],
         stopSignal: Signal? = nil, logMaxSize: Int64? = nil, logMaxFiles: Int? = nil, privileged: Bool = false,
         security: SecurityOptions = SecurityOptions(), tmpfs: [TmpfsMount] = [], ulimits: [Ulimit] = [],
-        shmSize: MemorySize? = nil, sysctls: [String: String] = [:], initProcess: Bool = false
+        shmSize: MemorySize? = nil, sysctls: [String: String] = [:], initProcess: Bool = false, userns: UsernsMode? = nil
     ) {
         self.entrypoint = entrypoint; self.command = command; self.env = env; self.workdir = workdir
         self.user = user; self.hostname = hostname; self.readOnly = readOnly; self.volumes = volumes
@@ -52,7 +54,7 @@ public struct ContainerOptions: Sendable, Equatable {
         self.network = network; self.ports = ports; self.capAdd = capAdd; self.capDrop = capDrop
         self.stopSignal = stopSignal; self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles
         self.privileged = privileged; self.security = security; self.tmpfs = tmpfs; self.ulimits = ulimits
-        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess
+        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess; self.userns = userns
     }
 
     /// Validates every option; the first bad one is thrown as a `RuntimeOptionError` naming its flag.
@@ -124,6 +126,7 @@ public struct ContainerOptions: Sendable, Equatable {
         }
         if let s = raw.shmSize, !s.isEmpty { shmSize = try MemorySize(parsing: s, flag: "--shm-size") }
         initProcess = raw.initProcess
+        if let u = raw.userns, !u.isEmpty { userns = try UsernsMode(parsing: u) }
         network = try NetworkMode(parsing: raw.network)
         ports = try raw.publish.map { try PortMapping(parsing: $0) }
         if !ports.isEmpty && network != .bridge {
@@ -134,6 +137,14 @@ public struct ContainerOptions: Sendable, Equatable {
             throw RuntimeOptionError.conflict("--publish: host port \(dup) is published twice")
         }
         sysctls = try Self.checkSysctls(raw.sysctls, network: network)
+        if userns == .remap {
+            if privileged {
+                throw RuntimeOptionError.conflict("--privileged needs the host's user namespace; give --userns host, not --userns remap")
+            }
+            if network == .host {
+                throw RuntimeOptionError.conflict("--network host needs the host's user namespace; give --userns host, not --userns remap")
+            }
+        }
         capAdd = try raw.capAdd.map { try Capabilities.normalize($0, flag: "--cap-add") }
         capDrop = try raw.capDrop.map { try Capabilities.normalize($0, flag: "--cap-drop") }
         if let s = raw.stopSignal, !s.isEmpty { stopSignal = try Signal(parsing: s, flag: "--stop-signal") }

@@ -36,6 +36,8 @@ public struct RawContainerOptions: Sendable, Equatable {
     public var sysctls: [String: String]
     /// `--init`: a tiny init (tini) as process 1 that reaps zombies and forwards signals.
     public var initProcess: Bool
+    /// `host` or `remap`; nil: the node's default.
+    public var userns: String?
 
     public init(
         entrypoint: [String]? = nil, command: [String] = [], env: [String] = [], workdir: String? = nil,
@@ -44,7 +46,7 @@ public struct RawContainerOptions: Sendable, Equatable {
         network: String? = nil, publish: [String] = [], capAdd: [String] = [], capDrop: [String] = [],
         stopSignal: String? = nil, logMaxSize: Int? = nil, logMaxFiles: Int? = nil, privileged: Bool = false,
         securityOpt: [String] = [], tmpfs: [String] = [], mounts: [String] = [], ulimits: [String] = [],
-        shmSize: String? = nil, sysctls: [String: String] = [:], initProcess: Bool = false
+        shmSize: String? = nil, sysctls: [String: String] = [:], initProcess: Bool = false, userns: String? = nil
     ) {
         self.entrypoint = entrypoint; self.command = command; self.env = env; self.workdir = workdir
         self.user = user; self.hostname = hostname; self.readOnly = readOnly; self.volumes = volumes
@@ -53,5 +55,6 @@ public struct RawContainerOptions: Sendable, Equatable {
         self.stopSignal = stopSignal; self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles
         self.privileged = privileged; self.securityOpt = securityOpt; self.tmpfs = tmpfs; self.mounts = mounts
         self.ulimits = ulimits; self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess
+        self.userns = userns
     }
 }

@@ -16,6 +16,10 @@ public struct IsolationSupport: Sendable, Equatable, Codable {
     public var kernel: String
     /// The init binary `--init` runs (tini), when the node has it.
     public var initBinary: String?
+    /// How remapped containers get their layers: idmapped mounts, or chowned copies.
+    public var layerIDMapping: LayerIDMapping = .chownedCopy
+    /// The user namespace of containers that do not choose one.
+    public var usernsDefault: UsernsMode = .host
 
     public init(
         seccomp: Bool, cgroupNamespace: Bool, appArmor: Bool, appArmorProfile: String?, architectures: [String],

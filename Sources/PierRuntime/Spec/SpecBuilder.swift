@@ -31,15 +31,23 @@ public struct SpecBuilder: Sendable {
     public var arguments: [String]?
     /// What the node supports (AppArmor, the init binary).
     public var isolation: IsolationSupport
+    /// The container's user namespace; nil: the host's.
+    public var userNamespace: IDMapping?
+    /// Volume sources replaced by their idmapped mounts, by container path.
+    public var volumeSources: [String: String]
+    /// Devices given as nodes made for the user namespace, bound in, by container path.
+    public var deviceSources: [String: String]
 
     public init(
         id: String, options: ContainerOptions, image: ImageRunConfig, rootfs: URL,
         etcFiles: ContainerEtcFiles? = nil, networkNamespace: String? = nil, cgroupParent: String = "/pier",
-        swapAccounting: Bool = true, arguments: [String]? = nil, isolation: IsolationSupport = .baseline
+        swapAccounting: Bool = true, arguments: [String]? = nil, isolation: IsolationSupport = .baseline,
+        userNamespace: IDMapping? = nil, volumeSources: [String: String] = [:], deviceSources: [String: String] = [:]
     ) {
         self.id = id; self.options = options; self.image = image; self.rootfs = rootfs; self.etcFiles = etcFiles
         self.networkNamespace = networkNamespace; self.cgroupParent = cgroupParent
         self.swapAccounting = swapAccounting; self.arguments = arguments; self.isolation = isolation
+        self.userNamespace = userNamespace; self.volumeSources = volumeSources; self.deviceSources = deviceSources
     }
 
     /// The container's cgroup path (runtime-spec `linux.cgroupsPath`).
@@ -137,6 +145,7 @@ public struct SpecBuilder: Sendable {
 
         var namespaces: [RuntimeSpec.Namespace] = [.init(type: "pid"), .init(type: "ipc"), .init(type: "uts"), .init(type: "mount")]
         if !options.privileged { namespaces.append(.init(type: "cgroup")) }
+        if userNamespace != nil { namespaces.append(.init(type: "user")) }
         switch options.network {
         case .bridge:
             guard let networkNamespace else { throw SpecError.missingNetworkNamespace(id: id) }
@@ -156,6 +165,12 @@ public struct SpecBuilder: Sendable {
             if options.privileged, mount.destination == "/sys" || mount.destination == "/sys/fs/cgroup" {
                 mount.options = mount.options?.map { $0 == "ro" ? "rw" : $0 }
             }
+            // sysfs can only be mounted by the owner of the network namespace, and a bridge
+            // network's belongs to the host: the host's /sys is bound read-only instead, as crun
+            // and Podman do.
+            if userNamespace != nil, options.network != .none, mount.destination == "/sys" {
+                mount = .init(destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"])
+            }
             return mount
         }
         if let etcFiles { mounts += etcFiles.mounts(readOnly: options.readOnly) }
@@ -166,7 +181,7 @@ public struct SpecBuilder: Sendable {
         }.map(\.element)
         mounts += volumes.map { v in
             RuntimeSpec.Mount(
-                destination: v.destination, type: "bind", source: v.source,
+                destination: v.destination, type: "bind", source: volumeSources[v.destination] ?? v.source,
                 options: ["rbind", "rprivate", v.readOnly ? "ro" : "rw"])
         }
         mounts += options.tmpfs.map { .init(destination: $0.destination, type: "tmpfs", source: "tmpfs", options: $0.mountOptions) }
@@ -182,11 +197,15 @@ public struct SpecBuilder: Sendable {
         }
         for d in options.devices {
             devices.removeAll { $0.path == d.containerPath }
+            deviceRules.append(.init(allow: true, type: d.kind.rawValue, major: d.major, minor: d.minor, access: d.permissions))
+            if let source = deviceSources[d.containerPath] {
+                mounts.append(.init(destination: d.containerPath, type: "bind", source: source, options: ["bind", "nosuid", "noexec"]))
+                continue
+            }
             devices.append(
                 .init(
                     path: d.containerPath, type: d.kind.rawValue, major: d.major, minor: d.minor,
                     fileMode: d.fileMode, uid: d.uid, gid: d.gid))
-            deviceRules.append(.init(allow: true, type: d.kind.rawValue, major: d.major, minor: d.minor, access: d.permissions))
         }
 
         var resources = RuntimeSpec.Resources(devices: deviceRules)
@@ -210,7 +229,9 @@ public struct SpecBuilder: Sendable {
                 maskedPaths: options.privileged ? nil : DefaultProfile.maskedPaths,
                 readonlyPaths: options.privileged ? nil : DefaultProfile.readonlyPaths,
                 sysctl: options.sysctls.isEmpty ? nil : options.sysctls,
-                seccomp: seccomp(capabilities: caps)))
+                seccomp: seccomp(capabilities: caps),
+                uidMappings: userNamespace.map { [.init(containerID: 0, hostID: $0.uidStart, size: $0.count)] },
+                gidMappings: userNamespace.map { [.init(containerID: 0, hostID: $0.gidStart, size: $0.count)] }))
     }
 
     /// Open files as Docker sets them, then the container's `--ulimit`s (the same resource: the user's).
