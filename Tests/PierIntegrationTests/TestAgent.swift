@@ -142,7 +142,8 @@ final class TestAgent: @unchecked Sendable {
 
     /// Mount points below the data root (should be none once containers are gone).
     func mountsBelowRoot() -> [String] {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // Read to the end: a /proc file reports no size, and String(contentsOfFile:) reads only its first page.
+        let mounts = String(decoding: (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/mountinfo")).readToEnd()) ?? Data(), as: UTF8.self)
         return mounts.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             return f.count > 4 && f[4].hasPrefix(root.path) ? String(f[4]) : nil
