@@ -58,6 +58,8 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
     public var sysctls: [String: String]
     /// Run a tiny init (tini) as process 1 (`--init`).
     public var initProcess: Bool
+    /// `host` or `remap` (`--userns`); nil: the node's default (`pier agent --userns`).
+    public var userns: String?
 
     public init(
         image: String, name: String? = nil, entrypoint: [String]? = nil, command: [String] = [],
@@ -68,7 +70,7 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
         capAdd: [String] = [], capDrop: [String] = [], autoRemove: Bool = false,
         logMaxSize: Int? = nil, logMaxFiles: Int? = nil, stopSignal: String? = nil, privileged: Bool = false,
         securityOpt: [String] = [], tmpfs: [String] = [], mounts: [String] = [], ulimits: [String] = [],
-        shmSize: String? = nil, sysctls: [String: String] = [:], initProcess: Bool = false
+        shmSize: String? = nil, sysctls: [String: String] = [:], initProcess: Bool = false, userns: String? = nil
     ) {
         self.image = image; self.name = name; self.entrypoint = entrypoint; self.command = command
         self.env = env; self.workdir = workdir; self.user = user; self.hostname = hostname
@@ -78,7 +80,7 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
         self.capDrop = capDrop; self.autoRemove = autoRemove; self.logMaxSize = logMaxSize
         self.logMaxFiles = logMaxFiles; self.stopSignal = stopSignal; self.privileged = privileged
         self.securityOpt = securityOpt; self.tmpfs = tmpfs; self.mounts = mounts; self.ulimits = ulimits
-        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess
+        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess; self.userns = userns
     }
 }
 
@@ -131,7 +133,7 @@ extension ContainerCreateRequest {
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case image, name, entrypoint, command, env, workdir, user, hostname, readOnly, volumes, devices, memory, cpus
         case pidsLimit, network, publish, restart, health, labels, capAdd, capDrop, autoRemove, logMaxSize, logMaxFiles, stopSignal
-        case privileged, securityOpt, tmpfs, mounts, ulimits, shmSize, sysctls
+        case privileged, securityOpt, tmpfs, mounts, ulimits, shmSize, sysctls, userns
         case initProcess = "init"
     }
 
@@ -170,7 +172,8 @@ extension ContainerCreateRequest {
             ulimits: try c.decodeIfPresent([String].self, forKey: .ulimits) ?? [],
             shmSize: try c.decodeIfPresent(String.self, forKey: .shmSize),
             sysctls: try c.decodeIfPresent([String: String].self, forKey: .sysctls) ?? [:],
-            initProcess: try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false)
+            initProcess: try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false,
+            userns: try c.decodeIfPresent(String.self, forKey: .userns))
     }
 }
 

@@ -156,6 +156,16 @@ struct RunOptionsTests {
     static func requestReading(_ o: RunOptions, _ read: (String) throws -> String) throws -> ContainerCreateRequest {
         try o.makeRequest(environment: [:], readFile: read)
     }
+
+    @Test func usernsReachesTheRequest() throws {
+        var o = RunOptions(image: "busybox")
+        #expect(try request(o).userns == nil, "nil: the node's default")
+        o.userns = "remap"
+        #expect(try request(o).userns == "remap")
+        o.userns = "auto"
+        let error = #expect(throws: ClientError.self) { try request(o) }
+        #expect(error?.description.hasPrefix("--userns auto") == true)
+    }
 }
 
 @Suite("Go-style durations")

@@ -14,7 +14,7 @@ final class RuntimeBackend: RuntimeProvider {
         network.poolSize = configuration.networkPool
         runtime = try RuncRuntime(configuration: RuntimeConfiguration(
             dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
-            network: network))
+            network: network, userns: configuration.userns))
         runcDescription = "runc (\(runtime.runc.binary))"
     }
 
@@ -27,14 +27,23 @@ final class RuntimeBackend: RuntimeProvider {
                 cpus: r.cpus, pidsLimit: r.pidsLimit, network: r.network, publish: r.publish, capAdd: r.capAdd,
                 capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles,
                 privileged: r.privileged, securityOpt: r.securityOpt, tmpfs: r.tmpfs, mounts: r.mounts, ulimits: r.ulimits,
-                shmSize: r.shmSize, sysctls: r.sysctls, initProcess: r.initProcess))
+                shmSize: r.shmSize, sysctls: r.sysctls, initProcess: r.initProcess, userns: r.userns))
         } catch let error as RuntimeOptionError {
             throw AgentError.invalid(error.description)
         }
     }
 
+    /// The request's options, and its user namespace on this node (the range is read, and
+    /// added when absent, here: a remapped container that cannot have one is refused at create).
     func validate(_ request: ContainerCreateRequest) throws {
-        _ = try Self.options(request)
+        let options = try Self.options(request)
+        do {
+            _ = try runtime.userNamespace(for: options)
+        } catch let error as RuntimeOptionError {
+            throw AgentError.invalid(error.description)
+        } catch let error as UserNamespaceError {
+            throw AgentError.invalid(error.description)
+        }
     }
 
     func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL], command: [String],
@@ -77,7 +86,15 @@ final class RuntimeBackend: RuntimeProvider {
         let i = runtime.isolation
         return NodeIsolation(
             seccomp: i.seccomp, cgroupNamespace: i.cgroupNamespace, appArmor: i.appArmor, appArmorProfile: i.appArmorProfile,
-            architectures: i.architectures, kernel: i.kernel, initBinary: i.initBinary, defaultPidsLimit: DefaultProfile.pidsLimit)
+            architectures: i.architectures, kernel: i.kernel, initBinary: i.initBinary, defaultPidsLimit: DefaultProfile.pidsLimit,
+            userns: usernsView)
+    }
+
+    var usernsView: NodeUserns {
+        let (range, problem) = runtime.subordinateIDsIfPresent()
+        return NodeUserns(
+            defaultMode: runtime.isolation.usernsDefault.rawValue, range: range?.description, problem: problem,
+            layers: runtime.isolation.layerIDMapping.rawValue)
     }
 
     func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity? {
@@ -91,7 +108,10 @@ final class RuntimeBackend: RuntimeProvider {
             privileged: request.privileged, seccomp: seccomp, seccompRules: filter?.syscalls?.count ?? 0,
             cgroupNamespace: spec.linux?.namespaces?.contains { $0.type == "cgroup" } == true ? "private" : "host",
             appArmor: process.apparmorProfile, noNewPrivileges: process.noNewPrivileges ?? false,
-            pidsLimit: spec.linux?.resources?.pids?.limit, capabilities: process.capabilities?.bounding ?? [])
+            pidsLimit: spec.linux?.resources?.pids?.limit, capabilities: process.capabilities?.bounding ?? [],
+            userns: spec.linux?.namespaces?.contains { $0.type == "user" } == true ? "remap" : "host",
+            uidMap: spec.linux?.uidMappings?.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: ", "),
+            gidMap: spec.linux?.gidMappings?.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: ", "))
     }
 
     func cleanup(id: String, directory: URL) async -> [String] {

@@ -46,6 +46,8 @@ public struct RunOptions: Sendable, Equatable {
     /// `--sysctl KEY=VALUE`.
     public var sysctls: [String] = []
     public var initProcess = false
+    /// `host` or `remap`; nil: the node's default.
+    public var userns: String?
     public var image: String
     /// Everything after the image: the container's command and its arguments.
     public var command: [String] = []
@@ -95,6 +97,10 @@ public struct RunOptions: Sendable, Equatable {
         request.shmSize = shmSize
         request.sysctls = try Self.sysctls(sysctls)
         request.initProcess = initProcess
+        if let userns, userns != "host" && userns != "remap" {
+            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
+        }
+        request.userns = userns
         return request
     }
 

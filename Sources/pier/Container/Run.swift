@@ -92,6 +92,10 @@ struct Run: AsyncParsableCommand {
     var sysctl: [String] = []
     @Flag(name: .customLong("init"), help: "Run a tiny init (the node's tini) as process 1: it reaps zombies and forwards signals.")
     var initProcess = false
+    @Option(help: ArgumentHelp(
+        "User namespace: remap (root in the container is an unprivileged user on the host, from the node's pier subuid range) or host (default: the node's, pier agent --userns).",
+        valueName: "mode"))
+    var userns: String?
 
     @Argument(help: "The image, e.g. busybox or sensor:1.0.")
     var image: String
@@ -109,7 +113,7 @@ struct Run: AsyncParsableCommand {
         o.labels = label; o.capAdd = capAdd; o.capDrop = capDrop; o.entrypoint = entrypoint
         o.stopSignal = stopSignal; o.logOpts = logOpt; o.privileged = privileged; o.securityOpts = securityOpt
         o.tmpfs = tmpfs; o.mounts = mount; o.ulimits = ulimit; o.shmSize = shmSize; o.sysctls = sysctl
-        o.initProcess = initProcess
+        o.initProcess = initProcess; o.userns = userns
         return o
     }
 

@@ -28,7 +28,7 @@ enum RunFastPath {
         "--pids-limit", "--network", "-p", "--publish", "--restart", "--health-cmd", "--health-interval",
         "--health-timeout", "--health-retries", "--health-start-period", "-l", "--label", "--cap-add", "--cap-drop",
         "--entrypoint", "--stop-signal", "--log-opt", "--privileged", "--security-opt", "--tmpfs", "--mount", "--ulimit",
-        "--shm-size", "--sysctl", "--init",
+        "--shm-size", "--sysctl", "--init", "--userns",
     ]
 
     /// The option's long name (one per option, whichever name was used) and kind; nil: unknown.
@@ -49,7 +49,7 @@ enum RunFastPath {
             return (name, .repeated)
         case "--tls-dir", "--name", "--hostname", "--cpus", "--pids-limit", "--network", "--restart", "--health-cmd",
             "--health-interval", "--health-timeout", "--health-retries", "--health-start-period", "--entrypoint",
-            "--stop-signal", "--shm-size":
+            "--stop-signal", "--shm-size", "--userns":
             return (name, .single)
         default: return nil
         }
@@ -102,6 +102,7 @@ enum RunFastPath {
         case "--ulimit": p.options.ulimits.append(value)
         case "--sysctl": p.options.sysctls.append(value)
         case "--shm-size": p.options.shmSize = value
+        case "--userns": p.options.userns = value
         default: return false
         }
         return true

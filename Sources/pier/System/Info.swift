@@ -41,12 +41,19 @@ struct Info: AsyncParsableCommand {
             Seccomp:        \(seccomp)
             Cgroup ns:      \(i.cgroupNamespace ? "private per container" : "unavailable")
             AppArmor:       \(appArmor)
-            User ns:        host (not remapped)
+            User ns:        \(userns(i.userns))
             Pids limit:     \(i.defaultPidsLimit) per container by default
             Init (--init):  \(i.initBinary ?? "none (install tini)")
             Kernel:         \(i.kernel)
 
             """
+    }
+
+    private static func userns(_ u: NodeUserns?) -> String {
+        guard let u else { return "host (this agent cannot remap)" }
+        let layers = u.layers == "idmapped" ? "layers idmapped, stored once" : "a chowned copy of each layer"
+        let range = u.problem.map { "remap unavailable: \($0)" } ?? "remap: \(u.range ?? "the pier subuid/subgid range, added on first use"); \(layers)"
+        return "\(u.defaultMode) by default (\(range))"
     }
 
     private static func pool(_ network: NetworkInfo) -> String {
