@@ -241,4 +241,14 @@ struct ComposeIsolationTests {
         let yaml = "services:\n  web:\n    image: busybox\n    security_opt: [\"seccomp:/nonexistent/p.json\"]\n"
         #expect(throws: StackError.self) { try ComposeFile.parse(yaml: yaml, directory: "/tmp") }
     }
+
+    @Test func usernsMode() throws {
+        let yaml = "services:\n  a:\n    image: busybox\n    userns_mode: remap\n  b:\n    image: busybox\n    userns_mode: host\n    privileged: true\n"
+        let file = try ComposeFile.parse(yaml: yaml, directory: "/tmp")
+        #expect(file.services.first { $0.name == "a" }?.task.container.userns == "remap")
+        #expect(file.services.first { $0.name == "b" }?.task.container.userns == "host")
+        let bad = "services:\n  a:\n    image: busybox\n    userns_mode: keep-id\n"
+        let error = #expect(throws: StackError.self) { try ComposeFile.parse(yaml: bad, directory: "/tmp") }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("services.a.userns_mode"))
+    }
 }

@@ -89,6 +89,7 @@ public enum PrettyInspect {
         out.list("Ulimits", c.ulimits)
         out.list("Sysctls", c.sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
         if c.initProcess { out.add("Init", "true") }
+        if let userns = c.userns { out.add("User namespace", userns) }
         return out.text
     }
 

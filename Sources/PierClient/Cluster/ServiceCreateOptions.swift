@@ -30,6 +30,8 @@ public struct ServiceCreateOptions: Sendable, Equatable {
     /// `KEY=VALUE`.
     public var sysctls: [String] = []
     public var initProcess = false
+    /// `host` or `remap`; nil: each node's default.
+    public var userns: String?
     public var image: String
     /// Everything after the image: the tasks' command and its arguments.
     public var command: [String] = []
@@ -75,6 +77,10 @@ public struct ServiceCreateOptions: Sendable, Equatable {
         container.ulimits = ulimits
         container.sysctls = try RunOptions.sysctls(sysctls)
         container.initProcess = initProcess
+        if let userns, userns != "host" && userns != "remap" {
+            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
+        }
+        container.userns = userns
         let placement = Placement(
             constraints: try constraints.map { c throws(ClientError) in try ServiceFlagValues.constraint(c, flag: "--constraint") },
             preferences: try placementPreferences.map { p throws(ClientError) in

@@ -7,6 +7,7 @@ extension ComposeReader {
         "image", "command", "entrypoint", "environment", "ports", "volumes", "devices", "healthcheck",
         "network_mode", "labels", "user", "working_dir", "hostname", "read_only", "cap_add", "cap_drop",
         "stop_signal", "deploy", "privileged", "security_opt", "tmpfs", "ulimits", "sysctls", "shm_size", "init",
+        "userns_mode",
     ]
 
     static let serviceHints: [String: String] = [
@@ -92,6 +93,9 @@ extension ComposeReader {
         }
         if let v = f["shm_size"], let n = bytes(v, p("shm_size")) { c.shmSize = String(n) }
         if let v = f["init"] { c.initProcess = bool(v, p("init")) ?? false }
+        if let v = f["userns_mode"], let mode = word(v, p("userns_mode"), what: "host or remap") {
+            if mode == "host" || mode == "remap" { c.userns = mode } else { invalid(p("userns_mode"), "\"\(mode)\": use host or remap") }
+        }
 
         var spec = ServiceSpec(name: name, task: TaskTemplate(container: c))
         if let v = f["deploy"] { deploy(v, p("deploy"), into: &spec) }

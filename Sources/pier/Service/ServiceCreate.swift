@@ -52,6 +52,10 @@ struct ServiceCreate: AsyncParsableCommand {
     var sysctl: [String] = []
     @Flag(name: .customLong("init"), help: "Run a tiny init (tini) as each task's process 1; only nodes with tini run it.")
     var initProcess = false
+    @Option(help: ArgumentHelp(
+        "User namespace of the tasks: remap (root is an unprivileged user on the node, from its pier subuid range) or host (default: each node's).",
+        valueName: "mode"))
+    var userns: String?
 
     @Argument(help: "The image, e.g. busybox or sensor:1.0.")
     var image: String
@@ -64,7 +68,7 @@ struct ServiceCreate: AsyncParsableCommand {
         o.volumes = volume; o.devices = device; o.publish = publish; o.constraints = constraint
         o.placementPreferences = placementPref; o.labels = label; o.containerLabels = containerLabel
         o.privileged = privileged; o.securityOpts = securityOpt; o.tmpfs = tmpfs; o.mounts = mount; o.ulimits = ulimit
-        o.sysctls = sysctl; o.initProcess = initProcess
+        o.sysctls = sysctl; o.initProcess = initProcess; o.userns = userns
         return o
     }
 
