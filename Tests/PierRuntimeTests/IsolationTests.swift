@@ -52,6 +52,34 @@ struct IsolationTests {
         }
     }
 
+    @Test("ordinary programs work under the default policy: busybox, a static Swift binary with threads, Debian's Python")
+    func ordinaryPrograms() async throws {
+        let swift = try #require(Probe.swiftBinary, "needs swiftc with the static Swift runtime")
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "needs Debian's python3")
+        try await Sandbox.with { sandbox in
+            try? FileManager.default.removeItem(at: sandbox.layer.appendingPathComponent("bin/swift-probe"))
+            try FileManager.default.copyItem(at: swift, to: sandbox.layer.appendingPathComponent("bin/swift-probe"))
+            // Python from the host's /usr (merged /usr: /lib and /lib64 are links into it).
+            try FileManager.default.removeItem(at: sandbox.layer.appendingPathComponent("usr"))
+            try FileManager.default.createDirectory(at: sandbox.layer.appendingPathComponent("usr"), withIntermediateDirectories: true)
+            for link in ["lib", "lib64"] {
+                try FileManager.default.createSymbolicLink(atPath: sandbox.layer.appendingPathComponent(link).path, withDestinationPath: "usr/\(link)")
+            }
+            var options = shell(
+                """
+                grep Seccomp: /proc/self/status; ls / | wc -l; swift-probe
+                \(python) -c 'import threading, subprocess; t = threading.Thread(target=print, args=("python thread",)); t.start(); t.join(); print("child", subprocess.run(["/bin/true"]).returncode)'
+                """)
+            options.volumes = [try BindMount(parsing: "/usr:/usr:ro")]
+            let (code, out, err) = try await run(sandbox, options)
+            #expect(code == 0, "\(out) \(err)")
+            #expect(out.first?.hasSuffix("2") == true, "\(out)")
+            #expect(out.contains("swift ok"), "\(out) \(err)")
+            #expect(out.contains("python thread") && out.contains("child 0"), "\(out) \(err)")
+        }
+    }
+
     @Test("CAP_SYS_ADMIN unlocks what it is needed for: unshare, clone with namespace flags, clone3")
     func capabilityGated() async throws {
         try await Sandbox.with { sandbox in

@@ -71,6 +71,28 @@ enum Probe {
         return out
     }()
 
+    /// A static Swift program whose work runs on Dispatch's threads (glibc tries clone3 for
+    /// each, and must fall back to clone where the policy answers ENOSYS); nil without swiftc.
+    static let swiftBinary: URL? = {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/swiftc" } + ["/opt/swift/usr/bin/swiftc"]
+        guard let swiftc = path.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
+            let dir = try? TestSupport.makeTempDirectory("pier-swift-probe")
+        else { return nil }
+        let src = dir.appendingPathComponent("main.swift"), out = dir.appendingPathComponent("swift-probe")
+        let program = """
+            import Dispatch
+            let group = DispatchGroup()
+            for i in 0..<4 { DispatchQueue.global().async(group: group) { _ = (0..<100_000).reduce(i, &+) } }
+            group.wait()
+            print("swift ok")
+            """
+        guard (try? program.write(to: src, atomically: true, encoding: .utf8)) != nil,
+            let result = try? Subprocess.run(swiftc, ["-static-executable", "-module-cache-path", dir.path, "-o", out.path, src.path], timeout: .seconds(300)),
+            result.succeeded
+        else { return nil }
+        return out
+    }()
+
     /// Copies the probe into a layer as /bin/probe.
     static func install(into layer: URL) throws {
         guard let binary else { throw MissingCompiler() }
