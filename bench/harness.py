@@ -419,11 +419,15 @@ def rmtree(path: Path) -> None:
         warn(f"could not remove {path} completely")
 
 
-def tree_bytes(path: Path) -> tuple[int, int]:
-    """(apparent bytes of regular files, bytes allocated on disk) under `path`; hard links once."""
+def tree_bytes(path: Path, one_filesystem: bool = False) -> tuple[int, int]:
+    """(apparent bytes of regular files, bytes allocated on disk) under `path`; hard links once.
+    `one_filesystem`: do not descend into mounts (a running container's merged overlay)."""
     seen = set()
     apparent = allocated = 0
+    root_dev = os.lstat(path).st_dev if one_filesystem else None
     for dirpath, dirnames, filenames in os.walk(path):
+        if root_dev is not None:
+            dirnames[:] = [d for d in dirnames if os.lstat(os.path.join(dirpath, d)).st_dev == root_dev]
         for name in filenames + dirnames:
             try:
                 st = os.lstat(os.path.join(dirpath, name))
@@ -453,8 +457,10 @@ class Dockerd:
     BRIDGE = "pbdock0"
     BRIDGE_ADDR = "172.30.251.1/24"
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, config: dict | None = None):
         self.workdir = workdir
+        # Extra daemon.json settings (e.g. {"userns-remap": "default"}); read at every start.
+        self.config = dict(config or {})
         self.data_root = workdir / "data"
         self.exec_root = workdir / "exec"
         self.pidfile = workdir / "dockerd.pid"
@@ -477,7 +483,7 @@ class Dockerd:
             d.mkdir(parents=True, exist_ok=True)
         # dockerd 20.10 writes its trust key to /etc/docker/key.json unless told otherwise.
         config = self.workdir / "daemon.json"
-        config.write_text(json.dumps({"deprecated-key-path": str(self.workdir / "key.json")}) + "\n")
+        config.write_text(json.dumps({"deprecated-key-path": str(self.workdir / "key.json"), **self.config}) + "\n")
         if not link_exists(self.BRIDGE):
             run(["ip", "link", "add", self.BRIDGE, "type", "bridge"])
             self.created_bridge = True

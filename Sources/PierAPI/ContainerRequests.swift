@@ -42,6 +42,24 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
     public var logMaxFiles: Int?
     /// Signal sent by `stop` before SIGKILL (default from the image, else SIGTERM).
     public var stopSignal: String?
+    /// Every capability and host device, no seccomp filter, AppArmor profile or masked paths.
+    public var privileged: Bool
+    /// `seccomp=unconfined`, `seccomp=<profile JSON>`, `apparmor=NAME`, `no-new-privileges[=false]`.
+    public var securityOpt: [String]
+    /// `/path[:size=64m,mode=1777,…]` memory-backed mounts.
+    public var tmpfs: [String]
+    /// `type=bind,source=…,target=…[,readonly]` or `type=tmpfs,target=…[,tmpfs-size=…]`.
+    public var mounts: [String]
+    /// `nofile=1024[:2048]` resource limits.
+    public var ulimits: [String]
+    /// Size of /dev/shm, e.g. `64m`.
+    public var shmSize: String?
+    /// Namespaced kernel parameters, e.g. `net.ipv4.ip_forward: "1"`.
+    public var sysctls: [String: String]
+    /// Run a tiny init (tini) as process 1 (`--init`).
+    public var initProcess: Bool
+    /// `host` or `remap` (`--userns`); nil: the node's default (`pier agent --userns`).
+    public var userns: String?
 
     public init(
         image: String, name: String? = nil, entrypoint: [String]? = nil, command: [String] = [],
@@ -50,7 +68,9 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
         cpus: Double? = nil, pidsLimit: Int? = nil, network: String? = nil, publish: [String] = [],
         restart: String? = nil, health: HealthCheckConfig? = nil, labels: [String: String] = [:],
         capAdd: [String] = [], capDrop: [String] = [], autoRemove: Bool = false,
-        logMaxSize: Int? = nil, logMaxFiles: Int? = nil, stopSignal: String? = nil
+        logMaxSize: Int? = nil, logMaxFiles: Int? = nil, stopSignal: String? = nil, privileged: Bool = false,
+        securityOpt: [String] = [], tmpfs: [String] = [], mounts: [String] = [], ulimits: [String] = [],
+        shmSize: String? = nil, sysctls: [String: String] = [:], initProcess: Bool = false, userns: String? = nil
     ) {
         self.image = image; self.name = name; self.entrypoint = entrypoint; self.command = command
         self.env = env; self.workdir = workdir; self.user = user; self.hostname = hostname
@@ -58,7 +78,9 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
         self.cpus = cpus; self.pidsLimit = pidsLimit; self.network = network; self.publish = publish
         self.restart = restart; self.health = health; self.labels = labels; self.capAdd = capAdd
         self.capDrop = capDrop; self.autoRemove = autoRemove; self.logMaxSize = logMaxSize
-        self.logMaxFiles = logMaxFiles; self.stopSignal = stopSignal
+        self.logMaxFiles = logMaxFiles; self.stopSignal = stopSignal; self.privileged = privileged
+        self.securityOpt = securityOpt; self.tmpfs = tmpfs; self.mounts = mounts; self.ulimits = ulimits
+        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess; self.userns = userns
     }
 }
 
@@ -111,6 +133,8 @@ extension ContainerCreateRequest {
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case image, name, entrypoint, command, env, workdir, user, hostname, readOnly, volumes, devices, memory, cpus
         case pidsLimit, network, publish, restart, health, labels, capAdd, capDrop, autoRemove, logMaxSize, logMaxFiles, stopSignal
+        case privileged, securityOpt, tmpfs, mounts, ulimits, shmSize, sysctls, userns
+        case initProcess = "init"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -140,7 +164,16 @@ extension ContainerCreateRequest {
             autoRemove: try c.decodeIfPresent(Bool.self, forKey: .autoRemove) ?? false,
             logMaxSize: try c.decodeIfPresent(Int.self, forKey: .logMaxSize),
             logMaxFiles: try c.decodeIfPresent(Int.self, forKey: .logMaxFiles),
-            stopSignal: try c.decodeIfPresent(String.self, forKey: .stopSignal))
+            stopSignal: try c.decodeIfPresent(String.self, forKey: .stopSignal),
+            privileged: try c.decodeIfPresent(Bool.self, forKey: .privileged) ?? false,
+            securityOpt: try c.decodeIfPresent([String].self, forKey: .securityOpt) ?? [],
+            tmpfs: try c.decodeIfPresent([String].self, forKey: .tmpfs) ?? [],
+            mounts: try c.decodeIfPresent([String].self, forKey: .mounts) ?? [],
+            ulimits: try c.decodeIfPresent([String].self, forKey: .ulimits) ?? [],
+            shmSize: try c.decodeIfPresent(String.self, forKey: .shmSize),
+            sysctls: try c.decodeIfPresent([String: String].self, forKey: .sysctls) ?? [:],
+            initProcess: try c.decodeIfPresent(Bool.self, forKey: .initProcess) ?? false,
+            userns: try c.decodeIfPresent(String.self, forKey: .userns))
     }
 }
 

@@ -63,13 +63,16 @@ public struct ContainerDetails: Codable, Sendable, Equatable {
     public var error: String?
     public var healthLog: [HealthLogEntry]
     public var failingStreak: Int
+    /// How the container is confined, once it has been started.
+    public var security: ContainerSecurity?
 
     public init(summary: ContainerSummary, config: ContainerCreateRequest, pid: Int32?, ipAddress: String?,
                 bundlePath: String, rootfsPath: String, logPath: String, cgroupPath: String, error: String?,
-                healthLog: [HealthLogEntry], failingStreak: Int) {
+                healthLog: [HealthLogEntry], failingStreak: Int, security: ContainerSecurity? = nil) {
         self.summary = summary; self.config = config; self.pid = pid; self.ipAddress = ipAddress
         self.bundlePath = bundlePath; self.rootfsPath = rootfsPath; self.logPath = logPath
         self.cgroupPath = cgroupPath; self.error = error; self.healthLog = healthLog; self.failingStreak = failingStreak
+        self.security = security
     }
 }
 

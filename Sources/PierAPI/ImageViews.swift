@@ -92,11 +92,15 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var images: Int
     /// The bridge network (absent from agents before it was reported).
     public var network: NetworkInfo?
+    /// Seccomp, cgroup namespaces, AppArmor on this node (absent from agents before it was reported).
+    public var isolation: NodeIsolation?
     public init(version: String, hostname: String, dataRoot: String, runtime: String, os: String, architecture: String,
-                cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int, network: NetworkInfo? = nil) {
+                cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int, network: NetworkInfo? = nil,
+                isolation: NodeIsolation? = nil) {
         self.version = version; self.hostname = hostname; self.dataRoot = dataRoot; self.runtime = runtime; self.os = os
         self.architecture = architecture; self.cpus = cpus; self.memoryBytes = memoryBytes
         self.containers = containers; self.running = running; self.images = images; self.network = network
+        self.isolation = isolation
     }
 }
 

@@ -151,6 +151,7 @@ public final class AgentNode: Sendable {
             let database = try AgentDatabase(path: configuration.databasePath)
             let images = try await ImageBackend(configuration: configuration)
             let runtime = try RuntimeBackend(configuration: configuration)
+            if let problem = runtime.runtime.isolationProblem { logger.warning("isolation: \(problem)") }
             let manager = ContainerManager(configuration: configuration, database: database, images: images,
                                            runtime: runtime, logger: logger)
             await manager.adopt()
@@ -256,7 +257,8 @@ public final class AgentNode: Sendable {
                 dataRoot: configuration.dataRoot.path, runtime: runtime.runcDescription,
                 os: "linux", architecture: Agent.architecture, cpus: ProcessInfo.processInfo.activeProcessorCount,
                 memoryBytes: ProcessInfo.processInfo.physicalMemory, containers: all.count,
-                running: all.filter { $0.state == .running }.count, images: await images.count(), network: runtime.networkInfo)
+                running: all.filter { $0.state == .running }.count, images: await images.count(), network: runtime.networkInfo,
+                isolation: runtime.isolation)
         }
     }
 }

@@ -34,6 +34,9 @@ public struct AgentConfiguration: Sendable {
     public var maxConcurrentDownloads = 3
     /// Network namespaces kept connected to the bridge ahead of need (`--network-pool`).
     public var networkPool = 0
+    /// The user namespace of containers that do not choose one (`--userns`): the host's, or
+    /// remapped to the `pier` subordinate range.
+    public var userns: UsernsMode = .host
     public static let maxNetworkPool = NetworkConfiguration.maxPoolSize
 
     public init(

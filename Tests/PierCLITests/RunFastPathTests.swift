@@ -31,6 +31,7 @@ struct RunFastPathTests {
             ["run", "--health-timeout", "2s", "--health-start-period", "1s", "img", "-"],
             ["run", "--cpus", "1e-1", "img"],
             ["run", "img", "--", "---", "-=x"],  // after a `--`, anything goes
+            ["run", "--rm", "--userns", "remap", "--network", "none", "img", "id"],
         ]
         for line in lines {
             let fast = try #require(RunFastPath.parse(line), "not read: \(line)")

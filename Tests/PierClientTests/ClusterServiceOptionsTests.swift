@@ -81,7 +81,8 @@ struct ClusterServiceOptionsTests {
         o.settings.limitMemory = "0"; o.settings.limitCPU = 0; o.settings.limitPids = 0; o.settings.maxReplicasPerNode = 0
         o.settings.restartMaxAttempts = 0; o.settings.restartWindow = "0"
         let s = try spec(o)
-        #expect(s.task.container.memory == nil && s.task.container.cpus == nil && s.task.container.pidsLimit == nil)
+        #expect(s.task.container.memory == nil && s.task.container.cpus == nil)
+        #expect(s.task.container.pidsLimit == -1, "no limit, not the node's default one")
         #expect(s.task.placement.maxReplicasPerNode == nil)
         #expect(s.task.restartPolicy.maxAttempts == nil && s.task.restartPolicy.windowSeconds == nil)
     }

@@ -123,13 +123,48 @@ struct RunOptionsTests {
         #expect(error?.description.hasPrefix("--log-opt") == true)
     }
 
-    @Test func nonPositiveLimitsAreRefused() {
+    @Test func nonPositiveLimitsAreRefused() throws {
         var o = RunOptions(image: "busybox")
         o.cpus = 0
         #expect(throws: ClientError.self) { try request(o) }
         o.cpus = nil
-        o.pidsLimit = -1
+        o.pidsLimit = -2
         #expect(throws: ClientError.self) { try request(o) }
+        for unlimited in [0, -1] {
+            o.pidsLimit = unlimited
+            #expect(try request(o).pidsLimit == unlimited, "0 and -1 lift the default pids limit, as Docker's")
+        }
+    }
+
+    @Test func securityFlagsReachTheRequest() throws {
+        var o = RunOptions(image: "busybox")
+        o.privileged = true; o.initProcess = true; o.tmpfs = ["/run"]; o.mounts = ["type=tmpfs,target=/x"]
+        o.ulimits = ["nofile=10"]; o.shmSize = "8m"; o.sysctls = ["net.core.somaxconn=100"]
+        o.securityOpts = ["no-new-privileges", "seccomp=/profiles/p.json", "seccomp=unconfined"]
+        let r = try RunOptionsTests.requestReading(o) { path in path == "/profiles/p.json" ? #"{"defaultAction":"SCMP_ACT_ALLOW"}"# : "" }
+        #expect(r.privileged && r.initProcess && r.tmpfs == ["/run"] && r.mounts == ["type=tmpfs,target=/x"])
+        #expect(r.ulimits == ["nofile=10"] && r.shmSize == "8m" && r.sysctls == ["net.core.somaxconn": "100"])
+        #expect(r.securityOpt == ["no-new-privileges", #"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#, "seccomp=unconfined"])
+        o.securityOpts = ["seccomp=/missing.json"]
+        let error = #expect(throws: ClientError.self) { try RunOptionsTests.requestReading(o) { _ in throw CocoaError(.fileNoSuchFile) } }
+        #expect(error?.description.contains("/missing.json") == true)
+        o.securityOpts = []
+        o.sysctls = ["a=1", "a=2"]
+        #expect(throws: ClientError.self) { try request(o) }
+    }
+
+    static func requestReading(_ o: RunOptions, _ read: (String) throws -> String) throws -> ContainerCreateRequest {
+        try o.makeRequest(environment: [:], readFile: read)
+    }
+
+    @Test func usernsReachesTheRequest() throws {
+        var o = RunOptions(image: "busybox")
+        #expect(try request(o).userns == nil, "nil: the node's default")
+        o.userns = "remap"
+        #expect(try request(o).userns == "remap")
+        o.userns = "auto"
+        let error = #expect(throws: ClientError.self) { try request(o) }
+        #expect(error?.description.hasPrefix("--userns auto") == true)
     }
 }
 

@@ -1,3 +1,4 @@
+import PierAPI
 import Testing
 @testable import PierCluster
 
@@ -87,5 +88,74 @@ struct SchedulerTests {
         #expect(scheduler.schedule([task]) == [.pending(reason: "no suitable node (1 node lacks device /dev/ttyUSB0)")])
         task.nodeID = "b"
         #expect(scheduler.schedule([task]) == [.assigned(nodeID: "b")])
+    }
+}
+
+@Suite("Scheduler: isolation a task needs")
+struct SchedulerIsolationTests {
+    func node(_ id: String, appArmor: Bool, initBinary: String? = nil) -> Node {
+        var n = makeNode(id)
+        n.description.isolation = NodeIsolation(
+            seccomp: true, cgroupNamespace: true, appArmor: appArmor, appArmorProfile: appArmor ? "pier-default" : nil,
+            architectures: ["aarch64", "arm"], kernel: "6.18", initBinary: initBinary, defaultPidsLimit: 4096)
+        return n
+    }
+
+    @Test func appArmorProfileGoesOnlyWhereTheKernelHasIt() {
+        var template = makeTemplate()
+        template.container.securityOpt = ["apparmor=pier-strict"]
+        var scheduler = Scheduler(nodes: [node("a", appArmor: false), node("b", appArmor: true)], tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "b")])
+        var none = Scheduler(nodes: [node("a", appArmor: false), makeNode("c")], tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [.pending(reason: "no suitable node (2 nodes lack AppArmor)")])
+        template.container.securityOpt = ["apparmor=unconfined", "seccomp=unconfined"]
+        #expect(none.schedule([pendingTask("t2", service: "s", template: template)]).first?.nodeID != nil)
+    }
+
+    @Test func initNeedsTiniOnTheNode() {
+        var template = makeTemplate()
+        template.container.initProcess = true
+        var scheduler = Scheduler(nodes: [node("a", appArmor: false), node("b", appArmor: false, initBinary: "/usr/bin/tini-static")], tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "b")])
+        var none = Scheduler(nodes: [node("a", appArmor: false)], tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [.pending(reason: "no suitable node (1 node lacks an init binary (tini) for --init)")])
+    }
+
+    func remapping(_ id: String, defaultMode: String, range: Bool = true, layers: String = "idmapped") -> Node {
+        var n = node(id, appArmor: false)
+        n.description.isolation?.userns = NodeUserns(
+            defaultMode: defaultMode, range: range ? "uid 100000-165535, gid 100000-165535" : nil,
+            problem: range ? nil : "--userns remap: /etc/subuid entry pier:0:10 is unusable", layers: layers)
+        return n
+    }
+
+    @Test func usernsRemapGoesWhereARangeIsUsableAndVolumesWhereMountsIdmap() {
+        var template = makeTemplate()
+        template.container.userns = "remap"
+        let nodes = [node("old", appArmor: false), remapping("broken", defaultMode: "host", range: false), remapping("ok", defaultMode: "host")]
+        var scheduler = Scheduler(nodes: nodes, tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "ok")])
+        var none = Scheduler(nodes: Array(nodes.prefix(2)), tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [
+            .pending(reason: "no suitable node (2 nodes lack a usable pier subuid/subgid range for --userns remap)")
+        ])
+        template.container.volumes = ["/srv/data:/data"]
+        var copies = Scheduler(nodes: [remapping("copies", defaultMode: "host", layers: "chowned-copy")], tasks: [])
+        #expect(copies.schedule([pendingTask("t", service: "s", template: template)]) == [
+            .pending(reason: "no suitable node (1 node lacks idmapped mounts for volumes under --userns remap)")
+        ])
+    }
+
+    @Test func privilegedWithoutUsernsAvoidsNodesThatRemapByDefault() {
+        var template = makeTemplate()
+        template.container.privileged = true
+        var scheduler = Scheduler(nodes: [remapping("r", defaultMode: "remap"), remapping("h", defaultMode: "host")], tasks: [])
+        #expect(scheduler.schedule([pendingTask("t", service: "s", template: template)]) == [.assigned(nodeID: "h")])
+        var none = Scheduler(nodes: [remapping("r", defaultMode: "remap")], tasks: [])
+        #expect(none.schedule([pendingTask("t", service: "s", template: template)]) == [
+            .pending(reason: "no suitable node (1 node lacks the host's user namespace by default (give the service --userns host))")
+        ])
+        template.container.userns = "host"
+        #expect(none.schedule([pendingTask("t2", service: "s", template: template)]) == [.assigned(nodeID: "r")])
     }
 }

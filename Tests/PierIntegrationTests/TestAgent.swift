@@ -69,12 +69,15 @@ final class TestAgent: @unchecked Sendable {
     private(set) var process: Process?
     /// Extra arguments of every `pier agent` start (e.g. `--coap`).
     let arguments: [String]
+    /// The agent's umask, when not the test process's (e.g. 0o077: everything it makes is private).
+    let umask: mode_t?
 
     /// The bridge's own address: published ports answer here.
     var gateway: String { subnetPrefix + ".1" }
 
-    init(arguments: [String] = []) throws {
+    init(arguments: [String] = [], umask: mode_t? = nil) throws {
         self.arguments = arguments
+        self.umask = umask
         root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         socket = root.appendingPathComponent("pier.sock").path
@@ -90,6 +93,10 @@ final class TestAgent: @unchecked Sendable {
         p.executableURL = Binaries.pier
         p.arguments = ["agent", "--data-root", root.path, "--listen", host, "--shim", Binaries.shim.path,
                        "--bridge", bridge, "--bridge-subnet", subnetPrefix + ".0/24"] + arguments
+        if let umask {
+            p.arguments = ["-c", "umask \(String(umask, radix: 8)) && exec \"$0\" \"$@\"", Binaries.pier.path] + (p.arguments ?? [])
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         let log = root.appendingPathComponent("agent.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
@@ -142,7 +149,8 @@ final class TestAgent: @unchecked Sendable {
 
     /// Mount points below the data root (should be none once containers are gone).
     func mountsBelowRoot() -> [String] {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // Read to the end: a /proc file reports no size, and String(contentsOfFile:) reads only its first page.
+        let mounts = String(decoding: (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/mountinfo")).readToEnd()) ?? Data(), as: UTF8.self)
         return mounts.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             return f.count > 4 && f[4].hasPrefix(root.path) ? String(f[4]) : nil

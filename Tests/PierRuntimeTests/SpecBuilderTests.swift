@@ -52,7 +52,7 @@ struct SpecBuilderTests {
         #expect(linux.readonlyPaths == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"])
         #expect(
             linux.namespaces == [
-                .init(type: "pid"), .init(type: "ipc"), .init(type: "uts"), .init(type: "mount"),
+                .init(type: "pid"), .init(type: "ipc"), .init(type: "uts"), .init(type: "mount"), .init(type: "cgroup"),
                 .init(type: "network", path: "/run/netns/pier-0123456789ab"),
             ])
         let mounts = try #require(spec.mounts)
@@ -68,7 +68,9 @@ struct SpecBuilderTests {
                     destination: "/etc/resolv.conf", type: "bind", source: "/bundle/etc/resolv.conf", options: ["rbind", "rprivate", "rw"]))
         #expect(spec.hostname == "0123456789ab")
         #expect(spec.root?.readonly == nil)
-        #expect(linux.resources?.memory == nil && linux.resources?.cpu == nil && linux.resources?.pids == nil)
+        #expect(linux.resources?.memory == nil && linux.resources?.cpu == nil)
+        #expect(linux.resources?.pids?.limit == DefaultProfile.pidsLimit)
+        #expect(linux.seccomp == SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault))
     }
 
     @Test("a non-root user keeps capabilities only in the bounding set")
@@ -274,5 +276,37 @@ struct SpecBuilderTests {
         try files.write(hostname: "node", ipAddress: nil, network: .host)
         #expect(
             try String(contentsOf: files.resolvConf, encoding: .utf8) == (try String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)))
+    }
+
+    @Test("user namespace: a user namespace with the range's maps; sysfs where the container owns its network, the host's /sys read-only where it does not; devices bound from their nodes")
+    func userNamespace() throws {
+        let mapping = IDMapping(uidStart: 100_000, gidStart: 200_000, count: 65536)
+        func spec(_ network: NetworkMode, devices: [DeviceMapping] = [], sources: [String: String] = [:]) throws -> RuntimeSpec {
+            try withRootfs { rootfs in
+                var options = ContainerOptions(network: network)
+                options.devices = devices
+                return try SpecBuilder(
+                    id: id, options: options, image: ImageRunConfig(cmd: ["sh"]), rootfs: rootfs,
+                    networkNamespace: network == .bridge ? "/run/netns/pier-x" : nil, userNamespace: mapping, deviceSources: sources
+                ).build()
+            }
+        }
+        let none = try spec(.none)
+        #expect(none.linux?.namespaces?.contains(.init(type: "user")) == true)
+        #expect(none.linux?.uidMappings == [.init(containerID: 0, hostID: 100_000, size: 65536)])
+        #expect(none.linux?.gidMappings == [.init(containerID: 0, hostID: 200_000, size: 65536)])
+        #expect(none.mounts?.first { $0.destination == "/sys" }?.type == "sysfs")
+
+        let device = DeviceMapping(hostPath: "/dev/ttyUSB0", containerPath: "/dev/serial", permissions: "rw", kind: .character, major: 188, minor: 0)
+        let bridge = try spec(.bridge, devices: [device], sources: ["/dev/serial": "/run/pier/userns/x/devices/0"])
+        let sys = try #require(bridge.mounts?.first { $0.destination == "/sys" })
+        #expect(sys.type == "bind" && sys.source == "/sys" && sys.options?.contains("ro") == true, "\(sys)")
+        #expect(bridge.mounts?.contains { $0.destination == "/dev/serial" && $0.source == "/run/pier/userns/x/devices/0" } == true)
+        #expect(bridge.linux?.devices?.contains { $0.path == "/dev/serial" } == false, "runc would bind the host's node at the container path")
+        #expect(bridge.linux?.resources?.devices?.contains { $0.major == 188 && $0.minor == 0 && $0.access == "rw" } == true)
+
+        let host = try build(ContainerOptions(network: .none))
+        #expect(host.linux?.namespaces?.contains(.init(type: "user")) == false)
+        #expect(host.linux?.uidMappings == nil)
     }
 }

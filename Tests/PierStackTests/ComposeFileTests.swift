@@ -196,3 +196,59 @@ import Testing
         }
     }
 }
+
+@Suite("Compose: isolation and resource keys")
+struct ComposeIsolationTests {
+    @Test func securityOptTmpfsUlimitsPrivilegedSysctlsInit() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pier-compose-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try #"{"defaultAction": "SCMP_ACT_ALLOW"}"#.write(to: dir.appendingPathComponent("profile.json"), atomically: true, encoding: .utf8)
+        let yaml = """
+            services:
+              web:
+                image: busybox
+                security_opt: ["no-new-privileges:true", "seccomp:profile.json", "apparmor:unconfined"]
+                tmpfs: /run:size=1m
+                ulimits:
+                  nofile: {soft: 1024, hard: 2048}
+                  nproc: 64
+                sysctls: {net.core.somaxconn: 1024}
+                shm_size: 8m
+                init: true
+                deploy:
+                  resources:
+                    limits: {pids: -1}
+              tool:
+                image: busybox
+                privileged: true
+                tmpfs: [/a, /b]
+            """
+        let file = try ComposeFile.parse(yaml: yaml, directory: dir.path)
+        let web = try #require(file.services.first { $0.name == "web" }).task.container
+        #expect(web.securityOpt == ["no-new-privileges:true", #"seccomp={"defaultAction": "SCMP_ACT_ALLOW"}"#, "apparmor:unconfined"])
+        #expect(web.tmpfs == ["/run:size=1m"])
+        #expect(Set(web.ulimits) == ["nofile=1024:2048", "nproc=64"])
+        #expect(web.sysctls == ["net.core.somaxconn": "1024"])
+        #expect(web.shmSize == "\(8 << 20)")
+        #expect(web.initProcess)
+        #expect(web.pidsLimit == -1)
+        let tool = try #require(file.services.first { $0.name == "tool" }).task.container
+        #expect(tool.privileged && tool.tmpfs == ["/a", "/b"])
+    }
+
+    @Test func aMissingProfileFileIsAnError() {
+        let yaml = "services:\n  web:\n    image: busybox\n    security_opt: [\"seccomp:/nonexistent/p.json\"]\n"
+        #expect(throws: StackError.self) { try ComposeFile.parse(yaml: yaml, directory: "/tmp") }
+    }
+
+    @Test func usernsMode() throws {
+        let yaml = "services:\n  a:\n    image: busybox\n    userns_mode: remap\n  b:\n    image: busybox\n    userns_mode: host\n    privileged: true\n"
+        let file = try ComposeFile.parse(yaml: yaml, directory: "/tmp")
+        #expect(file.services.first { $0.name == "a" }?.task.container.userns == "remap")
+        #expect(file.services.first { $0.name == "b" }?.task.container.userns == "host")
+        let bad = "services:\n  a:\n    image: busybox\n    userns_mode: keep-id\n"
+        let error = #expect(throws: StackError.self) { try ComposeFile.parse(yaml: bad, directory: "/tmp") }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("services.a.userns_mode"))
+    }
+}

@@ -337,7 +337,7 @@ public actor ClusterAgent {
             hostname: configuration.hostname,
             platform: Platform(os: "linux", architecture: Agent.architecture),
             resources: Resources(cpus: Double(ProcessInfo.processInfo.activeProcessorCount), memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory)),
-            devices: devices.sorted(), agentVersion: Agent.version)
+            devices: devices.sorted(), agentVersion: Agent.version, isolation: node.runtime.isolation)
     }
 
     // MARK: Persistence

@@ -99,4 +99,6 @@ protocol RuntimeProvider: Sendable {
     func recoverStandby() async -> [String]
     /// Removes what is kept ready ahead of need (the agent is stopping); returns problems.
     func releaseStandby() async -> [String]
+    /// How a started container is confined, read from its bundle; nil before its first start.
+    func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity?
 }

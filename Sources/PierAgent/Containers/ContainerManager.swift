@@ -81,7 +81,7 @@ actor ContainerManager {
             summary: summary(r), config: r.config, pid: r.state == .running ? r.pid : nil, ipAddress: r.ipAddress,
             bundlePath: dir.path, rootfsPath: dir.appendingPathComponent("rootfs").path,
             logPath: logPath(r.id).path, cgroupPath: "/pier/\(r.id)", error: r.error,
-            healthLog: r.healthLog, failingStreak: r.failingStreak)
+            healthLog: r.healthLog, failingStreak: r.failingStreak, security: runtime.security(directory: dir, request: r.config))
     }
 
     func summary(_ r: ContainerRecord) -> ContainerSummary {

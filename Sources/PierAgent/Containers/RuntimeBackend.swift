@@ -14,7 +14,7 @@ final class RuntimeBackend: RuntimeProvider {
         network.poolSize = configuration.networkPool
         runtime = try RuncRuntime(configuration: RuntimeConfiguration(
             dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
-            network: network))
+            network: network, userns: configuration.userns))
         runcDescription = "runc (\(runtime.runc.binary))"
     }
 
@@ -25,14 +25,25 @@ final class RuntimeBackend: RuntimeProvider {
                 entrypoint: r.entrypoint, command: r.command, env: r.env, workdir: r.workdir, user: r.user,
                 hostname: r.hostname, readOnly: r.readOnly, volumes: r.volumes, devices: r.devices, memory: r.memory,
                 cpus: r.cpus, pidsLimit: r.pidsLimit, network: r.network, publish: r.publish, capAdd: r.capAdd,
-                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles))
+                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles,
+                privileged: r.privileged, securityOpt: r.securityOpt, tmpfs: r.tmpfs, mounts: r.mounts, ulimits: r.ulimits,
+                shmSize: r.shmSize, sysctls: r.sysctls, initProcess: r.initProcess, userns: r.userns))
         } catch let error as RuntimeOptionError {
             throw AgentError.invalid(error.description)
         }
     }
 
+    /// The request's options, and its user namespace on this node (the range is read, and
+    /// added when absent, here: a remapped container that cannot have one is refused at create).
     func validate(_ request: ContainerCreateRequest) throws {
-        _ = try Self.options(request)
+        let options = try Self.options(request)
+        do {
+            _ = try runtime.userNamespace(for: options)
+        } catch let error as RuntimeOptionError {
+            throw AgentError.invalid(error.description)
+        } catch let error as UserNamespaceError {
+            throw AgentError.invalid(error.description)
+        }
     }
 
     func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL], command: [String],
@@ -70,6 +81,38 @@ final class RuntimeBackend: RuntimeProvider {
     }
 
     func releaseStandby() async -> [String] { await runtime.network.drainPool() }
+
+    var isolation: NodeIsolation {
+        let i = runtime.isolation
+        return NodeIsolation(
+            seccomp: i.seccomp, cgroupNamespace: i.cgroupNamespace, appArmor: i.appArmor, appArmorProfile: i.appArmorProfile,
+            architectures: i.architectures, kernel: i.kernel, initBinary: i.initBinary, defaultPidsLimit: DefaultProfile.pidsLimit,
+            userns: usernsView)
+    }
+
+    var usernsView: NodeUserns {
+        let (range, problem) = runtime.subordinateIDsIfPresent()
+        return NodeUserns(
+            defaultMode: runtime.isolation.usernsDefault.rawValue, range: range?.description, problem: problem,
+            layers: runtime.isolation.layerIDMapping.rawValue)
+    }
+
+    func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity? {
+        guard let spec = try? RuntimeSpec.read(fromBundle: directory), let process = spec.process else { return nil }
+        let filter = spec.linux?.seccomp
+        var seccomp = "unconfined"
+        if filter != nil {
+            seccomp = request.securityOpt.contains { $0.hasPrefix("seccomp=") || $0.hasPrefix("seccomp:") } ? "profile" : "pier-default"
+        }
+        return ContainerSecurity(
+            privileged: request.privileged, seccomp: seccomp, seccompRules: filter?.syscalls?.count ?? 0,
+            cgroupNamespace: spec.linux?.namespaces?.contains { $0.type == "cgroup" } == true ? "private" : "host",
+            appArmor: process.apparmorProfile, noNewPrivileges: process.noNewPrivileges ?? false,
+            pidsLimit: spec.linux?.resources?.pids?.limit, capabilities: process.capabilities?.bounding ?? [],
+            userns: spec.linux?.namespaces?.contains { $0.type == "user" } == true ? "remap" : "host",
+            uidMap: spec.linux?.uidMappings?.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: ", "),
+            gidMap: spec.linux?.gidMappings?.map { "\($0.containerID) \($0.hostID) \($0.size)" }.joined(separator: ", "))
+    }
 
     func cleanup(id: String, directory: URL) async -> [String] {
         await runtime.cleanup(id: id, layout: ContainerLayout(directory: directory))

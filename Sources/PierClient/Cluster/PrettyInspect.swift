@@ -78,11 +78,18 @@ public enum PrettyInspect {
                 out.header(" Limits")
                 if let cpus = c.cpus { out.add("  CPU", number(cpus)) }
                 if let memory = c.memory { out.add("  Memory", memory) }
-                if let pids = c.pidsLimit { out.add("  PIDs", String(pids)) }
+                if let pids = c.pidsLimit { out.add("  PIDs", pids > 0 ? String(pids) : "unlimited") }
             }
         }
         if let network = c.network { out.add("Network", network) }
         out.list("Ports", c.publish.map(ServiceListing.port))
+        if c.privileged { out.add("Privileged", "true") }
+        out.list("Security Options", c.securityOpt.map { $0.hasPrefix("seccomp={") || $0.hasPrefix("seccomp:{") ? "seccomp=<profile>" : $0 })
+        out.list("Tmpfs", c.tmpfs)
+        out.list("Ulimits", c.ulimits)
+        out.list("Sysctls", c.sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        if c.initProcess { out.add("Init", "true") }
+        if let userns = c.userns { out.add("User namespace", userns) }
         return out.text
     }
 

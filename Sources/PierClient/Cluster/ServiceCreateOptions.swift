@@ -21,6 +21,17 @@ public struct ServiceCreateOptions: Sendable, Equatable {
     public var labels: [String] = []
     /// Labels on each task's container, `KEY=VALUE`.
     public var containerLabels: [String] = []
+    public var privileged = false
+    /// As `pier run`'s: a `seccomp=` profile path is sent as the file's JSON.
+    public var securityOpts: [String] = []
+    public var tmpfs: [String] = []
+    public var mounts: [String] = []
+    public var ulimits: [String] = []
+    /// `KEY=VALUE`.
+    public var sysctls: [String] = []
+    public var initProcess = false
+    /// `host` or `remap`; nil: each node's default.
+    public var userns: String?
     public var image: String
     /// Everything after the image: the tasks' command and its arguments.
     public var command: [String] = []
@@ -59,6 +70,17 @@ public struct ServiceCreateOptions: Sendable, Equatable {
         container.devices = try devices.map { d throws(ClientError) in try ServiceFlagValues.device(d, flag: "--device") }
         container.publish = try publish.map { p throws(ClientError) in try ServiceFlagValues.publish(p, flag: "--publish") }
         container.labels = try ServiceFlagValues.labels(containerLabels, flag: "--container-label")
+        container.privileged = privileged
+        container.securityOpt = try RunOptions.securityOptions(securityOpts, readFile: readFile)
+        container.tmpfs = tmpfs
+        container.mounts = mounts
+        container.ulimits = ulimits
+        container.sysctls = try RunOptions.sysctls(sysctls)
+        container.initProcess = initProcess
+        if let userns, userns != "host" && userns != "remap" {
+            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
+        }
+        container.userns = userns
         let placement = Placement(
             constraints: try constraints.map { c throws(ClientError) in try ServiceFlagValues.constraint(c, flag: "--constraint") },
             preferences: try placementPreferences.map { p throws(ClientError) in

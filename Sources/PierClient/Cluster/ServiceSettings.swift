@@ -19,7 +19,7 @@ public struct ServiceSettings: Sendable, Equatable {
     public var limitMemory: String?
     /// CPUs, e.g. `0.5`; `0` removes the limit.
     public var limitCPU: Double?
-    /// `0` removes the limit.
+    /// `0` removes the limit (the node's default limit no longer applies either).
     public var limitPids: Int?
     /// What the scheduler counts against a node's memory.
     public var reserveMemory: String?
@@ -81,7 +81,7 @@ public struct ServiceSettings: Sendable, Equatable {
         }
         if let limitPids {
             guard limitPids >= 0 else { throw .invalidArgument("--limit-pids \(limitPids): give a positive number of processes (0 for no limit)") }
-            container.pidsLimit = limitPids == 0 ? nil : limitPids
+            container.pidsLimit = limitPids == 0 ? -1 : limitPids
         }
         container.health = try health(container.health)
         spec.task.container = container

@@ -36,6 +36,18 @@ public struct RunOptions: Sendable, Equatable {
     public var stopSignal: String?
     /// `--log-opt max-size=10m`, `--log-opt max-file=3`.
     public var logOpts: [String] = []
+    public var privileged = false
+    /// `--security-opt seccomp=PROFILE.json` is sent with the file's JSON in place of its path.
+    public var securityOpts: [String] = []
+    public var tmpfs: [String] = []
+    public var mounts: [String] = []
+    public var ulimits: [String] = []
+    public var shmSize: String?
+    /// `--sysctl KEY=VALUE`.
+    public var sysctls: [String] = []
+    public var initProcess = false
+    /// `host` or `remap`; nil: the node's default.
+    public var userns: String?
     public var image: String
     /// Everything after the image: the container's command and its arguments.
     public var command: [String] = []
@@ -63,7 +75,9 @@ public struct RunOptions: Sendable, Equatable {
         request.memory = memory
         if let cpus, cpus <= 0 { throw .invalidArgument("--cpus \(cpus): give a positive number of CPUs, e.g. 0.5") }
         request.cpus = cpus
-        if let pidsLimit, pidsLimit <= 0 { throw .invalidArgument("--pids-limit \(pidsLimit): give a positive number of processes") }
+        if let pidsLimit, pidsLimit < -1 {
+            throw .invalidArgument("--pids-limit \(pidsLimit): give a positive number of processes, or 0 or -1 for no limit")
+        }
         request.pidsLimit = pidsLimit
         request.network = network
         request.publish = publish
@@ -75,7 +89,49 @@ public struct RunOptions: Sendable, Equatable {
         request.autoRemove = autoRemove
         request.stopSignal = stopSignal
         (request.logMaxSize, request.logMaxFiles) = try parsedLogOptions()
+        request.privileged = privileged
+        request.securityOpt = try Self.securityOptions(securityOpts, readFile: readFile)
+        request.tmpfs = tmpfs
+        request.mounts = mounts
+        request.ulimits = ulimits
+        request.shmSize = shmSize
+        request.sysctls = try Self.sysctls(sysctls)
+        request.initProcess = initProcess
+        if let userns, userns != "host" && userns != "remap" {
+            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
+        }
+        request.userns = userns
         return request
+    }
+
+    /// `seccomp=PATH` becomes `seccomp=<the file's JSON>`, as Docker's client sends it: the
+    /// profile is the client's file, and the agent checks it.
+    public static func securityOptions(_ entries: [String], readFile: (String) throws -> String) throws(ClientError) -> [String] {
+        try entries.map { entry throws(ClientError) -> String in
+            guard entry.hasPrefix("seccomp=") || entry.hasPrefix("seccomp:") else { return entry }
+            let value = String(entry.dropFirst("seccomp=".count))
+            guard !value.isEmpty, value != "unconfined", value.first != "{" else { return entry }
+            do {
+                return "seccomp=" + (try readFile(value))
+            } catch {
+                throw .file(path: value, reason: "cannot read the seccomp profile of --security-opt: \(error)")
+            }
+        }
+    }
+
+    /// `KEY=VALUE` entries of `--sysctl`, each key once.
+    public static func sysctls(_ entries: [String]) throws(ClientError) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw .invalidArgument("--sysctl \"\(entry)\": write KEY=VALUE, e.g. net.ipv4.ip_forward=1")
+            }
+            guard result.updateValue(String(parts[1]), forKey: String(parts[0])) == nil else {
+                throw .invalidArgument("--sysctl \(parts[0]) is given twice; give it once")
+            }
+        }
+        return result
     }
 
     func resolvedEnvironment(environment: [String: String], readFile: (String) throws -> String) throws(ClientError) -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import PierAPI
 
 /// What an agent reports about its device when it joins and on every heartbeat.
 public struct NodeDescription: Codable, Sendable, Equatable {
@@ -8,10 +9,16 @@ public struct NodeDescription: Codable, Sendable, Equatable {
     /// Device nodes present on the host that services may ask for (`/dev/gpiochip0`, `/dev/ttyUSB0`, …).
     public var devices: [String]
     public var agentVersion: String
+    /// Seccomp, AppArmor, `--init` on the node; nil from agents that do not report it (the
+    /// scheduler then assumes seccomp and nothing optional).
+    public var isolation: NodeIsolation?
 
-    public init(hostname: String, platform: Platform, resources: Resources, devices: [String] = [], agentVersion: String = "") {
+    public init(
+        hostname: String, platform: Platform, resources: Resources, devices: [String] = [], agentVersion: String = "",
+        isolation: NodeIsolation? = nil
+    ) {
         self.hostname = hostname; self.platform = platform; self.resources = resources
-        self.devices = devices; self.agentVersion = agentVersion
+        self.devices = devices; self.agentVersion = agentVersion; self.isolation = isolation
     }
 }
 

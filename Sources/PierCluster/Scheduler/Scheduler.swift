@@ -129,6 +129,7 @@ public struct Scheduler: Sendable {
         guard node.state == .ready, node.availability == .active else { return .unavailable }
         for c in r.constraints where !c.matches(node) { return .constraints }
         for device in r.devices where !nodeDevices[i].contains(device) { return .device(device) }
+        for need in r.isolation where !need.isMet(by: node.description.isolation) { return .isolation(need) }
         if let platforms = r.platforms, !platforms.isEmpty {
             let os = node.description.platform.os.lowercased()
             let arch = Platform.normalizedArchitecture(node.description.platform.architecture)
@@ -211,6 +212,7 @@ private struct Requirements {
     var constraints: [Constraint]
     var preferences: [PlacementPreference]
     var devices: [String]
+    var isolation: [IsolationNeed]
     var platforms: [Platform]?
     var reservations: Resources
     var ports: [PortClaim]
@@ -221,6 +223,7 @@ private struct Requirements {
         constraints = try Constraint.parse(template.placement.constraints)
         preferences = try PlacementPreference.parse(template.placement.preferences)
         devices = template.hostDevices
+        isolation = template.isolationNeeds
         platforms = template.platforms
         reservations = template.reservations
         ports = template.portClaims
@@ -318,7 +321,7 @@ private final class SpreadBranch {
 
 /// Why a node was passed over, in filter order.
 private enum Rejection: Hashable {
-    case unavailable, constraints, device(String), platform, resources, ports, maxReplicas
+    case unavailable, constraints, device(String), isolation(IsolationNeed), platform, resources, ports, maxReplicas
 }
 
 /// Nodes rejected per reason, for the pending message.
@@ -337,6 +340,9 @@ private struct RejectionCounts {
         if let n = counts[.unavailable] { parts.append("\(nodes(n)) not available for new tasks") }
         if let n = counts[.constraints] { parts.append("scheduling constraints not satisfied on \(nodes(n))") }
         for d in devices { if let n = counts[.device(d)] { parts.append("\(nodes(n)) \(n == 1 ? "lacks" : "lack") device \(d)") } }
+        for need in IsolationNeed.allCases {
+            if let n = counts[.isolation(need)] { parts.append("\(nodes(n)) \(n == 1 ? "lacks" : "lack") \(need.rawValue)") }
+        }
         if let n = counts[.platform] { parts.append("unsupported platform on \(nodes(n))") }
         if let n = counts[.resources] { parts.append("insufficient resources on \(nodes(n))") }
         if let n = counts[.ports] { parts.append("host-mode port already in use on \(nodes(n))") }

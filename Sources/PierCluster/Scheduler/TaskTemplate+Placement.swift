@@ -61,3 +61,62 @@ extension TaskTemplate {
         return claims
     }
 }
+
+/// Something a task's isolation settings need from its node's kernel or runtime.
+public enum IsolationNeed: String, Sendable, Hashable, CaseIterable {
+    /// A seccomp profile of the user's (runc built with libseccomp).
+    case seccomp
+    /// An AppArmor profile (`apparmor=NAME`).
+    case appArmor = "AppArmor"
+    /// `--init` (tini on the node).
+    case initBinary = "an init binary (tini) for --init"
+    /// `--userns remap`: a usable `pier` subordinate range.
+    case userNamespace = "a usable pier subuid/subgid range for --userns remap"
+    /// Volumes of a remapped container: idmapped mounts (Linux 5.19 or later).
+    case idmappedVolumes = "idmapped mounts for volumes under --userns remap"
+    /// Volumes of a container that does not choose, on a node that remaps by default.
+    case volumesOnRemappingNode = "idmapped mounts for volumes (it remaps containers by default)"
+    /// `--privileged` or `--network host` without `--userns`: a node that does not remap by default.
+    case hostUserNamespace = "the host's user namespace by default (give the service --userns host)"
+
+    /// Whether `isolation` (nil: an agent that does not report it) provides this.
+    public func isMet(by isolation: NodeIsolation?) -> Bool {
+        switch self {
+        case .seccomp: return isolation?.seccomp ?? true
+        case .appArmor: return isolation?.appArmor ?? false
+        case .initBinary: return isolation?.initBinary != nil
+        case .userNamespace: return isolation?.userns.map { $0.problem == nil } ?? false
+        case .idmappedVolumes: return isolation?.userns?.layers == "idmapped"
+        case .volumesOnRemappingNode: return isolation?.userns.map { $0.defaultMode != "remap" || $0.layers == "idmapped" } ?? true
+        case .hostUserNamespace: return isolation?.userns?.defaultMode != "remap"
+        }
+    }
+}
+
+extension TaskTemplate {
+    /// What the task's security options need from a node.
+    public var isolationNeeds: [IsolationNeed] {
+        var needs: [IsolationNeed] = []
+        for entry in container.securityOpt {
+            if entry.hasPrefix("seccomp=") || entry.hasPrefix("seccomp:"), !entry.hasSuffix("=unconfined"), !entry.hasSuffix(":unconfined") {
+                needs.append(.seccomp)
+            }
+            if entry.hasPrefix("apparmor=") || entry.hasPrefix("apparmor:"), !entry.hasSuffix("=unconfined"), !entry.hasSuffix(":unconfined") {
+                needs.append(.appArmor)
+            }
+        }
+        if container.initProcess { needs.append(.initBinary) }
+        let volumes = !container.volumes.isEmpty || container.mounts.contains { $0.contains("type=bind") }
+        switch container.userns {
+        case "remap":
+            needs.append(.userNamespace)
+            if volumes { needs.append(.idmappedVolumes) }
+        case nil:
+            if volumes { needs.append(.volumesOnRemappingNode) }
+            if container.privileged || container.network == "host" { needs.append(.hostUserNamespace) }
+        default:
+            break
+        }
+        return needs
+    }
+}

@@ -140,5 +140,6 @@ extension Manager {
         }
         if spec.task.container.image.isEmpty { throw ManagerError.invalid("image: a service needs an image") }
         do { try spec.validate() } catch { throw ManagerError.invalid("\(error)") }
+        do { try IsolationValidation.check(spec.task.container) } catch { throw ManagerError.invalid("\(error)") }
     }
 }

@@ -21,6 +21,16 @@ public enum Capabilities {
         "CAP_AUDIT_WRITE",
     ]
 
+    /// The capabilities of this process's bounding set, in kernel order: what `--privileged`
+    /// can give (a confined agent cannot hand on a capability it lacks; runc would fail the start).
+    public static let ownBounding: [String] = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+            let mask = UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return all }
+        return all.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element)
+    }()
+
     /// `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN` → `CAP_NET_ADMIN`; `all` → `ALL`.
     public static func normalize(_ name: String, flag: String) throws -> String {
         let upper = name.trimmingCharacters(in: .whitespaces).uppercased()

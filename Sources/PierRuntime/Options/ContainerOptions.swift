@@ -13,6 +13,7 @@ public struct ContainerOptions: Sendable, Equatable {
     public var devices: [DeviceMapping]
     public var memory: MemorySize?
     public var cpus: CPULimit?
+    /// Most processes in the container; nil: no limit. Defaults to ``DefaultProfile/pidsLimit``.
     public var pidsLimit: Int64?
     public var network: NetworkMode
     public var ports: [PortMapping]
@@ -22,20 +23,38 @@ public struct ContainerOptions: Sendable, Equatable {
     public var stopSignal: Signal?
     public var logMaxSize: Int64?
     public var logMaxFiles: Int?
+    /// Every capability and device, no seccomp, AppArmor or masked paths, the host's cgroup namespace.
+    public var privileged: Bool
+    public var security: SecurityOptions
+    public var tmpfs: [TmpfsMount]
+    public var ulimits: [Ulimit]
+    /// Size of /dev/shm (default 64 MiB).
+    public var shmSize: MemorySize?
+    /// Namespaced kernel parameters (`net.*`, IPC's `kernel.*`, `fs.mqueue.*`).
+    public var sysctls: [String: String]
+    public var initProcess: Bool
+    /// `--userns`; nil: the node's default (`pier agent --userns`).
+    public var userns: UsernsMode?
 
-    /// Options with every default: no limits, bridge network, Docker's capabilities.
+    /// Options with every default: no limits but the default pids limit, bridge network,
+    /// Docker's capabilities, Pier's seccomp policy.
     public init(
         entrypoint: [String]? = nil, command: [String] = [], env: [String] = [], workdir: String? = nil,
         user: UserSpec? = nil, hostname: String? = nil, readOnly: Bool = false, volumes: [BindMount] = [],
-        devices: [DeviceMapping] = [], memory: MemorySize? = nil, cpus: CPULimit? = nil, pidsLimit: Int64? = nil,
+        devices: [DeviceMapping] = [], memory: MemorySize? = nil, cpus: CPULimit? = nil,
+        pidsLimit: Int64? = DefaultProfile.pidsLimit,
         network: NetworkMode = .bridge, ports: [PortMapping] = [], capAdd: [String] = [], capDrop: [String] = [],
-        stopSignal: Signal? = nil, logMaxSize: Int64? = nil, logMaxFiles: Int? = nil
+        stopSignal: Signal? = nil, logMaxSize: Int64? = nil, logMaxFiles: Int? = nil, privileged: Bool = false,
+        security: SecurityOptions = SecurityOptions(), tmpfs: [TmpfsMount] = [], ulimits: [Ulimit] = [],
+        shmSize: MemorySize? = nil, sysctls: [String: String] = [:], initProcess: Bool = false, userns: UsernsMode? = nil
     ) {
         self.entrypoint = entrypoint; self.command = command; self.env = env; self.workdir = workdir
         self.user = user; self.hostname = hostname; self.readOnly = readOnly; self.volumes = volumes
         self.devices = devices; self.memory = memory; self.cpus = cpus; self.pidsLimit = pidsLimit
         self.network = network; self.ports = ports; self.capAdd = capAdd; self.capDrop = capDrop
         self.stopSignal = stopSignal; self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles
+        self.privileged = privileged; self.security = security; self.tmpfs = tmpfs; self.ulimits = ulimits
+        self.shmSize = shmSize; self.sysctls = sysctls; self.initProcess = initProcess; self.userns = userns
     }
 
     /// Validates every option; the first bad one is thrown as a `RuntimeOptionError` naming its flag.
@@ -66,8 +85,16 @@ public struct ContainerOptions: Sendable, Equatable {
         }
         readOnly = raw.readOnly
         volumes = try raw.volumes.map { try BindMount(parsing: $0) }
-        if let dup = Self.firstDuplicate(volumes.map(\.destination)) {
-            throw RuntimeOptionError.conflict("--volume: \(dup) is the target of two volumes; give each container path once")
+        tmpfs = try raw.tmpfs.map { try TmpfsMount(parsing: $0) }
+        for mount in raw.mounts {
+            switch try MountOption(parsing: mount) {
+            case .bind(let bind): volumes.append(bind)
+            case .tmpfs(let t): tmpfs.append(t)
+            }
+        }
+        if let dup = Self.firstDuplicate(volumes.map(\.destination) + tmpfs.map(\.destination)) {
+            throw RuntimeOptionError.conflict(
+                "--volume/--mount/--tmpfs: \(dup) is the target of two mounts; give each container path once")
         }
         devices = try raw.devices.map { try DeviceMapping(parsing: $0) }
         if let dup = Self.firstDuplicate(devices.map(\.containerPath)) {
@@ -88,6 +115,18 @@ public struct ContainerOptions: Sendable, Equatable {
             }
             pidsLimit = p > 0 ? Int64(p) : nil
         }
+        privileged = raw.privileged
+        security = try SecurityOptions(parsing: raw.securityOpt)
+        if privileged, case .profile = security.seccomp {
+            throw RuntimeOptionError.conflict("--privileged runs without seccomp; leave out --security-opt seccomp=PROFILE or --privileged")
+        }
+        ulimits = try raw.ulimits.map { try Ulimit(parsing: $0) }
+        if let dup = Self.firstDuplicate(ulimits.map(\.name)) {
+            throw RuntimeOptionError.conflict("--ulimit \(dup) is given twice; give each limit once")
+        }
+        if let s = raw.shmSize, !s.isEmpty { shmSize = try MemorySize(parsing: s, flag: "--shm-size") }
+        initProcess = raw.initProcess
+        if let u = raw.userns, !u.isEmpty { userns = try UsernsMode(parsing: u) }
         network = try NetworkMode(parsing: raw.network)
         ports = try raw.publish.map { try PortMapping(parsing: $0) }
         if !ports.isEmpty && network != .bridge {
@@ -96,6 +135,15 @@ public struct ContainerOptions: Sendable, Equatable {
         }
         if let dup = Self.firstDuplicate(ports.map { "\($0.hostIP ?? "0.0.0.0"):\($0.hostPort)/\($0.transport.rawValue)" }) {
             throw RuntimeOptionError.conflict("--publish: host port \(dup) is published twice")
+        }
+        sysctls = try Self.checkSysctls(raw.sysctls, network: network)
+        if userns == .remap {
+            if privileged {
+                throw RuntimeOptionError.conflict("--privileged needs the host's user namespace; give --userns host, not --userns remap")
+            }
+            if network == .host {
+                throw RuntimeOptionError.conflict("--network host needs the host's user namespace; give --userns host, not --userns remap")
+            }
         }
         capAdd = try raw.capAdd.map { try Capabilities.normalize($0, flag: "--cap-add") }
         capDrop = try raw.capDrop.map { try Capabilities.normalize($0, flag: "--cap-drop") }
@@ -113,6 +161,43 @@ public struct ContainerOptions: Sendable, Equatable {
             }
             logMaxFiles = files
         }
+    }
+
+    /// IPC's kernel parameters, which a container's own IPC namespace holds.
+    static let ipcSysctls: Set<String> = [
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ]
+
+    /// Only parameters the container's own namespaces hold: the node's are not the container's to set.
+    static func checkSysctls(_ sysctls: [String: String], network: NetworkMode) throws -> [String: String] {
+        guard sysctls.count <= 64 else {
+            throw RuntimeOptionError.invalid(flag: "--sysctl", value: "\(sysctls.count) entries", expected: "give at most 64")
+        }
+        for key in sysctls.keys.sorted() {
+            let value = sysctls[key] ?? ""
+            let entry = "\(key)=\(value)"
+            guard !key.isEmpty, key.count <= 128,
+                key.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-/".unicodeScalars.contains($0)) }),
+                !key.split(separator: "/").contains(".."), !key.split(separator: ".").contains("..")
+            else {
+                throw RuntimeOptionError.invalid(flag: "--sysctl", value: entry, expected: "the name is not a kernel parameter such as net.ipv4.ip_forward")
+            }
+            guard value.count <= 256, value.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }) else {
+                throw RuntimeOptionError.invalid(flag: "--sysctl", value: entry, expected: "the value must be printable ASCII of up to 256 characters")
+            }
+            if key.hasPrefix("net.") {
+                guard network != .host else {
+                    throw RuntimeOptionError.invalid(
+                        flag: "--sysctl", value: entry, expected: "net.* parameters are the node's with --network host; they can be set only in the container's own network")
+                }
+            } else if !(ipcSysctls.contains(key) || key.hasPrefix("fs.mqueue.") || key == "kernel.domainname") {
+                throw RuntimeOptionError.invalid(
+                    flag: "--sysctl", value: entry,
+                    expected: "not a namespaced parameter; a container may set net.*, fs.mqueue.*, kernel.domainname and IPC's kernel.msg*, kernel.sem, kernel.shm*")
+            }
+        }
+        return sysctls
     }
 
     static func isValidHostname(_ h: String) -> Bool {

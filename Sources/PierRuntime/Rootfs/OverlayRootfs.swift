@@ -19,9 +19,18 @@ public struct OverlayRootfs: Sendable {
     public var target: URL
     /// The lower directory used when the image has no layers.
     public var emptyLower: URL
+    /// For a container in a user namespace: each lower layer is mounted idmapped below
+    /// `directory` through `userns`, and the overlay stacks those.
+    public var idmap: (userns: Int32, directory: URL)?
+    /// For a container in a user namespace: the mapped root owns the upper and work directories.
+    public var owner: IDMapping?
 
-    public init(layers: [URL], upper: URL, work: URL, target: URL, emptyLower: URL) {
+    public init(
+        layers: [URL], upper: URL, work: URL, target: URL, emptyLower: URL, idmap: (userns: Int32, directory: URL)? = nil,
+        owner: IDMapping? = nil
+    ) {
         self.layers = layers; self.upper = upper; self.work = work; self.target = target; self.emptyLower = emptyLower
+        self.idmap = idmap; self.owner = owner
     }
 
     /// Mounts the overlay at `target`, creating the container's directories. A mount already
@@ -39,7 +48,20 @@ public struct OverlayRootfs: Sendable {
         }
         if Self.isMounted(target) { try Self.unmount(target) }
 
-        let lowers = layers.isEmpty ? [emptyLower.path] : layers.map(\.path)
+        var lowers = layers.isEmpty ? [emptyLower.path] : layers.map(\.path)
+        if let idmap {
+            try Self.unmountAll(under: idmap.directory)
+            lowers = try lowers.enumerated().map { index, lower in
+                let mapped = idmap.directory.appendingPathComponent("\(index)").path
+                try UserNamespaces.mountIDMapped(source: lower, target: mapped, userns: idmap.userns, readOnly: true)
+                return mapped
+            }
+        }
+        if let owner {
+            for dir in [upper, work] where lchown(dir.path, owner.uidStart, owner.gidStart) != 0 {
+                throw RootfsError.mountFailed(target: target.path, reason: "chown \(dir.path) to the mapped root: \(SystemCalls.errorString(errno))")
+            }
+        }
         var options = Self.options(lowers: lowers, upper: upper.path, work: work.path)
         var descriptors: [Int32] = []
         defer { for fd in descriptors { close(fd) } }
@@ -87,6 +109,15 @@ public struct OverlayRootfs: Sendable {
         default:
             throw RootfsError.unmountFailed(target: target.path, reason: SystemCalls.errorString(errno))
         }
+    }
+
+    /// Detaches every mount below `directory` (deepest first); problems are thrown together.
+    public static func unmountAll(under directory: URL) throws {
+        var failed: [String] = []
+        for mountPoint in SystemCalls.mountPoints(under: directory.path) where umount2(mountPoint, Int32(MNT_DETACH)) != 0 && errno != EINVAL {
+            failed.append("\(mountPoint): \(SystemCalls.errorString(errno))")
+        }
+        if !failed.isEmpty { throw RootfsError.unmountFailed(target: directory.path, reason: failed.joined(separator: "; ")) }
     }
 
     /// Unmounts and deletes the container's upper, work and mount-point directories.

@@ -29,6 +29,8 @@ public struct ContainerLayout: Sendable, Equatable {
     public var runcLog: URL { directory.appendingPathComponent("runc.log") }
     public var shimLog: URL { directory.appendingPathComponent("shim.log") }
     public var etcFiles: ContainerEtcFiles { ContainerEtcFiles(directory: directory.appendingPathComponent("etc")) }
+    /// Idmapped mounts of the lower layers and volumes of a container in a user namespace.
+    public var idmapDirectory: URL { directory.appendingPathComponent("idmap") }
 
     /// The container's init pid as runc recorded it, if it has.
     public func containerPID() -> Int32? {

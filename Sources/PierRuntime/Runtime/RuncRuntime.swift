@@ -1,4 +1,11 @@
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// The runtime: overlayfs root filesystems, CNI bridge networking, OCI specs with Docker's
 /// defaults, runc under `pier-shim`, cgroup statistics.
@@ -10,6 +17,16 @@ public final class RuncRuntime: ContainerRuntime {
     public let cgroups: Cgroups
     /// Overlaps the kernel's wait before a cgroup migration with the agent's preparation.
     public let migrationPrimer: CgroupMigrationPrimer
+    /// What this node gives containers (seccomp, cgroup namespaces, AppArmor, `--init`).
+    public let isolation: IsolationSupport
+    /// Why part of the isolation could not be set up (Pier's AppArmor profile not loaded), if so.
+    public let isolationProblem: String?
+    /// The user namespaces idmapped mounts are made with, one per range.
+    public let userNamespaces = UserNamespaces()
+    /// Layer copies for remapped containers where mounts cannot be idmapped.
+    public let chownedLayers: ChownedLayers
+    /// The node's `pier` range, once read (and added where absent).
+    let subordinateRange = Mutex<IDMapping?>(nil)
 
     /// Finds runc and the shim, and prepares the state directories and the CNI conflist.
     public init(configuration: RuntimeConfiguration) throws {
@@ -21,6 +38,17 @@ public final class RuncRuntime: ContainerRuntime {
         network = try CNINetwork(configuration: configuration.network, dataRoot: configuration.dataRoot)
         cgroups = Cgroups(root: configuration.cgroupRoot, parent: configuration.cgroupParent)
         migrationPrimer = CgroupMigrationPrimer(root: configuration.cgroupRoot, version: cgroups.version)
+        var (support, problem) = IsolationSupport.detect(
+            runc: runc.binary, profileDirectory: configuration.dataRoot.appendingPathComponent("apparmor"))
+        support.layerIDMapping =
+            configuration.layerIDMapping
+            ?? (UserNamespaces.probeIDMappedOverlay(in: configuration.dataRoot) ? .idmapped : .chownedCopy)
+        support.usernsDefault = configuration.userns
+        (isolation, isolationProblem) = (support, problem)
+        chownedLayers = ChownedLayers(root: configuration.dataRoot.appendingPathComponent("userns-layers"))
+        chownedLayers.prune()
+        // A node that remaps every container needs its range before it takes any.
+        if configuration.userns == .remap { _ = try subordinateIDs() }
     }
 
     /// A container is about to start: begins, in the background, what can overlap with
@@ -40,12 +68,26 @@ public final class RuncRuntime: ContainerRuntime {
         var mounted = false
         var networked = false
         do {
+            // Checked before anything is made: the range, and what a remapped container cannot have.
+            let mapping = try userNamespace(for: request.options)
             try FileManager.default.makeDirectory(layout.directory)
+            var layers = request.layers
+            var idmap: (userns: Int32, directory: URL)?
+            if let mapping {
+                try removeRemappedView(id: id)
+                // Searchable, not readable: runc's init reaches rootfs/ and etc/ through it as the mapped root.
+                chmod(layout.directory.path, 0o711)
+                if isolation.layerIDMapping == .idmapped {
+                    idmap = (try userNamespaces.descriptor(for: mapping), layout.idmapDirectory)
+                } else {
+                    layers = try chownedLayers.prepare(layers, mapping: mapping)
+                }
+            }
             let rootfs = OverlayRootfs(
-                layers: request.layers, upper: layout.upper, work: layout.work,
-                target: layout.rootfs, emptyLower: layout.emptyLower)
-            try rootfs.mount()
+                layers: layers, upper: layout.upper, work: layout.work,
+                target: layout.rootfs, emptyLower: layout.emptyLower, idmap: idmap, owner: mapping)
             mounted = true
+            try rootfs.mount()
             var attachment: NetworkAttachment?
             if request.options.network == .bridge {
                 networked = true
@@ -54,12 +96,19 @@ public final class RuncRuntime: ContainerRuntime {
                 let reusable = !capabilities.contains("CAP_NET_ADMIN") && !capabilities.contains("CAP_SYS_ADMIN")
                 attachment = try await network.setUp(id: id, ports: request.options.ports, reusable: reusable)
             }
+            var remapped: RemappedPaths?
+            if let mapping {
+                remapped = try makeRemappedView(id: id, layout: layout, options: request.options, mapping: mapping, idmap: idmap)
+            }
             let builder = SpecBuilder(
-                id: id, options: request.options, image: request.image, rootfs: layout.rootfs, etcFiles: layout.etcFiles,
+                id: id, options: request.options, image: request.image, rootfs: remapped?.rootfs ?? layout.rootfs,
+                etcFiles: remapped?.etcFiles ?? layout.etcFiles,
                 networkNamespace: attachment?.namespacePath, cgroupParent: configuration.cgroupParent,
-                swapAccounting: cgroups.swapAccounting, arguments: request.arguments)
+                swapAccounting: cgroups.swapAccounting, arguments: request.arguments, isolation: isolation,
+                userNamespace: mapping, volumeSources: remapped?.volumeSources ?? [:], deviceSources: remapped?.deviceSources ?? [:])
             let spec = try builder.build()
             try layout.etcFiles.write(hostname: builder.hostname, ipAddress: attachment?.ipAddress, network: request.options.network)
+            if let mapping { layout.etcFiles.chown(to: mapping) }
             try spec.write(toBundle: layout.bundle)
             let shimConfiguration = ShimConfiguration(
                 id: id, bundle: layout.bundle, runcPath: runc.binary, runcRoot: URL(fileURLWithPath: runc.root),
@@ -68,7 +117,11 @@ public final class RuncRuntime: ContainerRuntime {
             return PreparedContainer(id: id, layout: layout, spec: spec, network: attachment, shim: shimConfiguration)
         } catch {
             if networked { await network.tearDown(id: id) }
-            if mounted { try? OverlayRootfs.unmount(layout.rootfs) }
+            if mounted {
+                try? removeRemappedView(id: id)
+                try? OverlayRootfs.unmount(layout.rootfs)
+                try? OverlayRootfs.unmountAll(under: layout.idmapDirectory)
+            }
             throw error
         }
     }
@@ -126,7 +179,9 @@ public final class RuncRuntime: ContainerRuntime {
             do { try await runc.delete(id: id, force: true) } catch { problems.append("\(error)") }
         }
         problems += await network.tearDown(id: id)
+        do { try removeRemappedView(id: id) } catch { problems.append("\(error)") }
         do { try OverlayRootfs.unmount(layout.rootfs) } catch { problems.append("\(error)") }
+        do { try OverlayRootfs.unmountAll(under: layout.idmapDirectory) } catch { problems.append("\(error)") }
         problems += cgroups.remove(id: id)
         return problems
     }

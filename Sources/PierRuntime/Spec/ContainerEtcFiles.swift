@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
 /// The `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` a container sees: generated in
 /// its bundle and bind-mounted over the image's own.
 public struct ContainerEtcFiles: Sendable, Equatable {
@@ -81,5 +87,12 @@ public struct ContainerEtcFiles: Sendable, Equatable {
             .init(destination: "/etc/hostname", type: "bind", source: hostname.path, options: options),
             .init(destination: "/etc/resolv.conf", type: "bind", source: resolvConf.path, options: options),
         ]
+    }
+
+    /// Hands the files to a remapped container's root, so it can edit them as root can elsewhere,
+    /// and lets it search their directory (runc binds them from inside the user namespace).
+    public func chown(to mapping: IDMapping) {
+        chmod(hosts.deletingLastPathComponent().path, 0o711)
+        for file in [hosts, hostname, resolvConf] { lchown(file.path, mapping.uidStart, mapping.gidStart) }
     }
 }

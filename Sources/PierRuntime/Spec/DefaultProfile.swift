@@ -7,9 +7,19 @@
 /// Docker's hardened defaults for a container (moby `oci.DefaultLinuxSpec` and runc's
 /// allowed devices), which `SpecBuilder` starts from.
 ///
-/// No seccomp profile is applied yet: containers get the kernel's full syscall surface,
-/// limited by capabilities, `noNewPrivileges`, the device cgroup and masked paths.
+/// With them every non-privileged container gets Pier's seccomp policy
+/// (`SeccompPolicy.pierDefault`), a private cgroup namespace and a pids limit.
 public enum DefaultProfile {
+    /// Processes a container may have unless `--pids-limit` says otherwise: enough for any
+    /// service a gateway runs, and a fork bomb stops here instead of exhausting the node.
+    public static let pidsLimit: Int64 = 4096
+
+    /// /dev/shm's size unless `--shm-size` says otherwise (Docker's 64 MiB).
+    public static let shmSize: Int64 = 64 << 20
+
+    /// Where `--init` puts the init binary in the container (Docker's path).
+    public static let initPath = "/sbin/docker-init"
+
     /// Paths in /proc and /sys hidden from the container (a null device or an empty tmpfs over them).
     public static let maskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

@@ -8,15 +8,31 @@ extension RuntimeSpec {
         public var maskedPaths: [String]?
         public var readonlyPaths: [String]?
         public var sysctl: [String: String]?
+        public var seccomp: Seccomp?
+        /// With a `user` namespace: container ids → host ids.
+        public var uidMappings: [IDMap]?
+        public var gidMappings: [IDMap]?
 
         public init(
             namespaces: [Namespace]? = nil, devices: [Device]? = nil, cgroupsPath: String? = nil,
             resources: Resources? = nil, maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil,
-            sysctl: [String: String]? = nil
+            sysctl: [String: String]? = nil, seccomp: Seccomp? = nil, uidMappings: [IDMap]? = nil,
+            gidMappings: [IDMap]? = nil
         ) {
             self.namespaces = namespaces; self.devices = devices; self.cgroupsPath = cgroupsPath
             self.resources = resources; self.maskedPaths = maskedPaths; self.readonlyPaths = readonlyPaths
-            self.sysctl = sysctl
+            self.sysctl = sysctl; self.seccomp = seccomp; self.uidMappings = uidMappings; self.gidMappings = gidMappings
+        }
+    }
+
+    /// runtime-spec `linux.uidMappings[]` / `gidMappings[]`.
+    public struct IDMap: Codable, Sendable, Equatable {
+        public var containerID: UInt32
+        public var hostID: UInt32
+        public var size: UInt32
+
+        public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+            self.containerID = containerID; self.hostID = hostID; self.size = size
         }
     }
 

@@ -30,15 +30,17 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         public var rlimits: [Rlimit]?
         public var noNewPrivileges: Bool?
         public var oomScoreAdj: Int?
+        /// An AppArmor profile to run under (only where the kernel has AppArmor: runc fails otherwise).
+        public var apparmorProfile: String?
 
         public init(
             terminal: Bool? = false, user: User = User(), args: [String], env: [String]? = nil, cwd: String = "/",
             capabilities: Capabilities? = nil, rlimits: [Rlimit]? = nil, noNewPrivileges: Bool? = nil,
-            oomScoreAdj: Int? = nil
+            oomScoreAdj: Int? = nil, apparmorProfile: String? = nil
         ) {
             self.terminal = terminal; self.user = user; self.args = args; self.env = env; self.cwd = cwd
             self.capabilities = capabilities; self.rlimits = rlimits; self.noNewPrivileges = noNewPrivileges
-            self.oomScoreAdj = oomScoreAdj
+            self.oomScoreAdj = oomScoreAdj; self.apparmorProfile = apparmorProfile
         }
     }
 

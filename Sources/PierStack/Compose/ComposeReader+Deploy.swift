@@ -91,7 +91,7 @@ extension ComposeReader {
                     }
                 }
                 if let v = l["pids"], let n = int(v, Self.join(lp, "pids"), atLeast: -1) {
-                    task.container.pidsLimit = n > 0 ? n : nil
+                    task.container.pidsLimit = n  // 0 and -1: no limit
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import PierAPI
 import PierCluster
 
@@ -5,7 +6,8 @@ extension ComposeReader {
     static let serviceKeys: Set<String> = [
         "image", "command", "entrypoint", "environment", "ports", "volumes", "devices", "healthcheck",
         "network_mode", "labels", "user", "working_dir", "hostname", "read_only", "cap_add", "cap_drop",
-        "stop_signal", "deploy",
+        "stop_signal", "deploy", "privileged", "security_opt", "tmpfs", "ulimits", "sysctls", "shm_size", "init",
+        "userns_mode",
     ]
 
     static let serviceHints: [String: String] = [
@@ -22,7 +24,6 @@ extension ComposeReader {
         "mem_limit": "not supported in a stack; use deploy.resources.limits.memory",
         "cpus": "not supported in a stack; use deploy.resources.limits.cpus",
         "pids_limit": "not supported in a stack; use deploy.resources.limits.pids",
-        "privileged": "not supported: give the container only the devices (devices:) and capabilities (cap_add:) it needs",
     ]
 
     /// One entry of `services:`, as a spec named after the compose service (not yet namespaced).
@@ -77,6 +78,24 @@ extension ComposeReader {
         if let v = f["cap_add"] { c.capAdd = strings(v, p("cap_add"), what: "capabilities such as NET_ADMIN") ?? [] }
         if let v = f["cap_drop"] { c.capDrop = strings(v, p("cap_drop"), what: "capabilities such as NET_RAW") ?? [] }
         if let v = f["stop_signal"] { c.stopSignal = word(v, p("stop_signal"), what: "a signal such as SIGTERM") }
+        if let v = f["privileged"] { c.privileged = bool(v, p("privileged")) ?? false }
+        if let v = f["security_opt"] { c.securityOpt = securityOptions(v, p("security_opt")) }
+        if let v = f["tmpfs"] { c.tmpfs = strings(v, p("tmpfs"), what: "container paths such as /run:size=64m", single: true) ?? [] }
+        if let v = f["ulimits"] { c.ulimits = ulimits(v, p("ulimits")) }
+        if let v = f["sysctls"], let pairs = keyValues(v, p("sysctls"), what: "kernel parameters") {
+            for (key, value) in pairs {
+                guard let value else {
+                    invalid(Self.join(p("sysctls"), key), "has no value; write \(key): VALUE")
+                    continue
+                }
+                c.sysctls[key] = value
+            }
+        }
+        if let v = f["shm_size"], let n = bytes(v, p("shm_size")) { c.shmSize = String(n) }
+        if let v = f["init"] { c.initProcess = bool(v, p("init")) ?? false }
+        if let v = f["userns_mode"], let mode = word(v, p("userns_mode"), what: "host or remap") {
+            if mode == "host" || mode == "remap" { c.userns = mode } else { invalid(p("userns_mode"), "\"\(mode)\": use host or remap") }
+        }
 
         var spec = ServiceSpec(name: name, task: TaskTemplate(container: c))
         if let v = f["deploy"] { deploy(v, p("deploy"), into: &spec) }
@@ -89,6 +108,47 @@ extension ComposeReader {
             return nil
         }
         return spec
+    }
+
+    /// `security_opt`: Docker's options; a `seccomp` profile path is read here (relative to the
+    /// compose file) and sent as its JSON, as `pier run` sends it.
+    mutating func securityOptions(_ value: YAMLValue, _ path: String) -> [String] {
+        guard let entries = strings(value, path, what: "options such as no-new-privileges:true or seccomp:profile.json") else { return [] }
+        var out: [String] = []
+        for (i, entry) in entries.enumerated() {
+            guard entry.hasPrefix("seccomp:") || entry.hasPrefix("seccomp=") else { out.append(entry); continue }
+            let file = String(entry.dropFirst("seccomp:".count))
+            guard !file.isEmpty, file != "unconfined", file.first != "{" else { out.append(entry); continue }
+            let full = file.hasPrefix("/") ? file : directory + "/" + file
+            guard let text = try? String(contentsOfFile: full, encoding: .utf8) else {
+                invalid(Self.index(path, i), "cannot read the seccomp profile \(full)")
+                continue
+            }
+            out.append("seccomp=" + text)
+        }
+        return out
+    }
+
+    /// `ulimits`: `nofile: {soft: 1024, hard: 2048}` or `nproc: 512`.
+    mutating func ulimits(_ value: YAMLValue, _ path: String) -> [String] {
+        guard let entries = entries(value, path, what: "resource limits") else { return [] }
+        var out: [String] = []
+        for entry in entries {
+            let p = Self.join(path, entry.key)
+            if case .mapping = entry.value {
+                guard let m = mapping(entry.value, p, allowed: ["soft", "hard"]),
+                    let softValue = m["soft"], let hardValue = m["hard"],
+                    let soft = int(softValue, Self.join(p, "soft"), atLeast: -1), let hard = int(hardValue, Self.join(p, "hard"), atLeast: -1)
+                else {
+                    invalid(p, "expected soft: and hard: limits")
+                    continue
+                }
+                out.append("\(entry.key)=\(soft):\(hard)")
+            } else if let n = int(entry.value, p, atLeast: -1) {
+                out.append("\(entry.key)=\(n)")
+            }
+        }
+        return out
     }
 
     /// `command` / `entrypoint`: a string split like a shell would, or a list taken as is.

@@ -67,7 +67,16 @@ struct DaemonOptions: ParsableArguments {
         valueName: "n"))
     var networkPool: Int = 2
 
+    @Option(help: ArgumentHelp(
+        "The user namespace of containers that do not choose one with --userns: host, or remap.",
+        discussion: "remap: each container's root is an unprivileged user on the host, from the `pier` entry of /etc/subuid "
+            + "and /etc/subgid (pier:100000:65536 is added when there is none). Layers stay stored once (idmapped mounts, "
+            + "Linux 5.19 or later; else a chowned copy per range). --privileged and --network host containers then need --userns host.",
+        valueName: "mode"))
+    var userns: String = "host"
+
     func validate() throws {
+        guard userns == "host" || userns == "remap" else { throw ValidationError("--userns \(userns): use host or remap") }
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
         if coapInsecureToken && coap == nil { throw ValidationError("--coap-insecure-token needs --coap and --coap-keys") }
         guard (1...32).contains(maxConcurrentDownloads) else {
@@ -100,6 +109,7 @@ struct DaemonOptions: ParsableArguments {
         configuration.maxConcurrentDownloads = maxConcurrentDownloads
         configuration.networkPool = networkPool
         configuration.socketGroup = socketGroup.flatMap(Self.groupID)  // checked in validate()
+        configuration.userns = userns == "remap" ? .remap : .host
         return configuration
     }
 }

@@ -44,7 +44,7 @@ struct Run: AsyncParsableCommand {
     var memory: String?
     @Option(help: ArgumentHelp("CPU limit in CPUs, e.g. 0.5.", valueName: "n"))
     var cpus: Double?
-    @Option(help: ArgumentHelp("Most processes the container may have.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Most processes the container may have (default 4096; 0 or -1: no limit).", valueName: "n"))
     var pidsLimit: Int?
     @Option(help: ArgumentHelp("Network: bridge (default), host or none.", valueName: "mode"))
     var network: String?
@@ -74,6 +74,28 @@ struct Run: AsyncParsableCommand {
     var stopSignal: String?
     @Option(help: ArgumentHelp("Log rotation: max-size=10m (bytes per file) or max-file=3 (files kept).", valueName: "KEY=VALUE"))
     var logOpt: [String] = []
+    @Flag(help: "Give the container every capability and host device, without seccomp, AppArmor or masked paths.")
+    var privileged = false
+    @Option(help: ArgumentHelp(
+        "Security option: seccomp=PROFILE.json (Docker's format), seccomp=unconfined, apparmor=PROFILE, no-new-privileges[=false].",
+        valueName: "option"))
+    var securityOpt: [String] = []
+    @Option(help: ArgumentHelp("Mount a tmpfs, e.g. /run:size=64m,mode=1777 (noexec,nosuid,nodev by default).", valueName: "path[:options]"))
+    var tmpfs: [String] = []
+    @Option(help: ArgumentHelp("Mount: type=bind,source=/host,target=/path[,readonly] or type=tmpfs,target=/path[,tmpfs-size=64m].", valueName: "spec"))
+    var mount: [String] = []
+    @Option(help: ArgumentHelp("Resource limit, e.g. nofile=1024:2048 (-1: unlimited).", valueName: "name=soft[:hard]"))
+    var ulimit: [String] = []
+    @Option(help: ArgumentHelp("Size of /dev/shm (default 64m).", valueName: "bytes"))
+    var shmSize: String?
+    @Option(help: ArgumentHelp("Namespaced kernel parameter: net.*, fs.mqueue.*, kernel.msg*/sem/shm*.", valueName: "KEY=VALUE"))
+    var sysctl: [String] = []
+    @Flag(name: .customLong("init"), help: "Run a tiny init (the node's tini) as process 1: it reaps zombies and forwards signals.")
+    var initProcess = false
+    @Option(help: ArgumentHelp(
+        "User namespace: remap (root in the container is an unprivileged user on the host, from the node's pier subuid range) or host (default: the node's, pier agent --userns).",
+        valueName: "mode"))
+    var userns: String?
 
     @Argument(help: "The image, e.g. busybox or sensor:1.0.")
     var image: String
@@ -89,7 +111,9 @@ struct Run: AsyncParsableCommand {
         o.publish = publish; o.restart = restart; o.healthCmd = healthCmd; o.healthInterval = healthInterval
         o.healthTimeout = healthTimeout; o.healthRetries = healthRetries; o.healthStartPeriod = healthStartPeriod
         o.labels = label; o.capAdd = capAdd; o.capDrop = capDrop; o.entrypoint = entrypoint
-        o.stopSignal = stopSignal; o.logOpts = logOpt
+        o.stopSignal = stopSignal; o.logOpts = logOpt; o.privileged = privileged; o.securityOpts = securityOpt
+        o.tmpfs = tmpfs; o.mounts = mount; o.ulimits = ulimit; o.shmSize = shmSize; o.sysctls = sysctl
+        o.initProcess = initProcess; o.userns = userns
         return o
     }
 

@@ -27,7 +27,8 @@ enum RunFastPath {
         "-u", "--user", "--hostname", "--read-only", "-v", "--volume", "--device", "-m", "--memory", "--cpus",
         "--pids-limit", "--network", "-p", "--publish", "--restart", "--health-cmd", "--health-interval",
         "--health-timeout", "--health-retries", "--health-start-period", "-l", "--label", "--cap-add", "--cap-drop",
-        "--entrypoint", "--stop-signal", "--log-opt",
+        "--entrypoint", "--stop-signal", "--log-opt", "--privileged", "--security-opt", "--tmpfs", "--mount", "--ulimit",
+        "--shm-size", "--sysctl", "--init", "--userns",
     ]
 
     /// The option's long name (one per option, whichever name was used) and kind; nil: unknown.
@@ -35,7 +36,7 @@ enum RunFastPath {
         switch name {
         case "-H", "--host": return ("--host", .single)
         case "-d", "--detach": return ("--detach", .flag)
-        case "--rm", "--read-only": return (name, .flag)
+        case "--rm", "--read-only", "--privileged", "--init": return (name, .flag)
         case "-e", "--env": return ("--env", .repeated)
         case "-w", "--workdir": return ("--workdir", .single)
         case "-u", "--user": return ("--user", .single)
@@ -43,10 +44,12 @@ enum RunFastPath {
         case "-m", "--memory": return ("--memory", .single)
         case "-p", "--publish": return ("--publish", .repeated)
         case "-l", "--label": return ("--label", .repeated)
-        case "--env-file", "--device", "--cap-add", "--cap-drop", "--log-opt": return (name, .repeated)
+        case "--env-file", "--device", "--cap-add", "--cap-drop", "--log-opt", "--security-opt", "--tmpfs", "--mount", "--ulimit",
+            "--sysctl":
+            return (name, .repeated)
         case "--tls-dir", "--name", "--hostname", "--cpus", "--pids-limit", "--network", "--restart", "--health-cmd",
             "--health-interval", "--health-timeout", "--health-retries", "--health-start-period", "--entrypoint",
-            "--stop-signal":
+            "--stop-signal", "--shm-size", "--userns":
             return (name, .single)
         default: return nil
         }
@@ -91,6 +94,15 @@ enum RunFastPath {
         case "--entrypoint": p.options.entrypoint = value
         case "--stop-signal": p.options.stopSignal = value
         case "--log-opt": p.options.logOpts.append(value)
+        case "--privileged": p.options.privileged = true
+        case "--init": p.options.initProcess = true
+        case "--security-opt": p.options.securityOpts.append(value)
+        case "--tmpfs": p.options.tmpfs.append(value)
+        case "--mount": p.options.mounts.append(value)
+        case "--ulimit": p.options.ulimits.append(value)
+        case "--sysctl": p.options.sysctls.append(value)
+        case "--shm-size": p.options.shmSize = value
+        case "--userns": p.options.userns = value
         default: return false
         }
         return true

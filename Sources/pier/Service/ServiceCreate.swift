@@ -36,6 +36,26 @@ struct ServiceCreate: AsyncParsableCommand {
     var label: [String] = []
     @Option(help: ArgumentHelp("Set a label on the tasks' containers.", valueName: "KEY=VALUE"))
     var containerLabel: [String] = []
+    @Flag(help: "Give the tasks every capability and host device, without seccomp, AppArmor or masked paths.")
+    var privileged = false
+    @Option(help: ArgumentHelp(
+        "Security option: seccomp=PROFILE.json, seccomp=unconfined, apparmor=PROFILE (only nodes with AppArmor), no-new-privileges[=false].",
+        valueName: "option"))
+    var securityOpt: [String] = []
+    @Option(help: ArgumentHelp("Mount a tmpfs, e.g. /run:size=64m.", valueName: "path[:options]"))
+    var tmpfs: [String] = []
+    @Option(help: ArgumentHelp("Mount: type=bind,source=/host,target=/path[,readonly] or type=tmpfs,target=/path.", valueName: "spec"))
+    var mount: [String] = []
+    @Option(help: ArgumentHelp("Resource limit, e.g. nofile=1024:2048.", valueName: "name=soft[:hard]"))
+    var ulimit: [String] = []
+    @Option(help: ArgumentHelp("Namespaced kernel parameter, e.g. net.core.somaxconn=1024.", valueName: "KEY=VALUE"))
+    var sysctl: [String] = []
+    @Flag(name: .customLong("init"), help: "Run a tiny init (tini) as each task's process 1; only nodes with tini run it.")
+    var initProcess = false
+    @Option(help: ArgumentHelp(
+        "User namespace of the tasks: remap (root is an unprivileged user on the node, from its pier subuid range) or host (default: each node's).",
+        valueName: "mode"))
+    var userns: String?
 
     @Argument(help: "The image, e.g. busybox or sensor:1.0.")
     var image: String
@@ -47,6 +67,8 @@ struct ServiceCreate: AsyncParsableCommand {
         o.name = name; o.mode = mode; o.settings = settings.settings; o.env = env; o.envFiles = envFile
         o.volumes = volume; o.devices = device; o.publish = publish; o.constraints = constraint
         o.placementPreferences = placementPref; o.labels = label; o.containerLabels = containerLabel
+        o.privileged = privileged; o.securityOpts = securityOpt; o.tmpfs = tmpfs; o.mounts = mount; o.ulimits = ulimit
+        o.sysctls = sysctl; o.initProcess = initProcess; o.userns = userns
         return o
     }
 

@@ -30,8 +30,30 @@ struct Info: AsyncParsableCommand {
         Data root:      \(info.dataRoot)
         Containers:     \(info.containers) (\(info.running) running)
         Images:         \(info.images)
-        \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")
+        \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")\(info.isolation.map(isolation) ?? "")
         """
+    }
+
+    private static func isolation(_ i: NodeIsolation) -> String {
+        let seccomp = i.seccomp ? "Pier's default policy (\(i.architectures.joined(separator: ", ")))" : "unavailable (runc lacks libseccomp)"
+        let appArmor = i.appArmor ? (i.appArmorProfile.map { "enabled, default profile \($0)" } ?? "enabled, Pier's profile not loaded") : "not in this kernel"
+        return """
+            Seccomp:        \(seccomp)
+            Cgroup ns:      \(i.cgroupNamespace ? "private per container" : "unavailable")
+            AppArmor:       \(appArmor)
+            User ns:        \(userns(i.userns))
+            Pids limit:     \(i.defaultPidsLimit) per container by default
+            Init (--init):  \(i.initBinary ?? "none (install tini)")
+            Kernel:         \(i.kernel)
+
+            """
+    }
+
+    private static func userns(_ u: NodeUserns?) -> String {
+        guard let u else { return "host (this agent cannot remap)" }
+        let layers = u.layers == "idmapped" ? "layers idmapped, stored once" : "a chowned copy of each layer"
+        let range = u.problem.map { "remap unavailable: \($0)" } ?? "remap: \(u.range ?? "the pier subuid/subgid range, added on first use"); \(layers)"
+        return "\(u.defaultMode) by default (\(range))"
     }
 
     private static func pool(_ network: NetworkInfo) -> String {

@@ -403,7 +403,8 @@ final class TestCluster: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: "/sys/class/net/\(managerBridge)") {
             _ = try? runProcess("/usr/sbin/ip", ["link", "del", managerBridge])
         }
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // Read to the end: a /proc file reports no size, and String(contentsOfFile:) reads only its first page.
+        let mounts = String(decoding: (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/mountinfo")).readToEnd()) ?? Data(), as: UTF8.self)
         let below = mounts.split(separator: "\n").compactMap { line -> String? in
             let f = line.split(separator: " ")
             return f.count > 4 && f[4].hasPrefix(root.path) ? String(f[4]) : nil

@@ -137,13 +137,15 @@ struct Sandbox {
     let layer: URL
     let runtime: RuncRuntime
 
-    init(network: NetworkConfiguration = Sandbox.testNetwork) throws {
+    /// `configure` may change the runtime's configuration (its data root is `root/data`).
+    init(network: NetworkConfiguration = Sandbox.testNetwork, configure: (inout RuntimeConfiguration) -> Void = { _ in }) throws {
         root = try TestSupport.makeTempDirectory()
         layer = root.appendingPathComponent("layers/busybox")
         try TestSupport.makeBusyboxLayer(at: layer)
-        runtime = try RuncRuntime(
-            configuration: RuntimeConfiguration(
-                dataRoot: root.appendingPathComponent("data"), shimPath: try TestSupport.shimPath(), network: network))
+        var configuration = RuntimeConfiguration(
+            dataRoot: root.appendingPathComponent("data"), shimPath: try TestSupport.shimPath(), network: network)
+        configure(&configuration)
+        runtime = try RuncRuntime(configuration: configuration)
     }
 
     /// A bridge of the tests' own, so a concurrently running agent's `pier0` is not touched.
@@ -181,8 +183,11 @@ struct Sandbox {
     }
 
     /// Runs `body` with a fresh sandbox, destroying it afterwards whatever happens.
-    static func with<T>(network: NetworkConfiguration = Sandbox.testNetwork, _ body: (Sandbox) async throws -> T) async throws -> T {
-        let sandbox = try Sandbox(network: network)
+    static func with<T>(
+        network: NetworkConfiguration = Sandbox.testNetwork, configure: (inout RuntimeConfiguration) -> Void = { _ in },
+        _ body: (Sandbox) async throws -> T
+    ) async throws -> T {
+        let sandbox = try Sandbox(network: network, configure: configure)
         do {
             let result = try await body(sandbox)
             await sandbox.destroy()
