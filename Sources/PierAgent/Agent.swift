@@ -18,6 +18,7 @@ public struct Agent: Sendable {
 
     /// Serves the agent; joins or rejoins a cluster when `cluster` says so or this node joined before.
     public func run(cluster: ClusterOptions? = nil) async throws {
+        Self.usePrivateUmask()
         let node = try await AgentNode.open(configuration: configuration)
         defer { node.release() }
         let membership = ClusterMembership(dataRoot: configuration.dataRoot)
@@ -67,6 +68,11 @@ public struct Agent: Sendable {
             group.cancelAll()
         } }
     }
+
+    /// What a daemon writes is its own: keys, databases, tokens, logs (umask 077, process-wide,
+    /// so only the daemons' entry points set it). Files containers see (layers, /etc/hosts, the
+    /// rootfs) set their modes explicitly, and the shim gives runc 022.
+    public static func usePrivateUmask() { umask(0o077) }
 
     /// One Hummingbird application per `unix://PATH` address, serving `router`. Each socket is
     /// mode 0660, owned by root and by `group` when one is given (`--socket-group`), root's alone
@@ -137,9 +143,6 @@ public final class AgentNode: Sendable {
         var logger = Logger(label: "pier.agent")
         logger.logLevel = ProcessInfo.processInfo.environment["PIER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let fm = FileManager.default
-        // What the daemon writes is its own: keys, databases, tokens, logs. Files containers see
-        // (layers, /etc/hosts, the rootfs) set their modes explicitly, and the shim gives runc 022.
-        umask(0o077)
         do { try SecretFile.secureDirectory(configuration.dataRoot) } catch {
             throw AgentError.failed("data root: \(error)")
         }

@@ -57,6 +57,9 @@ public struct CoAPScope: Sendable, Equatable {
         "hostname": nil, "readOnly": nil, "memory": nil, "cpus": nil, "pidsLimit": nil, "publish": nil, "restart": nil,
         "health": nil, "labels": nil, "capDrop": nil, "autoRemove": nil, "logMaxSize": nil, "logMaxFiles": nil, "stopSignal": nil,
         "network": .hostNetwork, "volumes": .bindMount, "devices": .device, "capAdd": .capability,
+        // The isolation options: what loosens it needs its privilege, limits do not.
+        "privileged": .privileged, "securityOpt": .unconfined, "mounts": .bindMount, "userns": .hostUserNamespace,
+        "tmpfs": nil, "ulimits": nil, "shmSize": nil, "sysctls": nil, "init": nil,
         // The manager's fields.
         "replicas": nil, "mode": nil, "constraints": nil,
     ]

@@ -50,6 +50,7 @@ public struct ManagerService: Sendable {
     public func run() async throws {
         let configuration = self.configuration
         let remotes = try configuration.remoteListen.map(RemoteAddress.init(parsing:))
+        Agent.usePrivateUmask()
         let node = try await AgentNode.open(configuration: configuration.agent)
         defer { node.release() }
         let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()

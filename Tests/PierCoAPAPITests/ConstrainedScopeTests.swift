@@ -146,7 +146,7 @@ struct ConstrainedInterfaceHandlingTests {
 
     @Test func anUnclassifiedFieldIsRefused() throws {
         var activation = try ActivationRequest.parse(Array(#"{"image":"x"}"#.utf8), name: "c", cluster: false)
-        activation.fields.insert("privileged")
+        activation.fields.insert("aFieldNoRuleCovers")
         #expect(throws: ConstrainedAPIError.self) { try CoAPScope.all.permit(activation, client: "admin") }
     }
 }

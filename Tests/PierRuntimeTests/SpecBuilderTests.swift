@@ -43,7 +43,7 @@ struct SpecBuilderTests {
         #expect(process.noNewPrivileges == true)
         #expect(process.rlimits == [RuntimeSpec.Rlimit(type: "RLIMIT_NOFILE", hard: DefaultProfile.nofile, soft: DefaultProfile.nofile)])
         #expect(DefaultProfile.nofile >= 1 && DefaultProfile.nofile <= 1_048_576)
-        #expect(process.user == RuntimeSpec.User(uid: 0, gid: 0))
+        #expect(process.user == RuntimeSpec.User(uid: 0, gid: 0, umask: 0o022))
         #expect(process.cwd == "/")
         let linux = try #require(spec.linux)
         #expect(linux.cgroupsPath == "/pier/\(id)")
@@ -79,7 +79,7 @@ struct SpecBuilderTests {
         let caps = try #require(spec.process?.capabilities)
         #expect(caps.bounding == Capabilities.dockerDefault)
         #expect(caps.effective == nil && caps.permitted == nil && caps.inheritable == nil && caps.ambient == nil)
-        #expect(spec.process?.user == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [20, 29]))
+        #expect(spec.process?.user == RuntimeSpec.User(uid: 1000, gid: 1000, umask: 0o022, additionalGids: [20, 29]))
     }
 
     @Test("cap-add and cap-drop as Docker applies them")
@@ -176,7 +176,7 @@ struct SpecBuilderTests {
     @Test("the image's user applies when --user is not given")
     func imageUser() throws {
         let spec = try build(image: ImageRunConfig(cmd: ["sh"], user: "app:staff"))
-        #expect(spec.process?.user == RuntimeSpec.User(uid: 1000, gid: 50))
+        #expect(spec.process?.user == RuntimeSpec.User(uid: 1000, gid: 50, umask: 0o022))
         #expect(throws: RuntimeOptionError.unknownUser(flag: "image config User", name: "ghost", file: "/etc/passwd")) {
             try build(image: ImageRunConfig(cmd: ["sh"], user: "ghost"))
         }
@@ -254,7 +254,7 @@ struct SpecBuilderTests {
         #expect(p.args == ["id"] && p.cwd == "/tmp")
         #expect(p.env?.contains("NEW=1") == true && p.env?.contains("HOSTNAME=other") == true)
         #expect(p.env?.filter { $0.hasPrefix("HOSTNAME=") }.count == 1)
-        #expect(p.user == RuntimeSpec.User(uid: 1000, gid: 1000))
+        #expect(p.user == RuntimeSpec.User(uid: 1000, gid: 1000, umask: 0o022))
         #expect(p.capabilities?.effective == nil && p.capabilities?.bounding == Capabilities.dockerDefault)
         #expect(p.noNewPrivileges == true)
     }
