@@ -152,6 +152,12 @@ struct ClusterTests {
         // Revoked: the manager pushes the list on the session, the agent refuses at the handshake.
         #expect(try cluster.ok("cert", "revoke", "ops").contains("revoked ops (operator)"))
         #expect(cluster.waitUntil(15) { try remote(["ps"]).status != 0 }, "the revoked certificate still reaches the direct port")
+        let atManager = try runProcess(Binaries.pier.path, ["--host", cluster.managerAddress, "--tls-dir", certs, "service", "ls"],
+                                       env: ["PIER_HOST": "unix:///nonexistent"], timeout: 30)
+        #expect(atManager.status != 0, "the manager still lets the revoked certificate in: \(atManager.stdout)")
+        let lookAtManager = try runProcess(Binaries.pier.path, ["--host", cluster.managerAddress, "--tls-dir", lookCerts, "service", "ls"],
+                                           env: ["PIER_HOST": "unix:///nonexistent"], timeout: 30)
+        #expect(lookAtManager.status == 0, "a readonly certificate lists services at the manager: \(lookAtManager.stderr)")
         let listed = try cluster.ok("cert", "ls")
         #expect(listed.contains("ops") && listed.contains("revoked"), "\(listed)")
         #expect(try remote(["ps"], tls: lookCerts).status == 0, "other certificates keep working")
