@@ -134,7 +134,7 @@ var targets: [Target] = [
         "PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
-    .testTarget(name: "PierClusterTests", dependencies: ["PierCluster"]),
+    .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
     .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
     .testTarget(name: "PierRegistryTests", dependencies: ["PierRegistry", "PierOCI"]),

@@ -178,6 +178,20 @@ extension ContainerCreateRequest {
 }
 
 extension HealthCheckConfig {
+    /// Why this check cannot run, or nil: an empty command, or a period outside 1 ms…1 day (a
+    /// shorter one spins a CPU, a longer one overflows the timer it becomes), retries outside
+    /// 1…10,000. The agent and the manager both check with it before storing anything.
+    public var problem: String? {
+        if command.isEmpty { return "health check: the command is empty" }
+        for (name, value, minimum) in [("interval", intervalSeconds, 0.001), ("timeout", timeoutSeconds, 0.001), ("start period", startPeriodSeconds, 0)] {
+            guard value.isFinite, value >= minimum, value <= 86_400 else {
+                return "health check: \(name) \(value)s is outside \(minimum == 0 ? "0" : "1ms")…86400s"
+            }
+        }
+        guard (1...10_000).contains(retries) else { return "health check: retries \(retries) is outside 1…10000" }
+        return nil
+    }
+
     private enum CodingKeys: String, CodingKey { case command, intervalSeconds, timeoutSeconds, retries, startPeriodSeconds }
 
     public init(from decoder: any Decoder) throws {

@@ -1,3 +1,4 @@
+import PierAPI
 import Testing
 @testable import PierCluster
 
@@ -64,5 +65,34 @@ struct ConstraintTests {
         #expect(throws: ClusterSpecError.self) { try spec.validate() }
         spec.task.container.devices = ["/dev/gpiochip0"]
         #expect(throws: Never.self) { try spec.validate() }
+    }
+
+    /// Absurd numbers are refused before anything is stored, naming the field and the range:
+    /// near Int.max replicas once trapped the manager at every start.
+    @Test(arguments: Array(0..<13))
+    func absurdNumbersAreRefusedNamingTheField(index: Int) {
+        var s = makeService("s", template: makeTemplate()).spec
+        #expect(throws: Never.self) { try s.validate() }
+        let field: String
+        switch index {
+        case 0: field = "replicas"; s.mode = .replicated(Int.max)
+        case 1: field = "replicas"; s.mode = .replicated(-1)
+        case 2: field = "max-replicas-per-node"; s.task.placement.maxReplicasPerNode = Int.max
+        case 3: field = "restart-delay"; s.task.restartPolicy.delaySeconds = 1e17
+        case 4: field = "restart-window"; s.task.restartPolicy.windowSeconds = .infinity
+        case 5: field = "restart-max-attempts"; s.task.restartPolicy.maxAttempts = Int.max
+        case 6: field = "update-parallelism"; s.update.parallelism = Int.max
+        case 7: field = "update-monitor"; s.update.monitorSeconds = .nan
+        case 8: field = "rollback-delay"; s.rollback.delaySeconds = -1
+        case 9: field = "reservations"; s.task.reservations.cpus = .infinity
+        case 10: field = "health"; s.task.container.health = HealthCheckConfig(command: ["true"], intervalSeconds: 1e17)
+        case 11: field = "health"; s.task.container.health = HealthCheckConfig(command: ["true"], intervalSeconds: 1e-9)
+        default: field = "health"; s.task.container.health = HealthCheckConfig(command: ["true"], retries: Int.max)
+        }
+        let spec = s
+        #expect { try spec.validate() } throws: { error in
+            guard case .invalidField(let named, let reason)? = error as? ClusterSpecError else { return false }
+            return named == field && (reason.contains("outside") || reason.contains("between"))
+        }
     }
 }

@@ -111,12 +111,7 @@ actor ContainerManager {
         if request.autoRemove && policy.kind != .no {
             throw AgentError.invalid("--rm and --restart \(request.restart ?? "") cannot be combined: a removed container cannot restart")
         }
-        if let h = request.health {
-            guard !h.command.isEmpty else { throw AgentError.invalid("--health-cmd is empty") }
-            guard h.intervalSeconds > 0, h.timeoutSeconds > 0, h.retries > 0, h.startPeriodSeconds >= 0 else {
-                throw AgentError.invalid("health check: interval and timeout must be > 0, retries ≥ 1, start period ≥ 0")
-            }
-        }
+        if let problem = request.health?.problem { throw AgentError.invalid(problem) }
         if let size = request.logMaxSize, size < 4096 { throw AgentError.invalid("--log-opt max-size=\(size): at least 4k") }
         if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
         let image = try await runnableImage(request.image)

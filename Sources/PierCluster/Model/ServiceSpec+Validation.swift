@@ -1,33 +1,49 @@
 extension ServiceSpec {
+    /// The most tasks one service may ask for, and per node.
+    public static let maxReplicas = 10_000
+    /// The longest delay, window or monitoring period a spec may name: a day. Longer ones would
+    /// overflow the timers they become, and mean a typo.
+    public static let maxSeconds: Double = 86_400
+
     /// Checks what the scheduler and reconciler rely on: constraints, preferences, published
-    /// ports, counts and ratios. `service create`/`update` call it before storing anything.
+    /// ports, counts, durations and ratios, each within an explicit range named in the error.
+    /// `service create`/`update`/`scale` and stacks call it before storing anything.
     public func validate() throws(ClusterSpecError) {
         guard !name.isEmpty else { throw .invalidField("name", reason: "is empty; give the service a name") }
-        if case .replicated(let n) = mode, n < 0 {
-            throw .invalidField("replicas", reason: "\(n) is negative")
+        if case .replicated(let n) = mode, !(0...Self.maxReplicas).contains(n) {
+            throw .invalidField("replicas", reason: "\(n) is outside 0…\(Self.maxReplicas)")
+        }
+        func seconds(_ field: String, _ value: Double) throws(ClusterSpecError) {
+            guard value.isFinite, (0...Self.maxSeconds).contains(value) else {
+                throw .invalidField(field, reason: "\(value)s is outside 0…\(Int(Self.maxSeconds))s")
+            }
+        }
+        func count(_ field: String, _ value: Int) throws(ClusterSpecError) {
+            guard (0...Self.maxReplicas).contains(value) else {
+                throw .invalidField(field, reason: "\(value) is outside 0…\(Self.maxReplicas)")
+            }
         }
         _ = try Constraint.parse(task.placement.constraints)
         _ = try PlacementPreference.parse(task.placement.preferences)
-        if let max = task.placement.maxReplicasPerNode, max < 0 {
-            throw .invalidField("max-replicas-per-node", reason: "\(max) is negative")
-        }
+        if let max = task.placement.maxReplicasPerNode { try count("max-replicas-per-node", max) }
         for entry in task.container.publish { _ = try PortClaim.parse(entry) }
         for entry in task.container.devices where entry.isEmpty || !entry.hasPrefix("/") {
             throw .invalidField("device \"\(entry)\"", reason: "host path must be absolute (/dev/…)")
         }
+        if let problem = task.container.health?.problem { throw .invalidField("health", reason: problem) }
         let r = task.reservations
-        guard r.cpus >= 0, r.memoryBytes >= 0 else {
-            throw .invalidField("reservations", reason: "cpus and memory must not be negative")
+        guard r.cpus.isFinite, r.cpus >= 0, r.cpus <= 4096, r.memoryBytes >= 0 else {
+            throw .invalidField("reservations", reason: "cpus \(r.cpus) or memory \(r.memoryBytes) is outside 0…4096 CPUs and 0… bytes")
         }
         let p = task.restartPolicy
-        guard p.delaySeconds >= 0 else { throw .invalidField("restart-delay", reason: "\(p.delaySeconds)s is negative") }
-        if let n = p.maxAttempts, n < 0 { throw .invalidField("restart-max-attempts", reason: "\(n) is negative") }
-        if let w = p.windowSeconds, w < 0 { throw .invalidField("restart-window", reason: "\(w)s is negative") }
+        try seconds("restart-delay", p.delaySeconds)
+        if let n = p.maxAttempts { try count("restart-max-attempts", n) }
+        if let w = p.windowSeconds { try seconds("restart-window", w) }
         for (field, config) in [("update", update), ("rollback", rollback)] {
-            guard config.parallelism >= 0 else { throw .invalidField("\(field)-parallelism", reason: "\(config.parallelism) is negative") }
-            guard config.delaySeconds >= 0 else { throw .invalidField("\(field)-delay", reason: "\(config.delaySeconds)s is negative") }
-            guard config.monitorSeconds >= 0 else { throw .invalidField("\(field)-monitor", reason: "\(config.monitorSeconds)s is negative") }
-            guard (0...1).contains(config.maxFailureRatio) else {
+            try count("\(field)-parallelism", config.parallelism)
+            try seconds("\(field)-delay", config.delaySeconds)
+            try seconds("\(field)-monitor", config.monitorSeconds)
+            guard config.maxFailureRatio.isFinite, (0...1).contains(config.maxFailureRatio) else {
                 throw .invalidField("\(field)-max-failure-ratio", reason: "\(config.maxFailureRatio) is not between 0 and 1")
             }
         }
