@@ -140,9 +140,16 @@ public struct ClusterTrust: Sendable {
         if let cluster = roots[0].subjectValue(.RDNAttributeType.organizationName), cluster != identity.clusterID {
             throw PKIError.untrusted("\(name) belongs to cluster \(identity.clusterID), not \(cluster)")
         }
+        try await checkStanding(identity, allowedRoles: allowedRoles)
+        return (identity, chain)
+    }
+
+    /// What may change after a certificate was issued: its role allowed here, its revocation,
+    /// its node's membership. Checked at the handshake and again for each request.
+    private func checkStanding(_ identity: PeerIdentity, allowedRoles: Set<Role>?) async throws {
         if let allowedRoles, !allowedRoles.contains(identity.role) {
             let allowed = allowedRoles.map(\.rawValue).sorted().joined(separator: " or ")
-            throw PKIError.untrusted("\(name) is a \(identity.role), and only \(allowed) certificates are accepted here")
+            throw PKIError.untrusted("\(identity.nodeID) is a \(identity.role), and only \(allowed) certificates are accepted here")
         }
         if let entry = anchors.revocations.entry(refusingSubject: identity.nodeID, serialNumber: identity.serialNumber) {
             throw PKIError.revoked(subject: identity.nodeID, reason: entry.reason)
@@ -150,7 +157,6 @@ public struct ClusterTrust: Sendable {
         if let reason = await membership(identity) {
             throw PKIError.revoked(subject: identity.nodeID, reason: reason)
         }
-        return (identity, chain)
     }
 
     /// Verifies the certificates a peer presented in a TLS handshake, leaf first.
@@ -198,16 +204,7 @@ public struct ClusterTrust: Sendable {
             if now() > leaf.notValidAfter {
                 throw PKIError.untrusted("the certificate of \(identity.nodeID) expired at \(leaf.notValidAfter)")
             }
-            if let allowedRoles, !allowedRoles.contains(identity.role) {
-                let allowed = allowedRoles.map(\.rawValue).sorted().joined(separator: " or ")
-                throw PKIError.untrusted("\(identity.nodeID) is a \(identity.role), and only \(allowed) certificates are accepted here")
-            }
-            if let entry = anchors.revocations.entry(refusingSubject: identity.nodeID, serialNumber: identity.serialNumber) {
-                throw PKIError.revoked(subject: identity.nodeID, reason: entry.reason)
-            }
-            if let reason = await membership(identity) {
-                throw PKIError.revoked(subject: identity.nodeID, reason: reason)
-            }
+            try await checkStanding(identity, allowedRoles: allowedRoles)
             return identity
         } catch let error as PKIError {
             onRefusal(error)

@@ -40,11 +40,8 @@ public struct NodeIdentity: Sendable {
         guard !roots.isEmpty else {
             throw PKIError.malformed(what: "identity", reason: "no trusted CA certificate")
         }
-        func signed(_ child: Certificate, by parent: Certificate) -> Bool {
-            child.issuer == parent.subject && parent.publicKey.isValidSignature(child.signature, for: child)
-        }
-        let direct = roots.contains { signed(certificate, by: $0) }
-        let viaIntermediate = intermediates.contains { i in signed(certificate, by: i) && roots.contains { signed(i, by: $0) } }
+        let direct = roots.contains { Self.signed(certificate, by: $0) }
+        let viaIntermediate = intermediates.contains { i in Self.signed(certificate, by: i) && roots.contains { Self.signed(i, by: $0) } }
         // A certificate of the new CA of a rotation, whose root the holder already trusts beside the old one.
         guard direct || viaIntermediate else {
             throw PKIError.untrusted("the certificate of \(certificate.subjectValue(.RDNAttributeType.commonName) ?? "?") was not issued by the trusted cluster CA")
@@ -59,10 +56,14 @@ public struct NodeIdentity: Sendable {
         self.clusterID = peer.clusterID
     }
 
+    static func signed(_ child: Certificate, by parent: Certificate) -> Bool {
+        child.issuer == parent.subject && parent.publicKey.isValidSignature(child.signature, for: child)
+    }
+
     /// The same key and certificate trusting other roots (a CA rotation's bundle). Intermediates
     /// that none of `roots` signed (the cross-signed CA once the old root is gone) are dropped.
     public func trusting(_ roots: [Certificate]) throws -> NodeIdentity {
-        let kept = intermediates.filter { i in roots.contains { i.issuer == $0.subject && $0.publicKey.isValidSignature(i.signature, for: i) } }
+        let kept = intermediates.filter { i in roots.contains { Self.signed(i, by: $0) } }
         return try NodeIdentity(key: key, certificate: certificate, intermediates: kept, roots: roots)
     }
 

@@ -18,6 +18,17 @@ import Testing
 @Suite struct RouteAccessTests {
     /// The manager's routers, built as `pier manager` and `pier up` build them, on a scratch data root.
     static func routers<T>(_ body: (_ local: [AccessPolicy.Route], _ localWithWorker: [AccessPolicy.Route], _ remote: [AccessPolicy.Route]) throws -> T) async throws -> T {
+        try await withParts { parts in
+            let tls = try ServerTLS(identity: parts.membership.serving, trust: ClusterTrust(anchors: parts.membership.anchors))
+            return try body(
+                routes(ManagerService.localRouter(parts, localWorker: false)),
+                routes(ManagerService.localRouter(parts, localWorker: true)),
+                remoteRoutes(parts, tls: tls))
+        }
+    }
+
+    /// What `pier manager` serves from, on a scratch data root, removed afterwards.
+    static func withParts<T>(_ body: (ManagerService.Parts) async throws -> T) async throws -> T {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pier-routes-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         var agent = AgentConfiguration(dataRoot: root, shimPath: "/nonexistent/pier-shim")
@@ -27,12 +38,7 @@ import Testing
         let manager = try await Manager(store: try SQLiteStateStore(path: root.appendingPathComponent("manager.db"))) { $0 }
         let membership = try await Membership(directory: root.appendingPathComponent("pki"), manager: manager)
         let registry = try await RegistryAccessControl(manager: manager, keyFile: root.appendingPathComponent("pki/registry-token.key"), anonymousPull: false)
-        let parts = ManagerService.Parts(node: node, manager: manager, membership: membership, registry: registry, maxBody: 1 << 20, logger: Logger(label: "test"))
-        let tls = try ServerTLS(identity: membership.serving, trust: ClusterTrust(anchors: membership.anchors))
-        return try body(
-            routes(ManagerService.localRouter(parts, localWorker: false)),
-            routes(ManagerService.localRouter(parts, localWorker: true)),
-            remoteRoutes(parts, tls: tls))
+        return try await body(ManagerService.Parts(node: node, manager: manager, membership: membership, registry: registry, maxBody: 1 << 20, logger: Logger(label: "test")))
     }
 
     static func routes(_ router: Router<ManagerRequestContext>) -> [AccessPolicy.Route] {
@@ -80,16 +86,11 @@ import Testing
     enum Expectation { case policy(Caller), refusedAtHandshake }
 
     @Test func everyRouteTimesEveryIdentity() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pier-routes-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        var agent = AgentConfiguration(dataRoot: root, shimPath: "/nonexistent/pier-shim")
-        agent.networkPool = 0
-        let node = try await AgentNode.open(configuration: agent)
-        defer { node.release() }
-        let manager = try await Manager(store: try SQLiteStateStore(path: root.appendingPathComponent("manager.db"))) { $0 }
-        let membership = try await Membership(directory: root.appendingPathComponent("pki"), manager: manager, serverNames: (["localhost"], ["127.0.0.1"]))
-        let registry = try await RegistryAccessControl(manager: manager, keyFile: root.appendingPathComponent("pki/registry-token.key"), anonymousPull: false)
-        let parts = ManagerService.Parts(node: node, manager: manager, membership: membership, registry: registry, maxBody: 1 << 20, logger: Logger(label: "test"))
+        try await RouteAccessTests.withParts { parts in try await Self.askEveryRoute(parts) }
+    }
+
+    static func askEveryRoute(_ parts: ManagerService.Parts) async throws {
+        let membership = parts.membership
         let trust = ClusterTrust(anchors: membership.anchors, membership: { await membership.refusal(for: $0) })
         let tls = try ServerTLS(identity: membership.serving, trust: trust)
 

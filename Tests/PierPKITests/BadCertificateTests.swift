@@ -60,11 +60,11 @@ import X509
         #expect { _ = try Certificate.all(pem: text, what: "the roots the manager sent") } throws: { "\($0)".contains("the roots the manager sent") }
     }
 
-    @Test func aDataRootOwnedBySomeoneElseIsRefused() throws {
+    @Test(.enabled(if: geteuid() == 0, "chown needs root"))
+    func aDataRootOwnedBySomeoneElseIsRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pier-owner-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         defer { try? FileManager.default.removeItem(at: dir) }
-        guard geteuid() == 0 else { return }
         #expect(chown(dir.path, 65534, 65534) == 0)
         #expect { try SecretFile.secureDirectory(dir) } throws: { "\($0)".contains("owned by uid 65534") }
         #expect(chown(dir.path, 0, 0) == 0)

@@ -35,7 +35,7 @@ extension Membership {
             name: request.name, role: request.role, serial: try PeerIdentity(certificate: certificate).serialNumber,
             issuedAt: issued, expiresAt: certificate.notValidAfter)
         var changes = ChangeSet()
-        changes.meta[Self.clientPrefix + info.serial] = String(decoding: try JSONCoding.encoder.encode(info), as: UTF8.self)
+        changes.meta[Self.clientPrefix + info.serial] = String(decoding: try JSONResponses.encoder.encode(info), as: UTF8.self)
         try await manager.commitChanges(changes)
         return ClientCertificate(certificate: try chainPEM(certificate), caCertificate: try rootsPEM(), info: info)
     }
@@ -45,7 +45,7 @@ extension Membership {
         let date = now()
         let revoked = anchors.revocations
         return await manager.metaValues(prefix: Self.clientPrefix)
-            .compactMap { try? JSONCoding.decoder.decode(ClientCertificateInfo.self, from: Data($0.utf8)) }
+            .compactMap { try? JSONResponses.decoder.decode(ClientCertificateInfo.self, from: Data($0.utf8)) }
             .filter { $0.expiresAt > date }
             .map { info in
                 var info = info
@@ -80,7 +80,7 @@ extension Membership {
 
     func storeRevocations(_ list: RevocationList) async throws {
         var changes = ChangeSet()
-        changes.meta[Self.revocationsKey] = String(decoding: try JSONCoding.encoder.encode(list), as: UTF8.self)
+        changes.meta[Self.revocationsKey] = String(decoding: try JSONResponses.encoder.encode(list), as: UTF8.self)
         try await manager.commitChanges(changes)
         anchors.setRevocations(list)
         await publishTrust(renew: next != nil)
@@ -90,7 +90,7 @@ extension Membership {
     /// every revoked certificate back in.
     static func storedRevocations(_ manager: Manager) async throws -> RevocationList {
         guard let text = await manager.metaValue(revocationsKey) else { return RevocationList() }
-        do { return try JSONCoding.decoder.decode(RevocationList.self, from: Data(text.utf8)) } catch {
+        do { return try JSONResponses.decoder.decode(RevocationList.self, from: Data(text.utf8)) } catch {
             throw ManagerError.failed("the revocation list in the state store is unreadable (\(error)); refusing to start rather than accept revoked certificates")
         }
     }

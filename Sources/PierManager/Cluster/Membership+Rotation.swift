@@ -94,7 +94,7 @@ extension Membership {
         }
         var changes = ChangeSet()
         changes.meta[Self.rotationKey] = String(
-            decoding: try JSONCoding.encoder.encode(RotationRecord(from: current.fingerprint, startedAt: date)), as: UTF8.self)
+            decoding: try JSONResponses.encoder.encode(RotationRecord(from: current.fingerprint, startedAt: date)), as: UTF8.self)
         try await manager.commitChanges(changes)
         next = successor
         try await moveServing()
@@ -147,7 +147,7 @@ extension Membership {
     /// The CA and the progress of a rotation under way.
     public func caStatus() async -> CAStatus {
         guard let next else { return CAStatus(fingerprint: current.fingerprint) }
-        let record = await manager.metaValue(Self.rotationKey).flatMap { try? JSONCoding.decoder.decode(RotationRecord.self, from: Data($0.utf8)) }
+        let record = await manager.metaValue(Self.rotationKey).flatMap { try? JSONResponses.decoder.decode(RotationRecord.self, from: Data($0.utf8)) }
         let local = await manager.metaValue("local.nodeID")
         let total = await manager.listNodes().filter { $0.id != local }.count
         let pending = await nodesNotMoved()

@@ -117,7 +117,7 @@ public actor Membership {
         }
         let token = try JoinToken.generate(caFingerprint: signer.fingerprint)
         var changes = ChangeSet()
-        changes.meta["token.\(r.rawValue).sha256"] = Self.digest(token.secret)
+        changes.meta["token.\(r.rawValue).sha256"] = SecretDigest.sha256(token.secret)
         changes.meta["token.\(r.rawValue).created"] = ISO8601DateFormatter().string(from: now())
         try await manager.commitChanges(changes)
         return JoinTokenIssued(role: r, token: token.text)
@@ -137,7 +137,7 @@ public actor Membership {
             guard let text = await manager.metaValue("token.\(role)") else { continue }
             var changes = ChangeSet()
             if let token = try? JoinToken.parse(text) {
-                changes.meta["token.\(role).sha256"] = Self.digest(token.secret)
+                changes.meta["token.\(role).sha256"] = SecretDigest.sha256(token.secret)
                 changes.meta["token.\(role).created"] = ISO8601DateFormatter().string(from: now())
             }
             changes.deletedMeta = ["token.\(role)"]
@@ -147,11 +147,11 @@ public actor Membership {
 
     /// The role whose token has this secret, comparing hashes in constant time.
     private func role(forSecret secret: String) async -> PierCluster.NodeRole? {
-        let presented = Self.digest(secret)
+        let presented = SecretDigest.sha256(secret)
         var found: PierCluster.NodeRole?
         for role in [PierCluster.NodeRole.worker, .manager] {
             guard let stored = await manager.metaValue("token.\(role.rawValue).sha256") else { continue }
-            if Self.constantTimeEqual(stored, presented) { found = role }
+            if SecretDigest.equal(stored, presented) { found = role }
         }
         return found
     }
@@ -249,20 +249,6 @@ public actor Membership {
     func rootsPEM() throws -> String {
         try roots.map { try $0.pemString() }.joined(separator: "\n")
     }
-
-    // MARK: Helpers
-
-    static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<x.count { difference |= x[i] ^ y[i] }
-        return difference == 0
-    }
 }
 
 /// Which CA issued a node's current certificate, and until when it is valid: what a removal
@@ -279,23 +265,8 @@ struct NodeCertificateRecord: Codable, Sendable {
         self.issuer = issuer.fingerprint
     }
 
-    func encoded() throws -> String { String(decoding: try JSONCoding.encoder.encode(self), as: UTF8.self) }
-    static func decode(_ text: String) -> NodeCertificateRecord? { try? JSONCoding.decoder.decode(Self.self, from: Data(text.utf8)) }
-}
-
-/// ISO 8601 dates, sorted keys: how the manager writes small JSON values into its state store.
-enum JSONCoding {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
+    func encoded() throws -> String { String(decoding: try JSONResponses.encoder.encode(self), as: UTF8.self) }
+    static func decode(_ text: String) -> NodeCertificateRecord? { try? JSONResponses.decoder.decode(Self.self, from: Data(text.utf8)) }
 }
 
 extension Manager {

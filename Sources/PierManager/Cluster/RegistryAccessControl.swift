@@ -60,7 +60,7 @@ public actor RegistryAccessControl {
         let secret = Self.secretPrefix + RandomID.make(length: 32)
         let stored = StoredCredential(
             name: request.name, push: request.push, createdAt: now,
-            expiresAt: request.expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }, sha256: Self.digest(secret))
+            expiresAt: request.expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }, sha256: SecretDigest.sha256(secret))
         try await manager.setMeta(Self.credentialPrefix + request.name, try stored.encoded())
         return RegistryCredentialCreated(credential: stored.info, secret: secret)
     }
@@ -81,10 +81,10 @@ public actor RegistryAccessControl {
     func authenticate(name: String, secret: String, now: Date = Date()) async -> StoredCredential? {
         guard let text = await manager.metaValue(Self.credentialPrefix + name), let stored = StoredCredential.decode(text) else {
             // Hash anyway, so an unknown name takes as long as a wrong secret.
-            _ = Self.digest(secret)
+            _ = SecretDigest.sha256(secret)
             return nil
         }
-        guard Self.constantTimeEqual(stored.sha256, Self.digest(secret)) else { return nil }
+        guard SecretDigest.equal(stored.sha256, SecretDigest.sha256(secret)) else { return nil }
         if let expiry = stored.expiresAt, expiry <= now { return nil }
         return stored
     }
@@ -167,18 +167,6 @@ public actor RegistryAccessControl {
               let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
-
-    static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<x.count { difference |= x[i] ^ y[i] }
-        return difference == 0
-    }
 }
 
 /// A credential as kept in the state store: the digest of its secret, never the secret.
@@ -218,5 +206,21 @@ public struct RegistryTokenResponse: Codable, Sendable {
         case accessToken = "access_token"
         case expiresIn = "expires_in"
         case issuedAt = "issued_at"
+    }
+}
+
+/// Secrets the manager keeps only as digests (join tokens, registry credentials): SHA-256 in hex,
+/// compared in constant time.
+enum SecretDigest {
+    static func sha256(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<x.count { difference |= x[i] ^ y[i] }
+        return difference == 0
     }
 }
