@@ -9,17 +9,21 @@ var targets: [Target] = [
     .target(name: "PierAccess"),
     // OCI image-spec types, digests, the content store and image references. No networking.
     .target(name: "PierOCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+    // The model: one container spec (`ContainerSpec`) with one parser per value kind (sizes,
+    // durations, CPUs, ports, mounts, devices, names, seccomp profiles) and one `validate()` that
+    // every entry point calls before anything is stored or run. Nothing on the host is touched.
+    .target(name: "PierSpec", dependencies: ["PierOCI"]),
     // libarchive, for reading (and writing) layer tarballs: gzip, zstd, plain tar.
     .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
     // Layers unpacked once per diff id, image import/export, the image builder.
     .target(name: "PierImage", dependencies: ["PierOCI", "CArchive"]),
     // OCI runtime-spec generation, runc, the shim, overlayfs, cgroups, CNI networking.
-    .target(name: "PierRuntime", dependencies: ["PierOCI"]),
+    .target(name: "PierRuntime", dependencies: ["PierOCI", "PierSpec"]),
     // Wire types of the agent's HTTP API, shared by server and client.
-    .target(name: "PierAPI", dependencies: ["PierAccess"]),
+    .target(name: "PierAPI", dependencies: ["PierAccess", "PierSpec"]),
     // The device agent: state in SQLite, container supervision, the HTTP API.
     .target(name: "PierAgent", dependencies: [
-        "PierAccess", "PierAPI", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry", "PierCoAPAPI",
+        "PierAccess", "PierAPI", "PierSpec", "PierOCI", "PierImage", "PierRuntime", "PierCluster", "PierPKI", "PierRegistry", "PierCoAPAPI",
         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -33,9 +37,9 @@ var targets: [Target] = [
     ]),
     // Cluster model shared by manager and agent: nodes, services, tasks, the scheduler and the
     // reconciler's decisions, as pure functions over a snapshot. No I/O.
-    .target(name: "PierCluster", dependencies: ["PierAPI", "PierAccess"]),
+    .target(name: "PierCluster", dependencies: ["PierAPI", "PierAccess", "PierSpec"]),
     // Compose files (compose-spec, with Swarm's `deploy:` section) → service specs.
-    .target(name: "PierStack", dependencies: ["PierCluster", .product(name: "Yams", package: "Yams")]),
+    .target(name: "PierStack", dependencies: ["PierCluster", "PierSpec", .product(name: "Yams", package: "Yams")]),
     // The cluster CA, node certificates, join tokens and the mutual-TLS configurations.
     .target(name: "PierPKI", dependencies: [
         "PierAccess",
@@ -65,7 +69,7 @@ var targets: [Target] = [
     // activate, observe, stop and remove services, for clients with OSCORE contexts scoped to
     // services, verbs and what an activation may ask for.
     .target(name: "PierCoAPAPI", dependencies: [
-        "PierCoAP", "PierOSCORE", "PierAPI", "PierAccess",
+        "PierCoAP", "PierOSCORE", "PierAPI", "PierSpec", "PierAccess",
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Logging", package: "swift-log"),
@@ -73,7 +77,7 @@ var targets: [Target] = [
     // The Edge Manager: cluster state behind a StateStore (SQLite), the API, agent sessions,
     // the reconcile loop that applies PierCluster's decisions, and the registry mount.
     .target(name: "PierManager", dependencies: [
-        "PierAccess", "PierAPI", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
+        "PierAccess", "PierAPI", "PierSpec", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -83,7 +87,7 @@ var targets: [Target] = [
     ]),
     // The client library behind the CLI: HTTP over a unix socket, output formatting.
     .target(name: "PierClient", dependencies: [
-        "PierAccess", "PierAPI", "PierOCI", "PierImage", "PierCluster", "PierPKI",
+        "PierAccess", "PierAPI", "PierSpec", "PierOCI", "PierImage", "PierCluster", "PierPKI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -96,7 +100,7 @@ var targets: [Target] = [
     // static Swift runtime the exported symbol table and its relocations were 1.1 MB and 3.3 MB the
     // loader had to map and apply at every start (agent resident memory, client start-up time).
     .executableTarget(name: "pier", dependencies: [
-        "PierClient", "PierAgent", "PierManager", "PierAccess", "PierAPI", "PierOCI", "PierCluster", "PierPKI", "PierCoAPAPI",
+        "PierClient", "PierAgent", "PierManager", "PierAccess", "PierAPI", "PierSpec", "PierOCI", "PierCluster", "PierPKI", "PierCoAPAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], linkerSettings: [
         // Release only: a debug build links the shared Swift runtime, and a non-PIE executable
@@ -125,17 +129,18 @@ var targets: [Target] = [
     .testTarget(name: "PierAccessTests", dependencies: ["PierAccess"]),
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
-    .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime"]),
+    .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime", "PierSpec"]),
+    .testTarget(name: "PierSpecTests", dependencies: ["PierSpec"]),
     .testTarget(name: "PierAgentTests", dependencies: [
-        "PierAgent", "PierAPI", "PierAccess", "PierPKI", "PierCluster",
+        "PierAgent", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierCluster",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
     .testTarget(name: "PierManagerTests", dependencies: [
-        "PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
+        "PierManager", "PierCluster", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
-    .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI"]),
-    .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
+    .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI", "PierSpec"]),
+    .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster", "PierSpec"]),
     .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
     .testTarget(name: "PierRegistryTests", dependencies: ["PierRegistry", "PierOCI"]),
     .testTarget(name: "PierCoAPTests", dependencies: ["PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
@@ -145,13 +150,13 @@ var targets: [Target] = [
         name: "PierCoAPInteropTests",
         dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
         exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
-    .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierAccess"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
+    .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierSpec", "PierAccess"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
     ]),
 ]
 

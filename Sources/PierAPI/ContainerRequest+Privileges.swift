@@ -1,6 +1,7 @@
+import PierSpec
 import PierAccess
 
-extension ContainerCreateRequest {
+extension ContainerSpec {
     /// What this container asks for beyond its own sandbox, for ``PrivilegeReview``: privileged
     /// mode, host network, bind mounts (volumes and `type=bind` mounts), devices, added
     /// capabilities, a seccomp profile or AppArmor unconfined, the host user namespace. Services

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// Lifecycle state of a container, as `pier ps` shows it.
@@ -52,7 +53,7 @@ public struct HealthLogEntry: Codable, Sendable, Equatable {
 /// `pier inspect CONTAINER` (`GET /v1/containers/{id}`).
 public struct ContainerDetails: Codable, Sendable, Equatable {
     public var summary: ContainerSummary
-    public var config: ContainerCreateRequest
+    public var config: ContainerSpec
     /// PID of the container's init process on the host, while running.
     public var pid: Int32?
     public var ipAddress: String?
@@ -66,7 +67,7 @@ public struct ContainerDetails: Codable, Sendable, Equatable {
     /// How the container is confined, once it has been started.
     public var security: ContainerSecurity?
 
-    public init(summary: ContainerSummary, config: ContainerCreateRequest, pid: Int32?, ipAddress: String?,
+    public init(summary: ContainerSummary, config: ContainerSpec, pid: Int32?, ipAddress: String?,
                 bundlePath: String, rootfsPath: String, logPath: String, cgroupPath: String, error: String?,
                 healthLog: [HealthLogEntry], failingStreak: Int, security: ContainerSecurity? = nil) {
         self.summary = summary; self.config = config; self.pid = pid; self.ipAddress = ipAddress

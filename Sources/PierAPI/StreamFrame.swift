@@ -1,3 +1,5 @@
+import PierSpec
+
 /// Framing of attached streams (run in the foreground, logs, exec), as Docker's multiplexed
 /// stream with two extra kinds:
 ///

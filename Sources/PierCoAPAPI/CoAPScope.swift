@@ -1,3 +1,4 @@
+import PierSpec
 import PierAccess
 import PierAPI
 
@@ -50,7 +51,7 @@ public struct CoAPScope: Sendable, Equatable {
 
     /// The permission each activation field needs when it asks for more than an isolated
     /// container, or nil if it never does. A field missing here is refused: a new field of
-    /// `ContainerCreateRequest` stays closed to CoAP clients until it is classified (a test
+    /// `ContainerSpec` stays closed to CoAP clients until it is classified (a test
     /// enumerates them).
     public static let activationFields: [String: CoAPPermission?] = [
         "image": nil, "name": nil, "entrypoint": nil, "command": nil, "env": nil, "workdir": nil, "user": nil,
@@ -65,7 +66,7 @@ public struct CoAPScope: Sendable, Equatable {
     ]
 
     /// Refuses an activation that sets a field no rule covers, or that asks for a privilege
-    /// (`ContainerCreateRequest.requestedPrivileges`) this scope does not allow, naming the
+    /// (`ContainerSpec.requestedPrivileges`) this scope does not allow, naming the
     /// request and the missing permission.
     public func permit(_ activation: ActivationRequest, client: String) throws(ConstrainedAPIError) {
         for field in activation.fields.sorted() where Self.activationFields[field] == nil {

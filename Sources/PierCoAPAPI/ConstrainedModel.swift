@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 
@@ -31,7 +32,7 @@ public struct ConstrainedServiceStatus: Codable, Sendable, Equatable {
 /// `replicas`, `mode` and `constraints`. The name comes from the path. An unknown key is an error
 /// naming it, never silently dropped.
 public struct ActivationRequest: Sendable, Equatable {
-    public var container: ContainerCreateRequest
+    public var container: ContainerSpec
     /// Replicas of a replicated service (manager); nil: 1.
     public var replicas: Int?
     /// `replicated` (default) or `global` (manager).
@@ -41,7 +42,7 @@ public struct ActivationRequest: Sendable, Equatable {
     /// The fields the body set, which a client's scope is checked against (`CoAPScope.permit`).
     public var fields: Set<String>
 
-    public init(container: ContainerCreateRequest, replicas: Int? = nil, global: Bool = false, constraints: [String] = [], fields: Set<String> = []) {
+    public init(container: ContainerSpec, replicas: Int? = nil, global: Bool = false, constraints: [String] = [], fields: Set<String> = []) {
         self.container = container; self.replicas = replicas; self.global = global; self.constraints = constraints
         self.fields = fields
     }
@@ -70,7 +71,7 @@ public struct ActivationRequest: Sendable, Equatable {
         else {
             throw .invalid("the body must be a \(cbor ? "CBOR map" : "JSON object") such as {\"image\":\"pier-compute\",\"network\":\"host\"}")
         }
-        let allowed = ContainerCreateRequest.fieldNames.union(cluster ? clusterFieldNames : [])
+        let allowed = ContainerSpec.fieldNames.union(cluster ? clusterFieldNames : [])
         let unknown = object.keys.filter { !allowed.contains($0) }.sorted()
         guard unknown.isEmpty else {
             throw .invalid("unsupported field\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", "))"
@@ -79,10 +80,10 @@ public struct ActivationRequest: Sendable, Equatable {
         if let given = object["name"] as? String, given != name {
             throw .invalid("name: the body says \"\(given)\" but the path names \"\(name)\"")
         }
-        var container: ContainerCreateRequest
+        var container: ContainerSpec
         let extra: ClusterFields
         do {
-            container = try JSONDecoder().decode(ContainerCreateRequest.self, from: data)
+            container = try JSONDecoder().decode(ContainerSpec.self, from: data)
             extra = try JSONDecoder().decode(ClusterFields.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw .invalid("missing field \(key.stringValue)")

@@ -1,3 +1,5 @@
+import PierSpec
+
 /// One thing wrong with a compose file, at a dotted path such as `services.web.deploy.replicas`.
 public struct ComposeProblem: Sendable, Equatable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
@@ -7,7 +8,7 @@ import Testing
     func record(_ id: String, name: String) -> ContainerRecord {
         ContainerRecord(
             id: id, name: name, image: "busybox:latest", imageDigest: "sha256:" + String(repeating: "a", count: 64),
-            config: ContainerCreateRequest(image: "busybox", memory: "64m", labels: ["k": "v"]), state: .running,
+            config: ContainerSpec(image: "busybox", memory: "64m", labels: ["k": "v"]), state: .running,
             created: Date(timeIntervalSince1970: 1000), startedAt: nil, finishedAt: nil, exitCode: nil, error: nil,
             pid: 42, shimPid: 41, restartCount: 0, manuallyStopped: false, health: .none, healthLog: [],
             failingStreak: 0, ipAddress: nil, command: ["/bin/sh"])

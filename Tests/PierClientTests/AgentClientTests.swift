@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
@@ -33,7 +34,7 @@ struct AgentClientTests {
             .init(status: 200, contentType: "application/vnd.pier.stream", chunks: chunks, headers: ["Pier-Container-Id": "c0ffee"])
         }
         defer { agent.stop() }
-        var request = ContainerCreateRequest(image: "busybox", command: ["sh", "-c", "exit 42"])
+        var request = ContainerSpec(image: "busybox", command: ["sh", "-c", "exit 42"])
         request.autoRemove = true
         let output = CapturedOutput()
         let (id, exit) = try await AgentClient.withClient(endpoint: .unix(path: agent.socketPath)) { client in
@@ -49,7 +50,7 @@ struct AgentClientTests {
         #expect(sent.first?.method == "POST")
         #expect(sent.first?.target == "/v1/containers?start=1&attach=1")
         #expect(sent.first?.headers["content-type"] == "application/json")
-        let decoded = try sent.first.map { try JSONDecoder().decode(ContainerCreateRequest.self, from: Data($0.body)) }
+        let decoded = try sent.first.map { try JSONDecoder().decode(ContainerSpec.self, from: Data($0.body)) }
         #expect(decoded == request)
     }
 
@@ -60,7 +61,7 @@ struct AgentClientTests {
         defer { agent.stop() }
         let error = await #expect(throws: ClientError.self) {
             try await AgentClient.withClient(endpoint: .unix(path: agent.socketPath)) { client in
-                try await client.runAttached(ContainerCreateRequest(image: "busybox")).pumpUntilExit(into: CapturedOutput())
+                try await client.runAttached(ContainerSpec(image: "busybox")).pumpUntilExit(into: CapturedOutput())
             }
         }
         #expect(error == .streamEndedEarly(request: "POST /v1/containers"))

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -15,7 +16,7 @@ struct ClusterClientTests {
     }
 
     static let when = Date(timeIntervalSince1970: 1_700_000_000)
-    static let spec = ServiceSpec(name: "web", task: TaskTemplate(container: ContainerCreateRequest(image: "busybox", command: ["sleep", "1d"])), mode: .replicated(2))
+    static let spec = ServiceSpec(name: "web", task: TaskTemplate(container: ContainerSpec(image: "busybox", command: ["sleep", "1d"])), mode: .replicated(2))
     static let service = Service(id: "svc0000000000000000000001", spec: spec, createdAt: when, updatedAt: when)
     static let node = Node(id: "node000000000000000000001", description: NodeDescription(hostname: "gw-a", platform: Platform(os: "linux", architecture: "arm64"), resources: Resources(cpus: 4, memoryBytes: 1 << 30)),
                            state: .ready, lastHeartbeat: when, createdAt: when, updatedAt: when)

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -54,7 +55,7 @@ struct ClusterCommandLineTests {
     }
 
     @Test func serviceUpdateChangesOnlyTheGivenFlags() throws {
-        var c = ContainerCreateRequest(image: "sensor:1.0@sha256:aa", command: ["serve"])
+        var c = ContainerSpec(image: "sensor:1.0@sha256:aa", command: ["serve"])
         c.env = ["A=1", "B=2"]
         let current = ServiceSpec(name: "web", labels: ["team": "iot"], task: TaskTemplate(container: c), mode: .replicated(2))
         let manager = try FakeAgent { request in

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -16,7 +17,7 @@ struct ClusterListingTests {
     }
 
     static func service(_ id: String, _ name: String, mode: ServiceMode, image: String = "sensor:1.0@sha256:abcd", publish: [String] = [], maxPerNode: Int? = nil) -> Service {
-        var c = ContainerCreateRequest(image: image)
+        var c = ContainerSpec(image: image)
         c.publish = publish
         return Service(id: id, spec: ServiceSpec(name: name, task: TaskTemplate(container: c, placement: Placement(maxReplicasPerNode: maxPerNode)), mode: mode),
                        createdAt: now, updatedAt: now)

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -17,7 +18,7 @@ struct ClusterServiceOptionsTests {
         var o = ServiceCreateOptions(image: "busybox", command: ["sleep", "1d"])
         o.name = "web"
         let s = try spec(o)
-        #expect(s == ServiceSpec(name: "web", task: TaskTemplate(container: ContainerCreateRequest(image: "busybox", command: ["sleep", "1d"]))))
+        #expect(s == ServiceSpec(name: "web", task: TaskTemplate(container: ContainerSpec(image: "busybox", command: ["sleep", "1d"]))))
         #expect(s.mode == .replicated(1))
         #expect(s.task.restartPolicy == RestartPolicy(condition: .any, delaySeconds: 5))
     }
@@ -45,7 +46,7 @@ struct ClusterServiceOptionsTests {
         o.settings = s
         let spec = try spec(o, environment: ["HOME_DIR": "/home/x"], files: ["/etc/sensor.env": "# comment\nB=2\n"])
 
-        var container = ContainerCreateRequest(image: "sensor:1.0", command: ["serve", "--port", "5683"])
+        var container = ContainerSpec(image: "sensor:1.0", command: ["serve", "--port", "5683"])
         container.entrypoint = ["/bin/sensor"]
         container.env = ["B=2", "A=1", "HOME_DIR=/home/x"]
         container.workdir = "/srv"; container.user = "1000:1000"; container.hostname = "gw"; container.readOnly = true

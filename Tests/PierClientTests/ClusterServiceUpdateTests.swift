@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -8,7 +9,7 @@ import Testing
 struct ClusterServiceUpdateTests {
     /// A spec as the manager would return it: pinned image, env, ports, a health check.
     static let current: ServiceSpec = {
-        var c = ContainerCreateRequest(image: "sensor:1.0@sha256:aaaa", command: ["serve"])
+        var c = ContainerSpec(image: "sensor:1.0@sha256:aaaa", command: ["serve"])
         c.env = ["A=1", "B=2"]
         c.publish = ["8080:80", "5683:5683/udp"]
         c.volumes = ["/var/lib/sensor:/data", "/etc/sensor:/config:ro"]

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
@@ -60,7 +61,7 @@ struct CommandLineTests {
         let sent = try #require(agent.requests.first)
         #expect(agent.requests.count == 1)
         #expect(sent.target == "/v1/containers?start=1&attach=1")
-        let request = try JSONDecoder().decode(ContainerCreateRequest.self, from: Data(sent.body))
+        let request = try JSONDecoder().decode(ContainerSpec.self, from: Data(sent.body))
         #expect(request.image == "busybox")
         #expect(request.command == ["ls", "-l", "-d", "--rm", "--", "x"])
         #expect(request.autoRemove)

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
@@ -102,7 +103,7 @@ import Testing
 
     @Test func aMissingSocketSaysTheAgentIsUnreachable() {
         #expect(throws: ClientError.self) {
-            try DirectAttachedRun.run(socketPath: "/nonexistent/pier.sock", request: ContainerCreateRequest(image: "x"),
+            try DirectAttachedRun.run(socketPath: "/nonexistent/pier.sock", request: ContainerSpec(image: "x"),
                                       output: StandardStreams())
         }
     }

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
@@ -23,12 +24,12 @@ struct FormattingTests {
         ("1.5k", 1536), ("2 MB", 2_097_152),
     ] as [(String, Int64)])
     func parsesBinarySizes(text: String, bytes: Int64) {
-        #expect(ByteSize.parseBinary(text) == bytes)
+        #expect(MemorySize.parse(text) == bytes)
     }
 
     @Test(arguments: ["", "m", "10x", "-1m", "1mb2"])
     func refusesBadSizes(text: String) {
-        #expect(ByteSize.parseBinary(text) == nil)
+        #expect(MemorySize.parse(text) == nil)
     }
 
     @Test(arguments: [

@@ -1,11 +1,12 @@
+import PierSpec
 import Foundation
 import PierAPI
 import Testing
 @testable import PierClient
 
-@Suite("pier run options → ContainerCreateRequest")
+@Suite("pier run options → ContainerSpec")
 struct RunOptionsTests {
-    func request(_ options: RunOptions, environment: [String: String] = [:], files: [String: String] = [:]) throws -> ContainerCreateRequest {
+    func request(_ options: RunOptions, environment: [String: String] = [:], files: [String: String] = [:]) throws -> ContainerSpec {
         try options.makeRequest(environment: environment) { path in
             guard let text = files[path] else { throw CocoaError(.fileNoSuchFile) }
             return text
@@ -21,7 +22,7 @@ struct RunOptionsTests {
         o.entrypoint = "/bin/sh"; o.stopSignal = "SIGINT"; o.logOpts = ["max-size=10m", "max-file=3"]
         o.healthCmd = "wget -q -O- localhost"; o.healthInterval = "1m30s"; o.healthTimeout = "500ms"
         o.healthRetries = 5; o.healthStartPeriod = "0s"
-        let expected = ContainerCreateRequest(
+        let expected = ContainerSpec(
             image: "sensor:1.0", name: "probe", entrypoint: ["/bin/sh"], command: ["ls", "-l", "--color"], env: ["A=1"],
             workdir: "/srv", user: "1000:1000", hostname: "gw", readOnly: true, volumes: ["/data:/data:ro"],
             devices: ["/dev/gpiochip0"], memory: "64m", cpus: 0.5, pidsLimit: 50, network: "host",
@@ -34,7 +35,7 @@ struct RunOptionsTests {
     }
 
     @Test func defaultsAreEmpty() throws {
-        #expect(try request(RunOptions(image: "busybox")) == ContainerCreateRequest(image: "busybox"))
+        #expect(try request(RunOptions(image: "busybox")) == ContainerSpec(image: "busybox"))
     }
 
     @Test func emptyEntrypointClearsIt() throws {
@@ -153,7 +154,7 @@ struct RunOptionsTests {
         #expect(throws: ClientError.self) { try request(o) }
     }
 
-    static func requestReading(_ o: RunOptions, _ read: (String) throws -> String) throws -> ContainerCreateRequest {
+    static func requestReading(_ o: RunOptions, _ read: (String) throws -> String) throws -> ContainerSpec {
         try o.makeRequest(environment: [:], readFile: read)
     }
 

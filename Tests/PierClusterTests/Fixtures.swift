@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 @testable import PierCluster
@@ -25,7 +26,7 @@ func makeTemplate(
     platforms: [Platform]? = nil
 ) -> TaskTemplate {
     TaskTemplate(
-        container: ContainerCreateRequest(image: image, devices: devices, network: network, publish: publish, health: health),
+        container: ContainerSpec(image: image, devices: devices, network: network, publish: publish, health: health),
         placement: Placement(constraints: constraints, preferences: preferences, maxReplicasPerNode: maxPerNode),
         reservations: reserve, restartPolicy: restart, platforms: platforms
     )

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import Logging
 import NIOCore
@@ -139,7 +140,7 @@ struct ConstrainedInterfaceHandlingTests {
     }
 
     @Test func everyActivationFieldIsClassified() {
-        let fields = ContainerCreateRequest.fieldNames.union(ActivationRequest.clusterFieldNames)
+        let fields = ContainerSpec.fieldNames.union(ActivationRequest.clusterFieldNames)
         let unclassified = fields.subtracting(CoAPScope.activationFields.keys)
         #expect(unclassified.isEmpty, "classify these in CoAPScope.activationFields (nil or the permission they need): \(unclassified.sorted())")
     }

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -21,7 +22,7 @@ import Testing
     }
 
     static func spec(_ name: String, replicas: Int = 1) -> ServiceSpec {
-        ServiceSpec(name: name, task: TaskTemplate(container: ContainerCreateRequest(image: "busybox:latest", command: ["sleep", "1000"])), mode: .replicated(replicas))
+        ServiceSpec(name: name, task: TaskTemplate(container: ContainerSpec(image: "busybox:latest", command: ["sleep", "1000"])), mode: .replicated(replicas))
     }
 
     /// A simulated agent: records the assignments it receives and answers with reports.

@@ -1,3 +1,4 @@
+import PierSpec
 import AsyncHTTPClient
 import Foundation
 import Hummingbird

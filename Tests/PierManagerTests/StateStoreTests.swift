@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -8,7 +9,7 @@ import Testing
     @Test func committedChangesSurviveReopening() async throws {
         try await withTemporaryDirectory { dir in
             let path = dir.appendingPathComponent("manager.db")
-            let service = Service(id: "s1", spec: ServiceSpec(name: "web", task: TaskTemplate(container: ContainerCreateRequest(image: "busybox@sha256:" + String(repeating: "a", count: 64)))))
+            let service = Service(id: "s1", spec: ServiceSpec(name: "web", task: TaskTemplate(container: ContainerSpec(image: "busybox@sha256:" + String(repeating: "a", count: 64)))))
             var task = ClusterTask(id: "t1", serviceID: "s1", serviceName: "web", slot: 1, serviceVersion: 1, template: service.spec.task, image: service.spec.task.container.image)
             task.transition(to: TaskStatus(state: .running, message: "started"))
             do {
@@ -30,7 +31,7 @@ import Testing
     @Test func aFailingChangeSetChangesNothing() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteStateStore(path: dir.appendingPathComponent("manager.db"))
-            let template = TaskTemplate(container: ContainerCreateRequest(image: "busybox"))
+            let template = TaskTemplate(container: ContainerSpec(image: "busybox"))
             var first = ChangeSet()
             first.services = [Service(id: "s1", spec: ServiceSpec(name: "web", task: template))]
             try store.commit(first)

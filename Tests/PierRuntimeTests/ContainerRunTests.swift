@@ -1,3 +1,4 @@
+@testable import PierSpec
 import Foundation
 import Testing
 
@@ -120,7 +121,7 @@ struct ContainerRunTests {
                 for d in kmsg mem port sda vda console; do [ -e /dev/$d ] && echo present $d; done
                 ls /dev
                 """)
-            options.devices = [try DeviceMapping(parsing: "\(node.path):/dev/sensor0:r")]
+            options.devices = [try DeviceRequest(parsing: "\(node.path):/dev/sensor0:r")]
             let (record, lines) = try await run(sandbox, options)
             #expect(record.exitCode == 0)
             let out = lines.filter { $0.stream == "stdout" }.map { $0.text.trimmingCharacters(in: .whitespaces) }
@@ -135,8 +136,8 @@ struct ContainerRunTests {
     @Test("a missing device is refused before anything is created")
     func missingDevice() async throws {
         try await Sandbox.with { sandbox in
-            #expect(throws: RuntimeOptionError.deviceMissing(path: "/dev/gpiochip9")) {
-                try ContainerOptions(parsing: RawContainerOptions(command: ["true"], devices: ["/dev/gpiochip9"], network: "none"))
+            #expect(throws: ContainerSpecError.deviceMissing(path: "/dev/gpiochip9")) {
+                try ContainerOptions(validating: ContainerSpec(image: "busybox", command: ["true"], devices: ["/dev/gpiochip9"], network: "none"))
             }
             let containers = sandbox.root.appendingPathComponent("containers")
             #expect(!FileManager.default.fileExists(atPath: containers.path))
@@ -152,7 +153,7 @@ struct ContainerRunTests {
             let id = TestSupport.newID()
             var options = shell("true")
             options.user = UserSpec(user: "ghost")
-            await #expect(throws: RuntimeOptionError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd")) {
+            await #expect(throws: ContainerSpecError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd")) {
                 try await sandbox.launch(id, options)
             }
             #expect(!OverlayRootfs.isMounted(sandbox.layout(id).rootfs))

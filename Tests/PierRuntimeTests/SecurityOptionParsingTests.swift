@@ -1,3 +1,4 @@
+@testable import PierSpec
 import Foundation
 import Testing
 
@@ -5,9 +6,13 @@ import Testing
 
 @Suite("Security and resource flags")
 struct SecurityOptionParsingTests {
-    func parse(_ raw: RawContainerOptions) throws -> ContainerOptions { try ContainerOptions(parsing: raw) }
+    func parse(_ raw: ContainerSpec) throws -> ContainerOptions {
+        let options = try raw.validate()
+        try options.checkOnHost()
+        return options
+    }
 
-    func message(_ raw: RawContainerOptions) -> String {
+    func message(_ raw: ContainerSpec) -> String {
         do {
             _ = try parse(raw)
             return "accepted"
@@ -18,12 +23,12 @@ struct SecurityOptionParsingTests {
 
     @Test("--security-opt: seccomp, apparmor, no-new-privileges in both spellings")
     func securityOpt() throws {
-        #expect(try parse(RawContainerOptions()).security == SecurityOptions())
-        let o = try parse(RawContainerOptions(securityOpt: ["seccomp=unconfined", "apparmor:my-profile", "no-new-privileges=false"]))
+        #expect(try parse(ContainerSpec(image: "busybox")).security == SecurityOptions())
+        let o = try parse(ContainerSpec(image: "busybox", securityOpt: ["seccomp=unconfined", "apparmor:my-profile", "no-new-privileges=false"]))
         #expect(o.security.seccomp == .unconfined)
         #expect(o.security.apparmor == "my-profile")
         #expect(o.security.noNewPrivileges == false)
-        let p = try parse(RawContainerOptions(securityOpt: [#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#]))
+        let p = try parse(ContainerSpec(image: "busybox", securityOpt: [#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#]))
         guard case .profile(let policy) = p.security.seccomp else { Issue.record("no profile"); return }
         #expect(policy.defaultAction == .allow)
     }
@@ -43,30 +48,30 @@ struct SecurityOptionParsingTests {
             (["apparmor=a", "apparmor=b"], "twice"),
         ])
     func badSecurityOpt(_ entries: [String], _ mentions: String) {
-        let text = message(RawContainerOptions(securityOpt: entries))
+        let text = message(ContainerSpec(image: "busybox", securityOpt: entries))
         #expect(text.contains(mentions), "\(text)")
         #expect(text.contains("--security-opt"), "\(text)")
     }
 
     @Test("--privileged with a seccomp profile is a conflict")
     func privilegedProfile() {
-        #expect(message(RawContainerOptions(privileged: true, securityOpt: [#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#])).contains("--privileged"))
-        #expect(message(RawContainerOptions(privileged: true, securityOpt: ["seccomp=unconfined"])) == "accepted")
+        #expect(message(ContainerSpec(image: "busybox", privileged: true, securityOpt: [#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#])).contains("--privileged"))
+        #expect(message(ContainerSpec(image: "busybox", privileged: true, securityOpt: ["seccomp=unconfined"])) == "accepted")
     }
 
     @Test("--pids-limit: default, a number, 0 and -1 for no limit, below -1 refused")
     func pidsLimit() throws {
-        #expect(try parse(RawContainerOptions()).pidsLimit == DefaultProfile.pidsLimit)
-        #expect(try parse(RawContainerOptions(pidsLimit: 100)).pidsLimit == 100)
-        #expect(try parse(RawContainerOptions(pidsLimit: 0)).pidsLimit == nil)
-        #expect(try parse(RawContainerOptions(pidsLimit: -1)).pidsLimit == nil)
-        #expect(message(RawContainerOptions(pidsLimit: -2)).contains("--pids-limit"))
+        #expect(try parse(ContainerSpec(image: "busybox")).pidsLimit == DefaultProfile.pidsLimit)
+        #expect(try parse(ContainerSpec(image: "busybox", pidsLimit: 100)).pidsLimit == 100)
+        #expect(try parse(ContainerSpec(image: "busybox", pidsLimit: 0)).pidsLimit == nil)
+        #expect(try parse(ContainerSpec(image: "busybox", pidsLimit: -1)).pidsLimit == nil)
+        #expect(message(ContainerSpec(image: "busybox", pidsLimit: -2)).contains("--pids-limit"))
     }
 
     @Test("--ulimit, --shm-size, --tmpfs, --mount parse; bad ones name the flag")
     func resourceFlags() throws {
         let o = try parse(
-            RawContainerOptions(
+            ContainerSpec(image: "busybox", 
                 tmpfs: ["/run:size=64m,mode=1777,exec"], mounts: ["type=tmpfs,target=/cache,tmpfs-size=1m", "type=bind,source=/tmp,target=/host-tmp,readonly"],
                 ulimits: ["nofile=1024:2048", "core=-1"], shmSize: "128m"))
         #expect(o.ulimits == [Ulimit(name: "nofile", soft: 1024, hard: 2048), Ulimit(name: "core", soft: .max, hard: .max)])
@@ -75,12 +80,12 @@ struct SecurityOptionParsingTests {
                             TmpfsMount(destination: "/cache", options: ["size=1048576"])])
         #expect(o.volumes == [BindMount(source: "/tmp", destination: "/host-tmp", readOnly: true)])
         for (raw, flag) in [
-            (RawContainerOptions(ulimits: ["nofiles=1"]), "--ulimit"), (RawContainerOptions(ulimits: ["nofile=10:5"]), "above the hard"),
-            (RawContainerOptions(ulimits: ["nofile=1", "nofile=2"]), "twice"), (RawContainerOptions(shmSize: "lots"), "--shm-size"),
-            (RawContainerOptions(tmpfs: ["run"]), "--tmpfs"), (RawContainerOptions(tmpfs: ["/run:size=1m,suid=1"]), "suid"),
-            (RawContainerOptions(tmpfs: ["/run:mode=999"]), "mode"), (RawContainerOptions(mounts: ["type=volume,target=/x"]), "type=volume"),
-            (RawContainerOptions(mounts: ["type=bind,target=/x"]), "source"), (RawContainerOptions(mounts: ["type=tmpfs,source=/a,target=/x"]), "source"),
-            (RawContainerOptions(volumes: ["/tmp:/x"], tmpfs: ["/x"]), "two mounts"),
+            (ContainerSpec(image: "busybox", ulimits: ["nofiles=1"]), "--ulimit"), (ContainerSpec(image: "busybox", ulimits: ["nofile=10:5"]), "above the hard"),
+            (ContainerSpec(image: "busybox", ulimits: ["nofile=1", "nofile=2"]), "twice"), (ContainerSpec(image: "busybox", shmSize: "lots"), "--shm-size"),
+            (ContainerSpec(image: "busybox", tmpfs: ["run"]), "--tmpfs"), (ContainerSpec(image: "busybox", tmpfs: ["/run:size=1m,suid=1"]), "suid"),
+            (ContainerSpec(image: "busybox", tmpfs: ["/run:mode=999"]), "mode"), (ContainerSpec(image: "busybox", mounts: ["type=volume,target=/x"]), "type=volume"),
+            (ContainerSpec(image: "busybox", mounts: ["type=bind,target=/x"]), "source"), (ContainerSpec(image: "busybox", mounts: ["type=tmpfs,source=/a,target=/x"]), "source"),
+            (ContainerSpec(image: "busybox", volumes: ["/tmp:/x"], tmpfs: ["/x"]), "two mounts"),
         ] {
             let text = message(raw)
             #expect(text.contains(flag), "\(raw): \(text)")
@@ -89,13 +94,13 @@ struct SecurityOptionParsingTests {
 
     @Test("--sysctl: namespaced parameters only; net.* not with host networking")
     func sysctls() throws {
-        #expect(try parse(RawContainerOptions(sysctls: ["net.ipv4.ip_forward": "1", "kernel.shmmax": "1000", "fs.mqueue.msg_max": "20"])).sysctls.count == 3)
+        #expect(try parse(ContainerSpec(image: "busybox", sysctls: ["net.ipv4.ip_forward": "1", "kernel.shmmax": "1000", "fs.mqueue.msg_max": "20"])).sysctls.count == 3)
         for (sysctls, network, mentions) in [
             (["kernel.panic": "1"], nil as String?, "not a namespaced"), (["vm.swappiness": "1"], nil, "not a namespaced"),
             (["net.ipv4.ip_forward": "1"], "host", "--network host"), (["net/../../x": "1"], nil, "kernel parameter"),
             (["net.core.somaxconn": "1\n2"], nil, "printable"),
         ] {
-            let text = message(RawContainerOptions(network: network, sysctls: sysctls))
+            let text = message(ContainerSpec(image: "busybox", network: network, sysctls: sysctls))
             #expect(text.contains(mentions) && text.contains("--sysctl"), "\(sysctls): \(text)")
         }
     }

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import Testing
 
@@ -18,12 +19,12 @@ struct SpecBuilderTests {
     }
 
     func build(
-        _ options: ContainerOptions = ContainerOptions(network: .none), image: ImageRunConfig = ImageRunConfig(cmd: ["sh"]),
-        netns: String? = nil, swap: Bool = true
+        _ options: ContainerOptions = ContainerOptions(network: .none), devices: [DeviceMapping] = [],
+        image: ImageRunConfig = ImageRunConfig(cmd: ["sh"]), netns: String? = nil, swap: Bool = true
     ) throws -> RuntimeSpec {
         try withRootfs { rootfs in
             try SpecBuilder(
-                id: id, options: options, image: image, rootfs: rootfs,
+                id: id, options: options, devices: devices, image: image, rootfs: rootfs,
                 etcFiles: ContainerEtcFiles(directory: URL(fileURLWithPath: "/bundle/etc")),
                 networkNamespace: netns, swapAccounting: swap
             ).build()
@@ -101,7 +102,7 @@ struct SpecBuilderTests {
         let sensor = DeviceMapping(
             hostPath: "/dev/i2c-1", containerPath: "/dev/i2c-1", permissions: "rw", kind: .character,
             major: 89, minor: 1, fileMode: 0o660, uid: 0, gid: 20)
-        let spec = try build(ContainerOptions(devices: [sensor], network: .none))
+        let spec = try build(ContainerOptions(network: .none), devices: [sensor])
         let linux = try #require(spec.linux)
         let rules = try #require(linux.resources?.devices)
         #expect(rules.first == RuntimeSpec.DeviceRule(allow: false, access: "rwm"))
@@ -157,27 +158,27 @@ struct SpecBuilderTests {
             #expect(try r.resolve(UserSpec(user: "4242", group: "4343")) == ResolvedUser(uid: 4242, gid: 4343, home: "/"))
             #expect(try r.resolve(UserSpec(user: "4242")).gid == 0)
             #expect(try r.resolve(UserSpec(user: "nobody")).additionalGids == [29])
-            #expect(throws: RuntimeOptionError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd")) {
+            #expect(throws: ContainerSpecError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd")) {
                 try r.resolve(UserSpec(user: "ghost"))
             }
-            #expect(throws: RuntimeOptionError.unknownUser(flag: "--user", name: "wheel", file: "/etc/group")) {
+            #expect(throws: ContainerSpecError.unknownUser(flag: "--user", name: "wheel", file: "/etc/group")) {
                 try r.resolve(UserSpec(user: "app", group: "wheel"))
             }
-            let message = "\(RuntimeOptionError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd"))"
+            let message = "\(ContainerSpecError.unknownUser(flag: "--user", name: "ghost", file: "/etc/passwd"))"
             #expect(message.contains("--user") && message.contains("ghost"))
         }
         // Without the image's files only numbers work.
         let empty = try TestSupport.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: empty) }
         #expect(try UserResolver(rootfs: empty).resolve(UserSpec(user: "7")) == ResolvedUser(uid: 7, gid: 0, home: "/"))
-        #expect(throws: RuntimeOptionError.self) { try UserResolver(rootfs: empty).resolve(UserSpec(user: "app")) }
+        #expect(throws: ContainerSpecError.self) { try UserResolver(rootfs: empty).resolve(UserSpec(user: "app")) }
     }
 
     @Test("the image's user applies when --user is not given")
     func imageUser() throws {
         let spec = try build(image: ImageRunConfig(cmd: ["sh"], user: "app:staff"))
         #expect(spec.process?.user == RuntimeSpec.User(uid: 1000, gid: 50, umask: 0o022))
-        #expect(throws: RuntimeOptionError.unknownUser(flag: "image config User", name: "ghost", file: "/etc/passwd")) {
+        #expect(throws: ContainerSpecError.unknownUser(flag: "image config User", name: "ghost", file: "/etc/passwd")) {
             try build(image: ImageRunConfig(cmd: ["sh"], user: "ghost"))
         }
     }
@@ -230,7 +231,7 @@ struct SpecBuilderTests {
     func jsonNames() throws {
         let sensor = DeviceMapping(hostPath: "/dev/x", containerPath: "/dev/x", permissions: "r", kind: .block, major: 8, minor: 0)
         let spec = try build(
-            ContainerOptions(user: UserSpec(user: "app"), devices: [sensor], memory: MemorySize(bytes: 8 << 20), network: .none))
+            ContainerOptions(user: UserSpec(user: "app"), memory: MemorySize(bytes: 8 << 20), network: .none), devices: [sensor])
         let json = String(decoding: try spec.encoded(), as: UTF8.self)
         for key in [
             "\"ociVersion\":\"1.0.2\"", "\"cgroupsPath\":\"/pier/\(id)\"", "\"noNewPrivileges\":true", "\"maskedPaths\"",
@@ -283,10 +284,9 @@ struct SpecBuilderTests {
         let mapping = IDMapping(uidStart: 100_000, gidStart: 200_000, count: 65536)
         func spec(_ network: NetworkMode, devices: [DeviceMapping] = [], sources: [String: String] = [:]) throws -> RuntimeSpec {
             try withRootfs { rootfs in
-                var options = ContainerOptions(network: network)
-                options.devices = devices
+                let options = ContainerOptions(network: network)
                 return try SpecBuilder(
-                    id: id, options: options, image: ImageRunConfig(cmd: ["sh"]), rootfs: rootfs,
+                    id: id, options: options, devices: devices, image: ImageRunConfig(cmd: ["sh"]), rootfs: rootfs,
                     networkNamespace: network == .bridge ? "/run/netns/pier-x" : nil, userNamespace: mapping, deviceSources: sources
                 ).build()
             }

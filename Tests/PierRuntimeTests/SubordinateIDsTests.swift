@@ -1,3 +1,4 @@
+@testable import PierSpec
 import Foundation
 import Testing
 
@@ -69,17 +70,17 @@ struct SubordinateIDsTests {
 
     @Test("--userns: host or remap; remap with --privileged or --network host is a conflict before anything starts")
     func usernsFlag() throws {
-        #expect(try ContainerOptions(parsing: RawContainerOptions()).userns == nil)
-        #expect(try ContainerOptions(parsing: RawContainerOptions(userns: "remap")).userns == .remap)
-        #expect(try ContainerOptions(parsing: RawContainerOptions(userns: "host")).userns == .host)
-        #expect(try ContainerOptions(parsing: RawContainerOptions(network: "host", privileged: true, userns: "host")).privileged)
-        let cases: [(RawContainerOptions, String)] = [
-            (RawContainerOptions(userns: "private"), "--userns"),
-            (RawContainerOptions(privileged: true, userns: "remap"), "--privileged needs the host's user namespace"),
-            (RawContainerOptions(network: "host", userns: "remap"), "--network host needs the host's user namespace"),
+        #expect(try ContainerOptions(validating: ContainerSpec(image: "busybox")).userns == nil)
+        #expect(try ContainerOptions(validating: ContainerSpec(image: "busybox", userns: "remap")).userns == .remap)
+        #expect(try ContainerOptions(validating: ContainerSpec(image: "busybox", userns: "host")).userns == .host)
+        #expect(try ContainerOptions(validating: ContainerSpec(image: "busybox", network: "host", privileged: true, userns: "host")).privileged)
+        let cases: [(ContainerSpec, String)] = [
+            (ContainerSpec(image: "busybox", userns: "private"), "--userns"),
+            (ContainerSpec(image: "busybox", privileged: true, userns: "remap"), "--privileged needs the host's user namespace"),
+            (ContainerSpec(image: "busybox", network: "host", userns: "remap"), "--network host needs the host's user namespace"),
         ]
         for (raw, mentions) in cases {
-            let error = #expect(throws: RuntimeOptionError.self) { try ContainerOptions(parsing: raw) }
+            let error = #expect(throws: ContainerSpecError.self) { try ContainerOptions(validating: raw) }
             #expect("\(error.map { "\($0)" } ?? "")".contains(mentions), "\(String(describing: error))")
         }
     }

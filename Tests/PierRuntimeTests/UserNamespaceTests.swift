@@ -1,3 +1,4 @@
+@testable import PierSpec
 import Foundation
 import Testing
 
@@ -106,7 +107,7 @@ struct UserNamespaceTests {
 
             var sysctl = shell("true", network: .bridge)
             sysctl.sysctls = ["net.ipv4.ip_unprivileged_port_start": "80"]
-            let error = await #expect(throws: RuntimeOptionError.self) { try await sandbox.launch(TestSupport.newID(), sysctl) }
+            let error = await #expect(throws: ContainerSpecError.self) { try await sandbox.launch(TestSupport.newID(), sysctl) }
             #expect("\(error.map { "\($0)" } ?? "")".contains("--sysctl net.ipv4.ip_unprivileged_port_start"))
             sysctl.network = .none
             let (none, _, noneErr) = try await run(sandbox, sysctl)
@@ -193,7 +194,7 @@ struct UserNamespaceTests {
             let node = sandbox.root.appendingPathComponent("nullish")
             #expect(mknod(node.path, S_IFCHR | 0o600, dev_t(SystemCalls.makedev(1, 3))) == 0)
             var options = shell("stat -c '%u %a %t:%T' /dev/sensor; echo x > /dev/sensor && echo written")
-            options.devices = [try DeviceMapping(parsing: "\(node.path):/dev/sensor:rw")]
+            options.devices = [try DeviceRequest(parsing: "\(node.path):/dev/sensor:rw")]
             let (code, out, err) = try await run(sandbox, options)
             #expect(code == 0, "\(err)")
             #expect(out == ["0 600 1:3", "written"], "\(out)")
@@ -243,7 +244,7 @@ struct UserNamespaceTests {
             hostNetwork.network = .host
             for (options, mentions) in [(privileged, "--privileged"), (hostNetwork, "--network host")] {
                 let id = TestSupport.newID()
-                let error = await #expect(throws: RuntimeOptionError.self) { try await sandbox.launch(id, options) }
+                let error = await #expect(throws: ContainerSpecError.self) { try await sandbox.launch(id, options) }
                 let text = "\(error.map { "\($0)" } ?? "")"
                 #expect(text.contains(mentions) && text.contains("--userns host") && text.contains("pier agent --userns remap"), "\(text)")
                 #expect(!FileManager.default.fileExists(atPath: sandbox.layout(id).directory.path))

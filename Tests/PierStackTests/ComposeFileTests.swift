@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -86,7 +87,7 @@ import Testing
         let expectedGPIO = ServiceSpec(
             name: "gpio",
             task: TaskTemplate(
-                container: ContainerCreateRequest(
+                container: ContainerSpec(
                     image: "registry.local/gpio-sensor:1.2", command: ["--pin", "17", "--interval", "500ms"],
                     env: ["SITE=plant-7", "DEBUG=1"], volumes: ["/srv/stacks/plant/calibration:/etc/sensor:ro"],
                     devices: ["/dev/gpiochip0"], memory: "32m", cpus: 0.25, pidsLimit: 64, capAdd: ["SYS_RAWIO"]),
@@ -100,7 +101,7 @@ import Testing
         let expectedAPI = ServiceSpec(
             name: "api", labels: ["tier": "edge"],
             task: TaskTemplate(
-                container: ContainerCreateRequest(
+                container: ContainerSpec(
                     image: "registry.local/coap-compute:2.0", entrypoint: ["/usr/bin/compute"],
                     command: ["serve", "--port", "5683", "--name=edge api"], env: ["LOG_LEVEL=info", "WORKERS=4"],
                     workdir: "/srv", user: "1000:1000", hostname: "api", readOnly: true, network: "bridge",
@@ -137,7 +138,7 @@ import Testing
     @Test func defaultsAreSwarms() throws {
         let file = try ComposeFile.parse(yaml: "services:\n  web:\n    image: nginx\n", directory: "/tmp")
         let web = try #require(file.services.first)
-        #expect(web == ServiceSpec(name: "web", task: TaskTemplate(container: ContainerCreateRequest(image: "nginx"))))
+        #expect(web == ServiceSpec(name: "web", task: TaskTemplate(container: ContainerSpec(image: "nginx"))))
         #expect(web.mode == .replicated(1))
         #expect(web.task.restartPolicy == RestartPolicy(condition: .any, delaySeconds: 5))
     }

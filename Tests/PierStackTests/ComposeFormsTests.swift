@@ -1,3 +1,4 @@
+import PierSpec
 import PierAPI
 import PierCluster
 import Testing

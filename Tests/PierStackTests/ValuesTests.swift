@@ -1,5 +1,6 @@
 import Testing
 
+import PierSpec
 @testable import PierStack
 
 @Suite struct ValuesTests {
@@ -9,11 +10,11 @@ import Testing
             ("250us", 0.00025), ("2h45m", 9900), ("100ns", 1e-7),
         ]
         for (text, seconds) in ok {
-            let parsed = ComposeDuration.seconds(text)
+            let parsed = GoDuration.seconds(text)
             #expect(parsed.map { abs($0 - seconds) < 1e-12 } == true, "\(text)")
         }
-        for bad in ["", "10", "1x", "s", "-5s", "1.2.3s", "1m 30s", ".s", "10S"] {
-            #expect(ComposeDuration.seconds(bad) == nil, "\(bad)")
+        for bad in ["", "10", "1x", "s", "1.2.3s", "1m 30s", ".s", "10S", "1e400s", String(repeating: "9", count: 400) + "h"] {
+            #expect(GoDuration.seconds(bad) == nil, "\(bad)")
         }
     }
 
@@ -22,12 +23,17 @@ import Testing
             ("64M", 64 << 20), ("1g", 1 << 30), ("512k", 512 << 10), ("1048576", 1_048_576), ("1.5GB", 3 << 29),
             ("100MiB", 100 << 20), ("2 m", 2 << 20), ("512b", 512), ("1t", 1 << 40),
         ]
-        for (text, bytes) in ok { #expect(ByteSize.bytes(text) == bytes, "\(text)") }
-        for bad in ["", "m", "64x", "1.2.3m", "-1m", "1i", "1e9", "99999999999p"] { #expect(ByteSize.bytes(bad) == nil, "\(bad)") }
-        #expect(ByteSize.flag(64 << 20) == "64m")
-        #expect(ByteSize.flag(2 << 30) == "2g")
-        #expect(ByteSize.flag(1536 << 10) == "1536k")
-        #expect(ByteSize.flag(1000) == "1000")
+        for (text, bytes) in ok { #expect(MemorySize.parse(text) == bytes, "\(text)") }
+        for bad in ["", "m", "64x", "1.2.3m", "-1m", "1i", "1e9", "99999999999p"] { #expect(MemorySize.parse(bad) == nil, "\(bad)") }
+        // What compose writes into a task's container, read back by the same parser.
+        #expect(MemorySize(bytes: 64 << 20).flag == "64m")
+        #expect(MemorySize(bytes: 2 << 30).flag == "2g")
+        #expect(MemorySize(bytes: 1536 << 10).flag == "1536k")
+        #expect(MemorySize(bytes: 1000).flag == "1000")
+        for bytes: Int64 in [64 << 20, 2 << 30, 1536 << 10, 1000] {
+            #expect(MemorySize.parse(MemorySize(bytes: bytes).flag) == bytes)
+            #expect(MemorySize.parse(MemorySize(bytes: bytes).description) == bytes)
+        }
     }
 
     @Test func shellWords() throws {

@@ -25,7 +25,7 @@ func makeNode(_ i: Int, heartbeat: Date) -> Node {
 /// A template of the size a real service has: command, environment, labels, a health check.
 func makeTemplate(_ s: Int, image: String) -> TaskTemplate {
     TaskTemplate(
-        container: ContainerCreateRequest(
+        container: ContainerSpec(
             image: image, command: ["/app/server", "--listen", ":5683", "--workers", "4"],
             env: (0..<8).map { "SETTING_\($0)=value-\(s)-\($0)" }, volumes: ["/var/lib/app\(s):/data"],
             devices: s % 10 == 0 ? ["/dev/gpiochip0"] : [], memory: "64m", cpus: 0.25,

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -44,7 +45,7 @@ struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
             do {
                 let start = req.uri.queryParameters["start"].map(flag) ?? false
                 if start { manager.anticipateStart() }
-                let create = try await decode(ContainerCreateRequest.self, req, limit: maxBody)
+                let create = try await decode(ContainerSpec.self, req, limit: maxBody)
                 if let denied = PrivilegeReview.review(create.requestedPrivileges, caller: ctx.caller) {
                     throw AgentError.forbidden(denied.reason)
                 }
@@ -133,7 +134,7 @@ struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
         if !FileManager.default.fileExists(atPath: logPath.path) { _ = FileManager.default.createFile(atPath: logPath.path, contents: nil) }
         let follower = try LogFollower(path: logPath, fromEnd: false, timestamps: false)
         let seen = await manager.exitCount(record.id)
-        let restarts = ((try? RestartPolicy(parsing: record.config.restart)) ?? .no) != .no
+        let restarts = ((try? ContainerRestartPolicy(parsing: record.config.restart)) ?? .no) != .no
         do { try await manager.start(record.id, foreground: !restarts) } catch {
             try? await manager.remove(record.id, force: true)
             throw error

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierOCI
 import PierAPI
@@ -73,10 +74,10 @@ enum ExecOutput: Sendable { case stdout([UInt8]), stderr([UInt8]) }
 protocol RuntimeProvider: Sendable {
     /// Checks every run option (memory, devices, volumes, ports, user, capabilities…);
     /// throws `AgentError.invalid` naming the bad one. Creates nothing.
-    func validate(_ request: ContainerCreateRequest) throws
+    func validate(_ request: ContainerSpec) throws
     /// Mounts the rootfs, sets up the network, writes the bundle and starts the shim.
     /// On failure everything it made is undone before it throws.
-    func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL],
+    func launch(id: String, request: ContainerSpec, image: RunnableImage, layers: [URL],
                 command: [String], directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult
     /// Undoes `launch`: unmount, network, cgroups, runc state. Idempotent; returns what could
     /// not be cleaned up.
@@ -100,5 +101,5 @@ protocol RuntimeProvider: Sendable {
     /// Removes what is kept ready ahead of need (the agent is stopping); returns problems.
     func releaseStandby() async -> [String]
     /// How a started container is confined, read from its bundle; nil before its first start.
-    func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity?
+    func security(directory: URL, request: ContainerSpec) -> ContainerSecurity?
 }

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import Logging
 import PierAPI
@@ -100,20 +101,13 @@ actor ContainerManager {
 
     /// Validates the request, resolves the image and records a new container. Nothing is
     /// created when any option is bad.
-    func create(_ request: ContainerCreateRequest) async throws -> ContainerRecord {
+    func create(_ request: ContainerSpec) async throws -> ContainerRecord {
         var request = request
-        if let name = request.name {
-            guard Self.isValidName(name) else {
-                throw AgentError.invalid("--name \"\(name)\": use letters, digits, '_', '.' and '-', starting with a letter or digit")
-            }
-        }
-        let policy = try RestartPolicy(parsing: request.restart)
+        do { try request.validate() } catch let error as ContainerSpecError { throw AgentError.invalid(error.description) }
+        let policy = try ContainerRestartPolicy(parsing: request.restart)
         if request.autoRemove && policy.kind != .no {
             throw AgentError.invalid("--rm and --restart \(request.restart ?? "") cannot be combined: a removed container cannot restart")
         }
-        if let problem = request.health?.problem { throw AgentError.invalid(problem) }
-        if let size = request.logMaxSize, size < 4096 { throw AgentError.invalid("--log-opt max-size=\(size): at least 4k") }
-        if let files = request.logMaxFiles, files < 1 { throw AgentError.invalid("--log-opt max-file=\(files): at least 1") }
         let image = try await runnableImage(request.image)
         trace("create: image resolved")
         if !configuration.trustedKeys.isEmpty {
@@ -142,11 +136,7 @@ actor ContainerManager {
         return record
     }
 
-    static func isValidName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, name.count <= 128,
-              CharacterSet.alphanumerics.contains(first), first.isASCII else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0)) }
-    }
+    static func isValidName(_ name: String) -> Bool { ObjectName.isValid(name, .container) }
 
     static func newID() -> String {
         var g = SystemRandomNumberGenerator()
@@ -267,7 +257,7 @@ actor ContainerManager {
     /// finds a directory without a record at its next start and tears it down then (`adopt`).
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
-        let policy = (try? RestartPolicy(parsing: r.config.restart)) ?? .no
+        let policy = (try? ContainerRestartPolicy(parsing: r.config.restart)) ?? .no
         let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
         let removeNow = r.config.autoRemove && !restart
         if restart {
@@ -285,7 +275,7 @@ actor ContainerManager {
         logger.info("container exited", metadata: ["id": "\(r.id.prefix(12))", "name": "\(r.name)", "exitCode": "\(info.exitCode)", "restart": "\(restart)"])
         if restart, let updated {
             let ranFor = info.finishedAt.timeIntervalSince(r.startedAt ?? info.finishedAt)
-            let delay = RestartPolicy.delay(previous: restartDelays[r.id], ranFor: ranFor)
+            let delay = ContainerRestartPolicy.delay(previous: restartDelays[r.id], ranFor: ranFor)
             restartDelays[r.id] = delay
             scheduleRestart(updated, after: delay)
         } else if removeNow {

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierRuntime
@@ -18,35 +19,32 @@ final class RuntimeBackend: RuntimeProvider {
         runcDescription = "runc (\(runtime.runc.binary))"
     }
 
-    /// The runtime's validated options for a request.
-    static func options(_ r: ContainerCreateRequest) throws -> ContainerOptions {
+    /// The runtime's validated options for a request: the model's checks, then this node's
+    /// (bind sources, devices, CPUs).
+    static func options(_ r: ContainerSpec) throws -> ContainerOptions {
         do {
-            return try ContainerOptions(parsing: RawContainerOptions(
-                entrypoint: r.entrypoint, command: r.command, env: r.env, workdir: r.workdir, user: r.user,
-                hostname: r.hostname, readOnly: r.readOnly, volumes: r.volumes, devices: r.devices, memory: r.memory,
-                cpus: r.cpus, pidsLimit: r.pidsLimit, network: r.network, publish: r.publish, capAdd: r.capAdd,
-                capDrop: r.capDrop, stopSignal: r.stopSignal, logMaxSize: r.logMaxSize, logMaxFiles: r.logMaxFiles,
-                privileged: r.privileged, securityOpt: r.securityOpt, tmpfs: r.tmpfs, mounts: r.mounts, ulimits: r.ulimits,
-                shmSize: r.shmSize, sysctls: r.sysctls, initProcess: r.initProcess, userns: r.userns))
-        } catch let error as RuntimeOptionError {
+            let options = try r.validate()
+            try options.checkOnHost()
+            return options
+        } catch let error as ContainerSpecError {
             throw AgentError.invalid(error.description)
         }
     }
 
     /// The request's options, and its user namespace on this node (the range is read, and
     /// added when absent, here: a remapped container that cannot have one is refused at create).
-    func validate(_ request: ContainerCreateRequest) throws {
+    func validate(_ request: ContainerSpec) throws {
         let options = try Self.options(request)
         do {
             _ = try runtime.userNamespace(for: options)
-        } catch let error as RuntimeOptionError {
+        } catch let error as ContainerSpecError {
             throw AgentError.invalid(error.description)
         } catch let error as UserNamespaceError {
             throw AgentError.invalid(error.description)
         }
     }
 
-    func launch(id: String, request: ContainerCreateRequest, image: RunnableImage, layers: [URL], command: [String],
+    func launch(id: String, request: ContainerSpec, image: RunnableImage, layers: [URL], command: [String],
                 directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult {
         let options = try Self.options(request)
         let config = ImageRunConfig(entrypoint: image.entrypoint, cmd: image.cmd, env: image.env,
@@ -58,7 +56,7 @@ final class RuntimeBackend: RuntimeProvider {
                 layout: ContainerLayout(directory: directory, logPath: logPath), arguments: command, foreground: foreground))
             trace("launch: prepared (rootfs, network, bundle)")
             launched = try await runtime.start(prepared)
-        } catch let error as RuntimeOptionError {
+        } catch let error as ContainerSpecError {
             throw AgentError.invalid(error.description)
         }
         return LaunchResult(shimPid: launched.shimPID, containerPid: launched.containerPID, ipAddress: launched.ipAddress)
@@ -97,7 +95,7 @@ final class RuntimeBackend: RuntimeProvider {
             layers: runtime.isolation.layerIDMapping.rawValue)
     }
 
-    func security(directory: URL, request: ContainerCreateRequest) -> ContainerSecurity? {
+    func security(directory: URL, request: ContainerSpec) -> ContainerSecurity? {
         guard let spec = try? RuntimeSpec.read(fromBundle: directory), let process = spec.process else { return nil }
         let filter = spec.linux?.seccomp
         var seccomp = "unconfined"

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import GRDB
 import PierAPI
@@ -12,7 +13,7 @@ struct ContainerRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
     var name: String
     var image: String
     var imageDigest: String
-    var config: ContainerCreateRequest
+    var config: ContainerSpec
     var state: ContainerState
     var created: Date
     var startedAt: Date?

@@ -1,3 +1,5 @@
+import PierSpec
+
 /// One 512-byte POSIX ustar header (POSIX.1-2001 pax interchange format, `ustar` magic), with a pax
 /// extended header in front when a path is too long for ustar's name/prefix split or a size exceeds 8 GiB.
 ///

@@ -1,3 +1,4 @@
+import PierSpec
 import PierAPI
 import PierCluster
 
@@ -64,7 +65,7 @@ public struct ServiceCreateOptions: Sendable, Equatable {
         var run = RunOptions(image: image, command: command)
         run.env = env
         run.envFiles = envFiles
-        var container = ContainerCreateRequest(image: image, command: command)
+        var container = ContainerSpec(image: image, command: command)
         container.env = try run.resolvedEnvironment(environment: environment, readFile: readFile)
         container.volumes = try volumes.map { v throws(ClientError) in try ServiceFlagValues.volume(v, flag: "--volume") }
         container.devices = try devices.map { d throws(ClientError) in try ServiceFlagValues.device(d, flag: "--device") }

@@ -1,3 +1,4 @@
+import PierSpec
 import PierAPI
 import PierCluster
 
@@ -70,7 +71,7 @@ public struct ServiceSettings: Sendable, Equatable {
         }
         if let entrypoint { container.entrypoint = entrypoint.isEmpty ? [] : [entrypoint] }
         if let limitMemory {
-            guard let bytes = ByteSize.parseBinary(limitMemory) else {
+            guard let bytes = MemorySize.parse(limitMemory) else {
                 throw .invalidArgument("--limit-memory \"\(limitMemory)\": give a size such as 64m or 1g (0 for no limit)")
             }
             container.memory = bytes == 0 ? nil : limitMemory
@@ -87,7 +88,7 @@ public struct ServiceSettings: Sendable, Equatable {
         spec.task.container = container
 
         if let reserveMemory {
-            guard let bytes = ByteSize.parseBinary(reserveMemory) else {
+            guard let bytes = MemorySize.parse(reserveMemory) else {
                 throw .invalidArgument("--reserve-memory \"\(reserveMemory)\": give a size such as 64m or 1g")
             }
             spec.task.reservations.memoryBytes = bytes

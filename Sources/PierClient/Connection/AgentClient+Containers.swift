@@ -1,3 +1,4 @@
+import PierSpec
 import AsyncHTTPClient
 import PierAPI
 
@@ -9,14 +10,14 @@ extension AgentClient {
     }
 
     /// `POST /v1/containers[?start=1]`: creates (and with `start`, starts) a container.
-    public func createContainer(_ request: ContainerCreateRequest, start: Bool) async throws -> ContainerCreated {
+    public func createContainer(_ request: ContainerSpec, start: Bool) async throws -> ContainerCreated {
         try await decode(ContainerCreated.self, .POST, "/v1/containers", query: start ? [("start", "1")] : [],
                          body: Self.json(request))
     }
 
     /// `POST /v1/containers?start=1&attach=1`: creates and starts a container in one request and
     /// streams its output until it exits. This is the whole of `pier run` in the foreground.
-    public func runAttached(_ request: ContainerCreateRequest) async throws -> AttachedStream {
+    public func runAttached(_ request: ContainerSpec) async throws -> AttachedStream {
         let response = try await send(.POST, "/v1/containers", query: [("start", "1"), ("attach", "1")],
                                       body: Self.json(request))
         return AttachedStream(response: response, request: "POST /v1/containers")

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 
@@ -9,7 +10,7 @@ public enum DirectAttachedRun {
     /// Creates, starts and attaches to a container; returns its exit. `onContainer` gets the new
     /// container's id as soon as the agent names it (for signal forwarding).
     public static func run(
-        socketPath: String, request: ContainerCreateRequest, output: some StreamOutput,
+        socketPath: String, request: ContainerSpec, output: some StreamOutput,
         onContainer: (String) -> Void = { _ in }
     ) throws(ClientError) -> ContainerExit {
         let what = "POST /v1/containers"

@@ -21,30 +21,4 @@ public enum ByteSize {
         }
         return String(format: "%.*g", precision, size) + units[unit]
     }
-
-    /// Parses a size with an optional binary unit, as Docker's `RAMInBytes`: `10m`, `512k`, `1.5g`,
-    /// `64MiB`, `1048576` (k = 1024). Nil when malformed or negative.
-    public static func parseBinary(_ text: String) -> Int64? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        var number = ""
-        var rest = Substring(trimmed)
-        while let c = rest.first, c.isASCII, c.isNumber || c == "." {
-            number.append(c)
-            rest = rest.dropFirst()
-        }
-        guard !number.isEmpty, let value = Double(number), value >= 0 else { return nil }
-        var suffix = rest.lowercased()
-        if suffix.hasPrefix(" ") { suffix.removeFirst() }
-        let multipliers: [Character: Double] = ["k": 0x1p10, "m": 0x1p20, "g": 0x1p30, "t": 0x1p40, "p": 0x1p50]
-        var multiplier = 1.0
-        if let first = suffix.first, let m = multipliers[first] {
-            multiplier = m
-            suffix.removeFirst()
-            if suffix.hasPrefix("i") { suffix.removeFirst() }
-        }
-        guard suffix == "" || suffix == "b" else { return nil }
-        let bytes = value * multiplier
-        guard bytes < 9.2e18 else { return nil }
-        return Int64(bytes)
-    }
 }

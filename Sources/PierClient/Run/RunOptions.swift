@@ -1,7 +1,8 @@
+import PierSpec
 import Foundation
 import PierAPI
 
-/// The flags of `pier run` as the user typed them, before they become a ``ContainerCreateRequest``.
+/// The flags of `pier run` as the user typed them, before they become a ``ContainerSpec``.
 /// `pier run` fills this from its command line; the translation is here so it can be tested.
 public struct RunOptions: Sendable, Equatable {
     public var detach = false
@@ -59,8 +60,8 @@ public struct RunOptions: Sendable, Equatable {
     /// The request `pier run` sends. `readFile` reads `--env-file`s; `environment` resolves bare `-e KEY`s.
     public func makeRequest(
         environment: [String: String], readFile: (String) throws -> String
-    ) throws(ClientError) -> ContainerCreateRequest {
-        var request = ContainerCreateRequest(image: image)
+    ) throws(ClientError) -> ContainerSpec {
+        var request = ContainerSpec(image: image)
         guard !image.isEmpty else { throw .invalidArgument("an image is required: pier run [OPTIONS] IMAGE [COMMAND] [ARG...]") }
         request.name = name
         request.command = command
@@ -203,7 +204,7 @@ public struct RunOptions: Sendable, Equatable {
             let value = String(parts[1])
             switch parts[0] {
             case "max-size":
-                guard let bytes = ByteSize.parseBinary(value), bytes > 0, bytes <= Int64(Int.max) else {
+                guard let bytes = MemorySize.parse(value), bytes > 0, bytes <= Int64(Int.max) else {
                     throw .invalidArgument("--log-opt max-size=\(value): give a size such as 10m, 512k or 1g")
                 }
                 maxSize = Int(bytes)

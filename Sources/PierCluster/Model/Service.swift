@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 
@@ -51,7 +52,7 @@ public enum ServiceMode: Codable, Sendable, Equatable {
 public struct TaskTemplate: Codable, Sendable, Equatable {
     /// The container: image, command, env, ports, volumes, devices, limits, health check.
     /// `name`, `restart` and `autoRemove` are ignored; the manager names tasks and restarts them.
-    public var container: ContainerCreateRequest
+    public var container: ContainerSpec
     public var placement: Placement
     /// Reservations are what the scheduler counts against a node's capacity.
     public var reservations: Resources
@@ -60,7 +61,7 @@ public struct TaskTemplate: Codable, Sendable, Equatable {
     /// image; the scheduler places tasks only on nodes of one of them. nil: any platform.
     public var platforms: [Platform]?
 
-    public init(container: ContainerCreateRequest, placement: Placement = Placement(), reservations: Resources = .zero, restartPolicy: RestartPolicy = RestartPolicy(), platforms: [Platform]? = nil) {
+    public init(container: ContainerSpec, placement: Placement = Placement(), reservations: Resources = .zero, restartPolicy: RestartPolicy = RestartPolicy(), platforms: [Platform]? = nil) {
         self.container = container; self.placement = placement; self.reservations = reservations
         self.restartPolicy = restartPolicy; self.platforms = platforms
     }
@@ -207,7 +208,7 @@ extension TaskTemplate {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            container: try c.decode(ContainerCreateRequest.self, forKey: .container),
+            container: try c.decode(ContainerSpec.self, forKey: .container),
             placement: try c.decodeIfPresent(Placement.self, forKey: .placement) ?? Placement(),
             reservations: try c.decodeIfPresent(Resources.self, forKey: .reservations) ?? .zero,
             restartPolicy: try c.decodeIfPresent(RestartPolicy.self, forKey: .restartPolicy) ?? RestartPolicy(),

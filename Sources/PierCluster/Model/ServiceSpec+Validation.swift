@@ -1,3 +1,5 @@
+import PierSpec
+
 extension ServiceSpec {
     /// The most tasks one service may ask for, and per node.
     public static let maxReplicas = 10_000
@@ -9,7 +11,17 @@ extension ServiceSpec {
     /// ports, counts, durations and ratios, each within an explicit range named in the error.
     /// `service create`/`update`/`scale` and stacks call it before storing anything.
     public func validate() throws(ClusterSpecError) {
-        guard !name.isEmpty else { throw .invalidField("name", reason: "is empty; give the service a name") }
+        if let problem = ObjectName.problem(name, .label) {
+            throw .invalidField("name \"\(name.prefix(80))\"", reason: problem)
+        }
+        do {
+            try task.container.validate()
+        } catch let error as ContainerSpecError {
+            if case .outOfRange(let field, let message) = error { throw .invalidField(field, reason: message) }
+            throw .invalidField("container", reason: error.description)
+        } catch {
+            throw .invalidField("container", reason: "\(error)")
+        }
         if case .replicated(let n) = mode, !(0...Self.maxReplicas).contains(n) {
             throw .invalidField("replicas", reason: "\(n) is outside 0…\(Self.maxReplicas)")
         }
@@ -27,13 +39,10 @@ extension ServiceSpec {
         _ = try PlacementPreference.parse(task.placement.preferences)
         if let max = task.placement.maxReplicasPerNode { try count("max-replicas-per-node", max) }
         for entry in task.container.publish { _ = try PortClaim.parse(entry) }
-        for entry in task.container.devices where entry.isEmpty || !entry.hasPrefix("/") {
-            throw .invalidField("device \"\(entry)\"", reason: "host path must be absolute (/dev/…)")
-        }
-        if let problem = task.container.health?.problem { throw .invalidField("health", reason: problem) }
         let r = task.reservations
-        guard r.cpus.isFinite, r.cpus >= 0, r.cpus <= 4096, r.memoryBytes >= 0 else {
-            throw .invalidField("reservations", reason: "cpus \(r.cpus) or memory \(r.memoryBytes) is outside 0…4096 CPUs and 0… bytes")
+        guard r.cpus.isFinite, r.cpus >= 0, r.cpus <= Double(CPULimit.maxCPUs), r.memoryBytes >= 0, r.memoryBytes <= 1 << 50 else {
+            throw .invalidField(
+                "reservations", reason: "cpus \(r.cpus) or memory \(r.memoryBytes) is outside 0…\(CPULimit.maxCPUs) CPUs and 0…1 PiB")
         }
         let p = task.restartPolicy
         try seconds("restart-delay", p.delaySeconds)

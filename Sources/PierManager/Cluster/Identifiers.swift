@@ -1,4 +1,5 @@
 import Foundation
+import PierSpec
 
 /// Random ids in Swarm's style: 25 lowercase letters and digits.
 enum Identifiers {
@@ -9,9 +10,5 @@ enum Identifiers {
     }
 
     /// A DNS label: what service, stack and node names must be, since they name containers and hosts.
-    static func isValidName(_ name: String) -> Bool {
-        guard (1...63).contains(name.utf8.count), let first = name.utf8.first, let last = name.utf8.last else { return false }
-        func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) }
-        return alnum(first) && alnum(last) && name.utf8.allSatisfy { alnum($0) || $0 == 0x2d || $0 == 0x5f }
-    }
+    static func isValidName(_ name: String) -> Bool { ObjectName.isValid(name, .label) }
 }

@@ -135,11 +135,6 @@ extension Manager {
     }
 
     static func validate(_ spec: ServiceSpec) throws {
-        guard Identifiers.isValidName(spec.name) else {
-            throw ManagerError.invalid("name: \"\(spec.name)\" is not a valid service name; use up to 63 letters, digits, '-' and '_', starting and ending with a letter or digit")
-        }
-        if spec.task.container.image.isEmpty { throw ManagerError.invalid("image: a service needs an image") }
         do { try spec.validate() } catch { throw ManagerError.invalid("\(error)") }
-        do { try IsolationValidation.check(spec.task.container) } catch { throw ManagerError.invalid("\(error)") }
     }
 }

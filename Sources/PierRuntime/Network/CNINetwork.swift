@@ -1,3 +1,4 @@
+import PierSpec
 import Dispatch
 import Foundation
 import Synchronization

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 #if canImport(Glibc)

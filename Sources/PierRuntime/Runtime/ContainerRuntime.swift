@@ -1,3 +1,5 @@
+import PierSpec
+
 /// A container runtime as the agent drives it. `RuncRuntime` is the one implementation;
 /// another OCI runtime (crun) would be a second conforming type.
 public protocol ContainerRuntime: Sendable {

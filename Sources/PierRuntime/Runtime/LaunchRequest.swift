@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// Everything needed to start one container.

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 #if canImport(Glibc)
@@ -36,13 +37,13 @@ extension RuncRuntime {
         guard (options.userns ?? configuration.userns) == .remap else { return nil }
         let byDefault = options.userns == nil ? " (this node remaps every container: pier agent --userns remap)" : ""
         if options.privileged {
-            throw RuntimeOptionError.conflict("--privileged needs the host's user namespace\(byDefault); give --userns host")
+            throw ContainerSpecError.conflict("--privileged needs the host's user namespace\(byDefault); give --userns host")
         }
         if options.network == .host {
-            throw RuntimeOptionError.conflict("--network host needs the host's user namespace\(byDefault); give --userns host")
+            throw ContainerSpecError.conflict("--network host needs the host's user namespace\(byDefault); give --userns host")
         }
         if options.network == .bridge, let key = options.sysctls.keys.sorted().first(where: { $0.hasPrefix("net.") }) {
-            throw RuntimeOptionError.conflict(
+            throw ContainerSpecError.conflict(
                 "--sysctl \(key): the bridge network's namespace belongs to the host, so a remapped root cannot set it\(byDefault); give --userns host or --network none")
         }
         if !options.volumes.isEmpty && isolation.layerIDMapping != .idmapped {
@@ -77,7 +78,8 @@ extension RuncRuntime {
     /// Mounts the container's volumes idmapped, makes its device nodes, and binds its directory
     /// (with the overlay and those mounts) below the searchable root. The rootfs is mounted.
     func makeRemappedView(
-        id: String, layout: ContainerLayout, options: ContainerOptions, mapping: IDMapping, idmap: (userns: Int32, directory: URL)?
+        id: String, layout: ContainerLayout, options: ContainerOptions, devices: [DeviceMapping], mapping: IDMapping,
+        idmap: (userns: Int32, directory: URL)?
     ) throws -> RemappedPaths {
         let view = remappedView(id: id)
         var volumeSources: [String: String] = [:]
@@ -93,12 +95,12 @@ extension RuncRuntime {
             }
         }
         var deviceSources: [String: String] = [:]
-        if !options.devices.isEmpty {
+        if !devices.isEmpty {
             let directory = layout.directory.appendingPathComponent("devices")
             try? FileManager.default.removeItem(at: directory)
             try FileManager.default.makeDirectory(directory)
             chmod(directory.path, 0o711)
-            for (index, device) in options.devices.enumerated() {
+            for (index, device) in devices.enumerated() {
                 let node = directory.appendingPathComponent("\(index)")
                 try Self.makeDeviceNode(device, at: node.path, mapping: mapping)
                 deviceSources[device.containerPath] = view.appendingPathComponent("devices/\(index)").path

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import Synchronization
 
@@ -69,6 +70,7 @@ public final class RuncRuntime: ContainerRuntime {
         var networked = false
         do {
             // Checked before anything is made: the range, and what a remapped container cannot have.
+            let devices = try request.options.devices.map(DeviceMapping.init(resolving:))
             let mapping = try userNamespace(for: request.options)
             try FileManager.default.makeDirectory(layout.directory)
             var layers = request.layers
@@ -98,10 +100,11 @@ public final class RuncRuntime: ContainerRuntime {
             }
             var remapped: RemappedPaths?
             if let mapping {
-                remapped = try makeRemappedView(id: id, layout: layout, options: request.options, mapping: mapping, idmap: idmap)
+                remapped = try makeRemappedView(
+                    id: id, layout: layout, options: request.options, devices: devices, mapping: mapping, idmap: idmap)
             }
             let builder = SpecBuilder(
-                id: id, options: request.options, image: request.image, rootfs: remapped?.rootfs ?? layout.rootfs,
+                id: id, options: request.options, devices: devices, image: request.image, rootfs: remapped?.rootfs ?? layout.rootfs,
                 etcFiles: remapped?.etcFiles ?? layout.etcFiles,
                 networkNamespace: attachment?.namespacePath, cgroupParent: configuration.cgroupParent,
                 swapAccounting: cgroups.swapAccounting, arguments: request.arguments, isolation: isolation,
@@ -157,9 +160,9 @@ public final class RuncRuntime: ContainerRuntime {
     ) async throws -> Int32 {
         let spec = try RuntimeSpec.read(fromBundle: layout.bundle)
         guard let base = spec.process else { throw SpecError.noCommand }
-        guard !command.isEmpty else { throw RuntimeOptionError.invalid(flag: "exec", value: "", expected: "give a command to run") }
+        guard !command.isEmpty else { throw ContainerSpecError.invalid(flag: "exec", value: "", expected: "give a command to run") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
-            throw RuntimeOptionError.invalid(flag: "--env", value: entry, expected: "expected KEY=VALUE with a non-empty KEY")
+            throw ContainerSpecError.invalid(flag: "--env", value: entry, expected: "expected KEY=VALUE with a non-empty KEY")
         }
         var resolved: ResolvedUser?
         if let user, !user.isEmpty {

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// Settings of the runc-based runtime, with defaults for a single gateway.

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// What this node can give containers, found once when the runtime starts (`pier info`, and

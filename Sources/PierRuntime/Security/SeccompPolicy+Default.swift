@@ -1,3 +1,5 @@
+import PierSpec
+
 /// Pier's default seccomp policy.
 ///
 /// Everything not listed fails with EPERM. Ordinary programs get what they use: files,

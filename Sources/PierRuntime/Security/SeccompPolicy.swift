@@ -6,20 +6,9 @@ import Synchronization
     import Musl
 #endif
 
-/// A seccomp policy: a default action and rules that apply by capability, architecture and
-/// kernel. ``pierDefault`` is Pier's own; a Docker-format profile parses into one
-/// (``init(dockerProfile:)``). ``resolve(capabilities:architecture:kernel:)`` turns it into the
-/// runtime-spec `linux.seccomp` of one container.
-public struct SeccompPolicy: Sendable, Hashable {
-    public var defaultAction: SeccompAction
-    /// The architectures the filter covers; nil: the node's own and its compat ones.
-    public var architectures: [SeccompArchitecture]?
-    public var rules: [SeccompRule]
+import PierSpec
 
-    public init(defaultAction: SeccompAction, architectures: [SeccompArchitecture]? = nil, rules: [SeccompRule]) {
-        self.defaultAction = defaultAction; self.architectures = architectures; self.rules = rules
-    }
-
+extension SeccompPolicy {
     /// The filter for a container with `capabilities` (the bounding set) on `architecture`:
     /// the rules that apply, each keeping only the calls one of the covered architectures has,
     /// calls with the same action and conditions merged into one entry.

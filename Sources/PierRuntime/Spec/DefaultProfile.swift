@@ -1,3 +1,5 @@
+import PierSpec
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -12,7 +14,7 @@
 public enum DefaultProfile {
     /// Processes a container may have unless `--pids-limit` says otherwise: enough for any
     /// service a gateway runs, and a fork bomb stops here instead of exhausting the node.
-    public static let pidsLimit: Int64 = 4096
+    public static let pidsLimit: Int64 = ContainerOptions.defaultPidsLimit
 
     /// /dev/shm's size unless `--shm-size` says otherwise (Docker's 64 MiB).
     public static let shmSize: Int64 = 64 << 20

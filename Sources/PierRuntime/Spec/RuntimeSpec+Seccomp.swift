@@ -1,3 +1,5 @@
+import PierSpec
+
 extension RuntimeSpec {
     /// runtime-spec `linux.seccomp` (config-linux.md, "Seccomp"), as runc 1.1 reads it.
     public struct Seccomp: Codable, Sendable, Equatable {
@@ -28,16 +30,6 @@ extension RuntimeSpec {
         }
     }
 
-    /// runtime-spec `linux.seccomp.syscalls[].args[]`. For `SCMP_CMP_MASKED_EQ`, `value` is the
-    /// mask and `valueTwo` what the masked argument must equal.
-    public struct SyscallArg: Codable, Sendable, Hashable {
-        public var index: UInt
-        public var value: UInt64
-        public var valueTwo: UInt64?
-        public var op: String
-
-        public init(index: UInt, value: UInt64, valueTwo: UInt64? = nil, op: String) {
-            self.index = index; self.value = value; self.valueTwo = valueTwo; self.op = op
-        }
-    }
+    /// runtime-spec `linux.seccomp.syscalls[].args[]`: the model's ``SeccompArgument``.
+    public typealias SyscallArg = SeccompArgument
 }

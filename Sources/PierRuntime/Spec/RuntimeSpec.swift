@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// An OCI runtime-spec v1.0.2 `config.json` — the fields Pier uses, with the spec's JSON names.

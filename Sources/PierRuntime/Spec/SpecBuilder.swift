@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 #if canImport(Glibc)
@@ -15,6 +16,8 @@ import Foundation
 public struct SpecBuilder: Sendable {
     public var id: String
     public var options: ContainerOptions
+    /// `options.devices` as this node has them (``DeviceMapping/init(resolving:)``).
+    public var devices: [DeviceMapping]
     public var image: ImageRunConfig
     /// The mounted root filesystem; its /etc/passwd and /etc/group resolve `--user`.
     public var rootfs: URL
@@ -39,12 +42,12 @@ public struct SpecBuilder: Sendable {
     public var deviceSources: [String: String]
 
     public init(
-        id: String, options: ContainerOptions, image: ImageRunConfig, rootfs: URL,
+        id: String, options: ContainerOptions, devices: [DeviceMapping] = [], image: ImageRunConfig, rootfs: URL,
         etcFiles: ContainerEtcFiles? = nil, networkNamespace: String? = nil, cgroupParent: String = "/pier",
         swapAccounting: Bool = true, arguments: [String]? = nil, isolation: IsolationSupport = .baseline,
         userNamespace: IDMapping? = nil, volumeSources: [String: String] = [:], deviceSources: [String: String] = [:]
     ) {
-        self.id = id; self.options = options; self.image = image; self.rootfs = rootfs; self.etcFiles = etcFiles
+        self.id = id; self.options = options; self.devices = devices; self.image = image; self.rootfs = rootfs; self.etcFiles = etcFiles
         self.networkNamespace = networkNamespace; self.cgroupParent = cgroupParent
         self.swapAccounting = swapAccounting; self.arguments = arguments; self.isolation = isolation
         self.userNamespace = userNamespace; self.volumeSources = volumeSources; self.deviceSources = deviceSources
@@ -113,7 +116,7 @@ public struct SpecBuilder: Sendable {
         var args = try arguments ?? Self.arguments(options: options, image: image)
         if options.initProcess {
             guard isolation.initBinary != nil else {
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: "--init", value: "true", expected: "this node has no tini-static; install Debian's tini package on it")
             }
             args = [DefaultProfile.initPath, "--"] + args
@@ -196,7 +199,7 @@ public struct SpecBuilder: Sendable {
             devices = Self.hostDevices()
             deviceRules = [.init(allow: true, access: "rwm")]
         }
-        for d in options.devices {
+        for d in self.devices {
             devices.removeAll { $0.path == d.containerPath }
             deviceRules.append(.init(allow: true, type: d.kind.rawValue, major: d.major, minor: d.minor, access: d.permissions))
             if let source = deviceSources[d.containerPath] {

@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 
 /// Resolves `--user` against the container's own /etc/passwd and /etc/group, as runc's
@@ -11,7 +12,7 @@ public struct UserResolver: Sendable {
     struct PasswdEntry { var name: String; var uid: UInt32; var gid: UInt32; var home: String }
     struct GroupEntry { var name: String; var gid: UInt32; var members: [String] }
 
-    /// Resolves `spec` (nil: root). Throws `RuntimeOptionError.unknownUser` for names the
+    /// Resolves `spec` (nil: root). Throws `ContainerSpecError.unknownUser` for names the
     /// image does not list.
     public func resolve(_ spec: UserSpec?, flag: String = "--user") throws -> ResolvedUser {
         let userArg = spec?.user ?? "0"
@@ -24,7 +25,7 @@ public struct UserResolver: Sendable {
         } else if let numericUID {
             user = ResolvedUser(uid: numericUID, gid: 0, home: "/")
         } else {
-            throw RuntimeOptionError.unknownUser(flag: flag, name: userArg, file: "/etc/passwd")
+            throw ContainerSpecError.unknownUser(flag: flag, name: userArg, file: "/etc/passwd")
         }
         let groups = readGroup()
         if let groupArg = spec?.group {
@@ -33,7 +34,7 @@ public struct UserResolver: Sendable {
             } else if let g = groups.first(where: { $0.name == groupArg }) {
                 user.gid = g.gid
             } else {
-                throw RuntimeOptionError.unknownUser(flag: flag, name: groupArg, file: "/etc/group")
+                throw ContainerSpecError.unknownUser(flag: flag, name: groupArg, file: "/etc/group")
             }
         } else if let name = user.name {
             // Supplementary groups only in the implicit form, as libcontainer does.

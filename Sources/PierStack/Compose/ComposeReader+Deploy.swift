@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -85,9 +86,9 @@ extension ComposeReader {
                 }
                 if let v = l["memory"], let bytes = bytes(v, Self.join(lp, "memory")) {
                     if bytes < 6 << 20 {
-                        invalid(Self.join(lp, "memory"), "\(ByteSize.flag(bytes)) is below the 6M minimum a container needs to start")
+                        invalid(Self.join(lp, "memory"), "\(MemorySize(bytes: bytes).flag) is below the 6M minimum a container needs to start")
                     } else {
-                        task.container.memory = ByteSize.flag(bytes)
+                        task.container.memory = MemorySize(bytes: bytes).flag
                     }
                 }
                 if let v = l["pids"], let n = int(v, Self.join(lp, "pids"), atLeast: -1) {

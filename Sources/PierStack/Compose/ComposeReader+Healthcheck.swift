@@ -1,3 +1,4 @@
+import PierSpec
 import PierAPI
 
 extension ComposeReader {

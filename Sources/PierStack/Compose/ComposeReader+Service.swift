@@ -1,3 +1,4 @@
+import PierSpec
 import Foundation
 import PierAPI
 import PierCluster
@@ -36,7 +37,7 @@ extension ComposeReader {
         guard let f = mapping(value, path, allowed: Self.serviceKeys, hints: Self.serviceHints) else { return nil }
         func p(_ key: String) -> String { Self.join(path, key) }
 
-        var c = ContainerCreateRequest(image: "")
+        var c = ContainerSpec(image: "")
         if let v = f["image"], let image = word(v, p("image"), what: "an image reference such as alpine:3.20") {
             if image.contains(where: \.isWhitespace) {
                 invalid(p("image"), "\"\(image)\" contains blanks; expected an image reference such as alpine:3.20")

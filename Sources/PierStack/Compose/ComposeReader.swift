@@ -1,3 +1,4 @@
+import PierSpec
 /// Reads a parsed compose document into typed values, recording every problem (with its dotted
 /// path) instead of stopping at the first, so one error lists all of them.
 struct ComposeReader {
@@ -135,8 +136,8 @@ struct ComposeReader {
 
     mutating func duration(_ value: YAMLValue, _ path: String, positive: Bool = false) -> Double? {
         guard let s = string(value, path) else { return nil }
-        guard let seconds = ComposeDuration.seconds(s) else {
-            invalid(path, "\"\(s)\" is not a duration; \(ComposeDuration.expected)")
+        guard s.first != "-", s.first != "+", let seconds = GoDuration.seconds(s) else {
+            invalid(path, "\"\(s)\" is not a duration; \(GoDuration.expected)")
             return nil
         }
         guard !positive || seconds > 0 else {
@@ -148,8 +149,8 @@ struct ComposeReader {
 
     mutating func bytes(_ value: YAMLValue, _ path: String) -> Int64? {
         guard let s = string(value, path) else { return nil }
-        guard let n = ByteSize.bytes(s), n > 0 else {
-            invalid(path, "\"\(s)\" is not a memory size; \(ByteSize.expected)")
+        guard let n = MemorySize.parse(s), n > 0 else {
+            invalid(path, "\"\(s)\" is not a memory size; \(MemorySize.expected)")
             return nil
         }
         return n

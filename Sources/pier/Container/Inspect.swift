@@ -1,3 +1,4 @@
+import PierSpec
 import ArgumentParser
 import PierClient
 

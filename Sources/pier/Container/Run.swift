@@ -1,3 +1,4 @@
+import PierSpec
 import ArgumentParser
 import Foundation
 import PierAPI
@@ -144,7 +145,7 @@ struct ContainerRun {
         }
     }
 
-    private func prepare() throws -> (ContainerCreateRequest, AgentEndpoint) {
+    private func prepare() throws -> (ContainerSpec, AgentEndpoint) {
         let request = try options.makeRequest(environment: ProcessInfo.processInfo.environment) { path in
             try String(contentsOfFile: path, encoding: .utf8)
         }
@@ -157,7 +158,7 @@ struct ContainerRun {
     }
 
     /// `-d`, or an agent that is not on a local socket: through the HTTP client.
-    private func runThroughClient(_ request: ContainerCreateRequest) async throws -> Int32 {
+    private func runThroughClient(_ request: ContainerSpec) async throws -> Int32 {
         try await client.withClient { agent in
             if options.detach {
                 let created = try await agent.createContainer(request, start: true)
@@ -182,7 +183,7 @@ struct ContainerRun {
 
     /// The foreground run on a local socket: one plain request, no HTTP client library (the
     /// activation path). Ctrl-C and SIGTERM still reach the container.
-    private func runDirect(socketPath: String, endpoint: AgentEndpoint, request: ContainerCreateRequest) throws -> Int32 {
+    private func runDirect(socketPath: String, endpoint: AgentEndpoint, request: ContainerSpec) throws -> Int32 {
         let target = LockedTarget(request.name)
         let configuration = client.configuration
         let forwarder = SignalForwarder { signal in

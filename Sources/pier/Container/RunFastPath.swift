@@ -1,3 +1,4 @@
+import PierSpec
 import PierClient
 
 /// Reads `pier run`'s command line without ArgumentParser, for the activation path.

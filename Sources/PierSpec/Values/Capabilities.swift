@@ -37,7 +37,7 @@ public enum Capabilities {
         if upper == "ALL" { return "ALL" }
         let full = upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
         guard all.contains(full) else {
-            throw RuntimeOptionError.invalid(
+            throw ContainerSpecError.invalid(
                 flag: flag, value: name, expected: "unknown capability; use a name such as NET_ADMIN or CAP_SYS_TIME, or ALL")
         }
         return full

@@ -6,12 +6,17 @@ public struct CPULimit: Sendable, Hashable {
     public static let period: UInt64 = 100_000
     public var cpus: Double
 
-    /// Validates `cpus` against the CPUs this node has (`available`, default: online CPUs).
-    public init(cpus: Double, available: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+    /// The most CPUs a limit may name; the node that runs the container checks its own count.
+    public static let maxCPUs = 1024
+
+    /// Validates `cpus` against `available` CPUs (default: ``maxCPUs``; a node passes its own).
+    public init(cpus: Double, available: Int = Self.maxCPUs) throws {
         guard cpus.isFinite, cpus >= 0.01, cpus <= Double(available) else {
-            throw RuntimeOptionError.invalid(
+            throw ContainerSpecError.invalid(
                 flag: "--cpus", value: "\(cpus)",
-                expected: "range of CPUs is from 0.01 to \(available).00, as this node has \(available) CPUs")
+                expected: available == Self.maxCPUs
+                    ? "range of CPUs is from 0.01 to \(available).00"
+                    : "range of CPUs is from 0.01 to \(available).00, as this node has \(available) CPUs")
         }
         self.cpus = cpus
     }

@@ -24,7 +24,7 @@ public struct Signal: Sendable, Hashable, CustomStringConvertible {
         let expected = "expected a signal name such as SIGTERM or TERM, or a number from 1 to 64"
         let upper = text.trimmingCharacters(in: .whitespaces).uppercased()
         if let n = Int32(upper) {
-            guard (1...Self.rtmax).contains(n) else { throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected) }
+            guard (1...Self.rtmax).contains(n) else { throw ContainerSpecError.invalid(flag: flag, value: text, expected: expected) }
             self.init(number: n)
             return
         }
@@ -44,7 +44,7 @@ public struct Signal: Sendable, Hashable, CustomStringConvertible {
                 return
             }
         }
-        throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected)
+        throw ContainerSpecError.invalid(flag: flag, value: text, expected: expected)
     }
 
     /// `SIGTERM`, or the number for signals without a classic name.

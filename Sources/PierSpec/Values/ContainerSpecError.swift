@@ -1,6 +1,6 @@
 /// A run option that cannot be used. Every message names the flag and the bad value, and
 /// says what is accepted.
-public enum RuntimeOptionError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum ContainerSpecError: Error, CustomStringConvertible, Sendable, Equatable {
     /// `flag` got `value`; `expected` says what would be accepted.
     case invalid(flag: String, value: String, expected: String)
     /// A `--volume` host path that does not exist.
@@ -13,6 +13,18 @@ public enum RuntimeOptionError: Error, CustomStringConvertible, Sendable, Equata
     case unknownUser(flag: String, name: String, file: String)
     /// Options that cannot be combined.
     case conflict(String)
+    /// A field outside its range; `message` names the field, the value and the range.
+    case outOfRange(field: String, message: String)
+
+    /// The field (its `pier run` flag) the error is about, when it is about one.
+    public var field: String? {
+        switch self {
+        case .invalid(let flag, _, _), .hostPathMissing(let flag, _), .unknownUser(let flag, _, _): return flag
+        case .deviceMissing, .notADevice: return "--device"
+        case .outOfRange(let field, _): return field
+        case .conflict: return nil
+        }
+    }
 
     public var description: String {
         switch self {
@@ -26,7 +38,7 @@ public enum RuntimeOptionError: Error, CustomStringConvertible, Sendable, Equata
             return "--device \(path): not a character or block device; give a device node such as /dev/ttyUSB0"
         case .unknownUser(let flag, let name, let file):
             return "\(flag) \"\(name)\": no such entry in the image's \(file); use a name listed there or a numeric id"
-        case .conflict(let message):
+        case .conflict(let message), .outOfRange(_, let message):
             return message
         }
     }

@@ -1,35 +1,39 @@
 import Foundation
 
 /// `--restart`: what happens when a container's main process exits.
-struct RestartPolicy: Equatable, Sendable {
-    enum Kind: String, Sendable { case no, onFailure = "on-failure", always, unlessStopped = "unless-stopped" }
-    var kind: Kind
+public struct ContainerRestartPolicy: Equatable, Sendable {
+    public enum Kind: String, Sendable { case no, onFailure = "on-failure", always, unlessStopped = "unless-stopped" }
+    public var kind: Kind
     /// For on-failure: restarts allowed, nil for unlimited.
-    var maxRetries: Int?
+    public var maxRetries: Int?
 
-    static let no = RestartPolicy(kind: .no, maxRetries: nil)
+    /// The most restarts `on-failure:N` may allow.
+    public static let maxRetries = 10_000
+
+    public static let no = ContainerRestartPolicy(kind: .no, maxRetries: nil)
 
     /// Parses `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
-    init(parsing text: String?) throws {
+    public init(parsing text: String?) throws {
         guard let text, !text.isEmpty else { self = .no; return }
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         guard let kind = Kind(rawValue: parts[0]) else {
-            throw AgentError.invalid("--restart \"\(text)\": expected no, on-failure[:N], always or unless-stopped")
+            throw ContainerSpecError.invalid(flag: "--restart", value: text, expected: "expected no, on-failure[:N], always or unless-stopped")
         }
         var retries: Int?
         if parts.count == 2 {
-            guard kind == .onFailure, let n = Int(parts[1]), n >= 0 else {
-                throw AgentError.invalid("--restart \"\(text)\": only on-failure takes a count, a whole number ≥ 0")
+            guard kind == .onFailure, let n = Int(parts[1]), (0...Self.maxRetries).contains(n) else {
+                throw ContainerSpecError.invalid(
+                    flag: "--restart", value: text, expected: "only on-failure takes a count, a whole number from 0 to \(Self.maxRetries)")
             }
             retries = n
         }
         self.init(kind: kind, maxRetries: retries)
     }
 
-    init(kind: Kind, maxRetries: Int?) { self.kind = kind; self.maxRetries = maxRetries }
+    public init(kind: Kind, maxRetries: Int?) { self.kind = kind; self.maxRetries = maxRetries }
 
     /// Whether a container that exited with `exitCode` after `restartCount` restarts comes back.
-    func shouldRestart(exitCode: Int32, restartCount: Int, manuallyStopped: Bool) -> Bool {
+    public func shouldRestart(exitCode: Int32, restartCount: Int, manuallyStopped: Bool) -> Bool {
         if manuallyStopped { return false }
         switch kind {
         case .no: return false
@@ -43,7 +47,7 @@ struct RestartPolicy: Equatable, Sendable {
 
     /// Docker's backoff: 100 ms doubling per consecutive restart, at most a minute; a container
     /// that ran for 10 s or more starts over at 100 ms.
-    static func delay(previous: Duration?, ranFor: TimeInterval) -> Duration {
+    public static func delay(previous: Duration?, ranFor: TimeInterval) -> Duration {
         guard let previous, ranFor < 10 else { return .milliseconds(100) }
         return min(previous * 2, .seconds(60))
     }

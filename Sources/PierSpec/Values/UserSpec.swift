@@ -15,13 +15,13 @@ public struct UserSpec: Sendable, Hashable, CustomStringConvertible {
             !s.isEmpty && s.count <= 256 && s.unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 && $0 != "/" }
         }
         guard parts.count <= 2, valid(parts[0]), parts.count == 1 || valid(parts[1]) else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "expected name, uid, name:group or uid:gid")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "expected name, uid, name:group or uid:gid")
         }
         if let uid = Int64(parts[0]), uid < 0 || uid > Int64(UInt32.max) - 1 {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "the uid must be between 0 and 4294967294")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "the uid must be between 0 and 4294967294")
         }
         if parts.count == 2, let gid = Int64(parts[1]), gid < 0 || gid > Int64(UInt32.max) - 1 {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "the gid must be between 0 and 4294967294")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "the gid must be between 0 and 4294967294")
         }
         self.init(user: parts[0], group: parts.count == 2 ? parts[1] : nil)
     }

@@ -11,7 +11,7 @@ public enum NetworkMode: String, Sendable, Hashable, CaseIterable {
     public init(parsing text: String?) throws {
         guard let text, !text.isEmpty, text != "default" else { self = .bridge; return }
         guard let mode = NetworkMode(rawValue: text) else {
-            throw RuntimeOptionError.invalid(flag: "--network", value: text, expected: "expected bridge, host or none")
+            throw ContainerSpecError.invalid(flag: "--network", value: text, expected: "expected bridge, host or none")
         }
         self = mode
     }

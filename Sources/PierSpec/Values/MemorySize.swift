@@ -8,9 +8,13 @@ public struct MemorySize: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     public init(bytes: Int64) { self.bytes = bytes }
 
-    /// Parses a positive size; `flag` names the option in the error.
-    public init(parsing text: String, flag: String) throws {
-        let expected = "expected a positive size such as 512k, 64m, 1.5g or a number of bytes"
+    /// What a size looks like, for errors.
+    public static let expected = "expected a size such as 512k, 64m, 1.5g or a number of bytes"
+
+    /// The one size parser of `pier run`, services, compose and the agent: bytes in `text`, or
+    /// nil when it is not a size or is 8 EiB or more. Zero is a size (callers that need a
+    /// positive one say so).
+    public static func parse(_ text: String) -> Int64? {
         let s = text.trimmingCharacters(in: .whitespaces).lowercased()
         var number = Substring(s)
         var unit = ""
@@ -18,26 +22,39 @@ public struct MemorySize: Sendable, Hashable, Comparable, CustomStringConvertibl
             unit = String(last) + unit
             number = number.dropLast()
         }
+        if number.last == " " { number = number.dropLast() }
         let multipliers: [String: Int64] = [
             "": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
             "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
             "p": 1 << 50, "pb": 1 << 50, "pib": 1 << 50,
         ]
         guard let multiplier = multipliers[unit],
-            !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+            !number.isEmpty, number.count <= 32, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
             number.filter({ $0 == "." }).count <= 1, number.first != ".", number.last != ".",
             let value = Double(number)
-        else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected)
-        }
+        else { return nil }
         let bytes = value * Double(multiplier)
-        guard bytes >= 1, bytes < 9.0e18 else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected)
+        guard bytes.isFinite, bytes >= 0, bytes < 9.0e18 else { return nil }
+        return Int64(bytes)
+    }
+
+    /// Parses a positive size; `flag` names the option in the error.
+    public init(parsing text: String, flag: String) throws {
+        guard let bytes = Self.parse(text), bytes >= 1 else {
+            throw ContainerSpecError.invalid(flag: flag, value: String(text.prefix(64)), expected: Self.expected)
         }
-        self.bytes = Int64(bytes)
+        self.bytes = bytes
     }
 
     public static func < (a: MemorySize, b: MemorySize) -> Bool { a.bytes < b.bytes }
+
+    /// The form `pier run --memory` takes: `64m`, `1g`, `512k`, or bytes when not a whole multiple.
+    public var flag: String {
+        for (suffix, shift) in [("g", 30), ("m", 20), ("k", 10)] where bytes >= Int64(1) << shift && bytes % (Int64(1) << shift) == 0 {
+            return "\(bytes >> shift)\(suffix)"
+        }
+        return "\(bytes)"
+    }
 
     /// Human form: `64MiB`, `1.5GiB`, `512B`.
     public var description: String {

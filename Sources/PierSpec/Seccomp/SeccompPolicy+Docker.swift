@@ -125,7 +125,7 @@ extension SeccompPolicy {
         guard let action = SeccompAction.parse(actionName, number: errnoRet) else {
             throw SeccompProfileError("\(path).action \"\(actionName)\" is not an action; use \(actionNames)")
         }
-        var args: [RuntimeSpec.SyscallArg] = []
+        var args: [SeccompArgument] = []
         if let list = entry["args"], !(list is NSNull) {
             guard let list = list as? [[String: Any]] else { throw SeccompProfileError("\(path).args: expected a list of objects") }
             for (j, arg) in list.enumerated() {

@@ -27,7 +27,7 @@ public struct PortMapping: Sendable, Hashable, Codable, CustomStringConvertible 
         var transport = TransportProtocol.tcp
         if let slash = spec.lastIndex(of: "/") {
             guard let t = TransportProtocol(rawValue: String(spec[spec.index(after: slash)...]).lowercased()) else {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected)
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: expected)
             }
             transport = t
             spec = spec[..<slash]
@@ -37,13 +37,13 @@ public struct PortMapping: Sendable, Hashable, Codable, CustomStringConvertible 
             let hostPort = UInt16(parts[parts.count - 2]), hostPort > 0,
             let containerPort = UInt16(parts[parts.count - 1]), containerPort > 0
         else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: expected)
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: expected)
         }
         var hostIP: String?
         if parts.count == 3 {
             var address = in_addr()
             guard inet_pton(AF_INET, parts[0], &address) == 1 else {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "\(parts[0]) is not an IPv4 address; \(expected)")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "\(parts[0]) is not an IPv4 address; \(expected)")
             }
             hostIP = parts[0] == "0.0.0.0" ? nil : parts[0]
         }

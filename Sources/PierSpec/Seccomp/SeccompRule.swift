@@ -60,7 +60,7 @@ public enum SeccompAction: Sendable, Hashable, CustomStringConvertible {
 public struct SeccompRule: Sendable, Hashable {
     public var names: [String]
     public var action: SeccompAction
-    public var args: [RuntimeSpec.SyscallArg]
+    public var args: [SeccompArgument]
     /// Applies only when the container has every one of these capabilities.
     public var requiresCapabilities: [String]
     /// Applies only when the container has none of these capabilities.
@@ -76,7 +76,7 @@ public struct SeccompRule: Sendable, Hashable {
     public var minKernel: KernelVersion?
 
     public init(
-        _ names: [String], _ action: SeccompAction = .allow, args: [RuntimeSpec.SyscallArg] = [],
+        _ names: [String], _ action: SeccompAction = .allow, args: [SeccompArgument] = [],
         requires: [String] = [], unless: [String] = [], onlyOn: [SeccompArchitecture] = [],
         notOn: [SeccompArchitecture] = [], foreignOnly: Bool = false, minKernel: KernelVersion? = nil
     ) {

@@ -35,25 +35,25 @@ public struct SecurityOptions: Sendable, Hashable {
             let key = separator.map { String(entry[..<$0]) } ?? entry
             let value = separator.map { String(entry[entry.index(after: $0)...]) }
             guard given.insert(key).inserted else {
-                throw RuntimeOptionError.conflict("\(Self.flag) \(key) is given twice; give it once")
+                throw ContainerSpecError.conflict("\(Self.flag) \(key) is given twice; give it once")
             }
             switch key {
             case "seccomp":
                 guard let value, !value.isEmpty else {
-                    throw RuntimeOptionError.invalid(
+                    throw ContainerSpecError.invalid(
                         flag: Self.flag, value: entry, expected: "write seccomp=unconfined or seccomp=PROFILE.json")
                 }
                 if value == "unconfined" {
                     seccomp = .unconfined
                 } else if value.first != "{", !value.contains("\n"), value.hasSuffix(".json") || value.hasPrefix("/") || value.hasPrefix(".") {
-                    throw RuntimeOptionError.invalid(
+                    throw ContainerSpecError.invalid(
                         flag: Self.flag, value: entry,
                         expected: "give unconfined or a profile's JSON (pier's client reads a profile file and sends its JSON)")
                 } else {
                     do {
                         seccomp = .profile(try SeccompPolicy(dockerProfile: Data(value.utf8)))
                     } catch let error as SeccompProfileError {
-                        throw RuntimeOptionError.invalid(flag: "\(Self.flag) seccomp", value: "PROFILE", expected: error.description)
+                        throw ContainerSpecError.invalid(flag: "\(Self.flag) seccomp", value: "PROFILE", expected: error.description)
                     }
                 }
             case "no-new-privileges":
@@ -61,20 +61,20 @@ public struct SecurityOptions: Sendable, Hashable {
                 case nil, "true": noNewPrivileges = true
                 case "false": noNewPrivileges = false
                 default:
-                    throw RuntimeOptionError.invalid(flag: Self.flag, value: entry, expected: "write no-new-privileges, or =true / =false")
+                    throw ContainerSpecError.invalid(flag: Self.flag, value: entry, expected: "write no-new-privileges, or =true / =false")
                 }
             case "apparmor":
                 guard let value, Self.isProfileName(value) else {
-                    throw RuntimeOptionError.invalid(
+                    throw ContainerSpecError.invalid(
                         flag: Self.flag, value: entry,
                         expected: "write apparmor=PROFILE (a loaded profile's name: letters, digits, and - _ . / only) or apparmor=unconfined")
                 }
                 apparmor = value
             case "label":
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: Self.flag, value: entry, expected: "SELinux labels are not supported: Pier's nodes run without SELinux")
             default:
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: Self.flag, value: entry, expected: "unknown option; use seccomp=, apparmor=, no-new-privileges")
             }
         }

@@ -25,16 +25,16 @@ public struct Ulimit: Sendable, Hashable {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let names = Self.resources.keys.sorted().joined(separator: ", ")
         guard parts.count == 2, Self.resources[parts[0]] != nil else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "write NAME=SOFT[:HARD] with NAME one of \(names)")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "write NAME=SOFT[:HARD] with NAME one of \(names)")
         }
         let values = parts[1].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard values.count == 1 || values.count == 2 else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "write NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "write NAME=SOFT[:HARD], e.g. nofile=1024:2048")
         }
         func number(_ s: String) throws -> UInt64 {
             if s == "-1" { return Self.unlimited }
             guard let n = UInt64(s), n < Self.unlimited else {
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: flag, value: text, expected: "\"\(s)\" is not a limit; give a number from 0 to 2^64-2, or -1 for unlimited")
             }
             return n
@@ -42,7 +42,7 @@ public struct Ulimit: Sendable, Hashable {
         let soft = try number(values[0])
         let hard = values.count == 2 ? try number(values[1]) : soft
         guard soft <= hard else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "the soft limit \(values[0]) is above the hard limit \(values[1])")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "the soft limit \(values[0]) is above the hard limit \(values[1])")
         }
         self.init(name: parts[0], soft: soft, hard: hard)
     }

@@ -25,14 +25,14 @@ public struct TmpfsMount: Sendable, Hashable {
     /// Checks the destination and every option.
     public init(destination path: String, options: [String], flag: String, text: String) throws {
         guard path.hasPrefix("/"), BindMount.normalize(path) != "/", !path.split(separator: "/").contains("..") else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "the container path must be absolute, not /, and without '..'")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "the container path must be absolute, not /, and without '..'")
         }
         var checked: [String] = []
         for option in options {
             let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             if parts.count == 1 {
                 guard Self.flags.contains(option) else {
-                    throw RuntimeOptionError.invalid(
+                    throw ContainerSpecError.invalid(
                         flag: flag, value: text,
                         expected: "unknown tmpfs option \"\(option)\"; use size=, mode=, uid=, gid=, nr_inodes=, ro, noexec, exec, nosuid, nodev")
                 }
@@ -46,16 +46,16 @@ public struct TmpfsMount: Sendable, Hashable {
                 checked.append("size=\(size.bytes)")
             case "mode":
                 guard !value.isEmpty, value.count <= 4, let mode = UInt32(value, radix: 8), mode <= 0o7777 else {
-                    throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "mode=\(value) is not an octal mode such as 1777 or 755")
+                    throw ContainerSpecError.invalid(flag: flag, value: text, expected: "mode=\(value) is not an octal mode such as 1777 or 755")
                 }
                 checked.append("mode=\(String(mode, radix: 8))")
             case "uid", "gid", "nr_inodes":
                 guard let n = UInt32(value) else {
-                    throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "\(key)=\(value) is not a number from 0 to 4294967295")
+                    throw ContainerSpecError.invalid(flag: flag, value: text, expected: "\(key)=\(value) is not a number from 0 to 4294967295")
                 }
                 checked.append("\(key)=\(n)")
             default:
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: flag, value: text, expected: "unknown tmpfs option \"\(key)\"; use size=, mode=, uid=, gid=, nr_inodes=")
             }
         }
@@ -71,7 +71,7 @@ public enum MountOption: Sendable, Hashable {
     case bind(BindMount)
     case tmpfs(TmpfsMount)
 
-    public init(parsing text: String, checkHostPath: Bool = true) throws {
+    public init(parsing text: String, checkHostPath: Bool = false) throws {
         let flag = "--mount"
         var fields: [String: String] = [:]
         var readOnly = false
@@ -82,31 +82,31 @@ public enum MountOption: Sendable, Hashable {
             if ["dst", "destination"].contains(key) { key = "target" }
             if key == "readonly" || key == "ro" {
                 guard parts.count == 1 || ["true", "1", "false", "0"].contains(parts[1]) else {
-                    throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "readonly takes no value, or true/false")
+                    throw ContainerSpecError.invalid(flag: flag, value: text, expected: "readonly takes no value, or true/false")
                 }
                 readOnly = parts.count == 1 || parts[1] == "true" || parts[1] == "1"
                 continue
             }
             guard parts.count == 2, !parts[1].isEmpty else {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "\"\(item)\" is not KEY=VALUE")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "\"\(item)\" is not KEY=VALUE")
             }
             guard fields.updateValue(parts[1], forKey: key) == nil else {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "\(key) is given twice")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "\(key) is given twice")
             }
         }
         guard let target = fields.removeValue(forKey: "target") else {
-            throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "target= (the path in the container) is missing")
+            throw ContainerSpecError.invalid(flag: flag, value: text, expected: "target= (the path in the container) is missing")
         }
         switch fields.removeValue(forKey: "type") {
         case "bind":
             guard let source = fields.removeValue(forKey: "source") else {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "source= (the host path) is missing")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "source= (the host path) is missing")
             }
             if let propagation = fields.removeValue(forKey: "bind-propagation"), propagation != "rprivate" {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "bind-propagation=\(propagation): only rprivate is supported")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "bind-propagation=\(propagation): only rprivate is supported")
             }
             if let extra = fields.keys.sorted().first {
-                throw RuntimeOptionError.invalid(flag: flag, value: text, expected: "unknown key \"\(extra)\" for a bind mount; use source, target, readonly")
+                throw ContainerSpecError.invalid(flag: flag, value: text, expected: "unknown key \"\(extra)\" for a bind mount; use source, target, readonly")
             }
             let mount = try BindMount(parsing: "\(source):\(target):\(readOnly ? "ro" : "rw")", checkHostPath: checkHostPath)
             self = .bind(mount)
@@ -115,12 +115,12 @@ public enum MountOption: Sendable, Hashable {
             if let size = fields.removeValue(forKey: "tmpfs-size") { options.append("size=\(size)") }
             if let mode = fields.removeValue(forKey: "tmpfs-mode") { options.append("mode=\(mode)") }
             if let extra = fields.keys.sorted().first {
-                throw RuntimeOptionError.invalid(
+                throw ContainerSpecError.invalid(
                     flag: flag, value: text, expected: "unknown key \"\(extra)\" for a tmpfs mount; use target, tmpfs-size, tmpfs-mode, readonly")
             }
             self = .tmpfs(try TmpfsMount(destination: target, options: options, flag: flag, text: text))
         case let other:
-            throw RuntimeOptionError.invalid(
+            throw ContainerSpecError.invalid(
                 flag: flag, value: text,
                 expected: "type=\(other ?? "") is not supported; use type=bind or type=tmpfs (named volumes are not supported)")
         }
