@@ -136,7 +136,7 @@ var targets: [Target] = [
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
     .testTarget(name: "PierManagerTests", dependencies: [
-        "PierManager", "PierCluster", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
+        "PierManager", "PierCluster", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierAgent", "PierRegistry", "PierCoAPAPI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI", "PierSpec"]),

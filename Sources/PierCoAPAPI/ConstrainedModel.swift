@@ -99,8 +99,11 @@ public struct ActivationRequest: Sendable, Equatable {
         case "global": global = true
         case let other?: throw .invalid("mode: \"\(other)\" is not replicated or global")
         }
+        do { try container.validate() } catch { throw .invalid("\(error)") }
         if let replicas = extra.replicas {
-            guard replicas >= 0 else { throw .invalid("replicas: \(replicas) is negative") }
+            guard (0...ContainerSpec.maxReplicas).contains(replicas) else {
+                throw .invalid("replicas: \(replicas) is outside 0…\(ContainerSpec.maxReplicas)")
+            }
             guard !global else { throw .invalid("replicas: a global service runs one task per node; leave replicas out") }
         }
         return ActivationRequest(

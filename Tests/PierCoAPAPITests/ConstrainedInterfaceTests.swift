@@ -45,7 +45,7 @@ struct ActivationRequestTests {
         #expect(message(#"{"image":"x","name":"other"}"#).contains("path names \"c\""))
         #expect(message(#"{"image":7}"#).contains("field image has the wrong type"))
         #expect(message(#"{"image":"x","mode":"sideways"}"#, cluster: true).contains("sideways"))
-        #expect(message(#"{"image":"x","replicas":-1}"#, cluster: true).contains("negative"))
+        #expect(message(#"{"image":"x","replicas":-1}"#, cluster: true).contains("replicas: -1 is outside 0…10000"))
         #expect(message(#"{"image":"x","mode":"global","replicas":2}"#, cluster: true).contains("global"))
     }
 

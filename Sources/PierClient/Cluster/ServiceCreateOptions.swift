@@ -93,6 +93,8 @@ public struct ServiceCreateOptions: Sendable, Equatable {
             task: TaskTemplate(container: container, placement: placement),
             mode: serviceMode)
         try settings.apply(to: &spec)
+        // The manager's checks, made before the request is sent.
+        do { try spec.validate() } catch { throw .invalidArgument("\(error)") }
         return spec
     }
 

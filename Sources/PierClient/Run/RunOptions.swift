@@ -102,6 +102,8 @@ public struct RunOptions: Sendable, Equatable {
             throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
         }
         request.userns = userns
+        // The model's checks, the same the agent makes: a bad value fails here, before any request.
+        do { try request.validate() } catch { throw .invalidArgument("\(error)") }
         return request
     }
 

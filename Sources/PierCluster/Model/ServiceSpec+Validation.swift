@@ -2,7 +2,7 @@ import PierSpec
 
 extension ServiceSpec {
     /// The most tasks one service may ask for, and per node.
-    public static let maxReplicas = 10_000
+    public static let maxReplicas = ContainerSpec.maxReplicas
     /// The longest delay, window or monitoring period a spec may name: a day. Longer ones would
     /// overflow the timers they become, and mean a typo.
     public static let maxSeconds: Double = 86_400

@@ -190,6 +190,8 @@ extension ContainerSpec {
     /// all of them together: far above what a container needs, far below what hurts a node.
     public static let maxEntries = 4096
     public static let maxTextBytes = 1 << 20
+    /// The most tasks a service of this container may ask for (services, stacks, CoAP activations).
+    public static let maxReplicas = 10_000
     /// The longest image reference, user, working directory or hostname field.
     public static let maxFieldBytes = 4096
 
@@ -202,7 +204,7 @@ extension ContainerSpec {
     @discardableResult
     public func validate() throws -> ContainerOptions {
         try Self.check(image: image)
-        if let name, !name.isEmpty, let problem = ObjectName.problem(name, .container) {
+        if let name, let problem = ObjectName.problem(name, .container) {
             throw ContainerSpecError.invalid(flag: "--name", value: name, expected: problem)
         }
         try Self.checkList("--entrypoint", entrypoint ?? [])
