@@ -9,7 +9,7 @@ import Testing
 struct ClusterServiceUpdateTests {
     /// A spec as the manager would return it: pinned image, env, ports, a health check.
     static let current: ServiceSpec = {
-        var c = ContainerSpec(image: "sensor:1.0@sha256:aaaa", command: ["serve"])
+        var c = ContainerSpec(image: "sensor:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", command: ["serve"])
         c.env = ["A=1", "B=2"]
         c.publish = ["8080:80", "5683:5683/udp"]
         c.volumes = ["/var/lib/sensor:/data", "/etc/sensor:/config:ro"]
@@ -138,6 +138,45 @@ struct ClusterServiceUpdateTests {
             change(&o)
             let error = #expect(throws: ClientError.self) { try apply(o) }
             #expect(error?.description.contains(flag) == true, "\(flag): \(error?.description ?? "no error")")
+        }
+    }
+}
+
+@Suite("pier service update: isolation flags")
+struct ClusterServiceUpdateIsolationTests {
+    @Test func isolationFlagsReplaceByKeyAndRemoveFirst() throws {
+        var c = ContainerSpec(image: "busybox")
+        c.securityOpt = ["no-new-privileges", "apparmor=a"]
+        c.tmpfs = ["/run:size=8m"]
+        c.mounts = ["type=tmpfs,target=/cache"]
+        c.ulimits = ["nofile=100"]
+        c.sysctls = ["net.core.somaxconn": "10"]
+        let spec = ServiceSpec(name: "s", task: TaskTemplate(container: c))
+        var o = ServiceUpdateOptions()
+        o.securityOptAdd = ["seccomp=/p.json"]; o.securityOptRemove = ["apparmor"]
+        o.tmpfsAdd = ["/run:size=16m", "/tmp"]; o.mountRemove = ["/cache"]; o.mountAdd = ["type=tmpfs,target=/scratch"]
+        o.ulimitAdd = ["nofile=200:300"]; o.sysctlAdd = ["net.core.somaxconn=20"]; o.initProcess = true; o.userns = "remap"
+        let u = try o.apply(to: spec, environment: [:]) { path in
+            #expect(path == "/p.json")
+            return #"{"defaultAction":"SCMP_ACT_ALLOW"}"#
+        }.task.container
+        #expect(u.securityOpt == ["no-new-privileges", #"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#])
+        #expect(u.tmpfs == ["/run:size=16m", "/tmp"])
+        #expect(u.mounts == ["type=tmpfs,target=/scratch"])
+        #expect(u.ulimits == ["nofile=200:300"])
+        #expect(u.sysctls == ["net.core.somaxconn": "20"])
+        #expect(u.initProcess && u.userns == "remap" && !u.privileged)
+
+        var back = ServiceUpdateOptions()
+        back.initProcess = false; back.userns = ""; back.sysctlRemove = ["net.core.somaxconn"]
+        let b = try back.apply(to: ServiceSpec(name: "s", task: TaskTemplate(container: u)), environment: [:]).task.container
+        #expect(!b.initProcess && b.userns == nil && b.sysctls.isEmpty)
+
+        // The model's checks: privileged with user-namespace remapping is refused before any request.
+        var conflict = ServiceUpdateOptions()
+        conflict.privileged = true
+        #expect { try conflict.apply(to: ServiceSpec(name: "s", task: TaskTemplate(container: u)), environment: [:]) } throws: {
+            "\($0)".contains("--privileged")
         }
     }
 }

@@ -123,15 +123,15 @@ public struct RunOptions: Sendable, Equatable {
     }
 
     /// `KEY=VALUE` entries of `--sysctl`, each key once.
-    public static func sysctls(_ entries: [String]) throws(ClientError) -> [String: String] {
+    public static func sysctls(_ entries: [String], flag: String = "--sysctl") throws(ClientError) -> [String: String] {
         var result: [String: String] = [:]
         for entry in entries {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw .invalidArgument("--sysctl \"\(entry)\": write KEY=VALUE, e.g. net.ipv4.ip_forward=1")
+                throw .invalidArgument("\(flag) \"\(entry)\": write KEY=VALUE, e.g. net.ipv4.ip_forward=1")
             }
             guard result.updateValue(String(parts[1]), forKey: String(parts[0])) == nil else {
-                throw .invalidArgument("--sysctl \(parts[0]) is given twice; give it once")
+                throw .invalidArgument("\(flag) \(parts[0]) is given twice; give it once")
             }
         }
         return result

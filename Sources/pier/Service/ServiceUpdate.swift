@@ -50,6 +50,34 @@ struct ServiceUpdate: AsyncParsableCommand {
     var deviceAdd: [String] = []
     @Option(help: ArgumentHelp("Remove a host device by its host path.", valueName: "path"))
     var deviceRm: [String] = []
+    @Flag(inversion: .prefixedNo, help: "Give the tasks every capability and device, without seccomp (needs an admin).")
+    var privileged: Bool?
+    @Option(help: ArgumentHelp(
+        "Add or replace a security option: seccomp=PROFILE.json|unconfined, apparmor=NAME, no-new-privileges[=false].",
+        valueName: "option"))
+    var securityOptAdd: [String] = []
+    @Option(help: ArgumentHelp("Remove a security option by its key (seccomp, apparmor, no-new-privileges).", valueName: "key"))
+    var securityOptRm: [String] = []
+    @Option(help: ArgumentHelp("Add or replace a tmpfs mount.", valueName: "path[:options]"))
+    var tmpfsAdd: [String] = []
+    @Option(help: ArgumentHelp("Remove a tmpfs mount by its path.", valueName: "path"))
+    var tmpfsRm: [String] = []
+    @Option(help: ArgumentHelp("Add or replace a mount (by its target).", valueName: "type=…,target=…"))
+    var mountAdd: [String] = []
+    @Option(help: ArgumentHelp("Remove a mount by its target.", valueName: "path"))
+    var mountRm: [String] = []
+    @Option(help: ArgumentHelp("Add or replace a resource limit.", valueName: "NAME=SOFT[:HARD]"))
+    var ulimitAdd: [String] = []
+    @Option(help: ArgumentHelp("Remove a resource limit by its name.", valueName: "NAME"))
+    var ulimitRm: [String] = []
+    @Option(help: ArgumentHelp("Add or replace a namespaced kernel parameter.", valueName: "KEY=VALUE"))
+    var sysctlAdd: [String] = []
+    @Option(help: ArgumentHelp("Remove a kernel parameter.", valueName: "KEY"))
+    var sysctlRm: [String] = []
+    @Flag(name: .customLong("init"), inversion: .prefixedNo, help: "Run (or stop running) tini as each task's process 1.")
+    var initProcess: Bool?
+    @Option(help: ArgumentHelp("User namespace of the tasks: remap, host, or \"\" for each node's default.", valueName: "mode"))
+    var userns: String?
     @Argument(help: ArgumentHelp("Service name or id.", valueName: "service"))
     var service: String
 
@@ -62,6 +90,10 @@ struct ServiceUpdate: AsyncParsableCommand {
         o.placementPreferenceAdd = placementPrefAdd; o.placementPreferenceRemove = placementPrefRm
         o.publishAdd = publishAdd; o.publishRemove = publishRm; o.volumeAdd = volumeAdd; o.volumeRemove = volumeRm
         o.deviceAdd = deviceAdd; o.deviceRemove = deviceRm
+        o.privileged = privileged; o.securityOptAdd = securityOptAdd; o.securityOptRemove = securityOptRm
+        o.tmpfsAdd = tmpfsAdd; o.tmpfsRemove = tmpfsRm; o.mountAdd = mountAdd; o.mountRemove = mountRm
+        o.ulimitAdd = ulimitAdd; o.ulimitRemove = ulimitRm; o.sysctlAdd = sysctlAdd; o.sysctlRemove = sysctlRm
+        o.initProcess = initProcess; o.userns = userns
         return o
     }
 
