@@ -129,10 +129,12 @@ var targets: [Target] = [
     .testTarget(name: "PierAgentTests", dependencies: [
         "PierAgent", "PierAPI", "PierAccess", "PierPKI", "PierCluster",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
     .testTarget(name: "PierManagerTests", dependencies: [
         "PierManager", "PierCluster", "PierAPI", "PierAccess", "PierPKI", "PierAgent", "PierRegistry",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster"]),
@@ -152,6 +154,7 @@ var targets: [Target] = [
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
         "PierClient", "PierAPI", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
 
