@@ -12,14 +12,15 @@ struct AgentRecover: AsyncParsableCommand {
             + "record. An unusable database is moved aside as agent.db.unusable-TIME (kept, never deleted) and a new one "
             + "made; a usable one keeps its records and gains the containers it lacks. Each container directory the agent "
             + "made becomes a container again: running if its shim still runs, else exited. Start the agent afterwards: "
-            + "it adopts them. Restart counts and health history are not recovered."
+            + "it adopts them. Restart counts and health history are not recovered. Give the agent's data root when it is "
+            + "not /var/lib/pier: `pier agent recover --data-root DIR`."
     )
 
-    @Option(help: "The agent's data root.")
-    var dataRoot: String = "/var/lib/pier"
+    /// `--data-root` is the agent's own option (`pier agent recover --data-root DIR`).
+    @ParentCommand var agent: AgentCommand
 
     func run() async throws {
-        let configuration = AgentConfiguration(dataRoot: URL(fileURLWithPath: dataRoot).standardizedFileURL)
+        let configuration = AgentConfiguration(dataRoot: URL(fileURLWithPath: agent.daemon.dataRoot).standardizedFileURL)
         let report = try AgentRecovery.recover(configuration: configuration)
         var lines: [String] = []
         if let problem = report.problem { lines.append("The database could not be used: \(problem)") }
@@ -30,7 +31,7 @@ struct AgentRecover: AsyncParsableCommand {
             lines.append("Left as they are:")
             lines += report.skipped.map { "  " + $0 }
         }
-        lines.append("Start the agent to adopt them.")
+        if !report.recovered.isEmpty { lines.append("Start the agent to adopt them.") }
         print(lines.joined(separator: "\n"))
     }
 }
