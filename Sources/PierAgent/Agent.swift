@@ -272,9 +272,14 @@ public final class AgentNode: Sendable {
     }
 }
 
-/// An exclusive lock on the data root, so two agents never share one.
-final class DataRootLock: Sendable {
+/// An exclusive lock on the data root, so two agents never share one (nor an agent and a
+/// `recover` command).
+public final class DataRootLock: Sendable {
     private let fd: Int32
+
+    /// Locks `DATA_ROOT/agent.lock`; fails when an agent, manager or `pier up` uses the data root.
+    public convenience init(dataRoot: URL) throws { try self.init(dataRoot.appendingPathComponent("agent.lock")) }
+
     init(_ path: URL) throws {
         fd = open(path.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AgentError.failed("cannot open \(path.path): \(String(cString: strerror(errno)))") }
@@ -283,5 +288,5 @@ final class DataRootLock: Sendable {
             throw AgentError.conflict("another pier agent is using \(path.deletingLastPathComponent().path); stop it first or use another --data-root")
         }
     }
-    func release() { flock(fd, LOCK_UN); close(fd) }
+    public func release() { flock(fd, LOCK_UN); close(fd) }
 }
