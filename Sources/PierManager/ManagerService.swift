@@ -116,7 +116,9 @@ public struct ManagerService: Sendable {
                     try? await Task.sleep(for: .seconds(5))
                 }
             }
-            if configuration.localWorker {
+            if configuration.localWorker, let problem = node.degraded {
+                logger.critical("this node's agent is degraded: \(problem); it runs no tasks until `pier agent recover`")
+            } else if configuration.localWorker {
                 let nodeID = try await manager.localNodeID(hostname: configuration.hostname)
                 let agent = ClusterAgent(
                     node: node, configuration: .init(hostname: configuration.hostname),
