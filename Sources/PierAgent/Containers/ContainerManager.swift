@@ -120,7 +120,9 @@ actor ContainerManager {
     }
 
     /// Manifest digests of every container's image: pinned against image garbage collection.
-    func imagesInUse() throws -> Set<String> { Set(try database.all().map(\.imageDigest)) }
+    func imagesInUse() throws -> Set<String> {
+        Set(try database.all().map(\.imageDigest) + invalid.values.map(\.imageDigest).filter { !$0.isEmpty })
+    }
 
     // MARK: Create
 

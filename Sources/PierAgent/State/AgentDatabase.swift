@@ -219,12 +219,15 @@ struct InvalidContainer: Sendable, Equatable {
     var id: String
     var name: String
     var image: String
+    /// The manifest digest its record names, if readable: still pinned against image pruning.
+    var imageDigest: String
     var state: ContainerState
     var created: Date
     var reason: String
 
-    init(id: String, name: String, image: String, state: ContainerState, created: Date, reason: String) {
-        self.id = id; self.name = name; self.image = image; self.state = state; self.created = created; self.reason = reason
+    init(id: String, name: String, image: String, imageDigest: String, state: ContainerState, created: Date, reason: String) {
+        self.id = id; self.name = name; self.image = image; self.imageDigest = imageDigest; self.state = state
+        self.created = created; self.reason = reason
     }
 
     init(row: Row, reason: String) {
@@ -232,12 +235,14 @@ struct InvalidContainer: Sendable, Equatable {
         id = text("id") ?? ""
         name = text("name") ?? ""
         image = text("image") ?? ""
+        imageDigest = text("imageDigest") ?? ""
         state = text("state").flatMap(ContainerState.init(rawValue:)) ?? .dead
         created = text("created").flatMap(UTCTimestamp.parse) ?? Date(timeIntervalSince1970: 0)
         self.reason = reason
     }
 
     init(_ record: ContainerRecord, reason: String) {
-        self.init(id: record.id, name: record.name, image: record.image, state: record.state, created: record.created, reason: reason)
+        self.init(id: record.id, name: record.name, image: record.image, imageDigest: record.imageDigest, state: record.state,
+                  created: record.created, reason: reason)
     }
 }
