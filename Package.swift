@@ -134,10 +134,12 @@ var targets: [Target] = [
     .testTarget(name: "PierAgentTests", dependencies: [
         "PierAgent", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierCluster",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
     .testTarget(name: "PierManagerTests", dependencies: [
         "PierManager", "PierCluster", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierAgent", "PierRegistry", "PierCoAPAPI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI", "PierSpec"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster", "PierSpec"]),
@@ -157,6 +159,7 @@ var targets: [Target] = [
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
         "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
 

@@ -28,6 +28,9 @@ public struct ContainerSummary: Codable, Sendable, Equatable {
     public var network: String
     public var ports: [String]
     public var labels: [String: String]
+    /// Why the agent set this container aside (its stored record fails the checks of a create or
+    /// cannot be read); nil for a usable container. A set-aside container is left as it is.
+    public var invalid: String?
 
     public init(id: String, name: String, image: String, imageDigest: String, command: String, created: Date,
                 state: ContainerState, startedAt: Date?, finishedAt: Date?, exitCode: Int32?, health: HealthStatus,

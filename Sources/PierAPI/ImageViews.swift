@@ -94,13 +94,18 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var network: NetworkInfo?
     /// Seccomp, cgroup namespaces, AppArmor on this node (absent from agents before it was reported).
     public var isolation: NodeIsolation?
+    /// Why the agent cannot use its state, when it cannot (degraded: it manages no container
+    /// until `pier agent recover`).
+    public var degraded: String?
+    /// What needs attention besides: containers set aside, container directories without a record.
+    public var notices: [String]?
     public init(version: String, hostname: String, dataRoot: String, runtime: String, os: String, architecture: String,
                 cpus: Int, memoryBytes: UInt64, containers: Int, running: Int, images: Int, network: NetworkInfo? = nil,
-                isolation: NodeIsolation? = nil) {
+                isolation: NodeIsolation? = nil, degraded: String? = nil, notices: [String]? = nil) {
         self.version = version; self.hostname = hostname; self.dataRoot = dataRoot; self.runtime = runtime; self.os = os
         self.architecture = architecture; self.cpus = cpus; self.memoryBytes = memoryBytes
         self.containers = containers; self.running = running; self.images = images; self.network = network
-        self.isolation = isolation
+        self.isolation = isolation; self.degraded = degraded; self.notices = notices
     }
 }
 

@@ -1,6 +1,6 @@
 /// What a container may ask for that reaches past its own sandbox, into the host: the things an
 /// `operator` certificate (or a CoAP client without the scope for it) may not ask for. Every entry
-/// point's container spec lists what it asks for (`ContainerCreateRequest.requestedPrivileges`)
+/// point's container spec lists what it asks for (`ContainerSpec.requestedPrivileges`)
 /// and ``PrivilegeReview`` decides, here and nowhere else.
 public enum Privilege: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
     /// `--privileged`: every capability and device, no confinement.

@@ -53,7 +53,9 @@ public struct Agent: Sendable {
             for app in try Self.directApplications(tcp, node: node, trust: trust) {
                 group.addTask { try await app.runService() }
             }
-            if let trust {
+            if let problem = node.degraded {
+                node.logger.critical("degraded: \(problem); serving status only, not taking part in the cluster. Run `pier agent recover`")
+            } else if let trust {
                 await node.containers.setImageFetcher { reference in try await node.fetchFromManager(reference, membership: membership) }
                 let transport = WebSocketSessionTransport(membership: membership, trust: trust, logger: node.logger)
                 let agent = ClusterAgent(
@@ -151,7 +153,7 @@ public final class AgentNode: Sendable {
         do {
             // Uploads of a killed agent are never half-imported: they only ever lived here.
             try? fm.removeItem(at: configuration.dataRoot.appendingPathComponent("tmp"))
-            let database = try AgentDatabase(path: configuration.databasePath)
+            let database = AgentDatabase.open(path: configuration.databasePath, containersRoot: configuration.containersRoot)
             let images = try await ImageBackend(configuration: configuration)
             let runtime = try RuntimeBackend(configuration: configuration)
             if let problem = runtime.runtime.isolationProblem { logger.warning("isolation: \(problem)") }
@@ -166,6 +168,9 @@ public final class AgentNode: Sendable {
     }
 
     public func release() { lock.release() }
+
+    /// Why this node cannot use its state (it then manages no container), or nil.
+    public var degraded: String? { containers.database.problem }
 
     /// Runs `body` (the node's servers); when it ends, removes what the runtime kept ready
     /// ahead of need (pooled network namespaces), so that a stopped agent leaves none behind.
@@ -255,20 +260,26 @@ public final class AgentNode: Sendable {
         let manager = containers, images = images, runtime = runtime, configuration = configuration
         return AgentServer<Context>(manager: manager, images: images, configuration: configuration) {
             let all = (try? await manager.list(all: true)) ?? []
+            let problem = manager.database.problem.map(AgentDatabase.unavailableMessage)
             return AgentInfo(
                 version: Agent.version, hostname: ProcessInfo.processInfo.hostName,
                 dataRoot: configuration.dataRoot.path, runtime: runtime.runcDescription,
                 os: "linux", architecture: Agent.architecture, cpus: ProcessInfo.processInfo.activeProcessorCount,
                 memoryBytes: ProcessInfo.processInfo.physicalMemory, containers: all.count,
                 running: all.filter { $0.state == .running }.count, images: await images.count(), network: runtime.networkInfo,
-                isolation: runtime.isolation)
+                isolation: runtime.isolation, degraded: problem, notices: await manager.notices())
         }
     }
 }
 
-/// An exclusive lock on the data root, so two agents never share one.
-final class DataRootLock: Sendable {
+/// An exclusive lock on the data root, so two agents never share one (nor an agent and a
+/// `recover` command).
+public final class DataRootLock: Sendable {
     private let fd: Int32
+
+    /// Locks `DATA_ROOT/agent.lock`; fails when an agent, manager or `pier up` uses the data root.
+    public convenience init(dataRoot: URL) throws { try self.init(dataRoot.appendingPathComponent("agent.lock")) }
+
     init(_ path: URL) throws {
         fd = open(path.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AgentError.failed("cannot open \(path.path): \(String(cString: strerror(errno)))") }
@@ -277,5 +288,5 @@ final class DataRootLock: Sendable {
             throw AgentError.conflict("another pier agent is using \(path.deletingLastPathComponent().path); stop it first or use another --data-root")
         }
     }
-    func release() { flock(fd, LOCK_UN); close(fd) }
+    public func release() { flock(fd, LOCK_UN); close(fd) }
 }

@@ -10,10 +10,12 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     /// The client is not allowed (no or a refused certificate).
     case forbidden(String)
     case failed(String)
+    /// The agent's state cannot be used (degraded): the message names the problem and the remedy.
+    case unavailable(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .conflict(let m), .forbidden(let m), .failed(let m), .noSuchImageMessage(let m): m
+        case .invalid(let m), .conflict(let m), .forbidden(let m), .failed(let m), .noSuchImageMessage(let m), .unavailable(let m): m
         case .noSuchContainer(let ref): "no such container: \(ref)"
         case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
         }
@@ -26,6 +28,7 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
         case .conflict: 409
         case .forbidden: 403
         case .failed: 500
+        case .unavailable: 503
         }
     }
 }

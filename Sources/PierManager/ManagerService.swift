@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
 import HummingbirdWebSocket
@@ -33,6 +34,9 @@ public struct ManagerService: Sendable {
         /// The registry serves pulls to anyone who reaches the TCP port; pushes still need a
         /// credential or an admin or operator certificate.
         public var registryAnonymousPull = false
+        /// How often the state database is copied to `manager.db.backup` when it changed (and
+        /// once at every start), for `pier manager recover`.
+        public var backupInterval: Duration = .seconds(30)
 
         public init(agent: AgentConfiguration, remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
                     advertise: [String] = [], manager: Manager.Configuration = .init(), nodeCertificateValidity: TimeInterval = ClusterCA.defaultNodeValidity) {
@@ -40,7 +44,7 @@ public struct ManagerService: Sendable {
             self.advertise = advertise; self.manager = manager; self.nodeCertificateValidity = nodeCertificateValidity
         }
 
-        var stateDatabase: URL { agent.dataRoot.appendingPathComponent("manager.db") }
+        public var stateDatabase: URL { agent.dataRoot.appendingPathComponent("manager.db") }
         var pkiDirectory: URL { agent.dataRoot.appendingPathComponent("pki") }
     }
 
@@ -54,7 +58,10 @@ public struct ManagerService: Sendable {
         let node = try await AgentNode.open(configuration: configuration.agent)
         defer { node.release() }
         let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()
-        let store = try SQLiteStateStore(path: configuration.stateDatabase)
+        let store: SQLiteStateStore
+        do { store = try SQLiteStateStore(path: configuration.stateDatabase) } catch {
+            return try await runDegraded(node: node, problem: "\(error)", logger: logger)
+        }
         let trusted = configuration.agent.trustedKeys
         let manager = try await Manager(store: store, configuration: configuration.manager, logger: logger) { reference in
             let pinned = try await node.pinnedReference(reference)
@@ -101,6 +108,7 @@ public struct ManagerService: Sendable {
                 }
             }
             group.addTask { await manager.run() }
+            group.addTask { await Self.keepBackups(store, every: configuration.backupInterval, logger: logger) }
             group.addTask {
                 // Renews the manager's own certificate in time and drops expired revocations.
                 while !Task.isCancelled {
@@ -108,7 +116,9 @@ public struct ManagerService: Sendable {
                     try? await Task.sleep(for: .seconds(5))
                 }
             }
-            if configuration.localWorker {
+            if configuration.localWorker, let problem = node.degraded {
+                logger.critical("this node's agent is degraded: \(problem); it runs no tasks until `pier agent recover`")
+            } else if configuration.localWorker {
                 let nodeID = try await manager.localNodeID(hostname: configuration.hostname)
                 let agent = ClusterAgent(
                     node: node, configuration: .init(hostname: configuration.hostname),
@@ -126,6 +136,56 @@ public struct ManagerService: Sendable {
 }
 
 extension ManagerService {
+    /// Copies the state to its backup now (the state just loaded and passed its checks) and
+    /// then whenever it changed, every `interval`. A copy that fails its checks never replaces
+    /// the previous backup.
+    static func keepBackups(_ store: SQLiteStateStore, every interval: Duration, logger: Logger) async {
+        var first = true
+        while !Task.isCancelled {
+            if first || store.writesSinceBackup > 0 {
+                do { try store.backup() } catch { logger.error("state backup failed, the previous one is kept: \(error)") }
+                first = false
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// A manager whose state cannot be used: it serves its local sockets only, answers
+    /// `GET /v1/cluster` with the problem and every other manager request with 503 naming it and
+    /// `pier manager recover`, and changes nothing (no reconciling, no agent sessions, no CoAP).
+    /// With `pier up`, this node's own agent API is served as usual.
+    func runDegraded(node: AgentNode, problem: String, logger: Logger) async throws {
+        let message = "the manager's state cannot be used: \(problem). Nothing is scheduled or changed and agents keep their "
+            + "tasks running as last assigned; stop the manager and run `pier manager recover` to restore the last good backup"
+        logger.critical("degraded: \(message)")
+        let local = Router(context: ManagerRequestContext.self)
+        local.add(middleware: ManagerAuthorization(tls: nil, apis: [AccessPolicy.managerAPI, AccessPolicy.agentAPI]))
+        if configuration.localWorker { node.addRoutes(to: local) } else { node.addImageRoutes(to: local) }
+        for route in AccessPolicy.managerAPI.keys {
+            let method = HTTPRequest.Method(route.method) ?? .get
+            let path = RouterPath(route.path)
+            if route == AccessPolicy.Route("GET", "/v1/cluster") {
+                local.on(path, method: method) { _, _ in
+                    await JSONResponses.respond {
+                        ClusterInfo(clusterID: "", caFingerprint: "", nodes: 0, nodesReady: 0, services: 0, tasks: 0, version: "0.1.0", degraded: message)
+                    }
+                }
+            } else {
+                local.on(path, method: method) { _, _ in JSONResponses.error(ManagerError.unavailable(message)) }
+            }
+        }
+        try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
+            for app in try Agent.unixApplications(
+                configuration.agent.listen, router: local, serverName: "pier-manager", group: configuration.agent.socketGroup, logger: logger
+            ) {
+                group.addTask { try await app.runService() }
+            }
+            logger.info("pier manager ready (degraded)", metadata: ["dataRoot": "\(configuration.agent.dataRoot.path)"])
+            try await group.next()
+            group.cancelAll()
+        } }
+    }
+
     /// What the manager's routers serve.
     struct Parts: Sendable {
         let node: AgentNode

@@ -51,14 +51,9 @@ struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
                 }
                 let attach = req.uri.queryParameters["attach"].map(flag) ?? false
                 trace("request: decoded")
-                let record = try await manager.create(create)
+                if start && attach { return try await runAttached(try await manager.create(create)) }
+                let record = try await start ? manager.run(create) : manager.create(create)
                 trace("request: created")
-                guard start else { return try encode(ContainerCreated(id: record.id, name: record.name), status: .created) }
-                if attach { return try await runAttached(record) }
-                do { try await manager.start(record.id) } catch {
-                    try? await manager.remove(record.id, force: true)
-                    throw error
-                }
                 return try encode(ContainerCreated(id: record.id, name: record.name), status: .created)
             } catch { return errorResponse(error) }
         }
@@ -135,10 +130,7 @@ struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
         let follower = try LogFollower(path: logPath, fromEnd: false, timestamps: false)
         let seen = await manager.exitCount(record.id)
         let restarts = ((try? ContainerRestartPolicy(parsing: record.config.restart)) ?? .no) != .no
-        do { try await manager.start(record.id, foreground: !restarts) } catch {
-            try? await manager.remove(record.id, force: true)
-            throw error
-        }
+        try await manager.startNew(record.id, foreground: !restarts)
         return streamResponse(headers: [containerIDHeader: record.id]) { emit in
             let events = AsyncStream<ContainerExit?> { continuation in
                 let exitWatch = Task {

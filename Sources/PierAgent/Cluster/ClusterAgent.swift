@@ -135,8 +135,14 @@ public actor ClusterAgent {
                 }
                 // One connection delivers in order; the generation only names the set in logs and on disk.
                 generation = a.generation
-                assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
-                saveAssignments(a.tasks)
+                let (accepted, refused) = Self.check(a.tasks)
+                assigned = Dictionary(accepted.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
+                saveAssignments(accepted)
+                for r in refused where failedToStart[r.taskID] == nil {
+                    logger.error("task \(r.taskID) refused: \(r.error ?? "")")
+                    failedToStart[r.taskID] = r
+                    await report(r)
+                }
                 applyWake?.yield()
                 toStage = a.stage
                 // Asked again later, an image is checked again (it may have been pruned since).
@@ -152,6 +158,36 @@ public actor ClusterAgent {
         }
     }
 
+    // MARK: Checking
+
+    /// Splits assigned tasks into those this agent accepts and reports refusing the others: a
+    /// task whose container fails the checks of a create (or whose ids could not name a
+    /// container) is neither stored nor started, and the manager hears why.
+    static func check(_ tasks: [AssignedTask]) -> (accepted: [AssignedTask], refused: [TaskReport]) {
+        var accepted: [AssignedTask] = []
+        var refused: [TaskReport] = []
+        for task in tasks {
+            if let problem = problem(with: task) {
+                refused.append(TaskReport(taskID: task.taskID, state: .rejected, message: "refused by the agent", error: problem))
+            } else {
+                accepted.append(task)
+            }
+        }
+        return (accepted, refused)
+    }
+
+    static func problem(with task: AssignedTask) -> String? {
+        guard !task.taskID.isEmpty, task.taskID.count <= 128 else { return "task id of \(task.taskID.count) characters (1…128)" }
+        guard !task.image.isEmpty else { return "task \(task.taskID) has no image" }
+        var request = task.template.container
+        request.image = task.image
+        request.name = task.containerName
+        request.restart = nil
+        request.autoRemove = false
+        do { try ContainerManager.check(request) } catch { return "task \(task.taskID): \(error)" }
+        return nil
+    }
+
     // MARK: Converging
 
     /// Starts what is assigned and missing, stops what must stop, removes task containers
@@ -164,7 +200,8 @@ public actor ClusterAgent {
             return
         }
         var byTask: [String: ContainerSummary] = [:]
-        for c in containers { if let t = c.labels[Self.taskLabel] { byTask[t] = c } }
+        // A container set aside is left as it is, whatever the assignments say.
+        for c in containers where c.invalid == nil { if let t = c.labels[Self.taskLabel] { byTask[t] = c } }
         // Containers of tasks no longer assigned: running ones go first (they may hold a port or
         // a device a new task needs); exited ones after the starts, which need not wait for them.
         let unassigned = byTask.filter { assigned[$0.key] == nil }
@@ -268,10 +305,7 @@ public actor ClusterAgent {
             if let fetch = fetchImage { try await fetch(task.image) }
             let record = try await node.containers.create(request)
             await report(TaskReport(taskID: task.taskID, state: .starting, message: "starting", containerID: record.id))
-            do { try await node.containers.start(record.id) } catch {
-                try? await node.containers.remove(record.id, force: true)
-                throw error
-            }
+            try await node.containers.startNew(record.id)
         } catch {
             let r = TaskReport(taskID: task.taskID, state: .rejected, message: "could not start", error: "\(error)")
             failedToStart[task.taskID] = r
@@ -304,7 +338,7 @@ public actor ClusterAgent {
     /// The state of every task this node holds, from its containers.
     func currentReports() async throws -> [String: TaskReport] {
         var out: [String: TaskReport] = failedToStart
-        for c in try await node.containers.list(all: true) {
+        for c in try await node.containers.list(all: true) where c.invalid == nil {
             guard let taskID = c.labels[Self.taskLabel] else { continue }
             let shuttingDown = assigned[taskID]?.desiredState == .shutdown
             let health = c.health == .none ? nil : c.health.rawValue
@@ -357,6 +391,9 @@ public actor ClusterAgent {
     private func loadAssignments() {
         let decoder = JSONDecoder()
         guard let data = try? Data(contentsOf: stateFile), let a = try? decoder.decode(Assignments.self, from: data) else { return }
-        assigned = Dictionary(a.tasks.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
+        // Checked again: a file written by an older agent, or changed by hand, may hold anything.
+        let (accepted, refused) = Self.check(a.tasks)
+        for r in refused { logger.error("stored task \(r.taskID) set aside: \(r.error ?? "")") }
+        assigned = Dictionary(accepted.map { ($0.taskID, $0) }, uniquingKeysWith: { $1 })
     }
 }

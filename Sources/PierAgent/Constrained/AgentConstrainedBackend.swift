@@ -39,11 +39,7 @@ struct AgentConstrainedBackend: ConstrainedBackend {
             }
             try await containers.remove(existing.id, force: true)
         }
-        let record = try await containers.create(create)
-        do { try await containers.start(record.id) } catch {
-            try? await containers.remove(record.id, force: true)
-            throw error
-        }
+        _ = try await containers.run(create)
         return true
     }
 
@@ -71,7 +67,7 @@ struct AgentConstrainedBackend: ConstrainedBackend {
         case .noSuchImage, .noSuchImageMessage: return .notFound(e.description)
         case .conflict(let m): return .conflict(m)
         case .forbidden(let m): return .invalid(m)
-        case .failed(let m): return .failed(m)
+        case .failed(let m), .unavailable(let m): return .failed(m)
         }
     }
 }

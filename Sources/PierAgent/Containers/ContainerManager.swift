@@ -8,7 +8,7 @@ import PierOCI
 /// restart policies and health checks, and adopts running containers after an agent restart.
 actor ContainerManager {
     let configuration: AgentConfiguration
-    let database: AgentDatabase
+    nonisolated let database: AgentDatabase
     let images: any ImageProvider
     let runtime: any RuntimeProvider
     let logger: Logger
@@ -27,6 +27,11 @@ actor ContainerManager {
     private var changeObservers: [@Sendable () -> Void] = []
     /// Previous CPU sample per container, for CPU %.
     private var cpuSamples: [String: (nanos: UInt64, at: ContinuousClock.Instant)] = [:]
+    /// Stored containers set aside at start (a row that does not decode, a record that fails the
+    /// checks of a create), by id: listed with the reason, otherwise left alone.
+    var invalid: [String: InvalidContainer] = [:]
+    /// Directories under `containers/` that no record names and no tombstone explains.
+    var unknownDirectories: [String] = []
 
     init(configuration: AgentConfiguration, database: AgentDatabase, images: any ImageProvider,
          runtime: any RuntimeProvider, logger: Logger) {
@@ -62,8 +67,12 @@ actor ContainerManager {
 
     /// Finds a container by full id, name, or unique id prefix.
     func record(_ ref: String) throws -> ContainerRecord {
-        if ref.count == 64, let r = try database.get(ref) { return r }
-        let all = try database.all()
+        if ref.count == 64, invalid[ref] == nil, let r = try database.get(ref) { return r }
+        if let set = setAside(ref) {
+            throw AgentError.conflict("container \(set.name.isEmpty ? set.id : set.name) was set aside: \(set.reason); "
+                + "it is left as it is (not watched, restarted or removed); `pier rm -f \(set.id.prefix(12))` removes it")
+        }
+        let all = try database.all().filter { invalid[$0.id] == nil }
         if let r = all.first(where: { $0.id == ref || $0.name == ref }) { return r }
         let matches = ref.count >= 3 ? all.filter { $0.id.hasPrefix(ref) } : []
         if matches.count == 1 { return matches[0] }
@@ -71,8 +80,25 @@ actor ContainerManager {
         throw AgentError.noSuchContainer(ref)
     }
 
+    /// The set-aside container `ref` names (full id, name or a unique id prefix of 3 or more).
+    func setAside(_ ref: String) -> InvalidContainer? {
+        if let exact = invalid.values.first(where: { $0.id == ref || (!$0.name.isEmpty && $0.name == ref) }) { return exact }
+        let matches = ref.count >= 3 ? invalid.values.filter { $0.id.hasPrefix(ref) } : []
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    /// Containers (running ones unless `all`), and always those set aside, which need attention.
     func list(all: Bool) throws -> [ContainerSummary] {
-        try database.all().filter { all || $0.state == .running || $0.state == .restarting }.map(summary)
+        let usable = try database.all().filter { invalid[$0.id] == nil && (all || $0.state == .running || $0.state == .restarting) }
+        return usable.map(summary) + invalid.values.sorted { $0.created < $1.created }.map(summary)
+    }
+
+    func summary(_ i: InvalidContainer) -> ContainerSummary {
+        var s = ContainerSummary(
+            id: i.id, name: i.name, image: i.image, imageDigest: "", command: "", created: i.created, state: i.state,
+            startedAt: nil, finishedAt: nil, exitCode: nil, health: .none, restartCount: 0, network: "", ports: [], labels: [:])
+        s.invalid = i.reason
+        return s
     }
 
     func inspect(_ ref: String) throws -> ContainerDetails {
@@ -95,7 +121,9 @@ actor ContainerManager {
     }
 
     /// Manifest digests of every container's image: pinned against image garbage collection.
-    func imagesInUse() throws -> Set<String> { Set(try database.all().map(\.imageDigest)) }
+    func imagesInUse() throws -> Set<String> {
+        Set(try database.all().map(\.imageDigest) + invalid.values.map(\.imageDigest).filter { !$0.isEmpty })
+    }
 
     // MARK: Create
 
@@ -103,11 +131,8 @@ actor ContainerManager {
     /// created when any option is bad.
     func create(_ request: ContainerSpec) async throws -> ContainerRecord {
         var request = request
-        do { try request.validate() } catch let error as ContainerSpecError { throw AgentError.invalid(error.description) }
-        let policy = try ContainerRestartPolicy(parsing: request.restart)
-        if request.autoRemove && policy.kind != .no {
-            throw AgentError.invalid("--rm and --restart \(request.restart ?? "") cannot be combined: a removed container cannot restart")
-        }
+        try Self.check(request)
+        try database.requireAvailable()
         let image = try await runnableImage(request.image)
         trace("create: image resolved")
         if !configuration.trustedKeys.isEmpty {
@@ -136,6 +161,31 @@ actor ContainerManager {
         return record
     }
 
+    /// The checks of a create that need nothing but the request: name, restart policy, health
+    /// check, log options and every runtime option (sizes, devices, mounts, ports, user…). Also
+    /// applied to records read back from the database and to the tasks a manager sends.
+    static func check(_ request: ContainerSpec) throws {
+        // The model's checks (every field, each within its range), then this node's.
+        _ = try RuntimeBackend.options(request)
+        let policy = try ContainerRestartPolicy(parsing: request.restart)
+        if request.autoRemove && policy.kind != .no {
+            throw AgentError.invalid("--rm and --restart \(request.restart ?? "") cannot be combined: a removed container cannot restart")
+        }
+    }
+
+    /// Why a stored record cannot be used as it is, or nil: the create checks, and what the
+    /// agent builds paths and processes from (id, name, command).
+    static func problem(with r: ContainerRecord) -> String? {
+        guard r.id.count == 64, r.id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            return "id \"\(r.id.prefix(80))\" is not 64 hex digits"
+        }
+        guard isValidName(r.name) else { return "name \"\(r.name.prefix(140))\" is not a valid container name" }
+        guard !r.command.isEmpty else { return "it has no command" }
+        guard r.restartCount >= 0, r.failingStreak >= 0 else { return "negative restart count or failing streak" }
+        do { try check(r.config) } catch { return "\(error)" }
+        return nil
+    }
+
     static func isValidName(_ name: String) -> Bool { ObjectName.isValid(name, .container) }
 
     static func newID() -> String {
@@ -162,6 +212,25 @@ actor ContainerManager {
             if try !database.isNameTaken(n) { return n }
         }
         return "pier_\(Self.newID().prefix(12))"
+    }
+
+    // MARK: Run
+
+    /// Creates and starts a container; a container that cannot start is removed again, so a
+    /// failed run leaves nothing behind. Every entry point (API, CoAP, cluster tasks) runs
+    /// containers through this or through `create` + `startNew`.
+    func run(_ request: ContainerSpec, foreground: Bool = false) async throws -> ContainerRecord {
+        let record = try await create(request)
+        try await startNew(record.id, foreground: foreground)
+        return record
+    }
+
+    /// Starts a container `create` just made, removing it if the start fails.
+    func startNew(_ id: String, foreground: Bool = false) async throws {
+        do { try await start(id, foreground: foreground) } catch {
+            try? await remove(id, force: true)
+            throw error
+        }
     }
 
     // MARK: Start
@@ -195,6 +264,7 @@ actor ContainerManager {
                 _ = FileManager.default.createFile(atPath: logPath(r.id).path, contents: nil)
             }
             try? FileManager.default.removeItem(at: dir.appendingPathComponent("exit.json"))
+            try CreationMarker(r).write(to: dir)
             trace("launch: dirs")
             image = try await images.runnable(r.imageDigest)
             trace("launch: image")
@@ -437,6 +507,7 @@ actor ContainerManager {
 
     /// Removes a stopped container (or, with `force`, kills it first) and everything it had.
     func remove(_ ref: String, force: Bool) async throws {
+        if let set = setAside(ref) { return try await removeSetAside(set, force: force) }
         let r = try record(ref)
         if r.state == .running {
             guard force else {
@@ -456,6 +527,23 @@ actor ContainerManager {
         try removeFiles(r)
     }
 
+    /// Removes a container that was set aside: it may still run (its record says so, or runc
+    /// does), so only with `force`; it is killed through runc, torn down and deleted.
+    private func removeSetAside(_ c: InvalidContainer, force: Bool) async throws {
+        guard !c.id.isEmpty, !c.id.contains("/"), c.id != ".", c.id != ".." else {
+            throw AgentError.conflict("container \(c.name) has no usable id (\(c.reason)); move the database aside with `pier agent recover`")
+        }
+        guard force else {
+            throw AgentError.conflict("container \(c.name.isEmpty ? c.id : c.name) was set aside (\(c.reason)); `pier rm -f` removes it, killing it if it runs")
+        }
+        try? await runtime.signal(id: c.id, signal: "SIGKILL")
+        await cleanup(c.id)
+        try database.delete(c.id)
+        invalid[c.id] = nil
+        removeDirectory(c.id)
+        notifyChange()
+    }
+
     /// Forgets the container and deletes its directory (upper layer, logs) in the background.
     /// Its runtime state must be torn down already.
     private func removeFiles(_ r: ContainerRecord) throws {
@@ -466,7 +554,11 @@ actor ContainerManager {
     /// Deletes the container's directory in the background (an upper layer can be large).
     private func removeDirectory(_ id: String) {
         let dir = directory(id)
-        Task.detached(priority: .utility) { try? FileManager.default.removeItem(at: dir) }
+        let database = self.database
+        Task.detached(priority: .utility) {
+            try? FileManager.default.removeItem(at: dir)
+            if !FileManager.default.fileExists(atPath: dir.path) { try? database.clearTombstone(id) }
+        }
     }
 
     /// Deletes the container's record and what the agent keeps about it in memory.

@@ -52,6 +52,7 @@ public enum ServiceListing {
             let spec = e.service.spec
             var replicas = "\(e.running)/\(e.desired)"
             if let max = spec.task.placement.maxReplicasPerNode, max > 0 { replicas += " (max \(max) per node)" }
+            if let reason = e.service.invalid { replicas = "invalid: \(reason)" }
             return [
                 truncate ? Identifiers.short(e.service.id) : e.service.id,
                 spec.name,

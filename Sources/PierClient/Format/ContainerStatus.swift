@@ -8,6 +8,7 @@ public enum ContainerStatus {
         func since(_ date: Date?) -> String {
             HumanDuration.describe(seconds: now.timeIntervalSince(date ?? now))
         }
+        if let reason = c.invalid { return "invalid: \(reason)" }
         switch c.state {
         case .running:
             let up = "Up " + since(c.startedAt)

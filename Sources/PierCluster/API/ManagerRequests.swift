@@ -99,9 +99,15 @@ public struct ClusterInfo: Codable, Sendable, Equatable {
     public var services: Int
     public var tasks: Int
     public var version: String
-    public init(clusterID: String, caFingerprint: String, nodes: Int, nodesReady: Int, services: Int, tasks: Int, version: String) {
+    /// Why the manager cannot use its state, when it cannot (degraded: it changes nothing and
+    /// refuses every other request until `pier manager recover`).
+    public var degraded: String?
+    /// Stored records set aside (they cannot be read or fail the checks of a create), with the reason.
+    public var notices: [String]?
+    public init(clusterID: String, caFingerprint: String, nodes: Int, nodesReady: Int, services: Int, tasks: Int, version: String,
+                degraded: String? = nil, notices: [String]? = nil) {
         self.clusterID = clusterID; self.caFingerprint = caFingerprint; self.nodes = nodes; self.nodesReady = nodesReady
-        self.services = services; self.tasks = tasks; self.version = version
+        self.services = services; self.tasks = tasks; self.version = version; self.degraded = degraded; self.notices = notices
     }
 }
 

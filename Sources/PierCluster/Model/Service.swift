@@ -142,10 +142,14 @@ public struct Service: Codable, Sendable, Equatable, Identifiable {
     public var updateStatus: UpdateStatus?
     public var createdAt: Date
     public var updatedAt: Date
+    /// Why the manager set this stored service aside (it fails the checks of a create, or cannot
+    /// be read); nil for a usable one. A set-aside service is listed and otherwise left as it is:
+    /// its tasks keep running as assigned, nothing is rescheduled or updated.
+    public var invalid: String?
 
-    public init(id: String, spec: ServiceSpec, version: Int = 1, previousSpec: ServiceSpec? = nil, updateStatus: UpdateStatus? = nil, createdAt: Date = Date(), updatedAt: Date = Date()) {
+    public init(id: String, spec: ServiceSpec, version: Int = 1, previousSpec: ServiceSpec? = nil, updateStatus: UpdateStatus? = nil, createdAt: Date = Date(), updatedAt: Date = Date(), invalid: String? = nil) {
         self.id = id; self.spec = spec; self.version = version; self.previousSpec = previousSpec
-        self.updateStatus = updateStatus; self.createdAt = createdAt; self.updatedAt = updatedAt
+        self.updateStatus = updateStatus; self.createdAt = createdAt; self.updatedAt = updatedAt; self.invalid = invalid
     }
 }
 

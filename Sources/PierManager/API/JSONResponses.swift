@@ -64,6 +64,7 @@ enum JSONResponses {
         case .conflict: status = .conflict
         case .unauthorized: status = .forbidden
         case .failed, nil: status = .internalServerError
+        case .unavailable: status = .serviceUnavailable
         }
         let body = (try? encoder.encode(APIError(message: "\(error)"))) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -9,7 +9,9 @@ extension Manager {
         if !dirty, nextPass.map({ $0 > now }) ?? true { return }
         dirty = false
         let snapshot = ClusterSnapshot(
-            nodes: Array(nodes.values), services: Array(services.values), tasks: Array(tasks.values), now: now)
+            nodes: Array(nodes.values), services: Array(services.values),
+            // The tasks of a set-aside service stay as they are: assigned, never replaced.
+            tasks: setAsideServices.isEmpty ? Array(tasks.values) : tasks.values.filter { setAsideServices[$0.serviceID] == nil }, now: now)
         let plan = reconciler.reconcile(snapshot)
         nextPass = plan.nextWakeup
         guard !plan.isEmpty else { return }

@@ -11,7 +11,7 @@ extension Manager {
     public func createService(_ spec: ServiceSpec, as caller: Caller = .local) async throws -> Service {
         try Self.validate(spec)
         try Self.review(spec, caller: caller)
-        guard service(named: spec.name) == nil else {
+        guard service(named: spec.name) == nil, setAsideService(spec.name) == nil else {
             throw ManagerError.conflict("a service named \"\(spec.name)\" already exists; update it or remove it first")
         }
         var spec = spec
@@ -95,6 +95,15 @@ extension Manager {
     /// Removes a service and its tasks; agents stop and remove the containers when the
     /// tasks leave their assignments.
     public func removeService(_ ref: String) async throws {
+        if let set = setAsideService(ref) {
+            var changes = ChangeSet()
+            changes.deletedServices.append(set.id)
+            changes.deletedTasks = tasks.values.filter { $0.serviceID == set.id }.map(\.id)
+            try commit(changes)
+            setAsideServices[set.id] = nil
+            logger.info("set-aside service \(set.spec.name) removed")
+            return
+        }
         let service = try lookupService(ref)
         var changes = ChangeSet()
         changes.deletedServices.append(service.id)
@@ -103,16 +112,28 @@ extension Manager {
         logger.info("service \(service.spec.name) removed")
     }
 
-    public func listServices() -> [Service] { services.values.sorted { $0.spec.name < $1.spec.name } }
+    /// Every service, those set aside included (with `invalid` saying why).
+    public func listServices() -> [Service] {
+        (Array(services.values) + setAsideServices.values).sorted { $0.spec.name < $1.spec.name }
+    }
 
     public func lookupService(_ ref: String) throws -> Service {
         if let s = services[ref] ?? service(named: ref) { return s }
+        if let set = setAsideService(ref) {
+            throw ManagerError.conflict("service \(set.spec.name) was set aside: \(set.invalid ?? ""); its tasks are left as they are; `pier service rm \(set.spec.name)` removes it")
+        }
         let byPrefix = services.values.filter { $0.id.hasPrefix(ref) }
         if byPrefix.count == 1, ref.count >= 3 { return byPrefix[0] }
         throw ManagerError.notFound("no such service: \(ref)")
     }
 
     func service(named name: String) -> Service? { services.values.first { $0.spec.name == name } }
+
+    func setAsideService(_ ref: String) -> Service? {
+        if let s = setAsideServices[ref] ?? setAsideServices.values.first(where: { $0.spec.name == ref }) { return s }
+        let byPrefix = setAsideServices.values.filter { $0.id.hasPrefix(ref) }
+        return byPrefix.count == 1 && ref.count >= 3 ? byPrefix[0] : nil
+    }
 
     /// Tasks, newest first within each slot, optionally only one service's or one node's.
     public func listTasks(service ref: String? = nil, node nodeRef: String? = nil) throws -> [ClusterTask] {

@@ -1,6 +1,8 @@
+import PierSpec
 import Foundation
 import Logging
 import PierAgent
+import PierAPI
 import PierCluster
 
 /// The Edge Manager's core: the cluster state in memory, written through a `StateStore`
@@ -29,6 +31,11 @@ public actor Manager {
     var services: [String: Service] = [:]
     var tasks: [String: ClusterTask] = [:]
     var meta: [String: String] = [:]
+    /// Stored services that fail the checks of a create or cannot be read, by id: listed with the
+    /// reason; the reconciler never sees them or their tasks, whose containers keep running.
+    var setAsideServices: [String: Service] = [:]
+    /// Stored tasks and nodes that cannot be used, with the reason.
+    var setAsideRecords: [SetAsideRecord] = []
 
     struct Session {
         let token: UUID
@@ -67,8 +74,28 @@ public actor Manager {
             node.lastHeartbeat = now
             nodes[node.id] = node
         }
-        for s in state.services { services[s.id] = s }
-        for t in state.tasks { tasks[t.id] = t }
+        for s in state.services {
+            if let problem = Self.problem(with: s) { setAside(s, reason: problem) } else { services[s.id] = s }
+        }
+        for t in state.tasks {
+            if let problem = Self.problem(with: t) {
+                setAsideRecords.append(SetAsideRecord(kind: "task", id: t.id, name: t.serviceName, reason: problem))
+            } else {
+                tasks[t.id] = t
+            }
+        }
+        for r in state.setAside {
+            if r.kind == "service" {
+                // What is readable of it, so that it is listed and `service rm` can remove it.
+                let placeholder = ServiceSpec(name: r.name ?? r.id, task: TaskTemplate(container: ContainerSpec(image: "")), mode: .replicated(0))
+                setAside(Service(id: r.id, spec: placeholder), reason: r.reason)
+            } else {
+                setAsideRecords.append(r)
+            }
+        }
+        for r in setAsideRecords {
+            logger.error("stored \(r.kind) set aside", metadata: ["id": "\(r.id)", "reason": "\(r.reason)"])
+        }
         meta = state.meta
         if meta["clusterID"] == nil {
             var changes = ChangeSet()
@@ -78,6 +105,38 @@ public actor Manager {
     }
 
     public var clusterID: String { meta["clusterID"] ?? "" }
+
+    private func setAside(_ service: Service, reason: String) {
+        var service = service
+        service.invalid = reason
+        setAsideServices[service.id] = service
+        logger.error("stored service set aside", metadata: ["id": "\(service.id)", "name": "\(service.spec.name)", "reason": "\(reason)"])
+    }
+
+    /// Why a stored service cannot be used, or nil: the checks of a create.
+    static func problem(with service: Service) -> String? {
+        do { try validate(service.spec) } catch { return "\(error)" }
+        guard service.version >= 0 else { return "version \(service.version) is negative" }
+        return nil
+    }
+
+    /// Why a stored task cannot be used, or nil: its slot and the checks its template would
+    /// get in a service spec.
+    static func problem(with task: ClusterTask) -> String? {
+        if let slot = task.slot, !(0...ServiceSpec.maxReplicas).contains(slot) {
+            return "slot \(slot) is outside 0…\(ServiceSpec.maxReplicas)"
+        }
+        do { try validate(ServiceSpec(name: task.serviceName, task: task.template)) } catch { return "\(error)" }
+        return nil
+    }
+
+    /// What needs attention: stored records set aside.
+    func notices() -> [String]? {
+        let services = setAsideServices.values.sorted { $0.spec.name < $1.spec.name }.map { "service \($0.spec.name) set aside: \($0.invalid ?? "")" }
+        let others = setAsideRecords.map { "\($0.kind) \($0.id) set aside: \($0.reason)" }
+        let all = services + others
+        return all.isEmpty ? nil : all
+    }
 
     // MARK: Writing
 

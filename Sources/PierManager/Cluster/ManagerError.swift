@@ -7,10 +7,12 @@ public enum ManagerError: Error, CustomStringConvertible, Sendable {
     case conflict(String)
     case unauthorized(String)
     case failed(String)
+    /// The manager's state cannot be used (degraded): the message names the problem and the remedy.
+    case unavailable(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .notFound(let m), .conflict(let m), .unauthorized(let m), .failed(let m): m
+        case .invalid(let m), .notFound(let m), .conflict(let m), .unauthorized(let m), .failed(let m), .unavailable(let m): m
         }
     }
 }

@@ -299,6 +299,6 @@ extension Manager {
         ClusterInfo(
             clusterID: clusterID, caFingerprint: caFingerprint, nodes: nodes.count,
             nodesReady: nodes.values.filter { $0.state == .ready }.count, services: services.count,
-            tasks: tasks.values.filter { !$0.status.state.isTerminal }.count, version: "0.1.0")
+            tasks: tasks.values.filter { !$0.status.state.isTerminal }.count, version: "0.1.0", notices: notices())
     }
 }

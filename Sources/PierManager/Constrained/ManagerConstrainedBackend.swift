@@ -68,7 +68,7 @@ struct ManagerConstrainedBackend: ConstrainedBackend {
         case .invalid(let m), .unauthorized(let m): return .invalid(m)
         case .notFound(let m): return .notFound(m)
         case .conflict(let m): return .conflict(m)
-        case .failed(let m): return .failed(m)
+        case .failed(let m), .unavailable(let m): return .failed(m)
         }
     }
 }

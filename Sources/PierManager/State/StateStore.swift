@@ -21,9 +21,45 @@ public struct StoredState: Sendable, Equatable {
     public var tasks: [ClusterTask]
     /// Small named values: the cluster id, join-token secrets, the ids of removed nodes.
     public var meta: [String: String]
+    /// Stored records that could not be decoded: not loaded, left in the store as they are.
+    public var setAside: [SetAsideRecord]
 
-    public init(nodes: [Node] = [], services: [Service] = [], tasks: [ClusterTask] = [], meta: [String: String] = [:]) {
-        self.nodes = nodes; self.services = services; self.tasks = tasks; self.meta = meta
+    public init(nodes: [Node] = [], services: [Service] = [], tasks: [ClusterTask] = [], meta: [String: String] = [:], setAside: [SetAsideRecord] = []) {
+        self.nodes = nodes; self.services = services; self.tasks = tasks; self.meta = meta; self.setAside = setAside
+    }
+}
+
+/// A stored record the manager does not use: it cannot be decoded, or it fails the checks a
+/// create makes. It is listed with the reason and otherwise left alone.
+public struct SetAsideRecord: Sendable, Equatable {
+    /// `service`, `task` or `node`.
+    public var kind: String
+    public var id: String
+    /// A service's name, a task's service id, when readable.
+    public var name: String?
+    public var reason: String
+    public init(kind: String, id: String, name: String?, reason: String) {
+        self.kind = kind; self.id = id; self.name = name; self.reason = reason
+    }
+}
+
+/// Why a state store cannot be used. The manager then starts degraded: it answers status
+/// requests, refuses the rest and changes nothing until `pier manager recover`.
+public enum StateStoreError: Error, CustomStringConvertible, Sendable {
+    /// SQLite cannot open or read it (not a database, truncated, wrong shape).
+    case unreadable(path: String, detail: String)
+    /// `PRAGMA quick_check` found damage.
+    case damaged(path: String, findings: [String])
+    /// It holds no state (new, emptied or truncated) though a backup shows there was some.
+    case lost(path: String, backup: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let detail): "\(path) cannot be read as the manager's database (\(detail))"
+        case .damaged(let path, let findings):
+            "\(path) is damaged (SQLite quick_check: \(findings.prefix(3).joined(separator: "; "))\(findings.count > 3 ? "; …" : ""))"
+        case .lost(let path, let backup): "\(path) holds no state (it is new, emptied or truncated) but the backup \(backup) shows there was some"
+        }
     }
 }
 

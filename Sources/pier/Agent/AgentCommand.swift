@@ -125,7 +125,10 @@ struct AgentCommand: AsyncParsableCommand {
             + "With --join the node joins a manager's cluster with a token from `pier join-token worker` on the manager, "
             + "read from --token-file or the PIER_JOIN_TOKEN environment variable (never from the command line, which "
             + "every user of the device can read), and runs the tasks the manager assigns, over one mutual-TLS connection "
-            + "it dials out. A node that has joined reconnects on later starts without the flags."
+            + "it dials out. A node that has joined reconnects on later starts without the flags.\n\n"
+            + "An agent whose state database cannot be used starts degraded: it answers `pier info` with the problem, "
+            + "refuses everything else, and leaves every container as it is until `pier agent recover` rebuilds the state.",
+        subcommands: [AgentRecover.self]
     )
 
     @OptionGroup var daemon: DaemonOptions

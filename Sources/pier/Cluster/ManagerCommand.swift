@@ -11,7 +11,11 @@ struct ManagerCommand: AsyncParsableCommand {
         abstract: "Run the Edge Manager: cluster state, scheduling, the CA and the agents' endpoint.",
         discussion: "State lives in SQLite under --data-root. unix:// addresses serve the full API to local "
             + "clients; tcp:// addresses serve agents and remote clients over mutual TLS (agents join with "
-            + "`pier agent --join tcp://HOST:PORT --token $(pier join-token -q worker)`)."
+            + "`pier agent --join tcp://HOST:PORT --token $(pier join-token -q worker)`).\n\n"
+            + "The state is copied to manager.db.backup at every start and every 30 seconds while it changes. A manager "
+            + "whose state database cannot be used starts degraded: it answers GET /v1/cluster with the problem, refuses "
+            + "everything else, schedules nothing, and agents keep their tasks running; `pier manager recover` restores the backup.",
+        subcommands: [ManagerRecover.self]
     )
 
     @OptionGroup var options: ManagerOptions

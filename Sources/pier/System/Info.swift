@@ -20,7 +20,7 @@ struct Info: AsyncParsableCommand {
     }
 
     static func describe(_ info: AgentInfo) -> String {
-        """
+        attention(info) + """
         Agent version:  \(info.version)
         Hostname:       \(info.hostname)
         OS/Arch:        \(info.os)/\(info.architecture)
@@ -32,6 +32,14 @@ struct Info: AsyncParsableCommand {
         Images:         \(info.images)
         \(info.network.map { "Network:        bridge \($0.bridge) \($0.subnet), " + pool($0) + "\n" } ?? "")\(info.isolation.map(isolation) ?? "")
         """
+    }
+
+    /// The agent's degraded state and what else needs attention, first.
+    private static func attention(_ info: AgentInfo) -> String {
+        var lines: [String] = []
+        if let degraded = info.degraded { lines.append("DEGRADED:       \(degraded)") }
+        for notice in info.notices ?? [] { lines.append("Attention:      \(notice)") }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 
     private static func isolation(_ i: NodeIsolation) -> String {
