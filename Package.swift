@@ -3,6 +3,12 @@ import PackageDescription
 
 // Targets, each with one job. The data path reads top to bottom:
 // client → API → agent → image store / runtime → runc.
+// The layers (each depends only on those to its left):
+//   model (PierSpec) ← runtime, image ← agent
+//   model ← cluster (PierCluster: services, scheduler, session messages) ← manager
+//   model ← client
+// The manager never imports the agent: `pier up` composes the two in the executable, the
+// manager reaching its node through the `ManagerNode` protocol.
 var targets: [Target] = [
     // Who may call what: roles, the route tables of every server, what a container may ask for.
     // No dependencies: every server and the client share it.
@@ -75,9 +81,10 @@ var targets: [Target] = [
         .product(name: "Logging", package: "swift-log"),
     ]),
     // The Edge Manager: cluster state behind a StateStore (SQLite), the API, agent sessions,
-    // the reconcile loop that applies PierCluster's decisions, and the registry mount.
+    // the reconcile loop that applies PierCluster's decisions, and the registry mount. It runs on
+    // a `ManagerNode` the executable hands in (the agent), without depending on the agent.
     .target(name: "PierManager", dependencies: [
-        "PierAccess", "PierAPI", "PierSpec", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierAgent", "PierCoAPAPI",
+        "PierAccess", "PierAPI", "PierSpec", "PierCluster", "PierStack", "PierPKI", "PierRegistry", "PierOCI", "PierImage", "PierCoAPAPI",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),

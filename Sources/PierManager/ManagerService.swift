@@ -6,11 +6,11 @@ import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOSSL
-import PierAgent
 import PierAccess
 import PierAPI
 import PierCluster
 import PierCoAPAPI
+import PierOCI
 import PierPKI
 import PierRegistry
 
@@ -18,8 +18,18 @@ import PierRegistry
 /// registry serves, and, for `pier up`, this gateway's own agent as a node of the cluster.
 public struct ManagerService: Sendable {
     public struct Configuration: Sendable {
-        /// The agent side of this process: data root, local sockets, runc, bridge.
-        public var agent: AgentConfiguration
+        /// The data root the manager's state, CA and backups live in (the node's own).
+        public var dataRoot: URL
+        /// `unix://PATH` addresses of the local admin socket.
+        public var listen: [String]
+        /// The group the local sockets belong to (`--socket-group`).
+        public var socketGroup: UInt32?
+        /// Keys a service's image must be signed by (`--trust-key`); empty: no signing policy.
+        public var trustedKeys: [TrustedKey]
+        /// The CoAP interface for constrained clients, if one is served.
+        public var coap: CoAPInterfaceOptions?
+        /// The largest request body a route reads.
+        public var maxRequestBody: Int
         /// `tcp://HOST:PORT` addresses where agents and remote clients connect (mutual TLS).
         public var remoteListen: [String]
         /// Run this host's own agent as a node (`pier up`); `pier manager` keeps images only.
@@ -38,31 +48,38 @@ public struct ManagerService: Sendable {
         /// once at every start), for `pier manager recover`.
         public var backupInterval: Duration = .seconds(30)
 
-        public init(agent: AgentConfiguration, remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
+        public init(dataRoot: URL, listen: [String], socketGroup: UInt32? = nil, trustedKeys: [TrustedKey] = [],
+                    coap: CoAPInterfaceOptions? = nil, maxRequestBody: Int = 1 << 20,
+                    remoteListen: [String] = [], localWorker: Bool, hostname: String = ProcessInfo.processInfo.hostName,
                     advertise: [String] = [], manager: Manager.Configuration = .init(), nodeCertificateValidity: TimeInterval = ClusterCA.defaultNodeValidity) {
-            self.agent = agent; self.remoteListen = remoteListen; self.localWorker = localWorker; self.hostname = hostname
+            self.dataRoot = dataRoot; self.listen = listen; self.socketGroup = socketGroup; self.trustedKeys = trustedKeys
+            self.coap = coap; self.maxRequestBody = maxRequestBody
+            self.remoteListen = remoteListen; self.localWorker = localWorker; self.hostname = hostname
             self.advertise = advertise; self.manager = manager; self.nodeCertificateValidity = nodeCertificateValidity
         }
 
-        public var stateDatabase: URL { agent.dataRoot.appendingPathComponent("manager.db") }
-        var pkiDirectory: URL { agent.dataRoot.appendingPathComponent("pki") }
+        public var stateDatabase: URL { dataRoot.appendingPathComponent("manager.db") }
+        var pkiDirectory: URL { dataRoot.appendingPathComponent("pki") }
     }
 
     public let configuration: Configuration
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    public func run() async throws {
+    /// Serves until cancelled or a server fails, on `node` (the caller opened it and releases
+    /// it). With `localWorker` set in the configuration, `runLocalAgent` runs this node's agent
+    /// as a member of the cluster, its session handed over in process.
+    public func run(
+        on node: some ManagerNode,
+        runLocalAgent: @escaping @Sendable (_ manager: Manager, _ nodeID: String) async throws -> Void = { _, _ in }
+    ) async throws {
         let configuration = self.configuration
         let remotes = try configuration.remoteListen.map(RemoteAddress.init(parsing:))
-        Agent.usePrivateUmask()
-        let node = try await AgentNode.open(configuration: configuration.agent)
-        defer { node.release() }
         let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()
         let store: SQLiteStateStore
         do { store = try SQLiteStateStore(path: configuration.stateDatabase) } catch {
             return try await runDegraded(node: node, problem: "\(error)", logger: logger)
         }
-        let trusted = configuration.agent.trustedKeys
+        let trusted = configuration.trustedKeys
         let manager = try await Manager(store: store, configuration: configuration.manager, logger: logger) { reference in
             let pinned = try await node.pinnedReference(reference)
             // The signing policy (`--trust-key`): a service only gets an image a trusted key signed.
@@ -76,25 +93,25 @@ public struct ManagerService: Sendable {
                 dns: names.filter { IPAddressText.isIP($0) == false && RandomIDText.isValidName($0) }.sorted(),
                 ips: names.filter { IPAddressText.isIP($0) }.sorted()))
         // The CoAP interface serves the cluster's services (CEMC), also under `pier up`.
-        let coap = try configuration.agent.coap.map { options in
+        let coap = try configuration.coap.map { options in
             (options.address, try ConstrainedInterface(
                 backend: ManagerConstrainedBackend(manager: manager),
                 keys: try CoAPAccessKeys.load(options.keysPath, allowTokens: options.insecureToken),
-                stateDirectory: options.stateDirectory(dataRoot: configuration.agent.dataRoot), logger: logger))
+                stateDirectory: options.stateDirectory(dataRoot: configuration.dataRoot), logger: logger))
         }
 
         let registryAccess = try await RegistryAccessControl(
             manager: manager, keyFile: configuration.pkiDirectory.appendingPathComponent("registry-token.key"),
             anonymousPull: configuration.registryAnonymousPull)
-        let parts = Parts(node: node, manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.agent.maxRequestBody, logger: logger)
+        let parts = Parts(node: node, manager: manager, membership: membership, registry: registryAccess, maxBody: configuration.maxRequestBody, logger: logger)
         let local = Self.localRouter(parts, localWorker: configuration.localWorker)
 
         try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
             if let (address, interface) = coap { group.addTask { try await interface.run(address: address) } }
-            for app in try Agent.unixApplications(
-                configuration.agent.listen, router: local, serverName: "pier-manager", group: configuration.agent.socketGroup, logger: logger
+            for server in try node.unixServers(
+                configuration.listen, router: local, serverName: "pier-manager", group: configuration.socketGroup, logger: logger
             ) {
-                group.addTask { try await app.runService() }
+                group.addTask { try await server() }
             }
             if !remotes.isEmpty {
                 let trust = ClusterTrust(
@@ -120,13 +137,10 @@ public struct ManagerService: Sendable {
                 logger.critical("this node's agent is degraded: \(problem); it runs no tasks until `pier agent recover`")
             } else if configuration.localWorker {
                 let nodeID = try await manager.localNodeID(hostname: configuration.hostname)
-                let agent = ClusterAgent(
-                    node: node, configuration: .init(hostname: configuration.hostname),
-                    transport: LocalSessionTransport(manager: manager, nodeID: nodeID))
-                group.addTask { try await agent.run() }
+                group.addTask { try await runLocalAgent(manager, nodeID) }
             }
             logger.info("pier manager ready", metadata: [
-                "dataRoot": "\(configuration.agent.dataRoot.path)", "listen": "\(configuration.agent.listen + configuration.remoteListen)",
+                "dataRoot": "\(configuration.dataRoot.path)", "listen": "\(configuration.listen + configuration.remoteListen)",
                 "caFingerprint": "\(membership.caFingerprint)",
             ])
             try await group.next()
@@ -154,7 +168,7 @@ extension ManagerService {
     /// `GET /v1/cluster` with the problem and every other manager request with 503 naming it and
     /// `pier manager recover`, and changes nothing (no reconciling, no agent sessions, no CoAP).
     /// With `pier up`, this node's own agent API is served as usual.
-    func runDegraded(node: AgentNode, problem: String, logger: Logger) async throws {
+    func runDegraded(node: some ManagerNode, problem: String, logger: Logger) async throws {
         let message = "the manager's state cannot be used: \(problem). Nothing is scheduled or changed and agents keep their "
             + "tasks running as last assigned; stop the manager and run `pier manager recover` to restore the last good backup"
         logger.critical("degraded: \(message)")
@@ -175,12 +189,12 @@ extension ManagerService {
             }
         }
         try await node.serve { try await withThrowingTaskGroup(of: Void.self) { group in
-            for app in try Agent.unixApplications(
-                configuration.agent.listen, router: local, serverName: "pier-manager", group: configuration.agent.socketGroup, logger: logger
+            for server in try node.unixServers(
+                configuration.listen, router: local, serverName: "pier-manager", group: configuration.socketGroup, logger: logger
             ) {
-                group.addTask { try await app.runService() }
+                group.addTask { try await server() }
             }
-            logger.info("pier manager ready (degraded)", metadata: ["dataRoot": "\(configuration.agent.dataRoot.path)"])
+            logger.info("pier manager ready (degraded)", metadata: ["dataRoot": "\(configuration.dataRoot.path)"])
             try await group.next()
             group.cancelAll()
         } }
@@ -188,7 +202,7 @@ extension ManagerService {
 
     /// What the manager's routers serve.
     struct Parts: Sendable {
-        let node: AgentNode
+        let node: any ManagerNode
         let manager: Manager
         let membership: Membership
         let registry: RegistryAccessControl

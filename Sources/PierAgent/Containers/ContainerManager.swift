@@ -1,3 +1,4 @@
+import PierCluster
 import PierSpec
 import Foundation
 import Logging
@@ -613,15 +614,3 @@ actor ContainerManager {
         return try await runtime.exec(id: r.id, directory: directory(r.id), request: request, timeout: nil, output: output)
     }
 }
-
-/// Timing of the activation path on stderr, with PIER_TRACE=1 (for benchmarks): seconds on
-/// CLOCK_MONOTONIC, the clock of `perf record -k mono`, to line up with scheduler events.
-public func trace(_ what: String) {
-    guard tracing else { return }
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    let seconds = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    FileHandle.standardError.write(Data("trace \(String(format: "%.6f", seconds)) \(what)\n".utf8))
-}
-
-private let tracing = ProcessInfo.processInfo.environment["PIER_TRACE"] == "1"

@@ -1,3 +1,4 @@
+import PierCluster
 import PierSpec
 import Foundation
 import PierAPI

@@ -1,6 +1,5 @@
 import Foundation
 import PierAccess
-import PierAgent
 import PierCluster
 
 extension Manager {

@@ -1,7 +1,6 @@
 import PierSpec
 import Foundation
 import Logging
-import PierAgent
 import PierAPI
 import PierCluster
 

@@ -1,8 +1,8 @@
 import Foundation
-import PierAgent
 
 /// `pier manager recover`: puts the last good backup of the manager's state in place of a
-/// database that cannot be used. Runs while no manager uses the data root. The unusable
+/// database that cannot be used. Runs while no manager uses the data root (the caller holds
+/// its lock, as `pier manager recover` does). The unusable
 /// database is moved aside (kept, never deleted); changes made after the backup are lost.
 public enum ManagerRecovery {
     public struct Report: Sendable, Equatable {
@@ -17,8 +17,6 @@ public enum ManagerRecovery {
     }
 
     public static func recover(dataRoot: URL) async throws -> Report {
-        let lock = try DataRootLock(dataRoot: dataRoot)
-        defer { lock.release() }
         let path = dataRoot.appendingPathComponent("manager.db")
         let backup = URL(fileURLWithPath: path.path + ".backup")
         let problem: String

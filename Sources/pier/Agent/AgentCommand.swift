@@ -1,3 +1,4 @@
+import PierCoAPAPI
 import ArgumentParser
 import Foundation
 import PierAgent

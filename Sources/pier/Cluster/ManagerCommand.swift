@@ -2,6 +2,7 @@ import PierSpec
 import ArgumentParser
 import Foundation
 import PierClient
+import PierAgent
 import PierManager
 
 /// `pier manager`: the Edge Manager alone (it keeps images for its registry, runs no tasks).
@@ -21,7 +22,7 @@ struct ManagerCommand: AsyncParsableCommand {
     @OptionGroup var options: ManagerOptions
 
     func run() async throws {
-        try await ManagerService(configuration: options.makeConfiguration(localWorker: false)).run()
+        try await ManagerService.run(options.makeConfiguration(localWorker: false), agent: options.agentConfiguration)
     }
 }
 
@@ -66,15 +67,21 @@ struct ManagerOptions: ParsableArguments {
         }
     }
 
+    /// The agent side of this process: data root, local sockets, runc, bridge.
+    var agentConfiguration: AgentConfiguration {
+        daemon.agentConfiguration(listen: daemon.listen.filter { !$0.hasPrefix("tcp://") })
+    }
+
     func makeConfiguration(localWorker: Bool) -> ManagerService.Configuration {
-        let unix = daemon.listen.filter { !$0.hasPrefix("tcp://") }
+        let agent = agentConfiguration
         let tcp = daemon.listen.filter { $0.hasPrefix("tcp://") }
         var manager = Manager.Configuration()
         manager.heartbeatSeconds = heartbeat
         manager.heartbeatGrace = heartbeatGrace
         manager.stageTimeout = GoDuration.seconds(updateStageTimeout) ?? 600
         var configuration = ManagerService.Configuration(
-            agent: daemon.agentConfiguration(listen: unix), remoteListen: tcp, localWorker: localWorker,
+            dataRoot: agent.dataRoot, listen: agent.listen, socketGroup: agent.socketGroup, trustedKeys: agent.trustedKeys,
+            coap: agent.coap, maxRequestBody: agent.maxRequestBody, remoteListen: tcp, localWorker: localWorker,
             hostname: daemon.hostname, advertise: advertise, manager: manager,
             nodeCertificateValidity: GoDuration.seconds(certExpiry) ?? 90 * 86400)
         configuration.registryAnonymousPull = registryAnonymousPull
@@ -94,6 +101,6 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var options: ManagerOptions
 
     func run() async throws {
-        try await ManagerService(configuration: options.makeConfiguration(localWorker: true)).run()
+        try await ManagerService.run(options.makeConfiguration(localWorker: true), agent: options.agentConfiguration)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PierAgent
 import PierManager
 
 /// `pier manager recover`: restores a degraded manager's state from its last good backup.
@@ -19,6 +20,8 @@ struct ManagerRecover: AsyncParsableCommand {
 
     func run() async throws {
         let dataRoot = URL(fileURLWithPath: manager.options.daemon.dataRoot).standardizedFileURL
+        let lock = try DataRootLock(dataRoot: dataRoot)
+        defer { lock.release() }
         let report = try await ManagerRecovery.recover(dataRoot: dataRoot)
         var lines = ["The database could not be used: \(report.problem)"]
         if let moved = report.movedAside { lines.append("Moved it aside to \(moved).") }

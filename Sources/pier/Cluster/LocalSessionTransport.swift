@@ -1,6 +1,7 @@
 import Foundation
 import PierAgent
 import PierCluster
+import PierManager
 
 /// The session of an agent that runs in the manager's own process (`pier up`): the same
 /// messages as over the network, handed over directly.
