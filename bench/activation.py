@@ -24,6 +24,8 @@ namespaces: Pier (idmapped layers, stored once for remapped and host containers 
 whose --userns-remap keeps a separate, chowned store beside its default one. Docker's remapped daemon
 is started with "userns-remap": "default", which adds the `dockremap` user and its subordinate ranges;
 they are removed afterwards when this run added them.
+With PIER_BASELINE=/path/to/an/earlier/pier, that build's agent runs beside the current one and its
+`pier none` and `pier` cases are timed in the same rounds (a change's cost, measured in one run).
 Raw samples go to bench/out/activation.json.
 
 Every run starts after the machine was left alone for --gap seconds (default 0.1), as an activation on a
@@ -194,6 +196,26 @@ def main() -> int:
                         c.error = str(e)
                 h.warn(f"pier cases fail: {e}")
 
+        baseline = None if args.no_pier else h.baseline_pier_binary()
+        if baseline is not None:
+            # An earlier build, timed in the same rounds as the current one: what a change cost.
+            base_cases = [Case("pier none (baseline)", f"{baseline} run --rm --network none IMG /bin/true", None),
+                          Case("pier (baseline)", f"{baseline} run --rm IMG /bin/true", None)]
+            cases += base_cases
+            try:
+                base = h.PierAgent(h.new_workdir("pier-base"), baseline, bridge="pbpier1", subnet="10.252.0.0/24")
+                cleanups.append(base.cleanup)
+                base.start()
+                base.load_image(archive, rootfs, h.IMAGE_REF)
+                info["pier_baseline"] = base.version()
+                base_cases[0].command = lambda i: (base.pier_cmd("run", "--rm", "--network", "none", h.IMAGE_REF,
+                                                                 "/bin/true"), base.env)
+                base_cases[1].command = lambda i: (base.pier_cmd("run", "--rm", h.IMAGE_REF, "/bin/true"), base.env)
+            except h.BenchError as e:
+                for c in base_cases:
+                    c.error = str(e)
+                h.warn(f"baseline cases fail: {e}")
+
         if not args.no_docker:
             docker_cases = [Case("docker none", "docker run --rm --network none IMG /bin/true", None),
                             Case("docker", "docker run --rm IMG /bin/true", None)]
@@ -223,7 +245,7 @@ def main() -> int:
                     h.warn(f"--sched: {e}")
 
         if args.no_bridge:
-            cases = [c for c in cases if c.name not in ("pier", "docker")]
+            cases = [c for c in cases if c.name not in ("pier", "docker", "pier (baseline)")]
         total = args.warmup + args.runs
         h.log(f"timing {len(cases)} cases, {args.warmup} warm-up + {args.runs} measured runs each, interleaved")
         for i in range(total):
@@ -240,7 +262,7 @@ def main() -> int:
                     continue
                 if i >= args.warmup:
                     case.samples.append(elapsed)
-            if i == args.warmup - 1 and any(c.name == "pier" and not c.error for c in cases):
+            if i == args.warmup - 1 and any(c.name in ("pier", "pier (baseline)") and not c.error for c in cases):
                 # The agent fills its network pool a second after its first bridge start: measure
                 # a gateway that has been running, not the first second of one.
                 time.sleep(1.5)

@@ -16,7 +16,9 @@ Cases (busybox-static root filesystem, `sleep 1000`, image present on every node
 every --poll seconds. The container's own start, as the node's API lists it, is recorded beside it.
 The clock starts just before the command that triggers the change (CLI start-up included on both sides).
 create and kill run interleaved, Pier then Swarm in each round. Swarm's node-lost figure is its
-documented default (not measured: it would need a second Swarm node). Raw samples: bench/out/cluster.json.
+documented default (not measured: it would need a second Swarm node). With PIER_BASELINE=/path/to/an
+earlier/pier, that build's `pier up` runs create and kill in the same rounds (a change's cost, in one
+run). Raw samples: bench/out/cluster.json.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 
 # Each Pier daemon of this benchmark gets its own bridge and subnet (not pier0, not the other benches').
 UP_BRIDGE = ("pbup0", "10.251.10.0/24")
+UP_BASELINE_BRIDGE = ("pbup1", "10.251.14.0/24")
 MANAGER_BRIDGE = ("pbmgr0", "10.251.13.0/24")
 AGENT_BRIDGES = [("pba1", "10.251.11.0/24"), ("pba2", "10.251.12.0/24")]
 # Swarm's gateway bridge is made here, so it gets our name and subnet instead of docker_gwbridge's.
@@ -653,6 +656,10 @@ def main() -> int:
         ("node-lost", "pier"): Case("node-lost", "agent killed → tasks running elsewhere", "pier"),
         ("drain", "pier"): Case("drain", "node drained → task running elsewhere", "pier"),
     }
+    baseline = h.baseline_pier_binary()
+    if baseline is not None and not args.no_single:
+        cases["create", "pier (baseline)"] = Case("create", "service create → task running", "pier (baseline)")
+        cases["kill", "pier (baseline)"] = Case("kill", "task killed → replacement running", "pier (baseline)")
     info = h.host_info()
     total = args.warmup + args.runs
     cleanups: list[Callable[[], None]] = []
@@ -683,6 +690,20 @@ def main() -> int:
                 except h.BenchError as e:
                     cases["create", "pier"].error = cases["kill", "pier"].error = str(e)
                     h.warn(f"pier up: {e}")
+                if baseline is not None:
+                    # An earlier build's `pier up` in the same rounds: what a change cost.
+                    try:
+                        base = PierDaemon(h.new_workdir("up-base"), baseline, ["up"], UP_BASELINE_BRIDGE, "pb-up-base")
+                        phase.append(base.cleanup)
+                        base.start(trace=False)
+                        base.load_image(archive, rootfs, h.IMAGE_REF)
+                        info["pier_baseline"] = base.version()
+                        bb = PierUpBench(base, args.poll)
+                        bc, bk = cases["create", "pier (baseline)"], cases["kill", "pier (baseline)"]
+                        steps.append(([bc, bk], lambda i, rec: bb.round(bc, bk, rec)))
+                    except h.BenchError as e:
+                        cases["create", "pier (baseline)"].error = cases["kill", "pier (baseline)"].error = str(e)
+                        h.warn(f"pier up (baseline): {e}")
                 if not args.no_swarm:
                     try:
                         swarm = Swarm(h.Dockerd(h.new_workdir("dock")))
@@ -808,6 +829,11 @@ def report(cases: list[Case], info: dict, args) -> None:
         n = pr["n"] if pr and not pr["error"] else "-"
         table.append([title, n, fmt_ms(med(key, "pier")), fmt_ms(p90(key, "pier")), fmt_ms(cont(key, "pier")),
                       peer, ratio])
+        br = rows.get((key, "pier (baseline)"))
+        if br is not None:
+            table.append([f"  the same, baseline build", br["n"] if not br["error"] else "-", fmt_ms(med(key, "pier (baseline)")),
+                          fmt_ms(p90(key, "pier (baseline)")), fmt_ms(cont(key, "pier (baseline)")), "pier / baseline",
+                          fmt_ratio(med(key, "pier"), med(key, "pier (baseline)"))])
 
     print()
     print(f"Edge Manager against Docker Swarm: {args.runs} runs per case after {args.warmup} warm-up, "

@@ -584,6 +584,16 @@ def http_get(socket_path: Path, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
+def baseline_pier_binary() -> Path | None:
+    """`PIER_BASELINE` from the environment: an earlier build to time beside `PIER` in the same run."""
+    if not os.environ.get("PIER_BASELINE"):
+        return None
+    path = Path(os.environ["PIER_BASELINE"])
+    if not os.access(path, os.X_OK):
+        raise BenchError(f"PIER_BASELINE={path} is not an executable")
+    return path
+
+
 def pier_binary() -> Path:
     """`PIER` from the environment, else .build/release/pier, built with `swift build -c release` if missing."""
     if os.environ.get("PIER"):
@@ -609,9 +619,11 @@ def pier_binary() -> Path:
 class PierAgent:
     """A `pier agent` started by the benchmark with its own data root and socket in `workdir`."""
 
-    def __init__(self, workdir: Path, pier: Path):
+    def __init__(self, workdir: Path, pier: Path, bridge: str = "pbpier0", subnet: str = "10.251.0.0/24"):
         self.workdir = workdir
         self.pier = pier
+        self.OWN_BRIDGE = bridge
+        self.OWN_SUBNET = subnet
         self.data_root = workdir / "root"
         self.socket = self.data_root / "pier.sock"
         self.logfile = workdir / "agent.log"

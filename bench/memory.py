@@ -6,7 +6,8 @@ Docker: the dockerd started here + its containerd + every containerd-shim* of it
 The containers' own processes are not counted on either side. Each stack is measured alone (the other
 is not running), after the containers have been up for --settle seconds; RSS from /proc/PID/status,
 PSS from /proc/PID/smaps_rollup (shared pages split between the processes that map them).
-Target: Pier ≤ 0.2× Docker. Raw numbers go to bench/out/memory.json.
+Target: Pier ≤ 0.2× Docker. With PIER_BASELINE=/path/to/an/earlier/pier, that build is measured the
+same way after the current one (a change's cost, in one run). Raw numbers go to bench/out/memory.json.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def count_running(lines: str) -> int:
     return len([x for x in lines.split() if x])
 
 
-def run_pier(args, work_cleanups, rootfs, archive) -> dict:
-    pier = h.pier_binary()
+def run_pier(args, work_cleanups, rootfs, archive, binary=None) -> dict:
+    pier = binary or h.pier_binary()
     agent = h.PierAgent(h.new_workdir("pier"), pier)
     work_cleanups.append(agent.cleanup)
     agent.start()
@@ -144,6 +145,13 @@ def main() -> int:
             except h.BenchError as e:
                 errors["pier"] = str(e)
                 h.warn(f"pier: {e}")
+            baseline = h.baseline_pier_binary()
+            if baseline is not None:
+                try:
+                    results["pier (baseline)"] = run_pier(args, cleanups, rootfs, archive, binary=baseline)
+                except h.BenchError as e:
+                    errors["pier (baseline)"] = str(e)
+                    h.warn(f"pier (baseline): {e}")
     finally:
         h.with_cleanup(cleanups)
 
@@ -163,7 +171,7 @@ def report(results: dict, errors: dict, info: dict, args) -> None:
           f"(git {info.get('git') or '?'})")
     print()
     rows = []
-    for stack in ("pier", "docker"):
+    for stack in ("pier", "pier (baseline)", "docker"):
         if stack in errors:
             rows.append([stack, "-", "-", "-", "FAILED"])
             continue
