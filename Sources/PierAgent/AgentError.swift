@@ -9,11 +9,13 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     case conflict(String)
     /// The client is not allowed (no or a refused certificate).
     case forbidden(String)
+    /// A request body over its limit (413): the message names the limit.
+    case tooLarge(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .conflict(let m), .forbidden(let m), .failed(let m), .noSuchImageMessage(let m): m
+        case .invalid(let m), .conflict(let m), .forbidden(let m), .tooLarge(let m), .failed(let m), .noSuchImageMessage(let m): m
         case .noSuchContainer(let ref): "no such container: \(ref)"
         case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
         }
@@ -25,6 +27,7 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
         case .noSuchContainer, .noSuchImage, .noSuchImageMessage: 404
         case .conflict: 409
         case .forbidden: 403
+        case .tooLarge: 413
         case .failed: 500
         }
     }

@@ -154,7 +154,9 @@ extension ManagerService {
         return Application(
             router: remote,
             server: try .tls(
-                .http1WebSocketUpgrade(webSocketRouter: remote, configuration: .init(ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
+                .http1WebSocketUpgrade(
+                    webSocketRouter: remote,
+                    configuration: .init(http1: HTTPServerLimits().http1, ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
                 configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
             configuration: .init(address: .hostname(host, port: port), serverName: "pier-manager"),
             onServerRunning: onServerRunning, logger: parts.logger)

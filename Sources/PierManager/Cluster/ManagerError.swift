@@ -6,11 +6,13 @@ public enum ManagerError: Error, CustomStringConvertible, Sendable {
     case notFound(String)
     case conflict(String)
     case unauthorized(String)
+    /// A request body over its limit (413): the message names the limit.
+    case tooLarge(String)
     case failed(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .notFound(let m), .conflict(let m), .unauthorized(let m), .failed(let m): m
+        case .invalid(let m), .notFound(let m), .conflict(let m), .unauthorized(let m), .tooLarge(let m), .failed(let m): m
         }
     }
 }
