@@ -133,6 +133,28 @@ struct RegistryBoundsTests {
         }
     }
 
+    @Test("applying a patch that expands past the expected blob size fails instead of filling the disk",
+          .enabled(if: RegistryDeltas.defaultZstd != nil))
+    func patchOutputBounded() async throws {
+        let zstd = try #require(RegistryDeltas.defaultZstd)
+        let dir = try TempDir()
+        let base = dir.url.appendingPathComponent("base"), target = dir.url.appendingPathComponent("target")
+        try randomData(100_000).write(to: base)
+        try Data(count: 64 << 20).write(to: target)  // compresses to almost nothing
+        let patch = dir.url.appendingPathComponent("patch.zst")
+        #expect(await RegistryDeltas.makePatch(zstd: zstd, base: base, target: target, output: patch))
+        #expect(try Data(contentsOf: patch).count < 1 << 20)
+        let output = dir.url.appendingPathComponent("out")
+        // A node expecting a 1 MiB blob: zstd stops at the limit.
+        let bounded = await RegistryDeltas.applyPatch(zstd: zstd, base: base, patch: patch, output: output, maxOutputBytes: 1 << 20)
+        #expect(!bounded)
+        let written = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? NSNumber)?.int64Value ?? 0
+        #expect(written <= 1 << 20 + 512, "\(written) bytes written")
+        // With the right size it applies.
+        #expect(await RegistryDeltas.applyPatch(zstd: zstd, base: base, patch: patch, output: output, maxOutputBytes: 64 << 20))
+        #expect(try Data(contentsOf: output).count == 64 << 20)
+    }
+
     // MARK: Uploads
 
     /// Pushes allowed; the client is named by the `X-Client` header.

@@ -90,8 +90,14 @@ public enum RegistryDeltas {
     }
 
     /// Applies a patch to `base`, writing the result to `output`.
-    public static func applyPatch(zstd: String, base: URL, patch: URL, output: URL) async -> Bool {
-        await Self.zstd(zstd, ["-d", "-q", "-f", "--long=31", "--patch-from=\(base.path)", patch.path, "-o", output.path]) == .succeeded
+    /// With `maxOutputBytes`, zstd runs under a file-size limit (`ulimit -f`): a patch that
+    /// would write more (a forged one from a hostile registry) fails instead of filling the disk.
+    public static func applyPatch(zstd: String, base: URL, patch: URL, output: URL, maxOutputBytes: Int64? = nil) async -> Bool {
+        let arguments = ["-d", "-q", "-f", "--long=31", "--patch-from=\(base.path)", patch.path, "-o", output.path]
+        guard let maxOutputBytes else { return await Self.zstd(zstd, arguments) == .succeeded }
+        // `ulimit -f` counts 512-byte blocks; one more than the size allows the exact size.
+        let blocks = max(0, maxOutputBytes) / 512 + 1
+        return await Self.zstd("/bin/sh", ["-c", "ulimit -f \(blocks) && exec \"$0\" \"$@\"", zstd] + arguments) == .succeeded
     }
 }
 
