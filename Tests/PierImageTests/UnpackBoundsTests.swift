@@ -133,10 +133,10 @@ struct UnpackBoundsTests {
         #expect(Self.leftovers(in: dir, besides: [blob.lastPathComponent]) == [])
     }
 
-    @Test("a sparse entry within the limit unpacks sparse: its apparent size, few blocks")
-    func unpacksSmallSparseEntry() throws {
+    @Test("a sparse entry within the limit unpacks sparse: its apparent size, few blocks", arguments: ["pax", "gnu"])
+    func unpacksSmallSparseEntry(_ format: String) throws {
         let dir = try TempDir()
-        let blob = try Self.sparseLayer(size: "256M", format: "pax", in: dir)
+        let blob = try Self.sparseLayer(size: "256M", format: format, in: dir)
         let dest = dir.path("unpacked")
         try LayerUnpacker().unpack(blob: blob, layer: try Tools.descriptor(blob), diffID: nil, into: dest)
         let st = try #require(Tools.lstat(dest.appendingPathComponent("big")))
@@ -175,8 +175,13 @@ struct UnpackBoundsTests {
         }
         let huge = try LayerUnpackerTests.layer(
             [.file("f", "x", xattrs: ["user.huge": String(repeating: "v", count: 2 << 20)])], in: dir, name: "pax")
-        #expect(throws: UnpackError.self) {
-            try LayerUnpacker().unpack(blob: huge.url, layer: huge.descriptor, diffID: nil, into: dir.path("unpacked"))
+        // Refused by libarchive while reading the header, before any limit of ours sees it.
+        #expect {
+            try LayerUnpacker(configuration: .init(maxXattrBytes: 64 << 20)).unpack(
+                blob: huge.url, layer: huge.descriptor, diffID: nil, into: dir.path("unpacked"))
+        } throws: { error in
+            guard case UnpackError.corrupt(_, let message) = error else { return false }
+            return message.contains("too large")
         }
         #expect(Self.leftovers(in: dir, besides: ["xattr.tar", "pax.tar"]) == [])
     }
