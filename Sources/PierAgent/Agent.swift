@@ -93,7 +93,8 @@ public struct Agent: Sendable {
                 attributes: [.posixPermissions: 0o755])
             if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
             return Application(
-                router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: serverName),
+                router: router, server: .http1(configuration: HTTPServerLimits().http1),
+                configuration: .init(address: .unixDomainSocket(path: path), serverName: serverName),
                 onServerRunning: { _ in
                     if let group { chown(path, uid_t.max, gid_t(group)) }
                     chmod(path, 0o660)

@@ -9,13 +9,15 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     case conflict(String)
     /// The client is not allowed (no or a refused certificate).
     case forbidden(String)
+    /// A request body over its limit (413): the message names the limit.
+    case tooLarge(String)
     case failed(String)
     /// The agent's state cannot be used (degraded): the message names the problem and the remedy.
     case unavailable(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .conflict(let m), .forbidden(let m), .failed(let m), .noSuchImageMessage(let m), .unavailable(let m): m
+        case .invalid(let m), .conflict(let m), .forbidden(let m), .tooLarge(let m), .failed(let m), .noSuchImageMessage(let m), .unavailable(let m): m
         case .noSuchContainer(let ref): "no such container: \(ref)"
         case .noSuchImage(let ref): "no such image: \(ref) (pier image ls lists the images here; import or build it first)"
         }
@@ -27,6 +29,7 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
         case .noSuchContainer, .noSuchImage, .noSuchImageMessage: 404
         case .conflict: 409
         case .forbidden: 403
+        case .tooLarge: 413
         case .failed: 500
         case .unavailable: 503
         }

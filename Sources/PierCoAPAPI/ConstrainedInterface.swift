@@ -49,6 +49,11 @@ public final class ConstrainedInterface: Sendable {
         // Activation may pull an image; acknowledge early, answer separately.
         c.separateResponseDelay = 0.5
         c.block1.maxBodySize = 64 << 10
+        // Who may send a body is decided before its first block is buffered.
+        c.admit = { [self] message, _, client in
+            if case .refused(let refusal) = authorize(message, client: client) { return refusal }
+            return nil
+        }
         return c
     }
 
@@ -106,20 +111,22 @@ public final class ConstrainedInterface: Sendable {
     }
 
     /// The client a request comes from: its OSCORE context, or its token when tokens are allowed.
-    func authenticate(_ request: CoAPRequest) -> Authentication {
-        if let name = request.client {
+    func authenticate(_ request: CoAPRequest) -> Authentication { authenticate(request.message, client: request.client) }
+
+    func authenticate(_ message: CoAPMessage, client: String?) -> Authentication {
+        if let name = client {
             guard let client = keys.client(named: name) else {
                 return .refused(CoAPResponse(code: .unauthorized, diagnostic: "client \(name) is not in the keys file"))
             }
             return .client(client)
         }
-        if request.message.option(CoAPAccessKeys.tokenOption) != nil {
+        if message.option(CoAPAccessKeys.tokenOption) != nil {
             guard keys.allowsTokens else {
                 return .refused(CoAPResponse(
                     code: .unauthorized,
                     diagnostic: "client tokens are refused: they travel in clear; use OSCORE (the daemon accepts tokens only with --coap-insecure-token)"))
             }
-            if let client = keys.tokenClient(for: request.message) { return .client(client) }
+            if let client = keys.tokenClient(for: message) { return .client(client) }
             return .refused(CoAPResponse(code: .unauthorized, diagnostic: "unknown client token"))
         }
         return .refused(CoAPResponse(
@@ -128,26 +135,44 @@ public final class ConstrainedInterface: Sendable {
                 + (keys.allowsTokens ? ", or send a client token in option 65001" : "")))
     }
 
-    func handle(_ request: CoAPRequest) async -> CoAPResponse {
+    /// What a request may do, decided from its options alone: who sent it, the route, and the
+    /// client's scope. Used before any block of a body is buffered and again when it is served.
+    enum Authorization {
+        case allowed(CoAPAccessKeys.Client, ConstrainedRoute, service: String?)
+        case refused(CoAPResponse)
+    }
+
+    func authorize(_ message: CoAPMessage, client name: String?) -> Authorization {
         let client: CoAPAccessKeys.Client
-        switch authenticate(request) {
+        switch authenticate(message, client: name) {
         case .client(let c): client = c
-        case .refused(let refusal): return refusal
+        case .refused(let refusal): return .refused(refusal)
         }
-        let parts = request.message.uriPath
-        guard let (route, service) = ConstrainedRoute.match(request.method, parts) else {
+        let parts = message.uriPath
+        guard let (route, service) = ConstrainedRoute.match(message.code, parts) else {
             if ConstrainedRoute.hasPath(parts) {
-                return CoAPResponse(code: .methodNotAllowed, diagnostic: "\(request.path) does not answer \(Self.methodName(request.method))")
+                return .refused(CoAPResponse(code: .methodNotAllowed, diagnostic: "\(message.path) does not answer \(Self.methodName(message.code))"))
             }
-            return CoAPResponse(code: .notFound, diagnostic: "no resource at \(request.path)")
+            return .refused(CoAPResponse(code: .notFound, diagnostic: "no resource at \(message.path)"))
         }
         guard client.scope.verbs.contains(route.verb) else {
-            return CoAPResponse(
+            return .refused(CoAPResponse(
                 code: .forbidden,
-                diagnostic: "client \(client.name) may not \(route.verb.rawValue): its scope allows \(client.scope.verbs.map(\.rawValue).sorted().joined(separator: ", "))")
+                diagnostic: "client \(client.name) may not \(route.verb.rawValue): its scope allows \(client.scope.verbs.map(\.rawValue).sorted().joined(separator: ", "))"))
         }
         if let service, !client.scope.covers(service) {
-            return CoAPResponse(code: .forbidden, diagnostic: "service \(service) is outside client \(client.name)'s scope")
+            return .refused(CoAPResponse(code: .forbidden, diagnostic: "service \(service) is outside client \(client.name)'s scope"))
+        }
+        return .allowed(client, route, service: service)
+    }
+
+    func handle(_ request: CoAPRequest) async -> CoAPResponse {
+        let client: CoAPAccessKeys.Client
+        let route: ConstrainedRoute
+        let service: String?
+        switch authorize(request.message, client: request.client) {
+        case .allowed(let c, let r, let s): (client, route, service) = (c, r, s)
+        case .refused(let refusal): return refusal
         }
         let name = service ?? ""  // every row but /services has one
         do {

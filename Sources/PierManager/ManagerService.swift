@@ -228,7 +228,9 @@ extension ManagerService {
         return Application(
             router: remote,
             server: try .tls(
-                .http1WebSocketUpgrade(webSocketRouter: remote, configuration: .init(ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
+                .http1WebSocketUpgrade(
+                    webSocketRouter: remote,
+                    configuration: .init(http1: HTTPServerLimits().http1, ws: .init(maxFrameSize: SessionRoutes.maxMessage))),
                 configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
             configuration: .init(address: .hostname(host, port: port), serverName: "pier-manager"),
             onServerRunning: onServerRunning, logger: parts.logger)
@@ -246,17 +248,21 @@ extension ManagerService {
         // `AccessPolicy.registry`), or with a bearer token from `/v1/registry/token` for a
         // registry credential, or anonymously for pulls when the cluster allows it.
         let registryAccess = parts.registry
+        var registryConfiguration = RegistryRoutes<ManagerRequestContext>.Configuration(
+            authorize: { request, context, action in
+                guard let peer = context.peer else { return await registryAccess.authorize(request, action: action) }
+                if let denied = AccessPolicy.authorizeRegistry(peer.caller, action: action.kind.rawValue) {
+                    return .denied(denied.reason)
+                }
+                return .allow
+            },
+            push: .init())
+        // Upload sessions are limited per certificate, or per address for token and anonymous clients.
+        registryConfiguration.client = { _, context in
+            context.peer?.nodeID ?? context.channel.remoteAddress?.ipAddress ?? "unknown"
+        }
         RegistryRoutes<ManagerRequestContext>(
-            content: parts.node.contentStore, images: parts.node.imageStore,
-            configuration: .init(
-                authorize: { request, context, action in
-                    guard let peer = context.peer else { return await registryAccess.authorize(request, action: action) }
-                    if let denied = AccessPolicy.authorizeRegistry(peer.caller, action: action.kind.rawValue) {
-                        return .denied(denied.reason)
-                    }
-                    return .allow
-                },
-                push: .init())
+            content: parts.node.contentStore, images: parts.node.imageStore, configuration: registryConfiguration
         ).addRoutes(to: remote)
         return remote
     }

@@ -281,7 +281,7 @@ struct LayerUnpackerTests {
         #expect {
             try unpacker.unpack(blob: layer.url, layer: layer.descriptor, diffID: layer.diffID, into: dest)
         } throws: { error in
-            guard case UnpackError.limitExceeded(_, "bytes", let limit) = error else { return false }
+            guard case UnpackError.limitExceeded(_, "bytes", let limit, _) = error else { return false }
             return limit == 8 << 20 && (error as? UnpackError)?.description.contains("limit") == true
         }
         #expect(!FileManager.default.fileExists(atPath: dest.path))
@@ -296,7 +296,7 @@ struct LayerUnpackerTests {
         #expect {
             try unpacker.unpack(blob: layer.url, layer: layer.descriptor, diffID: nil, into: dir.path("unpacked"))
         } throws: { error in
-            if case UnpackError.limitExceeded(_, "entries", 20) = error { return true }
+            if case UnpackError.limitExceeded(_, "entries", 20, _) = error { return true }
             return false
         }
     }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PierAccess
 import PierPKI
+import PierRegistry
 import Synchronization
 import X509
 
@@ -133,7 +134,7 @@ extension Agent {
             let address = try ManagerAddress(parsing: text)
             return Application(
                 router: router,
-                server: try .tls(.http1(), configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
+                server: try .tls(.http1(configuration: HTTPServerLimits().http1), configuration: TLSChannelConfiguration(tlsConfiguration: tls.configuration, customVerificationCallback: tls.verificationCallback)),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "pier-agent"),
                 onServerRunning: onServerRunning, logger: node.logger)
         }

@@ -187,10 +187,11 @@ struct AgentServer<Context: RequestContext & CallerCarrying>: Sendable {
         let images = self.images
         let manager = self.manager
         let tmp = configuration.dataRoot.appendingPathComponent("tmp")
+        let importLimit = configuration.maxLayerBytes
         v1.get("images") { _, _ in await respond { try await images.list() } }
         v1.post("images/import") { req, _ in
             do {
-                let file = try await receiveFile(req.body, into: tmp)
+                let file = try await receiveFile(req.body, into: tmp, limit: importLimit)
                 defer { try? FileManager.default.removeItem(at: file) }
                 let tag = req.uri.queryParameters["tag"].map(String.init)
                 return try encode(try await images.importArchive(at: file, tag: tag), status: .ok)
@@ -295,7 +296,7 @@ private let decoder: JSONDecoder = {
 private func decode<T: Decodable>(_ type: T.Type, _ req: Request, limit: Int) async throws -> T {
     let buffer: ByteBuffer
     do { buffer = try await req.body.collect(upTo: limit) } catch {
-        throw AgentError.invalid("request body is larger than \(limit) bytes")
+        throw AgentError.tooLarge("request body is larger than \(limit) bytes, the limit")
     }
     do { return try decoder.decode(T.self, from: Data(buffer.readableBytesView)) } catch let DecodingError.keyNotFound(key, ctx) {
         throw AgentError.invalid("request body: missing field \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
@@ -377,14 +378,23 @@ private func fileResponse(_ file: URL, removeAfter: Bool) -> Response {
     })
 }
 
-/// Streams a request body to a temporary file (imports can be large).
-private func receiveFile(_ body: RequestBody, into dir: URL) async throws -> URL {
+/// Streams a request body to a temporary file (imports can be large), at most `maxBytes` and
+/// half the space free on the file system.
+private func receiveFile(_ body: RequestBody, into dir: URL, limit maxBytes: Int64) async throws -> URL {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let limit = min(maxBytes, (FreeSpace.bytes(at: dir) ?? .max) / 2)
     let file = dir.appendingPathComponent("upload-\(UUID().uuidString).tar")
     _ = FileManager.default.createFile(atPath: file.path, contents: nil)
     let handle = try FileHandle(forWritingTo: file)
     do {
-        for try await buffer in body { try handle.write(contentsOf: Data(buffer.readableBytesView)) }
+        var received: Int64 = 0
+        for try await buffer in body {
+            received += Int64(buffer.readableBytes)
+            guard received <= limit else {
+                throw AgentError.tooLarge("the image archive is larger than \(limit) bytes, the import limit (at most half the free disk space)")
+            }
+            try handle.write(contentsOf: buffer.readableBytesView)
+        }
         try handle.close()
     } catch {
         try? handle.close()

@@ -66,7 +66,7 @@ struct AgentConstrainedBackend: ConstrainedBackend {
         case .noSuchContainer(let name): return .notFound("no service \(name) on this agent")
         case .noSuchImage, .noSuchImageMessage: return .notFound(e.description)
         case .conflict(let m): return .conflict(m)
-        case .forbidden(let m): return .invalid(m)
+        case .forbidden(let m), .tooLarge(let m): return .invalid(m)
         case .failed(let m), .unavailable(let m): return .failed(m)
         }
     }

@@ -2,8 +2,10 @@
 ///
 /// A pure state machine: feed it each request with the time, it answers with what to do. Transfers
 /// are keyed by the peer, the method and the request's URI options, not by token, because clients
-/// may change the token between blocks. Every table is bounded: per peer, in total, and in bytes
-/// per body; a transfer that goes quiet is forgotten after `transferTimeout`.
+/// may change the token between blocks. Every table is bounded: transfers and bytes per peer and
+/// in total, and bytes per body; a transfer that goes quiet is forgotten after `transferTimeout`.
+/// A server decides whether a request may be served (`CoAPEndpoint.Configuration.admit`) before
+/// any of its blocks reaches this buffer.
 public struct Block1Reassembler<Peer: Hashable & Sendable>: Sendable {
     /// Limits on reassembly.
     public struct Configuration: Sendable {
@@ -15,6 +17,10 @@ public struct Block1Reassembler<Peer: Hashable & Sendable>: Sendable {
         public var maxTransfersPerPeer: Int = 4
         /// Concurrent transfers across all peers.
         public var maxTransfers: Int = 128
+        /// Bytes one peer's unfinished transfers may hold together.
+        public var maxBytesPerPeer: Int = 256 * 1024
+        /// Bytes all unfinished transfers may hold together.
+        public var maxBytes: Int = 4 << 20
         /// Seconds after the last block at which an incomplete transfer is dropped.
         public var transferTimeout: Double = 60
 
@@ -53,6 +59,9 @@ public struct Block1Reassembler<Peer: Hashable & Sendable>: Sendable {
     public var configuration: Configuration
     private(set) var transfers: [RequestKey: Transfer] = [:]
     private var perPeer: [Peer: Int] = [:]
+    private var bytesPerPeer: [Peer: Int] = [:]
+    /// Bytes held by unfinished transfers.
+    public private(set) var bufferedBytes = 0
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -119,6 +128,14 @@ public struct Block1Reassembler<Peer: Hashable & Sendable>: Sendable {
         guard block.more else {
             return .complete(body: body, block1: block.option(.block1))
         }
+        guard bytesPerPeer[peer, default: 0] + body.count <= configuration.maxBytesPerPeer,
+              bufferedBytes + body.count <= configuration.maxBytes else {
+            return .respond(
+                CoAPResponse(
+                    code: .serviceUnavailable,
+                    diagnostic: "block-wise uploads in progress hold too many bytes (\(configuration.maxBytesPerPeer) per client, \(configuration.maxBytes) in all); retry later",
+                    options: [CoAPOption(.maxAge, uint: UInt32(configuration.transferTimeout.rounded(.up)))]))
+        }
         insert(key, Transfer(body: body, lastActivity: now))
         // On the first block a server may ask for smaller blocks (§2.3); the client then continues at
         // the byte offset it reached, counted in the new size.
@@ -141,13 +158,20 @@ public struct Block1Reassembler<Peer: Hashable & Sendable>: Sendable {
     }
 
     private mutating func insert(_ key: RequestKey, _ transfer: Transfer) {
-        if transfers.updateValue(transfer, forKey: key) == nil { perPeer[key.peer, default: 0] += 1 }
+        remove(key)
+        transfers[key] = transfer
+        perPeer[key.peer, default: 0] += 1
+        bytesPerPeer[key.peer, default: 0] += transfer.body.count
+        bufferedBytes += transfer.body.count
     }
 
     private mutating func remove(_ key: RequestKey) {
-        guard transfers.removeValue(forKey: key) != nil else { return }
+        guard let old = transfers.removeValue(forKey: key) else { return }
         let n = perPeer[key.peer, default: 1] - 1
         perPeer[key.peer] = n > 0 ? n : nil
+        let bytes = bytesPerPeer[key.peer, default: old.body.count] - old.body.count
+        bytesPerPeer[key.peer] = bytes > 0 ? bytes : nil
+        bufferedBytes -= old.body.count
     }
 }
 

@@ -32,6 +32,11 @@ public final class CoAPEndpoint: Sendable {
         public var randomSeed: UInt64?
         /// Object security for requests this endpoint serves (OSCORE); nil serves them as they come.
         public var security: (any CoAPServerSecurity)?
+        /// Decides each request after `security` opened it and before block-wise reassembly, from
+        /// its options alone (method, path, credentials; `client` is who OSCORE authenticated): a
+        /// response refuses it there, so nothing of an unauthorized body is ever buffered; nil
+        /// lets it through to reassembly and the resource.
+        public var admit: (@Sendable (_ request: CoAPMessage, _ peer: SocketAddress, _ client: String?) -> CoAPResponse?)?
 
         public init() {}
     }
@@ -67,6 +72,11 @@ public final class CoAPEndpoint: Sendable {
 
     /// Remembered message IDs; call on the event loop (tests use `executeInContext`).
     func deduplicationCountForTesting() -> Int { handler.value.layer.deduplicationCount }
+
+    /// Block1 transfers in progress and the bytes they hold; call on the event loop.
+    func blockTransfersForTesting() -> (transfers: Int, bytes: Int) {
+        (handler.value.reassembler.activeTransfers, handler.value.reassembler.bufferedBytes)
+    }
 
     // MARK: Client
 

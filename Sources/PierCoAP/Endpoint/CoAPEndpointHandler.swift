@@ -146,6 +146,12 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
                 return
             }
         }
+        // Refusals that need no body come before reassembly: nothing is buffered for a request
+        // that will not be served.
+        if let refusal = refusalBeforeBody(request, from: peer, client: binding?.client) {
+            answer(refusal, wire: wire, from: peer, binding: binding)
+            return
+        }
         switch reassembler.receive(request, from: peer, now: now) {
         case .respond(let response):
             answer(response, wire: wire, from: peer, binding: binding)
@@ -157,6 +163,17 @@ final class CoAPEndpointHandler: ChannelInboundHandler {
         case .passThrough:
             run(request, original: request, wire: wire, from: peer, binding: binding, extraOptions: [])
         }
+    }
+
+    /// The answer for a request that is refused whatever its body: a path without a resource,
+    /// a write to discovery, or what `Configuration.admit` refuses.
+    private func refusalBeforeBody(_ request: CoAPMessage, from peer: SocketAddress, client: String?) -> CoAPResponse? {
+        let path = request.path
+        if path == "/.well-known/core" {
+            return request.code == .get ? nil : CoAPResponse(code: .methodNotAllowed, diagnostic: "/.well-known/core only answers GET")
+        }
+        guard resource(for: path) != nil else { return CoAPResponse(code: .notFound, diagnostic: "no resource at \(path)") }
+        return configuration.admit?(request, peer, client)
     }
 
     /// Sends the answer to `wire`, sealed when the request was protected.

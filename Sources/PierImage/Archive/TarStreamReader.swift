@@ -16,8 +16,20 @@ import Glibc
 final class TarStreamReader {
     /// Why reading stopped, when it was not libarchive's own error.
     enum Stop: Error {
-        case limit(Int64)
+        /// A bound of `Limits` was crossed: which one (`what`), its value and what was reached.
+        case limit(what: String, limit: Int64, value: Int64)
         case io(String)
+    }
+
+    /// Bounds on the decompressed stream: its size, and how much larger than the compressed
+    /// bytes it may grow once past a floor (a gzip of zeros expands about 1000:1, a zstd one
+    /// far more; real layers stay below 20:1).
+    struct Limits {
+        /// Most bytes of the decompressed stream.
+        var maxTarBytes: Int64
+        /// Most decompressed bytes per compressed byte, checked once `ratioFloor` bytes came out; 0 checks nothing.
+        var maxRatio: Int64 = 0
+        var ratioFloor: Int64 = 64 << 20
     }
 
     private let fd: Int32
@@ -31,15 +43,14 @@ final class TarStreamReader {
 
     private(set) var blobHasher = DigestHasher()
     private(set) var tarHasher = DigestHasher()
-    /// The decompressed stream may not grow beyond this many bytes.
-    let maxTarBytes: Int64
+    let limits: Limits
     /// Set by the read callbacks when they stopped reading.
     private(set) var stop: Stop?
 
-    /// Opens `file` for reading; `maxTarBytes` bounds the decompressed size.
-    init(file: URL, maxTarBytes: Int64) throws {
+    /// Opens `file` for reading; `limits` bound the decompressed stream.
+    init(file: URL, limits: Limits) throws {
         self.path = file.path
-        self.maxTarBytes = maxTarBytes
+        self.limits = limits
         fd = open(file.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Stop.io("cannot open \(file.path): \(String(cString: strerror(errno)))") }
         fileBuffer = UnsafeMutableRawPointer.allocate(byteCount: Self.fileBufferSize, alignment: 16)
@@ -170,8 +181,15 @@ final class TarStreamReader {
             }
             guard size > 0, let block else { continue }
             tarHasher.update(UnsafeRawBufferPointer(start: block, count: size))
-            if tarHasher.count > maxTarBytes {
-                stop = .limit(maxTarBytes)
+            let produced = tarHasher.count
+            if produced > limits.maxTarBytes {
+                stop = .limit(what: "bytes", limit: limits.maxTarBytes, value: produced)
+                return -1
+            }
+            // Compressed bytes read so far (libarchive reads ahead, which only errs towards leniency).
+            let consumed = max(blobHasher.count, 1)
+            if limits.maxRatio > 0, produced >= limits.ratioFloor, produced / consumed > limits.maxRatio {
+                stop = .limit(what: "compression ratio", limit: limits.maxRatio, value: produced / consumed)
                 return -1
             }
             buffer.pointee = block

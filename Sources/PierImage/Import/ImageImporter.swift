@@ -16,10 +16,13 @@ public struct ImageImporter: Sendable {
     public let content: LocalContentStore
     /// The platform chosen from image indexes.
     public let platform: Platform
+    /// Bounds on an archive (decompressed bytes, entries, names, compression ratio): those of one layer.
+    public let limits: LayerUnpacker.Configuration
 
-    public init(content: LocalContentStore, platform: Platform = .host) {
+    public init(content: LocalContentStore, platform: Platform = .host, limits: LayerUnpacker.Configuration = .init()) {
         self.content = content
         self.platform = platform
+        self.limits = limits
     }
 
     /// What an import produced.
@@ -41,7 +44,8 @@ public struct ImageImporter: Sendable {
         if isDirectory.boolValue {
             source = try ImportSource.scanDirectory(url)
         } else {
-            source = try await BlockingIO.run { try ImportSource.scanTar(url, into: store) }
+            let limits = self.limits
+            source = try await BlockingIO.run { try ImportSource.scanTar(url, into: store, limits: limits) }
         }
         do {
             var images = try await interpret(&source, path: url.path)

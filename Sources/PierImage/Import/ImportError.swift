@@ -13,6 +13,8 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
     case invalidDockerArchive(String)
     case layerDoesNotMatchDiffID(layer: Digest, diffID: Digest)
     case tagNeedsOneImage(Int)
+    /// The archive crosses a bound of `LayerUnpacker.Configuration`.
+    case limitExceeded(String, what: String, limit: Int64, value: Int64)
     case io(String)
 
     public var description: String {
@@ -39,6 +41,10 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
             "uncompressed layer \(layer) does not match the config's diff id \(diffID); nothing was imported"
         case .tagNeedsOneImage(let n):
             "the archive holds \(n) images; a tag can name only one (import without a tag, or one image at a time)"
+        case .limitExceeded(let path, "compression ratio", let limit, let value):
+            "the archive \(path) decompresses to more than \(limit) times its size (\(value):1); refusing a likely decompression bomb; nothing was imported"
+        case .limitExceeded(let path, let what, let limit, let value):
+            "the archive \(path) exceeds the import limit of \(limit) \(what) (it reached \(value)); nothing was imported"
         case .io(let message):
             "import: \(message)"
         }

@@ -89,10 +89,12 @@ struct ImportSource: Sendable {
 
     /// Streams a tar (plain, gzip or zstd) into the content store. On failure the blobs it
     /// added are removed again.
-    static func scanTar(_ url: URL, into store: LocalContentStore) throws -> ImportSource {
+    /// `limits` bound the archive as they bound one layer: its decompressed bytes (at most a
+    /// share of the store's free space), entries and compression ratio.
+    static func scanTar(_ url: URL, into store: LocalContentStore, limits: LayerUnpacker.Configuration = .init()) throws -> ImportSource {
         var source = ImportSource()
         do {
-            try source.readTar(url, store: store)
+            try source.readTar(url, store: store, limits: limits)
             return source
         } catch {
             for digest in source.added { unlink(store.blobURL(for: digest).path) }
@@ -100,21 +102,35 @@ struct ImportSource: Sendable {
         }
     }
 
-    private mutating func readTar(_ url: URL, store: LocalContentStore) throws {
-        let reader = try TarStreamReader(file: url, maxTarBytes: .max)
+    private mutating func readTar(_ url: URL, store: LocalContentStore, limits: LayerUnpacker.Configuration) throws {
+        let maxBytes = limits.byteLimit(forUnpackingIn: store.root)
+        let reader = try TarStreamReader(
+            file: url, limits: .init(maxTarBytes: maxBytes, maxRatio: limits.maxRatio, ratioFloor: limits.ratioFloor))
         func corrupt(_ error: any Error) -> ImportError {
             if let e = error as? ImportError { return e }
-            if case TarStreamReader.Stop.io(let message) = error { return .corruptArchive(url.path, message: message) }
-            return .corruptArchive(url.path, message: "\(error)")
+            switch error as? TarStreamReader.Stop {
+            case .io(let message): return .corruptArchive(url.path, message: message)
+            case .limit(let what, let limit, let value): return .limitExceeded(url.path, what: what, limit: limit, value: value)
+            case nil: return .corruptArchive(url.path, message: "\(error)")
+            }
         }
         do { try reader.start() } catch { throw corrupt(error) }
+        var entries = 0
+        var declared: Int64 = 0
         while true {
             let entry: OpaquePointer
             do {
                 guard let next = try reader.nextEntry() else { break }
                 entry = next
             } catch { throw corrupt(error) }
+            entries += 1
+            guard entries <= limits.maxEntries else {
+                throw ImportError.limitExceeded(url.path, what: "entries", limit: Int64(limits.maxEntries), value: Int64(entries))
+            }
             guard let rawName = archive_entry_pathname(entry), let path = Self.normalize(String(cString: rawName)) else { continue }
+            guard path.utf8.count <= limits.maxNameBytes else {
+                throw ImportError.limitExceeded(url.path, what: "bytes in one name", limit: Int64(limits.maxNameBytes), value: Int64(path.utf8.count))
+            }
             if let target = archive_entry_hardlink(entry) {
                 if let t = Self.normalize(String(cString: target)) { links[path] = t }
                 continue
@@ -128,6 +144,12 @@ struct ImportSource: Sendable {
             }
             guard type == S_IFREG else { continue }
             let size = archive_entry_size(entry)
+            // Apparent sizes count: a sparse entry becomes a blob of its full size.
+            let (sum, overflow) = declared.addingReportingOverflow(max(size, 0))
+            declared = overflow ? .max : sum
+            guard declared <= maxBytes else {
+                throw ImportError.limitExceeded(url.path, what: "bytes", limit: maxBytes, value: declared)
+            }
             if Self.isMetadata(path, size: size) {
                 var data = Data()
                 data.reserveCapacity(Int(size))
@@ -143,17 +165,18 @@ struct ImportSource: Sendable {
             let writer = try store.makeWriter()
             do {
                 try reader.readData { block, offset in
-                    if offset > writer.count {
-                        // A sparse hole: the blob's bytes are zeros there.
-                        try writer.write(Data(count: Int(offset - writer.count)))
+                    guard offset >= writer.count, offset <= size, Int64(block.count) <= size - offset else {
+                        throw ImportError.corruptArchive(url.path, message: "entry \(path) has data at offset \(offset) outside its \(size) bytes")
                     }
+                    // A sparse hole: the blob's bytes are zeros there.
+                    try Self.writeZeros(offset - writer.count, to: writer)
                     try writer.write(block)
                 }
+                if writer.count < size { try Self.writeZeros(size - writer.count, to: writer) }
             } catch {
                 writer.discard()
                 throw corrupt(error)
             }
-            if writer.count < size { try writer.write(Data(count: Int(size - writer.count))) }
             let result: IngestResult
             do { result = try writer.commit(expecting: expected, size: nil) } catch let error as ContentStoreError {
                 if case .digestMismatch(let e, let actual) = error {
@@ -165,6 +188,17 @@ struct ImportSource: Sendable {
             if let expected { layoutBlobs.insert(expected) } else { pathBlobs[path] = result }
         }
         do { _ = try reader.finish() } catch { throw corrupt(error) }
+    }
+
+    /// Appends `count` zero bytes, a bounded buffer at a time.
+    private static func writeZeros(_ count: Int64, to writer: ContentWriter) throws {
+        let chunk = Data(count: 1 << 20)
+        var left = count
+        while left > 0 {
+            let n = Int(min(left, Int64(chunk.count)))
+            try writer.write(n == chunk.count ? chunk : chunk.prefix(n))
+            left -= Int64(n)
+        }
     }
 
     // MARK: Reading a directory

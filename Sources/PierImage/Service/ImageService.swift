@@ -55,7 +55,7 @@ public actor ImageService {
             do { reference = try ImageReference(parsing: tag) } catch { throw ImageServiceError.invalid(error.description) }
         }
         return try await exclusive {
-            let importer = ImageImporter(content: content, platform: configuration.platform)
+            let importer = ImageImporter(content: content, platform: configuration.platform, limits: configuration.unpack)
             let result: ImageImporter.Result
             do { result = try await importer.importImages(at: url, tag: reference) } catch let error as ImportError {
                 throw ImageServiceError.invalid(error.description)

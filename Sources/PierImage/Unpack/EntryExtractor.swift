@@ -31,29 +31,49 @@ struct EntryExtractor {
     let tree: DirectoryHandle
     let reader: TarStreamReader
     let configuration: LayerUnpacker.Configuration
+    /// File content may add up to this many bytes (`Configuration.byteLimit`).
+    let maxBytes: Int64
     private(set) var entries = 0
     private var declaredBytes: Int64 = 0
     /// Directory metadata is applied last: creating children would change their mtimes.
     private var directories: [(EntryPath, Metadata)] = []
 
-    init(layer: Digest, tree: DirectoryHandle, reader: TarStreamReader, configuration: LayerUnpacker.Configuration) {
-        self.layer = layer; self.tree = tree; self.reader = reader; self.configuration = configuration
+    init(layer: Digest, tree: DirectoryHandle, reader: TarStreamReader, configuration: LayerUnpacker.Configuration, maxBytes: Int64) {
+        self.layer = layer; self.tree = tree; self.reader = reader; self.configuration = configuration; self.maxBytes = maxBytes
     }
 
     /// Writes one entry.
     mutating func apply(_ entry: OpaquePointer) throws(UnpackError) {
         entries += 1
         guard entries <= configuration.maxEntries else {
-            throw .limitExceeded(layer: layer, what: "entries", limit: Int64(configuration.maxEntries))
+            throw .limitExceeded(layer: layer, what: "entries", limit: Int64(configuration.maxEntries), value: Int64(entries))
         }
         guard let rawName = Self.bytes(archive_entry_pathname(entry)) ?? Self.bytes(archive_entry_pathname_utf8(entry)),
               !rawName.isEmpty else {
             throw .refused(layer: layer, entry: "", reason: .invalidName)
         }
+        guard rawName.count <= configuration.maxNameBytes else {
+            throw .limitExceeded(
+                layer: layer, what: "bytes in one name (entry \"\(String(decoding: rawName.prefix(64), as: UTF8.self))…\")",
+                limit: Int64(configuration.maxNameBytes), value: Int64(rawName.count))
+        }
         let shown = String(decoding: rawName, as: UTF8.self)
+        for target in [archive_entry_symlink(entry), archive_entry_hardlink(entry)] {
+            if let target, strlen(target) > configuration.maxNameBytes {
+                throw .limitExceeded(
+                    layer: layer, what: "bytes in one link target (entry \"\(shown)\")", limit: Int64(configuration.maxNameBytes),
+                    value: Int64(strlen(target)))
+            }
+        }
         let path: EntryPath
         do { path = try EntryPath.parse(rawName) } catch { throw .refused(layer: layer, entry: shown, reason: error) }
         let meta = Self.metadata(of: entry)
+        let xattrBytes = meta.xattrs.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
+        guard xattrBytes <= configuration.maxXattrBytes else {
+            throw .limitExceeded(
+                layer: layer, what: "bytes of extended attributes on one entry (\"\(shown)\")", limit: Int64(configuration.maxXattrBytes),
+                value: Int64(xattrBytes))
+        }
 
         let type = archive_entry_filetype(entry)
         if path.isRoot {
@@ -116,9 +136,11 @@ struct EntryExtractor {
     }
 
     private mutating func regularFile(_ path: EntryPath, _ meta: Metadata, size: Int64, shown: String) throws(UnpackError) {
-        declaredBytes += max(size, 0)
-        guard declaredBytes <= configuration.maxBytes else {
-            throw .limitExceeded(layer: layer, what: "bytes", limit: configuration.maxBytes)
+        // The apparent size counts: a sparse entry of a terabyte is refused like a terabyte of data.
+        let (sum, overflow) = declaredBytes.addingReportingOverflow(max(size, 0))
+        declaredBytes = overflow ? .max : sum
+        guard declaredBytes <= maxBytes else {
+            throw .limitExceeded(layer: layer, what: "bytes", limit: maxBytes, value: declaredBytes)
         }
         let parent = try parentDirectory(of: path, shown: shown)
         try removeExisting(in: parent, path.name, shown: shown)
@@ -128,6 +150,11 @@ struct EntryExtractor {
         var end: Int64 = 0
         do {
             try reader.readData { block, offset in
+                // Data past the declared size (a forged sparse map) would escape the byte limit.
+                guard offset >= 0, offset <= size, Int64(block.count) <= size - offset else {
+                    throw UnpackError.corrupt(
+                        layer: layer, message: "entry \"\(shown)\" has data at offset \(offset) beyond its size of \(size) bytes")
+                }
                 var written = 0
                 while written < block.count {
                     let n = pwrite(fd, block.baseAddress! + written, block.count - written, off_t(offset) + off_t(written))
@@ -143,7 +170,7 @@ struct EntryExtractor {
             throw error
         } catch let stop as TarStreamReader.Stop {
             switch stop {
-            case .limit(let limit): throw .limitExceeded(layer: layer, what: "bytes", limit: limit)
+            case .limit(let what, let limit, let value): throw .limitExceeded(layer: layer, what: what, limit: limit, value: value)
             case .io(let message): throw .corrupt(layer: layer, message: message)
             }
         } catch {

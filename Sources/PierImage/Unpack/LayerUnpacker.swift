@@ -14,17 +14,44 @@ import Glibc
 /// symlinks, hard links out of the layer, symlinks climbing above the root, device nodes) stop
 /// the unpack with `UnpackError.refused`. OCI whiteouts become overlayfs whiteouts.
 public struct LayerUnpacker: Sendable {
-    /// Limits that stop decompression bombs.
+    /// Limits that stop decompression bombs, sparse-file bombs and hostile headers. Crossing
+    /// one stops the unpack with `UnpackError.limitExceeded`, naming the limit and the value.
     public struct Configuration: Sendable {
-        /// Most bytes of the decompressed tar stream, and most bytes of file content.
+        /// Most bytes of the decompressed tar stream, and most bytes of file content (sparse
+        /// files count their apparent size).
         public var maxBytes: Int64
+        /// The byte limit is also at most this share of the space free on the layer store's
+        /// file system when the unpack starts; 0 leaves only `maxBytes`.
+        public var freeSpaceFraction: Double
         /// Most entries in one layer.
         public var maxEntries: Int
+        /// Most decompressed bytes per compressed byte, checked once `ratioFloor` bytes came out; 0 checks nothing.
+        public var maxRatio: Int64
+        /// Decompressed bytes below which the ratio is not checked (small layers of zeros are fine).
+        public var ratioFloor: Int64
+        /// Longest entry name or link target, in bytes (PATH_MAX is 4096).
+        public var maxNameBytes: Int
+        /// Most bytes of extended attributes (names and values) on one entry.
+        public var maxXattrBytes: Int
         /// Apply the owners recorded in the layer (needs root). When false, files belong to the caller.
         public var preserveOwnership: Bool
 
-        public init(maxBytes: Int64 = 16 << 30, maxEntries: Int = 1_000_000, preserveOwnership: Bool = getuid() == 0) {
-            self.maxBytes = maxBytes; self.maxEntries = maxEntries; self.preserveOwnership = preserveOwnership
+        public init(
+            maxBytes: Int64 = 16 << 30, freeSpaceFraction: Double = 0.5, maxEntries: Int = 1_000_000,
+            maxRatio: Int64 = 100, ratioFloor: Int64 = 64 << 20, maxNameBytes: Int = 4096, maxXattrBytes: Int = 1 << 20,
+            preserveOwnership: Bool = getuid() == 0
+        ) {
+            self.maxBytes = maxBytes; self.freeSpaceFraction = freeSpaceFraction; self.maxEntries = maxEntries
+            self.maxRatio = maxRatio; self.ratioFloor = ratioFloor; self.maxNameBytes = maxNameBytes
+            self.maxXattrBytes = maxXattrBytes; self.preserveOwnership = preserveOwnership
+        }
+
+        /// The byte limit for an unpack into `directory`: `maxBytes`, or less when the file
+        /// system holds less than that in `freeSpaceFraction` of its free space.
+        public func byteLimit(forUnpackingIn directory: URL) -> Int64 {
+            guard freeSpaceFraction > 0, let free = FreeSpace.bytes(at: directory) else { return maxBytes }
+            let share = Double(free) * min(freeSpaceFraction, 1)
+            return share >= Double(maxBytes) ? maxBytes : max(0, Int64(share))
         }
     }
 
@@ -80,13 +107,15 @@ public struct LayerUnpacker: Sendable {
         let digest = layer.digest
         let reader: TarStreamReader
         let tree: DirectoryHandle
+        let maxBytes = configuration.byteLimit(forUnpackingIn: root)
+        let limits = TarStreamReader.Limits(maxTarBytes: maxBytes, maxRatio: configuration.maxRatio, ratioFloor: configuration.ratioFloor)
         do {
-            reader = try TarStreamReader(file: blob, maxTarBytes: configuration.maxBytes)
+            reader = try TarStreamReader(file: blob, limits: limits)
             tree = try DirectoryHandle(path: root.path)
         } catch {
             throw .io(layer: digest, entry: "", message: "\(error)")
         }
-        var extractor = EntryExtractor(layer: digest, tree: tree, reader: reader, configuration: configuration)
+        var extractor = EntryExtractor(layer: digest, tree: tree, reader: reader, configuration: configuration, maxBytes: maxBytes)
         do {
             try reader.start()
             while let entry = try reader.nextEntry() {
@@ -117,7 +146,7 @@ public struct LayerUnpacker: Sendable {
 
     private static func map(_ stop: TarStreamReader.Stop, layer: Digest) -> UnpackError {
         switch stop {
-        case .limit(let limit): .limitExceeded(layer: layer, what: "bytes", limit: limit)
+        case .limit(let what, let limit, let value): .limitExceeded(layer: layer, what: what, limit: limit, value: value)
         case .io(let message): .corrupt(layer: layer, message: message)
         }
     }

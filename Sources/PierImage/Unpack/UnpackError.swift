@@ -4,8 +4,9 @@ import PierOCI
 public enum UnpackError: Error, Sendable, CustomStringConvertible {
     /// An entry that could write outside the layer, or that a layer may not contain.
     case refused(layer: Digest, entry: String, reason: Refusal)
-    /// The layer is bigger (decompressed bytes or entries) than the configured limit.
-    case limitExceeded(layer: Digest, what: String, limit: Int64)
+    /// The layer crosses a bound of `LayerUnpacker.Configuration`: `what` names it ("bytes",
+    /// "entries", "compression ratio", "bytes in one name", …), `value` is what the layer reached.
+    case limitExceeded(layer: Digest, what: String, limit: Int64, value: Int64)
     /// The blob does not hash to the digest it is stored under.
     case digestMismatch(layer: Digest, actual: Digest)
     /// The decompressed tar stream does not hash to the diff id the image config names.
@@ -48,8 +49,10 @@ public enum UnpackError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .refused(let layer, let entry, let reason):
             "layer \(layer) has entry \"\(entry)\" that \(reason); refusing to unpack"
-        case .limitExceeded(let layer, let what, let limit):
-            "layer \(layer) exceeds the unpack limit of \(limit) \(what); refusing to unpack (raise the limit if the image is trusted)"
+        case .limitExceeded(let layer, "compression ratio", let limit, let value):
+            "layer \(layer) decompresses to more than \(limit) times its compressed size (\(value):1), the unpack limit; refusing to unpack a likely decompression bomb"
+        case .limitExceeded(let layer, let what, let limit, let value):
+            "layer \(layer) exceeds the unpack limit of \(limit) \(what) (it reached \(value)); refusing to unpack (raise the limit if the image is trusted; the byte limit is also at most a share of the free disk space)"
         case .digestMismatch(let layer, let actual):
             "layer \(layer) does not verify: its bytes hash to \(actual); remove and re-import the image"
         case .diffIDMismatch(let layer, let expected, let actual):

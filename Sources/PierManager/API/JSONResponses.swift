@@ -21,7 +21,7 @@ enum JSONResponses {
     static func decode<T: Decodable>(_ type: T.Type, _ req: Request, limit: Int) async throws -> T {
         let buffer: ByteBuffer
         do { buffer = try await req.body.collect(upTo: limit) } catch {
-            throw ManagerError.invalid("request body is larger than \(limit) bytes")
+            throw ManagerError.tooLarge("request body is larger than \(limit) bytes, the limit")
         }
         return try decode(type, Data(buffer.readableBytesView))
     }
@@ -63,6 +63,7 @@ enum JSONResponses {
         case .notFound: status = .notFound
         case .conflict: status = .conflict
         case .unauthorized: status = .forbidden
+        case .tooLarge: status = .contentTooLarge
         case .failed, nil: status = .internalServerError
         case .unavailable: status = .serviceUnavailable
         }

@@ -65,7 +65,7 @@ struct ManagerConstrainedBackend: ConstrainedBackend {
     func translate(_ error: any Error) -> ConstrainedAPIError {
         guard let e = error as? ManagerError else { return .failed("\(error)") }
         switch e {
-        case .invalid(let m), .unauthorized(let m): return .invalid(m)
+        case .invalid(let m), .unauthorized(let m), .tooLarge(let m): return .invalid(m)
         case .notFound(let m): return .notFound(m)
         case .conflict(let m): return .conflict(m)
         case .failed(let m), .unavailable(let m): return .failed(m)

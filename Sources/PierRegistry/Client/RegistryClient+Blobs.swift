@@ -70,7 +70,9 @@ extension RegistryClient {
                 configuration.progress?(BlobProgress(digest: blob.digest, received: received, total: blob.size, delta: true, done: false))
             }
             try handle.close()
-            guard await RegistryDeltas.applyPatch(zstd: zstd, base: content.blobURL(for: base), patch: patch, output: output) else { return nil }
+            guard await RegistryDeltas.applyPatch(
+                zstd: zstd, base: content.blobURL(for: base), patch: patch, output: output, maxOutputBytes: blob.size)
+            else { return nil }
             try await content.ingest(file: output, expecting: blob.digest, size: blob.size)
             configuration.progress?(BlobProgress(digest: blob.digest, received: received, total: blob.size, delta: true, done: true))
             return received

@@ -36,6 +36,9 @@ public final class RegistryClient: Sendable {
         public var credentials: RegistryCredentials?
         /// Bytes per `PATCH` of a push: what a broken connection costs at most.
         public var uploadChunkBytes: Int = 4 << 20
+        /// A pull whose missing blobs declare more than this share of the free space on the
+        /// content store's file system is refused before any layer downloads; 0 checks nothing.
+        public var freeSpaceFraction: Double = 0.9
         /// The `zstd` program that applies delta patches; nil downloads every blob whole.
         public var zstdPath: String? = RegistryDeltas.defaultZstd
         /// Called as blob bytes arrive (often: throttle in the callback) and once when a blob is stored.
@@ -185,6 +188,7 @@ public final class RegistryClient: Sendable {
             let storedSize = await content.has(blob.digest) ? try? await content.size(of: blob.digest) : nil
             if storedSize != blob.size { missing.append(blob) }
         }
+        try checkSpace(for: missing, image: image)
         let bases = await deltaBases(for: manifest.layers.filter { layer in missing.contains { $0.digest == layer.digest } },
                                      in: manifest, repository: repository, local: target)
         // The config first: it is checked against the manifest before any layer moves, and it
@@ -223,6 +227,21 @@ public final class RegistryClient: Sendable {
             manifest: manifestDocument.digest, index: index, resolved: top.digest, config: manifest.config.digest,
             layers: manifest.layers, reference: target, fetchedBlobs: missing.map(\.digest), fetchedBytes: fetched,
             deltaBlobs: deltas)
+    }
+
+    /// Refuses blobs that cannot fit: each size must be positive-or-zero and their sum within
+    /// `freeSpaceFraction` of the free space (a manifest declaring a terabyte layer fails here,
+    /// not once the disk is full).
+    func checkSpace(for blobs: [Descriptor], image: String) throws {
+        var total: Int64 = 0
+        for blob in blobs {
+            guard blob.size >= 0 else { throw RegistryClientError.invalidManifest(url: image, "blob \(blob.digest) declares \(blob.size) bytes") }
+            let (sum, overflow) = total.addingReportingOverflow(blob.size)
+            total = overflow ? .max : sum
+        }
+        guard configuration.freeSpaceFraction > 0, let free = FreeSpace.bytes(at: content.root) else { return }
+        let limit = Int64(clamping: UInt64(Double(free) * min(configuration.freeSpaceFraction, 1)))
+        if total > limit { throw RegistryClientError.tooLarge(image: image, bytes: total, limit: limit) }
     }
 
     /// Fetches the signature artifact of the manifest `digest` that the registry keeps under

@@ -17,6 +17,8 @@ public enum RegistryClientError: Error, Sendable, CustomStringConvertible {
     case transfer(url: String, attempts: Int, String)
     /// The token endpoint of a `Bearer` challenge refused the credentials (or their absence).
     case authentication(url: String, status: Int, String)
+    /// The blobs an image still needs add up to more than the store may take (`Configuration.freeSpaceFraction`).
+    case tooLarge(image: String, bytes: Int64, limit: Int64)
 
     public var description: String {
         switch self {
@@ -42,6 +44,8 @@ public enum RegistryClientError: Error, Sendable, CustomStringConvertible {
                 + "check the link to the registry and pull again"
         case .authentication(let url, let status, let message):
             "the registry's token endpoint \(url) answered \(status): \(message)"
+        case .tooLarge(let image, let bytes, let limit):
+            "image \(image) needs \(bytes) bytes of blobs but the pull limit is \(limit) bytes (a share of the free disk space); nothing was downloaded"
         }
     }
 }

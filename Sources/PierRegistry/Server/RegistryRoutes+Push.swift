@@ -21,10 +21,10 @@ import PierOCI
 /// A blob enters the content store only once its digest verifies; a manifest only once every
 /// blob it names is there. A tag is the last thing written, so a pull never sees half an image.
 extension RegistryRoutes {
-    func write(_ action: RegistryAction, uploads: RegistryUploads, request: Request, context: Context) async throws -> Response {
+    func write(_ action: RegistryAction, uploads: RegistryUploads, request: Request, context: Context, client: String) async throws -> Response {
         switch action {
         case .startUpload(let name):
-            return try await startUpload(name, uploads: uploads, request: request)
+            return try await startUpload(name, uploads: uploads, request: request, client: client)
         case .upload(let name, let id):
             switch request.method {
             case .get:
@@ -52,7 +52,7 @@ extension RegistryRoutes {
 
     // MARK: Blob uploads
 
-    private func startUpload(_ name: String, uploads: RegistryUploads, request: Request) async throws -> Response {
+    private func startUpload(_ name: String, uploads: RegistryUploads, request: Request, client: String) async throws -> Response {
         let query = request.uri.queryParameters
         if let mount = query["mount"].map(String.init) {
             let digest = try Self.parseDigest(mount)
@@ -62,7 +62,11 @@ extension RegistryRoutes {
             }
             // Not here: the client uploads it in the session that follows (the spec's fallback).
         }
-        let id = try await uploads.start(repository: name)
+        let id: String
+        do { id = try await uploads.start(repository: name, client: client) } catch {
+            await Self.drain(request.body)
+            throw error
+        }
         if let digestText = query["digest"].map(String.init) {
             // Monolithic: the body is the blob.
             let digest = try Self.parseDigest(digestText)

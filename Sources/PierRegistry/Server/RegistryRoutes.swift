@@ -30,6 +30,17 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
         public var push: PushSettings?
         /// The `zstd` program that computes delta patches (`_pier/delta`); nil serves none.
         public var zstdPath: String? = RegistryDeltas.defaultZstd
+        /// Patches computed at the same time; a request beyond them answers 429 `TOOMANYREQUESTS`
+        /// with `Retry-After` (patches already computed are served regardless).
+        public var maxConcurrentDeltas: Int = 2
+        /// Largest base plus target a patch is computed for (zstd holds both in memory); beyond
+        /// it the delta answers 404 and the client downloads the blob.
+        public var maxDeltaInputBytes: Int64 = 1 << 30
+        /// Longest one patch computation may run; then zstd is killed and the delta answers 404.
+        public var deltaTimeLimit: Duration = .seconds(300)
+        /// Who a request comes from, for the per-client limits (upload sessions); nil uses the
+        /// peer's IP address when the context knows it.
+        public var client: (@Sendable (Request, Context) -> String)?
 
         public init(
             maxPageSize: Int = 1000,
@@ -49,10 +60,22 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
         /// The platform whose manifest a tag of a pushed index points at in the image store
         /// (the index itself is kept and served whole).
         public var platform: Platform
+        /// Upload sessions open at once, and per client (`Configuration.client`); a session
+        /// beyond them answers 429 `TOOMANYREQUESTS` with `Retry-After`.
+        public var maxSessions: Int
+        public var maxSessionsPerClient: Int
+        /// A session nobody wrote to for this long is abandoned: it is removed with its bytes.
+        public var sessionIdleLimit: Duration
 
-        public init(maxBlobBytes: Int64 = 16 << 30, platform: Platform = .host) {
+        public init(
+            maxBlobBytes: Int64 = 16 << 30, platform: Platform = .host, maxSessions: Int = 64, maxSessionsPerClient: Int = 8,
+            sessionIdleLimit: Duration = .seconds(3600)
+        ) {
             self.maxBlobBytes = maxBlobBytes
             self.platform = platform
+            self.maxSessions = maxSessions
+            self.maxSessionsPerClient = maxSessionsPerClient
+            self.sessionIdleLimit = sessionIdleLimit
         }
     }
 
@@ -61,12 +84,21 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
     public let configuration: Configuration
     /// Upload sessions, when the registry accepts pushes (`Configuration.push`).
     let uploads: RegistryUploads?
+    /// Delta patches being computed.
+    let deltaSlots: WorkSlots
 
     public init(content: LocalContentStore, images: ImageStore, configuration: Configuration = Configuration()) {
         self.content = content
         self.images = images
         self.configuration = configuration
-        self.uploads = configuration.push.map { RegistryUploads(directory: content.root.appendingPathComponent("uploads"), maxBytes: $0.maxBlobBytes) }
+        self.uploads = configuration.push.map { RegistryUploads(directory: content.root.appendingPathComponent("uploads"), settings: $0) }
+        self.deltaSlots = WorkSlots(limit: configuration.maxConcurrentDeltas)
+    }
+
+    /// Who a request comes from, for per-client limits.
+    func client(of request: Request, _ context: Context) -> String {
+        if let identify = configuration.client { return identify(request, context) }
+        return (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Adds the `/v2/` routes to `router`, which must be the root router (not a group with a prefix).
@@ -137,7 +169,7 @@ public struct RegistryRoutes<Context: RequestContext>: Sendable {
             guard let uploads else {
                 throw RegistryHTTPError(.unsupported, "this registry only serves pulls", detail: "push images to the manager's registry")
             }
-            return try await write(action, uploads: uploads, request: request, context: context)
+            return try await write(action, uploads: uploads, request: request, context: context, client: client(of: request, context))
         case .unsupported(let method, let path):
             throw RegistryHTTPError(.unsupported, "\(method) \(path) is not supported by this registry")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import PierOCI
 
 /// Blob upload sessions of the registry, each a directory `<uploads>/<id>/` with the bytes
@@ -6,30 +7,64 @@ import PierOCI
 /// upload survives a broken connection and a restart of the registry: the client asks where it
 /// stands (`GET …/uploads/<id>` answers `Range: 0-<last byte>`) and continues from there.
 /// Nothing of an upload is visible to pulls until its digest verifies.
+///
+/// Bounded: at most `maxSessions` sessions, `maxSessionsPerClient` per client, each at most
+/// `maxBlobBytes`; a session idle for `sessionIdleLimit` is removed with its bytes (swept when
+/// sessions start or are written to, at most once a minute, and when the registry opens).
 actor RegistryUploads {
     let directory: URL
     let maxBytes: Int64
+    let maxSessions: Int
+    let maxSessionsPerClient: Int
+    let idleLimit: TimeInterval
+    /// Open sessions and the client that started each ("" for those found on disk at start).
+    private var owners: [String: String] = [:]
     /// Uploads a request is writing to now: a second writer at once is refused.
     private var busy: Set<String> = []
     /// Blobs pushed to a repository that no manifest refers to yet: readable there, so clients
     /// can check (HEAD) what they just pushed before they push the manifest.
     private var pushed: [String: Set<Digest>] = [:]
 
-    init(directory: URL, maxBytes: Int64) {
+    init<Context>(directory: URL, settings: RegistryRoutes<Context>.PushSettings) {
         self.directory = directory
-        self.maxBytes = maxBytes
+        self.maxBytes = settings.maxBlobBytes
+        self.maxSessions = settings.maxSessions
+        self.maxSessionsPerClient = settings.maxSessionsPerClient
+        let idle = settings.sessionIdleLimit.components
+        self.idleLimit = Double(idle.seconds) + Double(idle.attoseconds) / 1e18
+        // Sessions a previous run left count against the limit until they finish or go stale.
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for id in existing where Self.isValidID(id) { owners[id] = "" }
     }
 
-    /// Sessions untouched this long are abandoned pushes; they are swept at most hourly, when a
-    /// new session starts.
-    static let staleAge: TimeInterval = 24 * 3600
     private var lastSweep: Date?
 
-    /// A new session for `repository`; returns its id.
-    func start(repository: String) throws -> String {
-        if lastSweep.map({ Date().timeIntervalSince($0) > 3600 }) ?? true {
-            lastSweep = Date()
-            removeStale(olderThan: Self.staleAge)
+    /// Removes stale sessions, at most once a minute unless `force`.
+    private func sweep(force: Bool = false) {
+        let now = Date()
+        guard force || lastSweep.map({ now.timeIntervalSince($0) > 60 }) ?? true else { return }
+        lastSweep = now
+        removeStale(olderThan: idleLimit, now: now)
+    }
+
+    /// A new session for `repository` started by `client`; returns its id. Refused with 429
+    /// when the registry or the client has as many sessions open as allowed.
+    func start(repository: String, client: String = "") throws -> String {
+        sweep()
+        if owners.count >= maxSessions || owners.values.count(where: { $0 == client }) >= maxSessionsPerClient {
+            sweep(force: true)
+        }
+        let retry: HTTPFields = [.retryAfter: "60"]
+        guard owners.count < maxSessions else {
+            throw RegistryHTTPError(
+                .tooManyRequests, "the registry has \(owners.count) upload sessions open, its limit of \(maxSessions)",
+                detail: "retry later; abandoned sessions are removed after \(Int(idleLimit)) s idle", headers: retry)
+        }
+        let mine = owners.values.count(where: { $0 == client })
+        guard mine < maxSessionsPerClient else {
+            throw RegistryHTTPError(
+                .tooManyRequests, "client \(client) has \(mine) upload sessions open, the limit per client of \(maxSessionsPerClient)",
+                detail: "finish or cancel (DELETE) an upload first", headers: retry)
         }
         let id = UUID().uuidString.lowercased()
         let dir = directory.appendingPathComponent(id)
@@ -38,12 +73,17 @@ actor RegistryUploads {
             throw RegistryHTTPError(.blobUploadInvalid, "cannot create upload \(id)")
         }
         try Data(repository.utf8).write(to: dir.appendingPathComponent("repository"))
+        owners[id] = client
         return id
     }
+
+    /// Upload sessions open now.
+    var openSessions: Int { owners.count }
 
     /// Takes the session for writing; fails when it does not exist, belongs to another
     /// repository, or another request is writing to it. Returns the bytes received so far.
     func acquire(_ id: String, repository: String) throws(RegistryHTTPError) -> Int64 {
+        sweep()
         let size = try self.size(id, repository: repository)
         guard busy.insert(id).inserted else {
             throw RegistryHTTPError(.blobUploadInvalid, "upload \(id) is being written by another request",
@@ -74,6 +114,7 @@ actor RegistryUploads {
         guard Self.isValidID(id) else { return }
         try? FileManager.default.removeItem(at: directory.appendingPathComponent(id))
         busy.remove(id)
+        owners[id] = nil
     }
 
     func recordPushed(_ digest: Digest, repository: String) { pushed[repository, default: []].insert(digest) }
@@ -92,7 +133,10 @@ actor RegistryUploads {
         else { return }
         for entry in entries where Self.isValidID(entry.lastPathComponent) && !busy.contains(entry.lastPathComponent) {
             let modified = (try? entry.appendingPathComponent("data").resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
-            if let modified, now.timeIntervalSince(modified) > age { try? FileManager.default.removeItem(at: entry) }
+            if let modified, now.timeIntervalSince(modified) > age {
+                try? FileManager.default.removeItem(at: entry)
+                owners[entry.lastPathComponent] = nil
+            }
         }
     }
 
