@@ -186,7 +186,8 @@ struct ClusterTests {
         func skopeo(_ args: [String]) throws -> CommandResult { try runProcess("/usr/bin/skopeo", ["--insecure-policy"] + args, timeout: 120) }
 
         let denied = try skopeo(["copy", "--dest-cert-dir", worker, "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
-        #expect(denied.status != 0 && denied.stderr.contains("may not pushManifest") || denied.stderr.contains("may not startUpload"), "\(denied.stderr)")
+        #expect(denied.status != 0, "a readonly certificate pushed: \(denied.stderr)")
+        #expect(denied.stderr.contains("may not pushManifest") || denied.stderr.contains("may not startUpload"), "\(denied.stderr)")
         let anonymous = try skopeo(["copy", "--dest-tls-verify=false", "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
         #expect(anonymous.status != 0)
         #expect(!(try cluster.ok("image", "ls")).contains("edge/pushed"))
@@ -373,7 +374,8 @@ struct ClusterTests {
         let noHost = try cluster.agentPier(a, ["image", "pull", "busybox"])
         #expect(noHost.status != 0 && noHost.stderr.contains("name the registry"), "\(noHost.stderr)")
         let missing = try cluster.agentPier(a, ["image", "pull", "\(registry)/test/none:1"])
-        #expect(missing.status != 0 && missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
+        #expect(missing.status != 0, "a pull of a missing image succeeded: \(missing.stdout)")
+        #expect(missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
     }
 
     /// A signing policy across the cluster: a manager and agents started with `--trust-key`
