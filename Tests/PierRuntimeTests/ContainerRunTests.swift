@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// Limits, isolation and devices of real containers, checked from inside and from the cgroups.
-@Suite("Container runs", .enabled(if: TestSupport.canRunContainers, "needs root, runc and busybox-static"))
+@Suite("Container runs", .requires(TestSupport.canRunContainers, "root, runc and busybox-static"), .timeLimit(.minutes(5)))
 struct ContainerRunTests {
     func shell(_ script: String) -> ContainerOptions {
         ContainerOptions(command: ["sh", "-c", script], network: .none)
