@@ -146,7 +146,7 @@ var targets: [Target] = [
         dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
         exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
     .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierAccess"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierImage", "PierCluster", "PierManager"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.

@@ -17,15 +17,38 @@ enum Binaries {
     static var shim: URL { directory.appendingPathComponent("pier-shim") }
 }
 
+/// What every integration test needs: root, the tools the agent and these tests start, and the
+/// built `pier` and `pier-shim`.
+enum IntegrationHost {
+    static let tools = [
+        "/usr/sbin/runc", "/bin/busybox", "/usr/sbin/ip", "/usr/bin/nsenter", "/usr/sbin/iptables-save", "/usr/sbin/tc",
+        "/usr/bin/curl", "/usr/bin/openssl", "/usr/bin/ss", "/usr/bin/coap-client-notls", "/usr/bin/python3",
+    ]
+    static let missing: [String] = (Requirement.isRoot ? [] : ["root"])
+        + (tools + [Binaries.pier.path, Binaries.shim.path]).filter { !Requirement.executable($0) }
+    static let what = "root, runc, busybox-static, iproute2, util-linux, iptables, curl, openssl, libcoap3-bin, python3 and the built pier and pier-shim"
+}
+
+extension Trait where Self == ConditionTrait {
+    /// The integration tests' requirement (see `IntegrationHost`).
+    static var integrationHost: Self { .requires(IntegrationHost.missing.isEmpty, IntegrationHost.what + " (missing: \(IntegrationHost.missing.joined(separator: ", ")))") }
+}
+
 struct CommandResult: Sendable {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Runs a program to completion and captures its output.
+/// Runs a program to completion and captures its output. Both pipes are read as they fill, so
+/// the deadline holds even while the program keeps them open: at `timeout` seconds it is killed
+/// (SIGKILL), an issue is recorded (unless `timeoutIsFailure` is false, for probes that are
+/// retried) and `TestFailure` is thrown, so a hung command fails its test instead of hanging the suite.
 @discardableResult
-func runProcess(_ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120) throws -> CommandResult {
+func runProcess(
+    _ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120, timeoutIsFailure: Bool = true,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> CommandResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -37,25 +60,64 @@ func runProcess(_ path: String, _ args: [String], env: [String: String] = [:], t
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
     try p.run()
-    // Read both pipes concurrently so a chatty child never blocks.
-    let errData = LockedData()
-    let t = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    t.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate() }
-    p.waitUntilExit()
-    while errData.get() == nil { usleep(1000) }
-    return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData.get() ?? Data(), as: UTF8.self))
+    let output = ProcessOutput.collect(p, stdout: out, stderr: err, timeout: timeout)
+    let result = CommandResult(status: p.terminationStatus, stdout: String(decoding: output.stdout, as: UTF8.self),
+                               stderr: String(decoding: output.stderr, as: UTF8.self))
+    if output.timedOut {
+        let message = "\(path) \(args.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; stderr: \(result.stderr.suffix(2000))"
+        if timeoutIsFailure { Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation) }
+        throw TestFailure(message)
+    }
+    return result
 }
 
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data? { lock.lock(); defer { lock.unlock() }; return data }
+/// Reads a child's stdout and stderr until both close and it exits, or until a deadline.
+enum ProcessOutput {
+    /// At the deadline the child is killed with SIGKILL (it may have inherited a blocked
+    /// SIGTERM) and `timedOut` is true. A grandchild that keeps the pipes open after the child
+    /// exited is not waited for beyond a short drain.
+    static func collect(_ process: Process, stdout: Pipe, stderr: Pipe, timeout: TimeInterval) -> (stdout: Data, stderr: Data, timedOut: Bool) {
+        var fds = [stdout.fileHandleForReading.fileDescriptor, stderr.fileHandleForReading.fileDescriptor]
+        var data = [Data(), Data()]
+        let deadline = Date().addingTimeInterval(timeout)
+        var exitedAt: Date?
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            if exitedAt == nil && !process.isRunning { exitedAt = Date() }
+            let open = fds.indices.filter { fds[$0] >= 0 }
+            if let exitedAt, open.isEmpty || Date().timeIntervalSince(exitedAt) > 2 { break }
+            if exitedAt == nil && Date() >= deadline {
+                timedOut = true
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                continue
+            }
+            guard !open.isEmpty else { usleep(5_000); continue }
+            var polls = open.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+            guard poll(&polls, nfds_t(polls.count), 50) > 0 else { continue }
+            for (k, i) in open.enumerated() where polls[k].revents != 0 {
+                let n = read(fds[i], &buffer, buffer.count)
+                if n > 0 {
+                    data[i].append(contentsOf: buffer[0..<n])
+                } else if n == 0 || errno != EINTR {
+                    fds[i] = -1
+                }
+            }
+        }
+        process.waitUntilExit()
+        return (data[0], data[1], timedOut)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held.
+func waitUntil(_ timeout: TimeInterval, every interval: TimeInterval = 0.05, _ condition: () throws -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if (try? condition()) == true { return true }
+        usleep(useconds_t(interval * 1_000_000))
+    } while Date() < deadline
+    return (try? condition()) == true
 }
 
 /// A real `pier agent` on a temporary data root, and the CLI pointed at it.
@@ -107,7 +169,8 @@ final class TestAgent: @unchecked Sendable {
         process = p
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: socket), (try? pier("info"))?.status == 0 { return }
+            if FileManager.default.fileExists(atPath: socket),
+                (try? runProcess(Binaries.pier.path, ["info"], env: ["PIER_HOST": host], timeout: 10, timeoutIsFailure: false))?.status == 0 { return }
             guard p.isRunning else { break }
             usleep(50_000)
         }
@@ -122,9 +185,16 @@ final class TestAgent: @unchecked Sendable {
         process = nil
     }
 
-    func stopGracefully() {
+    /// SIGTERM, and SIGKILL (with an issue) if the agent has not stopped within a minute.
+    func stopGracefully(sourceLocation: SourceLocation = #_sourceLocation) {
         guard let p = process, p.isRunning else { return }
         p.terminate()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            Issue.record("the agent did not stop within 60 s of SIGTERM; killed", sourceLocation: sourceLocation)
+            kill(p.processIdentifier, SIGKILL)
+        }
         p.waitUntilExit()
         process = nil
     }

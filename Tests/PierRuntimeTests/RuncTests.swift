@@ -17,7 +17,7 @@ struct RuncTests {
         #expect(Runc.errorMessage(inOutput: "") == "no error message")
     }
 
-    @Test("runc is found through PIER_RUNC, then PATH, then the usual places", .enabled(if: TestSupport.hasRunc))
+    @Test("runc is found through PIER_RUNC, then PATH, then the usual places", .requires(TestSupport.hasRunc, "runc"))
     func locate() throws {
         #expect(try Runc.locate(environment: ["PIER_RUNC": "/usr/sbin/runc"]) == "/usr/sbin/runc")
         let usual = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"].first { (path: String) in access(path, X_OK) == 0 }
@@ -53,7 +53,7 @@ struct RuncTests {
         #expect(try ShimLauncher.locate(environment: empty) == (besideExists ? beside : onPath))
     }
 
-    @Test("operations on unknown containers", .enabled(if: TestSupport.canRunContainers))
+    @Test("operations on unknown containers", .requires(TestSupport.canRunContainers, "root, runc and busybox-static"))
     func unknownContainer() async throws {
         let dir = try TestSupport.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
