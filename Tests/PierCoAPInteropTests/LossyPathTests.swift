@@ -6,10 +6,12 @@ import Testing
 /// Confirmable exchanges through a UDP proxy that drops datagrams: they complete by retransmission.
 @Suite("lossy path: a proxy that drops datagrams", .timeLimit(.minutes(5)))
 struct LossyPathTests {
-    /// Short timeouts so the retransmissions of a test take a fraction of a second, not the RFC's 2 s.
+    /// Short timeouts so the retransmissions of a test take a fraction of a second, not the RFC's
+    /// 2 s; an exchange still has 0.2 s × (2⁷ − 1) ≈ 25 s before it gives up, so a reply a busy
+    /// machine delays is retransmitted, not lost.
     static func quick(_ c: CoAPEndpoint.Configuration = CoAPEndpoint.Configuration()) -> CoAPEndpoint.Configuration {
         var c = c
-        c.messageLayer.ackTimeout = 0.1
+        c.messageLayer.ackTimeout = 0.2
         c.messageLayer.maxRetransmit = 6
         return c
     }
