@@ -23,24 +23,16 @@ enum PierBinary {
         -> (status: Int32, stdout: String, stderr: String)
     {
         let path = try #require(path, "no pier executable near the test bundle; build the full package or set PIER_BINARY")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "PIER_HOST")
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = ProcessOutput.collect(process, stdout: out, stderr: err, timeout: timeout)
+        let output = try ProcessOutput.run(path, arguments, environment: environment, timeout: timeout, inheritStdin: true)
         let stderr = String(decoding: output.stderr, as: UTF8.self)
         if output.timedOut {
             let message = "pier \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; stderr: \(stderr.suffix(2000))"
             Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
             throw PierTimedOut(description: message)
         }
-        return (process.terminationStatus, String(decoding: output.stdout, as: UTF8.self), stderr)
+        return (output.status, String(decoding: output.stdout, as: UTF8.self), stderr)
     }
 
     struct PierTimedOut: Error, CustomStringConvertible {
