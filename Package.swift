@@ -139,7 +139,7 @@ var targets: [Target] = [
     .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime", "PierSpec"]),
     .testTarget(name: "PierSpecTests", dependencies: ["PierSpec"]),
     .testTarget(name: "PierAgentTests", dependencies: [
-        "PierAgent", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierCluster",
+        "PierAgent", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierCluster", "PierCoAPAPI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "GRDB", package: "GRDB.swift"),
     ]),
@@ -160,12 +160,12 @@ var targets: [Target] = [
         dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
         exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
     .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierSpec", "PierAccess"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster", "PierManager"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]

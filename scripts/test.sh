@@ -21,6 +21,9 @@ python3 "$root/scripts/check-openapi.py" || exit $?
 echo "test: swift build (debug, all products)"
 swift build || exit $?
 
+# Tests that need root or a tool fail here when it is missing (a plain `swift test` skips them).
+export PIER_REQUIRE_ALL=1
+
 log=$(mktemp /tmp/pier-swift-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 # One test at a time: many tests start daemons, runc and CoAP peers and wait on them with

@@ -4,15 +4,13 @@ import PierAPI
 import PierCluster
 import Testing
 @testable import PierClient
+@testable import PierManager
 
 @Suite("AgentClient's manager calls against a fake manager on a unix socket")
 struct ClusterClientTests {
-    /// JSON as the manager writes it: ISO 8601 dates without fractions, keys sorted.
+    /// JSON as the manager writes it, with the manager's own encoder.
     static func managerJSON(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+        (try? String(decoding: JSONResponses.encoder.encode(value), as: UTF8.self)) ?? "null"
     }
 
     static let when = Date(timeIntervalSince1970: 1_700_000_000)
@@ -63,8 +61,8 @@ struct ClusterClientTests {
             "GET /v1/services", "GET /v1/services/web%20app", "POST /v1/services/web/update", "POST /v1/services/web/scale",
             "POST /v1/services/web/rollback", "GET /v1/services/web/tasks", "DELETE /v1/services/web",
         ])
-        #expect(try JSONDecoder().decode(ScaleRequest.self, from: Data(sent[3].body)) == ScaleRequest(replicas: 3))
-        #expect(try JSONDecoder().decode(ServiceSpec.self, from: Data(sent[2].body)) == Self.spec)
+        #expect(try JSONDecoder().decode(ScaleRequest.self, from: Data(try sent.required(3).body)) == ScaleRequest(replicas: 3))
+        #expect(try JSONDecoder().decode(ServiceSpec.self, from: Data(try sent.required(2).body)) == Self.spec)
     }
 
     @Test func tasksAndNodesWithTheirQueries() async throws {
@@ -97,7 +95,7 @@ struct ClusterClientTests {
             "GET /v1/tasks?service=web&node=gw-a", "GET /v1/tasks", "GET /v1/nodes", "GET /v1/nodes/gw-a",
             "POST /v1/nodes/gw-a/update", "DELETE /v1/nodes/gw-a?force=1", "DELETE /v1/nodes/gw-b",
         ])
-        let update = try JSONDecoder().decode(NodeUpdateRequest.self, from: Data(sent[4].body))
+        let update = try JSONDecoder().decode(NodeUpdateRequest.self, from: Data(try sent.required(4).body))
         #expect(update == NodeUpdateRequest(availability: .drain, labelAdd: ["zone": "a"]))
     }
 
@@ -133,7 +131,7 @@ struct ClusterClientTests {
             "POST /v1/stacks/iot", "GET /v1/stacks", "DELETE /v1/stacks/iot", "GET /v1/join-tokens",
             "POST /v1/join-tokens/rotate?role=manager", "GET /v1/cluster",
         ])
-        let body = try JSONDecoder().decode(StackDeployRequest.self, from: Data(sent[0].body))
+        let body = try JSONDecoder().decode(StackDeployRequest.self, from: Data(try sent.required(0).body))
         #expect(body == StackDeployRequest(compose: "services: {}\n", environment: ["TAG": "1"], directory: "/srv/iot"))
     }
 

@@ -5,7 +5,7 @@ import PierCluster
 import Testing
 @testable import PierClient
 
-@Suite("pier service, node, stack and join-token against a fake manager", .enabled(if: PierBinary.available))
+@Suite("pier service, node, stack and join-token against a fake manager", .enabled(if: PierBinary.available), .timeLimit(.minutes(5)))
 struct ClusterCommandLineTests {
     static let when = Date(timeIntervalSince1970: 1_700_000_000)
 
@@ -71,7 +71,7 @@ struct ClusterCommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "web\n")
         #expect(manager.requests.map { "\($0.method) \($0.target)" } == ["GET /v1/services/web", "POST /v1/services/svc0000000000000000000001/update"])
-        let sent = try JSONDecoder().decode(ServiceSpec.self, from: Data(manager.requests[1].body))
+        let sent = try JSONDecoder().decode(ServiceSpec.self, from: Data(try manager.requests.required(1).body))
         var expected = current
         expected.task.container.image = "sensor:1.1"
         expected.task.container.env = ["B=3"]

@@ -17,30 +17,34 @@ enum PierBinary {
         return nil
     }()
 
-    /// Runs `pier` with `arguments`; returns its exit status, stdout and stderr.
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs `pier` with `arguments`; returns its exit status, stdout and stderr. Both pipes are
+    /// read as they fill; a `pier` still running after `timeout` seconds is killed (SIGKILL), an
+    /// issue is recorded and this throws, so a hang fails the test instead of the suite.
+    static func run(_ arguments: [String], timeout: TimeInterval = 60, sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
         let path = try #require(path, "no pier executable near the test bundle; build the full package or set PIER_BINARY")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "PIER_HOST")
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        let output = try ProcessOutput.run(path, arguments, environment: environment, timeout: timeout, inheritStdin: true)
+        let stderr = String(decoding: output.stderr, as: UTF8.self)
+        if output.timedOut {
+            let message = "pier \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; stderr: \(stderr.suffix(2000))"
+            Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+            throw PierTimedOut(description: message)
+        }
+        return (output.status, String(decoding: output.stdout, as: UTF8.self), stderr)
+    }
+
+    struct PierTimedOut: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// With `PIER_ONLY` the executable is not part of the build; everywhere else these tests must run.
     static let available = path != nil || ProcessInfo.processInfo.environment["PIER_ONLY"] == nil
 }
 
-@Suite("The pier command line", .enabled(if: PierBinary.available))
+@Suite("The pier command line", .enabled(if: PierBinary.available), .timeLimit(.minutes(5)))
 struct CommandLineTests {
     static func streamAnswer(stdout: String, exitCode: Int32) -> FakeAgent.Response {
         .init(status: 200, contentType: "application/vnd.pier.stream", chunks: [

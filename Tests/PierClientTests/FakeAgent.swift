@@ -1,5 +1,6 @@
 import Foundation
 import PierClient
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -195,4 +196,12 @@ final class CapturedOutput: @unchecked Sendable, StreamOutput {
     func writeStderr(_ bytes: [UInt8]) { lock.withLock { err += bytes } }
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+}
+
+extension Array {
+    /// The element at `index`; when there is none, a recorded issue and a thrown error, so the
+    /// test fails there instead of trapping and taking the whole test process down.
+    func required(_ index: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> Element {
+        try #require(indices.contains(index) ? self[index] : nil, "no element \(index) among \(count)", sourceLocation: sourceLocation)
+    }
 }

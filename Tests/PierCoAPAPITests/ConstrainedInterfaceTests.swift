@@ -77,12 +77,66 @@ struct ActivationRequestTests {
         #expect(refused([0xa1, 0x01, 0x01])?.contains("keys must be text") == true)
         #expect(refused(Array(repeating: 0x81, count: 40) + [0])?.contains("nested deeper") == true)
         #expect(refused([0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])?.contains("too large") == true)
-        // Random bytes: always an error or a value, never a crash.
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<5000 {
-            let bytes = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            _ = refused(bytes)
+    }
+
+    /// Random and mutated bodies from a fixed seed (a failure names the seed and the case, so it
+    /// can be replayed): each is refused as invalid with a reason, or parsed into a request for
+    /// the path's name with an image, never anything else.
+    @Test(arguments: [UInt64(0x5eed_c0a9), 0xb0d1_e5, 0xfa11_0ff])
+    func randomAndMutatedCBORIsRefusedOrParsed(seed: UInt64) throws {
+        let valid = CBOR.map([
+            ("image", CBOR.text("pier/compute:1")), ("network", CBOR.text("host")),
+            ("command", CBOR.array([CBOR.text("--port"), CBOR.text("5690")])), ("pidsLimit", CBOR.int(64)),
+        ])
+        #expect(try ActivationRequest.parse(valid, name: "c", cluster: false, cbor: true).container.image == "pier/compute:1")
+        var rng = SeededGenerator(seed: seed)
+        var accepted = 0, refusedCount = 0
+        for i in 0..<2000 {
+            var bytes: [UInt8]
+            if i.isMultiple(of: 2) {
+                bytes = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            } else {
+                // One to three byte flips, truncations or insertions in a valid body.
+                bytes = valid
+                for _ in 0..<Int.random(in: 1...3, using: &rng) where !bytes.isEmpty {
+                    let at = Int.random(in: 0..<bytes.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: bytes[at] ^= UInt8.random(in: 1...255, using: &rng)
+                    case 1: bytes.removeSubrange(at...)
+                    default: bytes.insert(UInt8.random(in: 0...255, using: &rng), at: at)
+                    }
+                }
+            }
+            let replay = "seed \(seed), case \(i): \(bytes.map { String(format: "%02x", $0) }.joined())"
+            do {
+                let request = try ActivationRequest.parse(bytes, name: "c", cluster: false, cbor: true)
+                accepted += 1
+                #expect(request.container.name == "c" && !request.container.image.isEmpty, "\(replay)")
+                #expect(request.replicas == nil && !request.global, "\(replay)")
+            } catch {
+                refusedCount += 1
+                guard case .invalid(let reason) = error else {
+                    Issue.record("\(replay): refused as \(error), not as invalid")
+                    continue
+                }
+                #expect(!reason.isEmpty, "\(replay)")
+            }
         }
+        // Both paths ran: the mutations keep some bodies valid and break others.
+        #expect(accepted > 0 && refusedCount > 1000, "accepted \(accepted), refused \(refusedCount)")
+    }
+}
+
+/// SplitMix64: a seeded generator, so a failing input can be reproduced from the seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

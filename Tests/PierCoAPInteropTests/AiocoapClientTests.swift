@@ -3,7 +3,7 @@ import PierCoAP
 import Testing
 
 /// Our server against aiocoap's command-line client (`aiocoap-client`, run as `python3 -m aiocoap.cli.client`).
-@Suite("our server ← aiocoap-client", .enabled(if: Peers.hasAiocoap, Comment(rawValue: Peers.aiocoapMissing)))
+@Suite("our server ← aiocoap-client", .requires(Peers.hasAiocoap, "aiocoap for python3"), .timeLimit(.minutes(5)))
 struct AiocoapClientTests {
     static func arguments(_ rest: [String]) -> [String] {
         ["-m", "aiocoap.cli.client", "--no-color", "--no-pretty-print"] + rest

@@ -4,7 +4,7 @@ import PierCoAP
 import Testing
 
 /// Our client against an aiocoap server (`aiocoap_server.py` beside this file).
-@Suite("our client → aiocoap server", .enabled(if: Peers.hasAiocoap, Comment(rawValue: Peers.aiocoapMissing)))
+@Suite("our client → aiocoap server", .requires(Peers.hasAiocoap, "aiocoap for python3"), .timeLimit(.minutes(5)))
 struct AiocoapServerTests {
     static func withServer<T>(_ body: (SocketAddress) async throws -> T) async throws -> T {
         let port = try await Peers.freePort()

@@ -5,7 +5,7 @@ import Testing
 
 @testable import pier_compute
 
-@Suite("pier-compute: the seed-003 tasks")
+@Suite("pier-compute: the seed-003 tasks", .timeLimit(.minutes(5)))
 struct ComputeServiceTests {
     @Test("parsing: JSON arrays and comma/space lists; anything else is named")
     func parsing() throws {
@@ -40,8 +40,8 @@ struct ComputeServiceTests {
     }
 
     @Test("the pier-compute executable serves the tasks over UDP; too many integers is 4.13",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: Peers.buildDirectory.appendingPathComponent("pier-compute").path),
-                   "pier-compute is not built beside the tests; run `swift build --product pier-compute` with the same scratch path"))
+          .requires(Requirement.executable(Peers.buildDirectory.appendingPathComponent("pier-compute").path),
+                    "pier-compute built beside the tests (`swift build --product pier-compute` with the same scratch path)"))
     func executable() async throws {
         let binary = Peers.buildDirectory.appendingPathComponent("pier-compute").path
         let server = try PeerProcess(binary, ["--host", "127.0.0.1", "--port", "0", "--max-bubble-sort-items", "100"])

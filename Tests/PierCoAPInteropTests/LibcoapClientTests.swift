@@ -4,7 +4,7 @@ import PierCoAP
 import Testing
 
 /// Our server (a `CoAPEndpoint` on real UDP) against libcoap's `coap-client-notls`.
-@Suite("our server ← coap-client-notls (libcoap)", .enabled(if: Peers.hasLibcoap, Comment(rawValue: Peers.libcoapMissing)))
+@Suite("our server ← coap-client-notls (libcoap)", .requires(Peers.hasLibcoap, "libcoap3-bin (coap-client-notls, coap-server-notls)"), .timeLimit(.minutes(5)))
 struct LibcoapClientTests {
     static func coap(_ arguments: [String], timeout: Double = 20) async throws -> PeerOutput {
         try await PeerProcess.run(Peers.coapClient ?? "coap-client-notls", ["-B", "15", "-o", "-"] + arguments, timeout: timeout)

@@ -5,7 +5,7 @@ import Testing
 
 /// Our client against libcoap's `coap-server-notls` (its example server: `/`, `/time` observable,
 /// `/example_data`, `/async`, and resources created by PUT when started with `-d`).
-@Suite("our client → coap-server-notls (libcoap)", .enabled(if: Peers.hasLibcoap, Comment(rawValue: Peers.libcoapMissing)))
+@Suite("our client → coap-server-notls (libcoap)", .requires(Peers.hasLibcoap, "libcoap3-bin (coap-client-notls, coap-server-notls)"), .timeLimit(.minutes(5)))
 struct LibcoapServerTests {
     /// Starts `coap-server-notls` on a free port and waits until it answers.
     static func withServer<T>(_ body: (SocketAddress) async throws -> T) async throws -> T {

@@ -6,7 +6,7 @@ import Testing
 
 /// Our OSCORE server against aiocoap's OSCORE client (`aiocoap-client --credentials`), and our
 /// OSCORE client against aiocoap's OSCORE server (`aiocoap_oscore_server.py` beside this file).
-@Suite("OSCORE with aiocoap", .serialized, .enabled(if: Peers.hasAiocoapOSCORE, Comment(rawValue: Peers.aiocoapOSCOREMissing)))
+@Suite("OSCORE with aiocoap", .serialized, .requires(Peers.hasAiocoapOSCORE, "aiocoap with OSCORE for python3"), .timeLimit(.minutes(5)))
 struct OSCOREInteropTests {
     /// A temporary directory with an aiocoap client context and credentials for `coap://127.0.0.1:PORT/*`.
     final class Setup {

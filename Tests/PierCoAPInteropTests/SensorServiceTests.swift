@@ -5,8 +5,8 @@ import Testing
 
 @Suite(
     "pier-sensor: sensors and the LED over UDP",
-    .enabled(if: FileManager.default.isExecutableFile(atPath: Peers.buildDirectory.appendingPathComponent("pier-sensor").path),
-             "pier-sensor is not built beside the tests; run `swift build --product pier-sensor` with the same scratch path"))
+    .requires(Requirement.executable(Peers.buildDirectory.appendingPathComponent("pier-sensor").path),
+              "pier-sensor built beside the tests (`swift build --product pier-sensor` with the same scratch path)"), .timeLimit(.minutes(5)))
 struct SensorServiceTests {
     static let binary = Peers.buildDirectory.appendingPathComponent("pier-sensor").path
 
@@ -52,17 +52,30 @@ struct SensorServiceTests {
             first = try await client.get("/sensors/temperature", from: peer)
         }
         let humidity = try await client.get("/sensors/humidity", from: peer)
-        let writer = Task {
-            for v in ["22.25 41", "23 42", "24.5 43"] {
-                try await Task.sleep(for: .milliseconds(300))
-                let h = try FileHandle(forWritingTo: file)
-                h.seekToEndOfFile()
-                h.write(Data((v + "\n").utf8))
-                try h.close()
+        // Each new line is written once the previous value's notification arrived: the
+        // registration answers with the current value, then every line is one notification.
+        let updates = ["22.25 41", "23 42", "24.5 43"]
+        let notes = try await withThrowingTaskGroup(of: [CoAPMessage].self) { group in
+            group.addTask {
+                var seen: [CoAPMessage] = []
+                for try await n in client.observe("/sensors/temperature", on: peer) {
+                    seen.append(n)
+                    guard seen.count <= updates.count else { break }
+                    let h = try FileHandle(forWritingTo: file)
+                    h.seekToEndOfFile()
+                    h.write(Data((updates[seen.count - 1] + "\n").utf8))
+                    try h.close()
+                }
+                return seen
             }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                throw PeerError.timedOut("observe /sensors/temperature", output: server.stdout)
+            }
+            let first = try await group.next() ?? []
+            group.cancelAll()
+            return first
         }
-        let notes = try await TestClient.observe(client, "/sensors/temperature", on: peer, count: 4)
-        try await writer.value
         try await client.channel.close()
         #expect(first.text.contains("\"value\":21.5") && first.text.contains("\"source\":\"serial:") && !first.text.contains("simulated"), "\(first)")
         #expect(humidity.text.contains("\"value\":40"), "\(humidity)")

@@ -140,12 +140,12 @@ struct BlockwiseTests {
         #expect(refused.code == .serviceUnavailable)
         #expect(r.activeTransfers == 2)
         // Another peer gets the one remaining global slot, then the table is full.
-        guard case .respond(let ok) = r.receive(try Self.blocks(body, size: 16)[0], from: "good", now: 0) else { return }
+        let ok = try #require(r.receive(try Self.blocks(body, size: 16)[0], from: "good", now: 0).response)
         #expect(ok.code == .continue)
-        guard case .respond(let full) = r.receive(try Self.blocks(body, size: 16)[0], from: "third", now: 0) else { return }
+        let full = try #require(r.receive(try Self.blocks(body, size: 16)[0], from: "third", now: 0).response)
         #expect(full.code == .serviceUnavailable)
         // Restarting an existing transfer at block 0 is never refused.
-        guard case .respond(let restart) = r.receive(try Self.blocks(body, size: 16, path: "p1")[0], from: "flood", now: 0) else { return }
+        let restart = try #require(r.receive(try Self.blocks(body, size: 16, path: "p1")[0], from: "flood", now: 0).response)
         #expect(restart.code == .continue)
     }
 
@@ -161,7 +161,7 @@ struct BlockwiseTests {
         #expect(r.activeTransfers == 1)
         r.expire(now: 130)
         #expect(r.activeTransfers == 0)
-        guard case .respond(let late) = r.receive(blocks[1], from: "a", now: 131) else { return }
+        let late = try #require(r.receive(blocks[1], from: "a", now: 131).response)
         #expect(late.code == .requestEntityIncomplete)
     }
 
@@ -191,7 +191,7 @@ struct BlockwiseTests {
         var r = Block1Reassembler<String>()
         var m = try Self.blocks(Array(repeating: 1, count: 64), size: 16)[0]
         m.payload.removeLast()
-        guard case .respond(let resp) = r.receive(m, from: "a", now: 0) else { return }
+        let resp = try #require(r.receive(m, from: "a", now: 0).response)
         #expect(resp.code == .badRequest)
     }
 
@@ -227,5 +227,13 @@ struct BlockwiseTests {
         #expect(capped.payload.count == 16)
         // Past the end.
         #expect(slicer.slice(response, requested: try BlockOption(number: 9, more: false, size: 16)).code == .badOption)
+    }
+}
+
+extension Block1Reassembler.Outcome {
+    /// The response when the outcome is `.respond`, so a test can `#require` it and fail on any other outcome.
+    fileprivate var response: CoAPResponse? {
+        if case .respond(let response) = self { return response }
+        return nil
     }
 }

@@ -210,8 +210,16 @@ struct CoAPEndpointTests {
             try await link.serverChannel.writeInbound(Self.envelope(dereg, from: link.clientAddress))
             #expect(try await Self.reply(link.serverChannel).observe == nil)
         }
+        // A second observer registers: the next change reaches it, and not the first one.
+        var other = req
+        other.messageID = 12
+        other.token = try CoAPToken([2])
+        try await link.serverChannel.writeInbound(Self.envelope(other, from: link.clientAddress))
+        let registered = try await Self.reply(link.serverChannel)
+        #expect(registered.token == other.token && registered.observe != nil)
         server.notifyChanged("/temp")
-        try await Task.sleep(for: .milliseconds(100))
+        let next = try await Self.reply(link.serverChannel)
+        #expect(next.token == other.token, "the deregistered observer was notified")
         #expect(try await link.serverChannel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) == nil)
     }
 }

@@ -3,7 +3,7 @@ import PierOCI
 import Testing
 @testable import PierImage
 
-@Suite("ImageBuilder")
+@Suite("ImageBuilder", .timeLimit(.minutes(5)))
 struct ImageBuilderTests {
     static func request(_ source: URL, base: ImageBuildRequest.Base? = nil, tag: String = "app:1.0") throws -> ImageBuildRequest {
         ImageBuildRequest(
@@ -120,7 +120,7 @@ struct ImageBuilderTests {
         #expect(Tools.listing(dir.url).allSatisfy { !$0.hasPrefix(".out.tmp") })
     }
 
-    @Test("--with-libs adds the interpreter and shared libraries so a dynamic binary runs FROM scratch")
+    @Test("--with-libs adds the interpreter and shared libraries so a dynamic binary runs FROM scratch", .requires(Requirement.isRoot, "root (to chroot)"))
     func withLibs() throws {
         let dir = try TempDir()
         let binary = URL(fileURLWithPath: "/usr/bin/ls")

@@ -3,7 +3,7 @@ import PierOCI
 import Testing
 @testable import PierImage
 
-@Suite("Import and export")
+@Suite("Import and export", .timeLimit(.minutes(5)))
 struct ImportExportTests {
     static let skopeo = "/usr/bin/skopeo"
 
@@ -30,7 +30,7 @@ struct ImportExportTests {
         #expect(Tools.listing(service.content.ingestDirectory).isEmpty, sourceLocation: sourceLocation)
     }
 
-    @Test("an oci-archive written by skopeo imports, and its layers unpack")
+    @Test("an oci-archive written by skopeo imports, and its layers unpack", .requires(Requirement.executable(skopeo), "skopeo"))
     func importsSkopeoOCIArchive() async throws {
         let dir = try TempDir()
         let built = try Self.layout(dir)
@@ -46,7 +46,7 @@ struct ImportExportTests {
         #expect(FileManager.default.fileExists(atPath: lower[0].appendingPathComponent("bin/busybox").path))
     }
 
-    @Test("a docker-archive written by skopeo imports with its RepoTags")
+    @Test("a docker-archive written by skopeo imports with its RepoTags", .requires(Requirement.executable(skopeo), "skopeo"))
     func importsSkopeoDockerArchive() async throws {
         let dir = try TempDir()
         let built = try Self.layout(dir)

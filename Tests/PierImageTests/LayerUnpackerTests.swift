@@ -44,7 +44,7 @@ struct LayerUnpackerTests {
         #expect(Tools.listing(dest).contains("usr/bin/tool"))
     }
 
-    @Test("permissions, ownership, mtimes, hard links, symlinks, FIFOs and xattrs are applied")
+    @Test("permissions, ownership, mtimes, hard links, symlinks, FIFOs and xattrs are applied", .requires(Requirement.isRoot, "root (to chown)"))
     func appliesMetadata() throws {
         let dir = try TempDir()
         let layer = try Self.layer(Self.sampleEntries, in: dir, .gzip)
@@ -80,7 +80,7 @@ struct LayerUnpackerTests {
         #expect(root.st_mtim.tv_sec == 1_600_000_000, "the ./ entry's metadata applies to the layer root")
     }
 
-    @Test("security.capability xattrs are applied (after chown, which would clear them)")
+    @Test("security.capability xattrs are applied (after chown, which would clear them)", .requires(Requirement.isRoot, "root (to chown and set security.* xattrs)"))
     func appliesCapabilities() throws {
         let dir = try TempDir()
         // cap_net_bind_service+ep, as setcap writes it (VFS_CAP_REVISION_2).

@@ -1,42 +1,59 @@
 import Foundation
+import PierRuntime
 import Testing
 @testable import PierAgent
 
 /// The agent can die at any moment: containers keep running, and the next agent adopts them.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct AgentRestartTests {
     @Test func containersSurviveSigkillAndAreAdopted() throws {
         let agent = try TestAgent()
         defer { agent.tearDown() }
         try makeBusyboxImage(agent)
-        try agent.ok("run", "-d", "--name", "survivor", "--network", "none", "test/busybox:1",
-                     "sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
-        // Exits while the agent is down; its restart policy must still apply.
-        try agent.ok("run", "-d", "--name", "ender", "--network", "none", "--restart", "on-failure:1", "test/busybox:1",
-                     "sh", "-c", "sleep 1; exit 5")
-        usleep(300_000)
+        let survivorID = try agent.ok("run", "-d", "--name", "survivor", "--network", "none", "test/busybox:1",
+                                      "sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // Exits while the agent is down (when the test lets it); its restart policy must still apply.
+        let gate = agent.root.appendingPathComponent("gate")
+        try FileManager.default.createDirectory(at: gate, withIntermediateDirectories: true)
+        let enderID = try agent.ok("run", "-d", "--name", "ender", "--network", "none", "--restart", "on-failure:1", "-v", "\(gate.path):/gate",
+                                   "test/busybox:1", "sh", "-c", "while [ ! -e /gate/go ]; do sleep 0.05; done; rm /gate/go; exit 5")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(waitUntil(30) {
+            let ps = (try? agent.pier("ps", "--format", "json").stdout) ?? ""
+            return ps.components(separatedBy: "\"running\"").count - 1 == 2
+        }, "survivor and ender did not both run")
         let before = try agent.ok("inspect", "survivor")
         agent.kill9()
-        usleep(1_500_000)  // "ender" exits meanwhile, with nobody watching
+        // With nobody watching: ender exits, and survivor keeps writing its log.
+        let survivorLog = agent.root.appendingPathComponent("containers/\(survivorID)/container.log")
+        let logSize = { ((try? FileManager.default.attributesOfItem(atPath: survivorLog.path))?[.size] as? Int) ?? 0 }
+        let sizeAtKill = logSize()
+        FileManager.default.createFile(atPath: gate.appendingPathComponent("go").path, contents: nil)
+        let enderPID = agent.root.appendingPathComponent("containers/\(enderID)/init.pid")
+        #expect(waitUntil(30) { !ContainerProbe.containerRuns(pidFile: enderPID) }, "ender did not exit while the agent was down")
+        #expect(waitUntil(30) { logSize() > sizeAtKill }, "survivor's log did not grow while the agent was down")
         try agent.start()
         let ps = try agent.ok("ps", "--format", "json")
         #expect(ps.contains("\"survivor\""))
         // Same process: adopted, not restarted.
         let pidBefore = try #require(try initPID(before))
         #expect(try initPID(try agent.ok("inspect", "survivor")) == pidBefore)
-        // Logs kept flowing while the agent was down.
-        let logs = try agent.ok("logs", "survivor")
-        #expect(logs.split(separator: "\n").count >= 15)
-        // The exit that happened while the agent was down is recorded, and on-failure restarted it once.
+        // The exit that happened while the agent was down is recorded, and on-failure restarted it
+        // once (the restarted ender waits at the gate again).
         var ender = ""
-        for _ in 0..<60 {
-            ender = try agent.ok("inspect", "ender")
-            if ender.contains("\"exited\"") { break }
-            usleep(100_000)
-        }
-        #expect(ender.contains("\"exited\""))
-        #expect(ender.contains("\"exitCode\" : 5") || ender.contains("\"exitCode\":5"))
-        #expect(ender.contains("\"restartCount\" : 1") || ender.contains("\"restartCount\":1"))
+        #expect(waitUntil(30) {
+            ender = (try? agent.pier("inspect", "ender").stdout) ?? ""
+            return ender.contains("\"restartCount\" : 1") || ender.contains("\"restartCount\":1")
+        }, "ender was not restarted: \(ender)")
+        // The second exit is final.
+        FileManager.default.createFile(atPath: gate.appendingPathComponent("go").path, contents: nil)
+        #expect(waitUntil(30) {
+            ender = (try? agent.pier("inspect", "ender").stdout) ?? ""
+            return ender.contains("\"exited\"")
+        }, "ender did not exit: \(ender)")
+        #expect(ender.contains("\"exitCode\" : 5") || ender.contains("\"exitCode\":5"), "\(ender)")
+        #expect(ender.contains("\"restartCount\" : 1") || ender.contains("\"restartCount\":1"), "\(ender)")
         try agent.ok("stop", "-t", "1", "survivor")
     }
 
@@ -49,16 +66,13 @@ struct AgentRestartTests {
         let id = try agent.ok("run", "-d", "--name", "brief", "test/busybox:1", "sh", "-c", "sleep 0.3").trimmingCharacters(in: .whitespacesAndNewlines)
         let namespace = "pier-" + id.prefix(12)
         let marker = agent.root.appendingPathComponent("containers/\(id)/cleanup-pending").path
-        var recorded = false
-        for _ in 0..<100 {
-            if try agent.ok("inspect", "brief").contains("\"exited\"") { recorded = true; break }
-            usleep(20_000)
-        }
-        #expect(recorded, "the container's exit was not recorded")
-        // Recorded, not yet torn down: the exit is visible before the teardown is done.
-        #expect(FileManager.default.fileExists(atPath: marker))
-        #expect(FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace))
+        // The marker is written as the exit is recorded and removed by the teardown a second
+        // later: watched on disk (no process spawned per look), the kill lands inside that second.
+        let pending = waitUntil(30, every: 0.002) { FileManager.default.fileExists(atPath: marker) }
+        let namespaceThere = FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace)
         agent.kill9()
+        try #require(pending, "the container's exit was not recorded")
+        #expect(namespaceThere, "the teardown had already run when the agent was killed")
         try agent.start()
         #expect(!FileManager.default.fileExists(atPath: marker))
         #expect(!FileManager.default.fileExists(atPath: "/var/run/netns/" + namespace), "the network namespace outlived the restart")
@@ -80,6 +94,7 @@ struct AgentRestartTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let directory = agent.root.appendingPathComponent("containers/\(id)")
         #expect(agent.mountsBelowRoot().contains { $0.contains(id) })
+        #expect(Cgroups().exists(id: id), "no cgroup for the running container")
         agent.kill9()
         try AgentDatabase(path: agent.root.appendingPathComponent("agent.db")).delete(id)
         let shim = agent.root.appendingPathComponent("containers/\(id)/init.pid")
@@ -89,7 +104,7 @@ struct AgentRestartTests {
         try agent.start()
         #expect(try agent.ok("ps", "-a", "-q").isEmpty)
         #expect(!agent.mountsBelowRoot().contains { $0.contains(id) }, "the removed container's mount outlived the restart")
-        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/pier/\(id)"))
+        #expect(!Cgroups().exists(id: id), "the removed container's cgroup outlived the restart")
         var gone = false
         for _ in 0..<50 where !gone {
             gone = !FileManager.default.fileExists(atPath: directory.path)
@@ -183,9 +198,17 @@ struct AgentRestartTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        usleep(150_000)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        // Kill the agent once the import is writing its layer (a partial blob in ingest/).
+        let ingestDir = agent.root.appendingPathComponent("ingest")
+        func partialBytes() -> Int {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: ingestDir.path)) ?? []
+            return names.compactMap { (try? FileManager.default.attributesOfItem(atPath: ingestDir.appendingPathComponent($0).path))?[.size] as? Int }.max() ?? 0
+        }
+        let streaming = waitUntil(60, every: 0.002) { partialBytes() > 0 }
         agent.kill9()
-        p.waitUntilExit()
+        #expect(streaming, "the import never wrote to ingest/ before it ended")
+        #expect(waitUntil(30) { !p.isRunning }, "pier image import did not end once the agent was gone")
         try agent.start()
         // Every blob present verifies; nothing is left in ingest or tmp.
         let blobs = agent.root.appendingPathComponent("blobs/sha256")
@@ -222,14 +245,17 @@ struct AgentRestartTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        // Kill the agent as soon as an unpack directory appears.
-        for _ in 0..<400 {
-            let now = Set((try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? [])
-            if !now.subtracting(before).isEmpty { break }
-            usleep(2_000)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        // Kill the agent as soon as an unpack directory appears (a temporary one: the unpack is under way).
+        var appeared: Set<String> = []
+        let unpacking = waitUntil(60, every: 0.001) {
+            appeared = Set((try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? []).subtracting(before)
+            return !appeared.isEmpty
         }
         agent.kill9()
-        p.waitUntilExit()
+        #expect(unpacking, "no unpack started")
+        #expect(appeared.contains { !($0.count == 64 && $0.allSatisfy(\.isHexDigit)) }, "the unpack had finished before the kill: \(appeared)")
+        #expect(waitUntil(30) { !p.isRunning }, "pier run did not end once the agent was gone")
         try agent.start()
         // Whatever is in layers/ now is complete: only final directories named by a diff id.
         let after = (try? FileManager.default.contentsOfDirectory(atPath: layersDir.path)) ?? []

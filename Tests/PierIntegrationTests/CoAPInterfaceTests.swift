@@ -123,7 +123,7 @@ func aiocoapClient(_ args: [String]) throws -> CommandResult {
     try runProcess("/usr/bin/env", ["python3", "-m", "aiocoap.cli.client", "--no-color", "--no-pretty-print"] + args, timeout: 60)
 }
 
-@Suite("CoAP interface of agent (CPIS) and manager (CEMC)", .serialized)
+@Suite("CoAP interface of agent (CPIS) and manager (CEMC)", .serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct CoAPInterfaceTests {
     static func waitFor(_ timeout: TimeInterval, _ condition: () async throws -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
@@ -243,7 +243,7 @@ struct CoAPInterfaceTests {
         await client.close()
     }
 
-    @Test(.enabled(if: hasAiocoapOSCORE, "aiocoap's OSCORE is not installed; run scripts/setup.sh --no-build"))
+    @Test(.requires(hasAiocoapOSCORE, "aiocoap with OSCORE"))
     func aiocoapClientWithTheCredentialsTheCLIWrote() async throws {
         let keys = try CoAPKeys()
         try keys.create("shell", ["--service", "s*", "--verb", "list", "--verb", "status", "--verb", "activate", "--verb", "remove"])

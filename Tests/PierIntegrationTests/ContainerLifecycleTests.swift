@@ -1,8 +1,9 @@
 import Foundation
+import PierRuntime
 import Testing
 
 /// End to end through the real CLI, agent, shim, runc, overlayfs and cgroups. Needs root.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct ContainerLifecycleTests {
     @Test func foregroundRunStreamsOutputAndExitsWithTheContainersCode() throws {
         let agent = try TestAgent()
@@ -35,9 +36,14 @@ struct ContainerLifecycleTests {
                               "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count >= 12)
-        usleep(600_000)
-        let ps = try agent.ok("ps", "--format", "json")
-        #expect(ps.contains("\"ticker\"") && ps.contains("\"running\""))
+        // Running, with at least three lines written: then --tail 2 has exactly two.
+        #expect(waitUntil(30) {
+            let ps = (try? agent.pier("ps", "--format", "json").stdout) ?? ""
+            let lines = (try? agent.pier("logs", "ticker").stdout)?.split(separator: "\n").count ?? 0
+            return ps.contains("\"ticker\"") && ps.contains("\"running\"") && lines >= 3
+        }, "ticker did not run and write three lines")
+        let cgroups = Cgroups()
+        #expect(cgroups.exists(id: id), "no cgroup for the running container at \(cgroups.directory(controller: "pids", id: id).path)")
         let logs = try agent.ok("logs", "--tail", "2", "ticker")
         #expect(logs.split(separator: "\n").count == 2)
         #expect(logs.hasPrefix("tick "))
@@ -50,7 +56,8 @@ struct ContainerLifecycleTests {
         try agent.ok("rm", "ticker")
         #expect(try agent.ok("ps", "-a", "-q").isEmpty)
         #expect(agent.mountsBelowRoot().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/pier/\(id)"))
+        #expect(!cgroups.exists(id: id))
+        #expect(!FileManager.default.fileExists(atPath: cgroups.directory(controller: "memory", id: id).path))
     }
 
     @Test func restartPolicyOnFailureStopsAfterTheLimit() throws {
@@ -96,7 +103,10 @@ struct ContainerLifecycleTests {
         let exec = try agent.pier("exec", "lim", "sh", "-c", "echo inside; exit 4")
         #expect(exec.status == 4)
         #expect(exec.stdout == "inside\n")
-        let limit = try String(contentsOfFile: "/sys/fs/cgroup/memory/pier/\(id)/memory.limit_in_bytes", encoding: .utf8)
+        // Where the runtime puts the container's cgroup, on v1 or v2.
+        let cgroups = Cgroups()
+        let file = cgroups.version == .v1 ? "memory.limit_in_bytes" : "memory.max"
+        let limit = try String(contentsOf: cgroups.directory(controller: "memory", id: id).appendingPathComponent(file), encoding: .utf8)
         #expect(limit.trimmingCharacters(in: .whitespacesAndNewlines) == "\(64 << 20)")
         let stats = try agent.ok("stats", "--no-stream", "--format", "json", "lim")
         #expect(stats.contains("\"memoryLimitBytes\"") && stats.contains("\(64 << 20)"))
@@ -140,14 +150,31 @@ struct ContainerLifecycleTests {
         let agent = try TestAgent()
         defer { agent.tearDown() }
         try makeBusyboxImage(agent)
-        try agent.ok("run", "-d", "--name", "talker", "--network", "none", "test/busybox:1",
-                     "sh", "-c", "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done")
-        let started = Date()
-        let r = try agent.pier("logs", "-f", "talker", timeout: 20)
-        #expect(r.status == 0)
-        #expect(r.stdout == "line 1\nline 2\nline 3\nline 4\nline 5\n")
-        // It followed: it returned only once the container had finished.
-        #expect(Date().timeIntervalSince(started) > 0.5)
+        // The container writes three lines, then waits for the test to let it finish.
+        let gate = agent.root.appendingPathComponent("gate")
+        try FileManager.default.createDirectory(at: gate, withIntermediateDirectories: true)
+        try agent.ok("run", "-d", "--name", "talker", "--network", "none", "-v", "\(gate.path):/gate", "test/busybox:1",
+                     "sh", "-c", "for i in 1 2 3; do echo line $i; done; while [ ! -e /gate/go ]; do sleep 0.05; done; echo line 4; echo line 5")
+        let output = agent.root.appendingPathComponent("follow.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        defer { try? handle.close() }
+        let follow = Process()
+        follow.executableURL = Binaries.pier
+        follow.arguments = ["logs", "-f", "talker"]
+        follow.environment = ProcessInfo.processInfo.environment.merging(["PIER_HOST": agent.host]) { $1 }
+        follow.standardOutput = handle
+        follow.standardError = FileHandle.nullDevice
+        try follow.run()
+        defer { if follow.isRunning { kill(follow.processIdentifier, SIGKILL); follow.waitUntilExit() } }
+        func written() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+        // It streams what is there and keeps following while the container runs.
+        #expect(waitUntil(30) { written() == "line 1\nline 2\nline 3\n" }, "logs -f wrote \(written())")
+        #expect(follow.isRunning, "logs -f returned while the container still ran")
+        FileManager.default.createFile(atPath: gate.appendingPathComponent("go").path, contents: nil)
+        #expect(waitUntil(30) { !follow.isRunning }, "logs -f did not return once the container exited")
+        #expect(!follow.isRunning && follow.terminationStatus == 0)
+        #expect(written() == "line 1\nline 2\nline 3\nline 4\nline 5\n")
     }
 
     @Test func aSigningPolicyRunsOnlyImagesSignedByATrustedKey() throws {

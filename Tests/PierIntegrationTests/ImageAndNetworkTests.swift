@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct ImageAndNetworkTests {
     @Test func exportedImageIsReadBySkopeoAndImportsBack() throws {
         let agent = try TestAgent()

@@ -3,7 +3,7 @@ import Testing
 
 /// `pier image du IMAGE… --from IMAGE… --deltas` on images built here: seed 001's absolute versus
 /// incremental download cost, and what delta updates change in it.
-@Suite("pier image du: install and update download cost", .serialized)
+@Suite("pier image du: install and update download cost", .serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct ImageDownloadCostTests {
     struct Analysis: Decodable {
         struct Image: Decodable { var name: String; var bytes: Int64; var uniqueBytes: Int64 }

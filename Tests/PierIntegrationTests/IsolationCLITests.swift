@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Seccomp, cgroup namespace, pids limit and the security flags through the real CLI and agent.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct IsolationCLITests {
     @Test func defaultContainersAreFilteredAndNamespacedAndInspectSaysSo() throws {
         let agent = try TestAgent()

@@ -17,45 +17,157 @@ enum Binaries {
     static var shim: URL { directory.appendingPathComponent("pier-shim") }
 }
 
+/// What every integration test needs: root, the tools the agent and these tests start, and the
+/// built `pier` and `pier-shim`.
+enum IntegrationHost {
+    static let tools = [
+        "/usr/sbin/runc", "/bin/busybox", "/usr/sbin/ip", "/usr/bin/nsenter", "/usr/sbin/iptables-save", "/usr/sbin/tc",
+        "/usr/bin/curl", "/usr/bin/openssl", "/usr/bin/ss", "/usr/bin/coap-client-notls", "/usr/bin/python3",
+    ]
+    static let missing: [String] = (Requirement.isRoot ? [] : ["root"])
+        + (tools + [Binaries.pier.path, Binaries.shim.path]).filter { !Requirement.executable($0) }
+    static let what = "root, runc, busybox-static, iproute2, util-linux, iptables, curl, openssl, libcoap3-bin, python3 and the built pier and pier-shim"
+}
+
+extension Trait where Self == ConditionTrait {
+    /// The integration tests' requirement (see `IntegrationHost`).
+    static var integrationHost: Self { .requires(IntegrationHost.missing.isEmpty, IntegrationHost.what + " (missing: \(IntegrationHost.missing.joined(separator: ", ")))") }
+}
+
 struct CommandResult: Sendable {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Runs a program to completion and captures its output.
+/// Runs a program to completion and captures its output. Both pipes are read as they fill, so
+/// the deadline holds even while the program keeps them open: at `timeout` seconds it is killed
+/// (SIGKILL), an issue is recorded (unless `timeoutIsFailure` is false, for probes that are
+/// retried) and `TestFailure` is thrown, so a hung command fails its test instead of hanging the suite.
 @discardableResult
-func runProcess(_ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120) throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
+func runProcess(
+    _ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120, timeoutIsFailure: Bool = true,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> CommandResult {
     var environment = ProcessInfo.processInfo.environment
     for (k, v) in env { environment[k] = v }
-    p.environment = environment
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    // Read both pipes concurrently so a chatty child never blocks.
-    let errData = LockedData()
-    let t = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    t.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate() }
-    p.waitUntilExit()
-    while errData.get() == nil { usleep(1000) }
-    return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData.get() ?? Data(), as: UTF8.self))
+    let output = try ProcessOutput.run(path, args, environment: environment, timeout: timeout)
+    let result = CommandResult(status: output.status, stdout: String(decoding: output.stdout, as: UTF8.self),
+                               stderr: String(decoding: output.stderr, as: UTF8.self))
+    if output.timedOut {
+        let message = "\(path) \(args.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; stderr: \(result.stderr.suffix(2000))"
+        if timeoutIsFailure { Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation) }
+        throw TestFailure(message)
+    }
+    return result
 }
 
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data? { lock.lock(); defer { lock.unlock() }; return data }
+/// Runs a program with its stdout and stderr captured, reading both as they fill, until it exits
+/// or a deadline passes (the same runner as PierClientTests': test targets share no code).
+/// Spawned directly and reaped here, not through Foundation's `Process`, which learns of an exit
+/// only once every descendant has closed a descriptor it hands down, and so waits on any
+/// grandchild that outlives the program.
+enum ProcessOutput {
+    struct Result {
+        /// The exit code, or the number of the signal that ended the program.
+        var status: Int32
+        var stdout: Data
+        var stderr: Data
+        /// The deadline passed and the program was killed with SIGKILL.
+        var timedOut: Bool
+    }
+
+    struct SpawnFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs `path` with `arguments` and `environment`; stdin is /dev/null unless `inheritStdin`.
+    /// The child starts with no signal blocked (the test runner blocks SIGTERM). At `timeout`
+    /// seconds it is killed with SIGKILL; once it exited, a grandchild that keeps the pipes open
+    /// is not waited for beyond a short drain.
+    static func run(_ path: String, _ arguments: [String], environment: [String: String], timeout: TimeInterval, inheritStdin: Bool = false) throws -> Result {
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            throw SpawnFailed(description: "pipe: \(String(cString: strerror(errno)))")
+        }
+        // Only the dup2'd copies reach the program.
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if !inheritStdin { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        close(outPipe[1])
+        close(errPipe[1])
+        guard spawned == 0 else {
+            close(outPipe[0])
+            close(errPipe[0])
+            throw SpawnFailed(description: "\(path): \(String(cString: strerror(spawned)))")
+        }
+        defer { close(outPipe[0]); close(errPipe[0]) }
+
+        var fds = [outPipe[0], errPipe[0]]
+        var data = [Data(), Data()]
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32?
+        var exitedAt: Date?
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        func reap(blocking: Bool) {
+            var raw: Int32 = 0
+            var got: pid_t
+            repeat { got = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while got < 0 && errno == EINTR
+            guard got == pid else { return }
+            status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : raw & 0x7f
+            exitedAt = Date()
+        }
+        while true {
+            if status == nil { reap(blocking: false) }
+            let open = fds.indices.filter { fds[$0] >= 0 }
+            if let exitedAt, open.isEmpty || Date().timeIntervalSince(exitedAt) > 2 { break }
+            if status == nil && Date() >= deadline {
+                timedOut = true
+                kill(pid, SIGKILL)
+                reap(blocking: true)
+                continue
+            }
+            guard !open.isEmpty else { usleep(5_000); continue }
+            var polls = open.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+            guard poll(&polls, nfds_t(polls.count), 50) > 0 else { continue }
+            for (k, i) in open.enumerated() where polls[k].revents != 0 {
+                let n = read(fds[i], &buffer, buffer.count)
+                if n > 0 {
+                    data[i].append(contentsOf: buffer[0..<n])
+                } else if n == 0 || errno != EINTR {
+                    fds[i] = -1
+                }
+            }
+        }
+        return Result(status: status ?? -1, stdout: data[0], stderr: data[1], timedOut: timedOut)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held.
+func waitUntil(_ timeout: TimeInterval, every interval: TimeInterval = 0.05, _ condition: () throws -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if (try? condition()) == true { return true }
+        usleep(useconds_t(interval * 1_000_000))
+    } while Date() < deadline
+    return (try? condition()) == true
 }
 
 /// A real `pier agent` on a temporary data root, and the CLI pointed at it.
@@ -107,7 +219,8 @@ final class TestAgent: @unchecked Sendable {
         process = p
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: socket), (try? pier("info"))?.status == 0 { return }
+            if FileManager.default.fileExists(atPath: socket),
+                (try? runProcess(Binaries.pier.path, ["info"], env: ["PIER_HOST": host], timeout: 10, timeoutIsFailure: false))?.status == 0 { return }
             guard p.isRunning else { break }
             usleep(50_000)
         }
@@ -122,9 +235,16 @@ final class TestAgent: @unchecked Sendable {
         process = nil
     }
 
-    func stopGracefully() {
+    /// SIGTERM, and SIGKILL (with an issue) if the agent has not stopped within a minute.
+    func stopGracefully(sourceLocation: SourceLocation = #_sourceLocation) {
         guard let p = process, p.isRunning else { return }
         p.terminate()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            Issue.record("the agent did not stop within 60 s of SIGTERM; killed", sourceLocation: sourceLocation)
+            kill(p.processIdentifier, SIGKILL)
+        }
         p.waitUntilExit()
         process = nil
     }

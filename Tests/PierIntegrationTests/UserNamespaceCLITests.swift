@@ -8,7 +8,7 @@ import Testing
 /// `pier agent --userns remap` and `pier run --userns`, through the real CLI and agent: the
 /// node's `pier` range in /etc/subuid and /etc/subgid (added when absent, as on a fresh gateway),
 /// a private data root, inspect and info, and what is refused.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct UserNamespaceCLITests {
     /// The `pier` entry the agent uses, from the real files.
     static func range() throws -> (uid: UInt32, gid: UInt32) {

@@ -11,9 +11,11 @@ import Testing
 @Suite struct ManagerTests {
     static let digest = "sha256:" + String(repeating: "b", count: 64)
 
-    static func makeManager(_ dir: URL, grace: Double = 0.6) async throws -> Manager {
+    /// A manager whose nodes stay up for `grace` seconds without a heartbeat: long by default,
+    /// so that no node goes down on a busy machine unless a test means it to.
+    static func makeManager(_ dir: URL, grace: Double = 120) async throws -> Manager {
         var configuration = Manager.Configuration()
-        configuration.heartbeatSeconds = 0.1
+        configuration.heartbeatSeconds = 0.2
         configuration.heartbeatGrace = grace
         return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration) { ref in
             guard ref.hasPrefix("busybox") else { throw ManagerError.notFound("no image \(ref)") }
@@ -56,13 +58,20 @@ import Testing
         }
     }
 
-    static func eventually(_ what: String, timeout: Double = 5, _ check: () async throws -> Bool) async throws {
+    struct TimedOut: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Polls `check` until it holds; after `timeout` seconds records an issue and throws, so the
+    /// test stops there instead of going on with what did not arrive.
+    static func eventually(_ what: String, timeout: Double = 30, _ check: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try await check() { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         Issue.record("timed out waiting for: \(what)")
+        throw TimedOut(description: "timed out waiting for: \(what)")
     }
 
     @Test func createPinsTheImageAndRefusesBadSpecsWithoutStoringThem() async throws {
@@ -84,7 +93,7 @@ import Testing
 
     @Test func serviceLogsAreGatheredFromTheNodesLinePrefixedByTask() async throws {
         try await withTemporaryDirectory { dir in
-            let manager = try await Self.makeManager(dir, grace: 60)
+            let manager = try await Self.makeManager(dir)
             let loop = Task { await manager.run() }
             defer { loop.cancel() }
             _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
@@ -94,7 +103,7 @@ import Testing
             try await b.connect(manager, hostname: "b")
             _ = try await manager.createService(Self.spec("web", replicas: 2))
             try await Self.eventually("2 tasks assigned") { a.latest.count == 1 && b.latest.count == 1 }
-            let taskA = a.latest[0], taskB = b.latest[0]
+            let taskA = try #require(a.latest.first), taskB = try #require(b.latest.first)
 
             // Each node is asked for its own task's output only.
             let stream = try await manager.serviceLogs("web", tail: 10, follow: false, timestamps: false)
@@ -141,7 +150,9 @@ import Testing
 
     @Test func tasksAreAssignedReportedAndMovedWhenANodeGoesSilent() async throws {
         try await withTemporaryDirectory { dir in
-            let manager = try await Self.makeManager(dir)
+            // Grace for b to go down within the test, several seconds so that a, beating every
+            // 100 ms and at every poll below, stays up even on a loaded machine.
+            let manager = try await Self.makeManager(dir, grace: 3)
             let loop = Task { await manager.run() }
             defer { loop.cancel() }
             _ = try await manager.addNode(id: "node-a", role: .worker, hostname: "a")
@@ -165,13 +176,15 @@ import Testing
             }
             // b goes silent: within the grace it is down and its two tasks run on a.
             beatB.cancel()
-            try await Self.eventually("node b down, all 4 on a", timeout: 4) {
+            try await Self.eventually("node b down, all 4 on a") {
+                try await manager.receive(nodeID: "node-a", .heartbeat)
                 let bDown = try await manager.lookupNode("b").state == .down
                 return bDown && a.latest.filter { $0.desiredState == .running }.count == 4
             }
             let orphaned = try await manager.listTasks(service: "web").filter { $0.status.state == .orphaned }
             #expect(orphaned.count == 2)
             #expect(orphaned.allSatisfy { $0.nodeID == "node-b" })
+            #expect(try await manager.lookupNode("a").state == .ready)
         }
     }
 

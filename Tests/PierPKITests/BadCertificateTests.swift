@@ -60,7 +60,7 @@ import X509
         #expect { _ = try Certificate.all(pem: text, what: "the roots the manager sent") } throws: { "\($0)".contains("the roots the manager sent") }
     }
 
-    @Test(.enabled(if: geteuid() == 0, "chown needs root"))
+    @Test(.requires(Requirement.isRoot, "root (to chown)"))
     func aDataRootOwnedBySomeoneElseIsRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pier-owner-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])

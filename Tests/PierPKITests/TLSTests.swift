@@ -248,7 +248,16 @@ final class Refusals: Sendable {
         await #expect(throws: (any Error).self) {
             _ = try await Exchange.ping(group: group, port: server.port) { try NIOSSLClientHandler(context: clientContext, serverHostname: client.serverName) }
         }
-        #expect(refusals.all.contains(.revoked(subject: "worker-gone", reason: "removed")), "\(refusals.all)")
+        #expect(refusals.all == [.revoked(subject: "worker-gone", reason: "removed")], "\(refusals.all)")
+        // Positive control: a member of the same cluster gets through the same server and client path.
+        let kept = try ClientTLS(identity: try cluster.node("worker-kept"))
+        let keptContext = try NIOSSLContext(configuration: kept.configuration)
+        let (reply, channel) = try await Exchange.ping(group: group, port: server.port) {
+            try NIOSSLClientHandler(context: keptContext, serverHostname: kept.serverName)
+        }
+        #expect(reply == "ping")
+        try await channel.close()
+        #expect(refusals.all.count == 1, "\(refusals.all)")
         await server.close()
     }
 
@@ -308,6 +317,11 @@ final class Refusals: Sendable {
         await #expect(throws: NIOSSLError.self) {
             _ = try await Exchange.ping(group: group, port: server.port) { try join.makeClientHandler() }
         }
+        // Positive control: the same server, joined with a token for its own CA, is accepted.
+        let right = try JoinTLS(token: try cluster.token)
+        let (reply, channel) = try await Exchange.ping(group: group, port: server.port) { try right.makeClientHandler() }
+        #expect(reply == "ping")
+        try await channel.close()
         await server.close()
     }
 

@@ -18,7 +18,7 @@ struct CorruptDeltas: RouterMiddleware {
     }
 }
 
-@Suite("Delta updates", .enabled(if: RegistryDeltas.defaultZstd != nil))
+@Suite("Delta updates", .requires(RegistryDeltas.defaultZstd != nil, "zstd"), .timeLimit(.minutes(5)))
 struct DeltaTests {
     /// Version 1 and version 2 of an image whose 2 MB layer differs in 100 KB in the middle.
     static func versions(in stores: Stores) async throws -> (TestImage, TestImage) {

@@ -10,7 +10,7 @@ import Testing
 
 /// The client pulls over mutual TLS with the configuration it is given (certificates made with
 /// the `openssl` CLI, Debian package `openssl`).
-@Suite("Pulling over mutual TLS", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("Pulling over mutual TLS", .requires(Requirement.executable("/usr/bin/openssl"), "openssl"), .timeLimit(.minutes(5)))
 struct MutualTLSTests {
     @Test("a client with the cluster CA and a node certificate pulls; one without a certificate is refused")
     func mutualTLS() async throws {

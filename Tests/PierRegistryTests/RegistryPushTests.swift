@@ -138,7 +138,7 @@ struct RegistryPushTests {
         }
     }
 
-    @Test("skopeo copy pushes an image (blobs, manifest, tag) between two registries", .enabled(if: FileManager.default.isExecutableFile(atPath: skopeoPath)))
+    @Test("skopeo copy pushes an image (blobs, manifest, tag) between two registries", .requires(Requirement.executable(skopeoPath), "skopeo"))
     func skopeoPush() async throws {
         let source = try Stores()
         let image = try await storeImage("edge/sensor:1", layerSizes: [5000, 150_000], in: source)

@@ -4,7 +4,7 @@ import Testing
 @testable import PierRegistry
 
 /// A real client (skopeo, Debian package `skopeo`) reads the registry.
-@Suite("skopeo against the registry", .enabled(if: FileManager.default.isExecutableFile(atPath: skopeoPath)))
+@Suite("skopeo against the registry", .requires(Requirement.executable(skopeoPath), "skopeo"), .timeLimit(.minutes(5)))
 struct SkopeoTests {
     @Test("skopeo inspect and skopeo copy read an image with a multi-segment name")
     func inspectAndCopy() async throws {

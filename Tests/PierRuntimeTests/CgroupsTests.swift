@@ -3,7 +3,7 @@ import Testing
 
 @testable import PierRuntime
 
-@Suite("Cgroups", .enabled(if: TestSupport.isRoot, "creating cgroups needs root"))
+@Suite("Cgroups", .requires(TestSupport.isRoot, "root (to create cgroups)"))
 struct CgroupsTests {
     @Test("leftover cgroup directories of a container are removed, children first")
     func removeLeftovers() throws {
@@ -124,7 +124,7 @@ struct CgroupMigrationPrimerTests {
         #expect(CgroupMigrationPrimer.ownProcsFile(root: root, version: .v2, selfCgroup: "0::/elsewhere\n") == nil)
     }
 
-    @Test("prime() moves this process into the cgroup it is in: it happens, and nothing changes", .enabled(if: TestSupport.isRoot, "writing cgroup.procs needs root"))
+    @Test("prime() moves this process into the cgroup it is in: it happens, and nothing changes", .requires(TestSupport.isRoot, "root (to write cgroup.procs)"))
     func primeIsANoOpMigration() async throws {
         let before = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
         let primer = CgroupMigrationPrimer()

@@ -10,7 +10,7 @@ import Testing
 
 /// Seccomp, the cgroup namespace, the pids limit, privileged and the security flags, checked
 /// from inside real containers.
-@Suite("Container isolation", .serialized, .enabled(if: TestSupport.canRunContainers, "needs root, runc and busybox-static"))
+@Suite("Container isolation", .serialized, .requires(TestSupport.canRunContainers, "root, runc and busybox-static"), .timeLimit(.minutes(5)))
 struct IsolationTests {
     func shell(_ script: String) -> ContainerOptions {
         ContainerOptions(command: ["sh", "-c", script], network: .none)

@@ -3,7 +3,7 @@ import Testing
 
 @testable import PierRuntime
 
-@Suite("Overlay rootfs", .enabled(if: TestSupport.isRoot, "mounting needs root"))
+@Suite("Overlay rootfs", .requires(TestSupport.isRoot, "root (to mount)"), .timeLimit(.minutes(5)))
 struct OverlayRootfsTests {
     func withDirectory<T>(_ body: (URL) throws -> T) throws -> T {
         let dir = try TestSupport.makeTempDirectory()

@@ -30,13 +30,20 @@ struct ProcessWatcherTests {
 
     @Test("a process that is not our child: its end is seen, its status is unknown")
     func nonChild() async throws {
-        // sh starts sleep in the background and exits, so sleep is reparented away from us.
-        let r = try Subprocess.run("/bin/sh", ["-c", "sleep 0.3 >/dev/null 2>&1 & echo $!"])
+        // sh starts a waiter in the background and exits, so the waiter is reparented away from
+        // us; it ends only once the test creates the gate file.
+        let dir = try TestSupport.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gate = dir.appendingPathComponent("go").path
+        let r = try Subprocess.run("/bin/sh", ["-c", "(while [ ! -e \(gate) ]; do sleep 0.02; done) >/dev/null 2>&1 & echo $!"])
         let pid = try #require(Int32(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(ProcessWatcher.isRunning(pid: pid))
-        let started = ContinuousClock.now
-        #expect(await ProcessWatcher.waitForExit(pid: pid) == .unknown)
-        #expect(ContinuousClock.now - started >= .milliseconds(100))
+        // The watcher returns only after the process ended, so only after the gate existed.
+        let watcher = Task { (await ProcessWatcher.waitForExit(pid: pid), FileManager.default.fileExists(atPath: gate)) }
+        #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+        let (exit, gateWasThere) = await watcher.value
+        #expect(exit == .unknown)
+        #expect(gateWasThere, "waitForExit returned while the process still waited for the gate")
         #expect(!ProcessWatcher.isRunning(pid: pid))
     }
 

@@ -17,16 +17,43 @@ struct RuncTests {
         #expect(Runc.errorMessage(inOutput: "") == "no error message")
     }
 
-    @Test("runc is found through PIER_RUNC, then PATH", .enabled(if: TestSupport.hasRunc))
+    @Test("runc is found through PIER_RUNC, then PATH, then the usual places", .requires(TestSupport.hasRunc, "runc"))
     func locate() throws {
         #expect(try Runc.locate(environment: ["PIER_RUNC": "/usr/sbin/runc"]) == "/usr/sbin/runc")
-        #expect(try Runc.locate(environment: ["PATH": "/nonexistent"]).hasSuffix("/runc"))
-        #expect(try ShimLauncher.locate(environment: ["PIER_SHIM": "/bin/true"]) == "/bin/true")
-        #expect(
-            (try? ShimLauncher.locate(environment: ["PIER_SHIM": "/nonexistent/pier-shim", "PATH": "/bin"])) != "/nonexistent/pier-shim")
+        let usual = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"].first { (path: String) in access(path, X_OK) == 0 }
+        #expect(try Runc.locate(environment: ["PATH": "/nonexistent"]) == usual)
+        // PATH comes before the usual places.
+        let dir = try TestSupport.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let onPath = dir.appendingPathComponent("runc").path
+        #expect(FileManager.default.createFile(atPath: onPath, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(try Runc.locate(environment: ["PATH": dir.path]) == onPath)
     }
 
-    @Test("operations on unknown containers", .enabled(if: TestSupport.canRunContainers))
+    @Test("pier-shim is found through PIER_SHIM, then beside the running binary, then PATH; else the error lists where it looked")
+    func locateShim() throws {
+        #expect(try ShimLauncher.locate(environment: ["PIER_SHIM": "/bin/true"]) == "/bin/true")
+        let dir = try TestSupport.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let beside = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("pier-shim").path
+        let besideExists = access(beside, X_OK) == 0
+        // An unusable PIER_SHIM falls through; with nothing on PATH either, only the binary's
+        // neighbour can be found.
+        let empty = ["PIER_SHIM": "/nonexistent/pier-shim", "PATH": dir.path]
+        if besideExists {
+            #expect(try ShimLauncher.locate(environment: empty) == beside)
+        } else {
+            #expect(throws: ShimError.binaryNotFound(searched: ["/nonexistent/pier-shim", beside, dir.path + "/pier-shim"])) {
+                try ShimLauncher.locate(environment: empty)
+            }
+        }
+        let onPath = dir.appendingPathComponent("pier-shim").path
+        #expect(FileManager.default.createFile(atPath: onPath, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(try ShimLauncher.locate(environment: empty) == (besideExists ? beside : onPath))
+    }
+
+    @Test("operations on unknown containers", .requires(TestSupport.canRunContainers, "root, runc and busybox-static"))
     func unknownContainer() async throws {
         let dir = try TestSupport.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,5 +1,6 @@
 import PierSpec
 import Foundation
+import Synchronization
 import Testing
 
 @testable import PierRuntime
@@ -10,7 +11,7 @@ import Testing
 
 /// Containers run through pier-shim and real runc: logs, exit records, foreground mode,
 /// signals, start failures, rotation, and a shim that outlives its parent.
-@Suite("Shim", .enabled(if: TestSupport.canRunContainers, "needs root, runc and busybox-static"))
+@Suite("Shim", .requires(TestSupport.canRunContainers, "root, runc and busybox-static"), .timeLimit(.minutes(5)))
 struct ShimTests {
     func shell(_ script: String, network: NetworkMode = .none) -> ContainerOptions {
         ContainerOptions(command: ["sh", "-c", script], network: network)
@@ -162,12 +163,16 @@ struct ShimTests {
             let ppid = stat.split(separator: ")").last?.split(separator: " ").dropFirst().first.flatMap { Int32($0) }
             #expect(ppid != getpid() && ppid != agent, "the shim must have been reparented")
 
-            let waiter = Task { await sandbox.runtime.waitForExit(pid: shimPID) }
-            try await Task.sleep(for: .milliseconds(200))
+            // The waiter returns only once the container is killed, so only after `killSent`.
+            let killSent = Mutex(false)
+            let waiter = Task { (await sandbox.runtime.waitForExit(pid: shimPID), killSent.withLock { $0 }) }
             #expect(sandbox.runtime.isShimAlive(pid: shimPID, id: id))
             #expect(try await sandbox.runtime.runc.state(id: id).status == "running")
+            killSent.withLock { $0 = true }
             try await sandbox.runtime.signal(id: id, signal: .kill, all: false)
-            #expect(await waiter.value == .unknown)
+            let (exit, afterKill) = await waiter.value
+            #expect(exit == .unknown)
+            #expect(afterKill, "waitForExit returned while the shim still ran")
             #expect(!sandbox.runtime.isShimAlive(pid: shimPID, id: id))
             let record = try #require(sandbox.runtime.exitRecord(layout: sandbox.layout(id)))
             #expect(record.exitCode == 137 && record.signal == 9)

@@ -11,7 +11,7 @@ import Testing
 /// `--userns remap`, checked with real runc: the range from a `pier` subuid/subgid entry (made
 /// here in the sandbox's own files), idmapped lower layers or chowned copies, volumes, devices,
 /// and a data root only root may enter.
-@Suite("User namespaces", .serialized, .enabled(if: TestSupport.canRunContainers, "needs root, runc and busybox-static"))
+@Suite("User namespaces", .serialized, .requires(TestSupport.canRunContainers, "root, runc and busybox-static"), .timeLimit(.minutes(5)))
 struct UserNamespaceTests {
     /// Containers remapped by default, the `pier` entries in the sandbox, and the sandbox and its
     /// data root private (0700), as the agent makes its data root.

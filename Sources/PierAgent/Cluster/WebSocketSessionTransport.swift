@@ -89,16 +89,14 @@ public final class WebSocketSessionTransport: SessionTransport {
             tlsConfiguration: client.configuration, logger: logger
         ) { inbound, outbound, _ in
             let (stream, continuation) = AsyncThrowingStream<ManagerMessage, any Error>.makeStream()
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
+            let encoder = SessionCoding.encoder()
             let channel = SessionChannel(inbound: stream) { message in
                 let data = try encoder.encode(message)
                 try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    let decoder = JSONDecoder()
-                    decoder.dateDecodingStrategy = .iso8601
+                    let decoder = SessionCoding.decoder()
                     do {
                         for try await message in inbound.messages(maxSize: Self.maxMessage) {
                             let data: Data

@@ -229,3 +229,19 @@ public struct TrustUpdate: Codable, Sendable, Equatable {
         self.roots = roots; self.revocations = revocations; self.renew = renew
     }
 }
+
+/// The session's JSON coding, the same at both ends (the agent's WebSocket transport and the
+/// manager's session route): dates as ISO 8601, to the second.
+public enum SessionCoding {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -40,16 +40,14 @@ struct SessionRoutes: Sendable {
             let (queue, queued) = AsyncStream<ManagerMessage>.makeStream()
             // The manager never waits on a slow link: it queues, this task writes.
             let writer = Task {
-                let encoder = JSONEncoder()
-                encoder.dateEncodingStrategy = .iso8601
+                let encoder = SessionCoding.encoder()
                 for await message in queue {
                     guard let data = try? encoder.encode(message) else { continue }
                     do { try await outbound.write(.text(String(decoding: data, as: UTF8.self))) } catch { break }
                 }
                 try? await outbound.close(.normalClosure, reason: nil)
             }
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
+            let decoder = SessionCoding.decoder()
             var token: UUID?
             do {
                 for try await message in inbound.messages(maxSize: Self.maxMessage) {

@@ -263,6 +263,9 @@ public final class CNINetwork: Sendable {
     /// The namespaces ready in the pool now.
     public var pooledNamespaces: [String] { pool.withLock { $0.ready.map(\.namespace) } }
 
+    /// Whether a refill is scheduled and has not started (what tests check instead of waiting).
+    var refillScheduled: Bool { pool.withLock { $0.scheduled != nil } }
+
     private func takeFromPool() -> PooledNamespace? {
         guard configuration.poolSize > 0 else { return nil }
         return pool.withLock { p in p.ready.isEmpty ? nil : p.ready.removeFirst() }

@@ -3,7 +3,7 @@ import Testing
 
 /// One manager and three agents, each in its own network namespace (see `TestCluster`).
 /// Serialized: every test builds and removes its own topology, and they share the machine.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct ClusterTests {
     static let image = TestCluster.image
     /// A long-running task that exits on SIGTERM (a bare `sleep` as pid 1 ignores it, and every
@@ -166,7 +166,7 @@ struct ClusterTests {
     /// An admin pushes an image to the manager's registry with skopeo over mutual TLS (an admin
     /// certificate from `pier cert create`); a service of it then runs on a node, which pulls it
     /// from the same registry. A readonly certificate may pull but not push.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    @Test(.requires(Requirement.executable("/usr/bin/skopeo"), "skopeo"))
     func adminsPushImagesToTheManagersRegistry() throws {
         let cluster = try TestCluster.start(agents: 1)
         defer { cluster.tearDown() }
@@ -186,7 +186,8 @@ struct ClusterTests {
         func skopeo(_ args: [String]) throws -> CommandResult { try runProcess("/usr/bin/skopeo", ["--insecure-policy"] + args, timeout: 120) }
 
         let denied = try skopeo(["copy", "--dest-cert-dir", worker, "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
-        #expect(denied.status != 0 && denied.stderr.contains("may not pushManifest") || denied.stderr.contains("may not startUpload"), "\(denied.stderr)")
+        #expect(denied.status != 0, "a readonly certificate pushed: \(denied.stderr)")
+        #expect(denied.stderr.contains("may not pushManifest") || denied.stderr.contains("may not startUpload"), "\(denied.stderr)")
         let anonymous = try skopeo(["copy", "--dest-tls-verify=false", "oci-archive:\(archive)", "docker://\(registry)/edge/pushed:1"])
         #expect(anonymous.status != 0)
         #expect(!(try cluster.ok("image", "ls")).contains("edge/pushed"))
@@ -206,7 +207,7 @@ struct ClusterTests {
     /// credential create`, exchanged for bearer tokens at the manager's token endpoint, by skopeo
     /// (the Docker token flow) and by `pier image pull|push --creds`. A pull credential cannot
     /// push; a wrong, removed or expired one gets nothing; anonymous pulls are off by default.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    @Test(.requires(Requirement.executable("/usr/bin/skopeo"), "skopeo"))
     func registryCredentialsAndBearerTokens() throws {
         let cluster = try TestCluster.start(agents: 1)
         defer { cluster.tearDown() }
@@ -264,7 +265,7 @@ struct ClusterTests {
     }
 
     /// `--registry-anonymous-pull`: anyone who reaches the port pulls; pushing still needs a credential.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")))
+    @Test(.requires(Requirement.executable("/usr/bin/skopeo"), "skopeo"))
     func anonymousPullsWhenTheClusterAllowsThem() throws {
         let cluster = try TestCluster.start(agents: 1, managerArguments: ["--registry-anonymous-pull"])
         defer { cluster.tearDown() }
@@ -373,7 +374,8 @@ struct ClusterTests {
         let noHost = try cluster.agentPier(a, ["image", "pull", "busybox"])
         #expect(noHost.status != 0 && noHost.stderr.contains("name the registry"), "\(noHost.stderr)")
         let missing = try cluster.agentPier(a, ["image", "pull", "\(registry)/test/none:1"])
-        #expect(missing.status != 0 && missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
+        #expect(missing.status != 0, "a pull of a missing image succeeded: \(missing.stdout)")
+        #expect(missing.stderr.contains("MANIFEST_UNKNOWN") || missing.stderr.contains("NAME_UNKNOWN"), "\(missing.stderr)")
     }
 
     /// A signing policy across the cluster: a manager and agents started with `--trust-key`
@@ -494,7 +496,7 @@ struct ClusterTests {
 
         let start = Date()
         cluster.kill9(a)
-        let moved = cluster.waitUntil(15, every: 0.05) {
+        let moved = cluster.waitUntil(60, every: 0.05) {
             let running = try cluster.running("web")
             return running.count == 3 && !running.contains { $0.nodeID == aID }
         }
@@ -516,7 +518,7 @@ struct ClusterTests {
 
         let start = Date()
         try cluster.setLink(a, up: false)
-        let moved = cluster.waitUntil(15, every: 0.05) {
+        let moved = cluster.waitUntil(60, every: 0.05) {
             let running = try cluster.running("web")
             return running.count == 3 && !running.contains { $0.nodeID == aID }
         }

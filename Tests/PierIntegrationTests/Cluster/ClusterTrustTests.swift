@@ -3,7 +3,7 @@ import Testing
 
 /// Trust boundaries inside a cluster, tried from the outside with real daemons: what is on disk
 /// and with which modes, a member's key posing as the manager, and a CA rotation under load.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct ClusterTrustTests {
     static let image = TestCluster.image
     static let command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]

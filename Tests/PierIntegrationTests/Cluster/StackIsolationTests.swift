@@ -3,7 +3,7 @@ import Testing
 
 /// A compose stack with `security_opt`, `tmpfs`, `ulimits`, `privileged` and `userns_mode`,
 /// deployed through a manager onto a real agent; each task reports from inside what it got.
-@Suite(.serialized)
+@Suite(.serialized, .integrationHost, .timeLimit(.minutes(10)))
 struct StackIsolationTests {
     @Test func composeIsolationKeysDeployAndAreEnforced() throws {
         let cluster = try TestCluster.start(agents: 1)

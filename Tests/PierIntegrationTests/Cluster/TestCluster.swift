@@ -151,7 +151,7 @@ final class TestCluster: @unchecked Sendable {
         p.executableURL = Binaries.pier
         p.arguments = ["manager", "--data-root", managerRoot.path, "--listen", managerHost, "--listen", managerAddress,
                        "--shim", Binaries.shim.path, "--bridge", managerBridge, "--bridge-subnet", "10.215.\(net).0/24",
-                       "--hostname", "manager", "--heartbeat", "0.5", "--heartbeat-grace", "1.5"] + managerArguments
+                       "--hostname", "manager", "--heartbeat", "1", "--heartbeat-grace", "5"] + managerArguments
         let handle = try Self.logHandle(managerLog)
         p.standardOutput = handle
         p.standardError = handle
@@ -160,7 +160,7 @@ final class TestCluster: @unchecked Sendable {
         managerProcess = p
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: managerSocket), (try? pier(["node", "ls", "-q"], timeout: 5))?.status == 0 { return }
+            if FileManager.default.fileExists(atPath: managerSocket), (try? runProcess(Binaries.pier.path, ["node", "ls", "-q"], env: ["PIER_HOST": managerHost], timeout: 10, timeoutIsFailure: false))?.status == 0 { return }
             guard p.isRunning else { break }
             usleep(50_000)
         }
@@ -206,7 +206,7 @@ final class TestCluster: @unchecked Sendable {
         m.process = p
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: m.socket), (try? agentPier(m, ["info"], timeout: 5))?.status == 0 { return }
+            if FileManager.default.fileExists(atPath: m.socket), (try? runProcess(Binaries.pier.path, ["info"], env: ["PIER_HOST": m.host], timeout: 10, timeoutIsFailure: false))?.status == 0 { return }
             guard p.isRunning else { break }
             usleep(50_000)
         }
