@@ -137,7 +137,7 @@ struct ContainerRunTests {
     func missingDevice() async throws {
         try await Sandbox.with { sandbox in
             #expect(throws: ContainerSpecError.deviceMissing(path: "/dev/gpiochip9")) {
-                try ContainerOptions(validating: ContainerSpec(image: "busybox", command: ["true"], devices: ["/dev/gpiochip9"], network: "none"))
+                try ContainerSpec(image: "busybox", command: ["true"], devices: ["/dev/gpiochip9"], network: "none").validate().checkOnHost()
             }
             let containers = sandbox.root.appendingPathComponent("containers")
             #expect(!FileManager.default.fileExists(atPath: containers.path))
