@@ -1,5 +1,6 @@
-// swift-tools-version: 6.1
-import Foundation
+// swift-tools-version: 5.4
+// 5.4, not newer: from 5.5 on, SwiftPM links executables with `main` renamed to `<module>_main`,
+// which a fuzzer (no main of its own: libFuzzer supplies it, -parse-as-library) does not define.
 import PackageDescription
 
 // libFuzzer executables, one per target of PierFuzzTargets (in the main package, where the test
@@ -13,15 +14,11 @@ let targets = [
     "oci-manifest", "compose", "container-spec", "service-spec", "pem", "join-token",
 ]
 
-// A path dependency is named after its directory (the checkout's, which need not be "pier").
-let pier = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent.lowercased()
-
 let package = Package(
     name: "PierFuzz",
-    platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    dependencies: [.package(name: "Pier", path: "..")],
     targets: targets.map { name in
         .executableTarget(
-            name: "fuzz-\(name)", dependencies: [.product(name: "PierFuzzTargets", package: pier)], path: "Sources/\(name)")
+            name: "fuzz-\(name)", dependencies: [.product(name: "PierFuzzTargets", package: "Pier")], path: "Sources/\(name)")
     }
 )
