@@ -18,6 +18,9 @@ struct ImageReferenceTests {
         ("gcr.io/distroless/static@" + digest, "gcr.io/distroless/static@" + digest, "gcr.io/distroless/static@" + digest),
         ("app:1.0@" + digest, "docker.io/library/app:1.0@" + digest, "app:1.0@" + digest),
         ("a__b/c-d---e.f", "docker.io/a__b/c-d---e.f:latest", "a__b/c-d---e.f:latest"),
+        // A first path component that looks like a host keeps the registry in the short form.
+        ("docker.io/team.io/app", "docker.io/team.io/app:latest", "docker.io/team.io/app:latest"),
+        ("docker.io/localhost/app", "docker.io/localhost/app:latest", "docker.io/localhost/app:latest"),
     ])
     func normalizes(_ input: String, _ canonical: String, _ display: String) throws {
         let r = try ImageReference(parsing: input)

@@ -41,7 +41,7 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
         var path = name
         if let slash = name.firstIndex(of: "/") {
             let first = String(name[..<slash])
-            if first.contains(".") || first.contains(":") || first == "localhost" || first != first.lowercased() {
+            if Self.looksLikeHost(first) {
                 guard Self.isValidDomain(first) else {
                     throw .invalidName(string, reason: "\"\(first)\" is not a valid registry host")
                 }
@@ -88,6 +88,8 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
             let rest = path.dropFirst(Self.officialRepositoryPrefix.count)
             if !rest.contains("/") { return String(rest) }
         }
+        // `docker.io/a.b/c` shown as `a.b/c` would be read back as repository `c` on host `a.b`.
+        if let first = path.split(separator: "/").first, Self.looksLikeHost(String(first)) { return name }
         return path
     }
 
@@ -114,6 +116,12 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
     }
 
     // MARK: Grammar (distribution/reference regexp.go)
+
+    /// Whether the first component of a name is a registry host rather than part of the
+    /// repository path: it has a dot or a port, is `localhost`, or has uppercase letters.
+    static func looksLikeHost(_ first: String) -> Bool {
+        first.contains(".") || first.contains(":") || first == "localhost" || first != first.lowercased()
+    }
 
     static func isValidTag(_ tag: String) -> Bool {
         let bytes = Array(tag.utf8)
