@@ -56,8 +56,8 @@ for t in "${targets[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' <<<"$last" | awk '{print $2}')
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | awk '{print $2}')
     if [[ $rc -ne 0 ]]; then
-        echo "fuzz: $t stopped (exit $rc); the end of its log:"
-        grep -v '^#' "$logs/$t.log" | tail -25
+        echo "fuzz: $t stopped (exit $rc):"
+        grep -E 'Fatal error|==ERROR|deadly signal|libFuzzer: (timeout|out-of-memory)|^ +#[0-9] 0x|Test unit written' "$logs/$t.log" | head -16
     fi
     rows+=("$(printf '%-16s %12s %8s %7s %8s %8s' "$t" "${runs:--}" "${speed:--}" "${cov:--}" "${ft:--}" "$crashes")")
 done
