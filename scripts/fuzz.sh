@@ -10,6 +10,8 @@
 # Fuzz/Crashers/<target>/, where the suite (PierFuzzReplayTests) replays it on every run: fix the
 # bug and commit the file. Exits 1 when any target crashed.
 set -uo pipefail
+# The whole script is one block, so bash reads it all before running: editing it during a long run is safe.
+{
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fuzz="$root/Fuzz"
@@ -67,3 +69,4 @@ printf '%-16s %12s %8s %7s %8s %8s\n' target executions exec/s cov ft crashes
 for r in "${rows[@]}"; do echo "$r"; done
 [[ $failed -eq 0 ]] || echo "fuzz: crashes were written to Fuzz/Crashers/<target>/; replay with swift test --filter PierFuzzReplayTests"
 exit "$failed"
+}
