@@ -35,7 +35,6 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
         }
         let name = String(remainder)
         guard !name.isEmpty else { throw .invalidName(string, reason: "the repository name is empty") }
-        guard name.count <= 255 else { throw .tooLong(string) }
 
         var domain = Self.defaultDomain
         var path = name
@@ -63,6 +62,9 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
             }
             path = Self.officialRepositoryPrefix + path
         }
+        // The limit is on the full name (`docker.io/library/…`), as Docker's: the name images are
+        // stored under must parse again.
+        guard domain.utf8.count + 1 + path.utf8.count <= 255 else { throw .tooLong(string) }
         if tag == nil && digest == nil { tag = Self.defaultTag }
         self.domain = domain
         self.path = path
