@@ -52,8 +52,8 @@ for t in "${targets[@]}"; do
     after=$(ls "$crashers" | wc -l)
     crashes=$((after - before))
     [[ $rc -ne 0 || $crashes -gt 0 ]] && failed=1
-    runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" | tail -1 | awk '{print $2}')
-    speed=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$logs/$t.log" | tail -1 | awk '{print $2}')
+    runs=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$logs/$t.log" | tail -1 | awk '{print $2}')
+    speed=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$logs/$t.log" | tail -1 | awk '{print $2}')
     last=$(grep -E '^#[0-9]+' "$logs/$t.log" | grep 'cov:' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' <<<"$last" | awk '{print $2}')
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | awk '{print $2}')
