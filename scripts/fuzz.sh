@@ -5,10 +5,11 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET…]    # default 60 s per target, every target
 #
-# Seeds are Fuzz/Corpus/<target>/ (checked in); what a run learns goes to Fuzz/.build/corpus/<target>/
-# and is reused by the next run. A crash, leak, timeout or out-of-memory input is written to
-# Fuzz/Crashers/<target>/, where the suite (PierFuzzReplayTests) replays it on every run: fix the
-# bug and commit the file. Exits 1 when any target crashed.
+# Seeds are Fuzz/Corpus/<target>/ and field names Fuzz/Dictionaries/<target>.dict (checked in);
+# what a run learns goes to Fuzz/.build/corpus/<target>/ and is reused by the next run. A crash,
+# leak, timeout or out-of-memory input is written to Fuzz/Crashers/<target>/, where the suite
+# (PierFuzzReplayTests) replays it on every run: fix the bug and commit the file.
+# Exits 1 when any target crashed.
 set -uo pipefail
 # The whole script is one block, so bash reads it all before running: editing it during a long run is safe.
 {
@@ -37,6 +38,9 @@ logs=$(mktemp -d /tmp/pier-fuzz.XXXXXX)
 trap 'rm -rf "$logs"' EXIT
 # Leak checking is off: the Swift runtime keeps its metadata caches for the life of the process.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+# libFuzzer's own handler records a trap; the Swift runtime's backtracer would race it, and its
+# memory reader trips AddressSanitizer. Reproducing one input by hand gives the Swift backtrace.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 failed=0
 rows=()
 for t in "${targets[@]}"; do
@@ -45,9 +49,11 @@ for t in "${targets[@]}"; do
     mkdir -p "$work" "$crashers" "$fuzz/Corpus/$t"
     before=$(ls "$crashers" | wc -l)
     echo "fuzz: $t for ${seconds}s"
+    dict=()
+    [[ -f $fuzz/Dictionaries/$t.dict ]] && dict=(-dict="$fuzz/Dictionaries/$t.dict")
     # The first directory receives new inputs; the checked-in seeds are only read.
     "$bin/fuzz-$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -detect_leaks=0 -artifact_prefix="$crashers/" "$work" "$fuzz/Corpus/$t" >"$logs/$t.log" 2>&1
+        -detect_leaks=0 "${dict[@]}" -artifact_prefix="$crashers/" "$work" "$fuzz/Corpus/$t" >"$logs/$t.log" 2>&1
     rc=$?
     after=$(ls "$crashers" | wc -l)
     crashes=$((after - before))
