@@ -133,6 +133,13 @@ var targets: [Target] = [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
+    // The bodies of the libFuzzer targets in Fuzz/ (a package of its own, built with the fuzzer and
+    // address sanitizers), here so that the suite replays their corpus and crashers through them.
+    .target(name: "PierFuzzTargets", dependencies: [
+        "PierCoAP", "PierOSCORE", "PierCoAPAPI", "PierAPI", "PierSpec", "PierCluster", "PierStack", "PierOCI", "PierImage", "PierPKI",
+        .product(name: "X509", package: "swift-certificates"),
+    ]),
+
     .testTarget(name: "PierAccessTests", dependencies: ["PierAccess"]),
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
     .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
@@ -160,6 +167,8 @@ var targets: [Target] = [
         dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
         exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
     .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierSpec", "PierAccess"]),
+    // Every file of Fuzz/Corpus and Fuzz/Crashers through its fuzz target.
+    .testTarget(name: "PierFuzzReplayTests", dependencies: ["PierFuzzTargets"]),
     .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster", "PierManager"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
@@ -188,7 +197,8 @@ let package = Package(
     name: "Pier",
     platforms: [.macOS(.v15)],
     products: ["pier", "pier-shim", "pier-compute", "pier-sensor", "pier-coap-bench"].filter { n in targets.contains { $0.name == n } }
-        .map { Product.executable(name: $0, targets: [$0]) },
+        .map { Product.executable(name: $0, targets: [$0]) }
+        + (targets.contains { $0.name == "PierFuzzTargets" } ? [.library(name: "PierFuzzTargets", targets: ["PierFuzzTargets"])] : []),
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),

@@ -2,11 +2,19 @@
 # Runs the whole test suite: installs the Debian packages (no release build), builds every product in
 # debug (pier and pier-shim, which the integration tests start), then `swift test`.
 # Extra arguments go to `swift test`, e.g. `scripts/test.sh --filter PierOCITests`.
+# `--long` also runs every fuzz target for 60 s after the suite (scripts/fuzz.sh 60); not in CI.
 # Exits with swift test's exit code. Integration tests start runc, mounts and network namespaces: run as root.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+long=0
+args=()
+for a in "$@"; do
+    if [[ $a == --long ]]; then long=1; else args+=("$a"); fi
+done
+set -- "${args[@]}"
 
 "$root/scripts/setup.sh" --no-build || exit $?
 
@@ -39,4 +47,10 @@ echo
 echo "== swift test summary (exit code $rc) =="
 grep -E 'Executed [1-9][0-9]* tests?, with' "$log" | tail -n 1
 grep -E 'Test run with [0-9]+ tests?' "$log" | tail -n 1
+
+if [[ $long -eq 1 ]]; then
+    echo
+    echo "test: --long: scripts/fuzz.sh 60 (every fuzz target for 60 s)"
+    "$root/scripts/fuzz.sh" 60 || rc=1
+fi
 exit "$rc"

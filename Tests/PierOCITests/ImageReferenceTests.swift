@@ -18,6 +18,9 @@ struct ImageReferenceTests {
         ("gcr.io/distroless/static@" + digest, "gcr.io/distroless/static@" + digest, "gcr.io/distroless/static@" + digest),
         ("app:1.0@" + digest, "docker.io/library/app:1.0@" + digest, "app:1.0@" + digest),
         ("a__b/c-d---e.f", "docker.io/a__b/c-d---e.f:latest", "a__b/c-d---e.f:latest"),
+        // A first path component that looks like a host keeps the registry in the short form.
+        ("docker.io/team.io/app", "docker.io/team.io/app:latest", "docker.io/team.io/app:latest"),
+        ("docker.io/localhost/app", "docker.io/localhost/app:latest", "docker.io/localhost/app:latest"),
     ])
     func normalizes(_ input: String, _ canonical: String, _ display: String) throws {
         let r = try ImageReference(parsing: input)
@@ -41,6 +44,8 @@ struct ImageReferenceTests {
         ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "image id"),
         ("exa mple", "not a valid path component"),
         ("bad-.host.com:x/app", "registry host"),
+        // 250 characters, but docker.io/library/ makes the stored name 268.
+        (String(repeating: "a", count: 250), "too long"),
     ])
     func refuses(_ input: String, _ fragment: String) {
         #expect {
@@ -49,6 +54,13 @@ struct ImageReferenceTests {
             let text = (error as? ReferenceError)?.description ?? ""
             return text.contains(fragment)
         }
+    }
+
+    @Test("a name of 255 characters with its registry is the longest accepted")
+    func longestName() throws {
+        let longest = "localhost/" + String(repeating: "a", count: 245)
+        #expect(try ImageReference(parsing: longest).name.count == 255)
+        #expect(throws: ReferenceError.self) { try ImageReference(parsing: longest + "a") }
     }
 
     @Test("withTag keeps the repository")

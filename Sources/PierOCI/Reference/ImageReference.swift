@@ -35,13 +35,12 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
         }
         let name = String(remainder)
         guard !name.isEmpty else { throw .invalidName(string, reason: "the repository name is empty") }
-        guard name.count <= 255 else { throw .tooLong(string) }
 
         var domain = Self.defaultDomain
         var path = name
         if let slash = name.firstIndex(of: "/") {
             let first = String(name[..<slash])
-            if first.contains(".") || first.contains(":") || first == "localhost" || first != first.lowercased() {
+            if Self.looksLikeHost(first) {
                 guard Self.isValidDomain(first) else {
                     throw .invalidName(string, reason: "\"\(first)\" is not a valid registry host")
                 }
@@ -63,6 +62,9 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
             }
             path = Self.officialRepositoryPrefix + path
         }
+        // The limit is on the full name (`docker.io/library/…`), as Docker's: the name images are
+        // stored under must parse again.
+        guard domain.utf8.count + 1 + path.utf8.count <= 255 else { throw .tooLong(string) }
         if tag == nil && digest == nil { tag = Self.defaultTag }
         self.domain = domain
         self.path = path
@@ -88,6 +90,8 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
             let rest = path.dropFirst(Self.officialRepositoryPrefix.count)
             if !rest.contains("/") { return String(rest) }
         }
+        // `docker.io/a.b/c` shown as `a.b/c` would be read back as repository `c` on host `a.b`.
+        if let first = path.split(separator: "/").first, Self.looksLikeHost(String(first)) { return name }
         return path
     }
 
@@ -114,6 +118,12 @@ public struct ImageReference: Hashable, Sendable, Codable, CustomStringConvertib
     }
 
     // MARK: Grammar (distribution/reference regexp.go)
+
+    /// Whether the first component of a name is a registry host rather than part of the
+    /// repository path: it has a dot or a port, is `localhost`, or has uppercase letters.
+    static func looksLikeHost(_ first: String) -> Bool {
+        first.contains(".") || first.contains(":") || first == "localhost" || first != first.lowercased()
+    }
 
     static func isValidTag(_ tag: String) -> Bool {
         let bytes = Array(tag.utf8)

@@ -11,7 +11,7 @@ public enum ReferenceError: Error, Sendable, CustomStringConvertible {
         case .empty:
             "image reference is empty; expected name[:tag][@sha256:digest], e.g. busybox:latest"
         case .tooLong(let s):
-            "image reference \"\(s.prefix(80))…\" is too long (names are at most 255 characters)"
+            "image reference \"\(s.prefix(80))…\" is too long (names, with the registry, are at most 255 characters)"
         case .invalidTag(let s, let tag):
             "image reference \"\(s)\" has an invalid tag \"\(tag)\" (1-128 of letters, digits, _ . -, not starting with . or -)"
         case .invalidName(let s, let reason):

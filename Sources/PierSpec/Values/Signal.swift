@@ -37,9 +37,8 @@ public struct Signal: Sendable, Hashable, CustomStringConvertible {
             let rest = name.dropFirst(base.count)
             if rest.isEmpty { self.init(number: anchor); return }
             let offsetText = rest.dropFirst()
-            if rest.first == (sign > 0 ? "+" : "-"), let offset = Int32(offsetText), offset >= 0,
-                (Self.rtmin...Self.rtmax).contains(anchor + sign * offset)
-            {
+            // The offset is bounded before any arithmetic: RTMIN+2147483647 must be refused, not overflow.
+            if rest.first == (sign > 0 ? "+" : "-"), let offset = Int32(offsetText), (0...(Self.rtmax - Self.rtmin)).contains(offset) {
                 self.init(number: anchor + sign * offset)
                 return
             }
