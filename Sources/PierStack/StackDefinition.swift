@@ -1,4 +1,5 @@
 import Foundation
+import PierSpec
 import PierCluster
 
 /// A stack ready to deploy: its name and its services, each named `STACK_SERVICE` and labelled
@@ -44,18 +45,13 @@ public struct StackDefinition: Codable, Sendable, Equatable {
     /// The stack a service belongs to, from its namespace label.
     public static func stackName(of spec: ServiceSpec) -> String? { spec.labels[namespaceLabel] }
 
-    /// Why `name` cannot name a stack or a service (they become DNS names and host names), or nil.
-    /// A DNS label: 1–63 lowercase letters, digits and '-', not starting or ending with '-'.
+    /// Why `name` cannot name a stack or a service (they become DNS names and host names), or nil:
+    /// the one name rule (`ObjectName`, a DNS label), in lowercase and without '_', which joins a
+    /// stack's name to its services' (`STACK_SERVICE`).
     public static func nameProblem(_ name: String) -> String? {
-        if name.isEmpty { return "is empty; use lowercase letters, digits and '-'" }
-        if name.utf8.count > 63 { return "is longer than 63 characters" }
-        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
-        if !allowed {
-            return name.lowercased() != name && name.lowercased().unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
-                ? "has uppercase letters; use lowercase letters, digits and '-' (it becomes a DNS name)"
-                : "may contain only lowercase letters, digits and '-' (it becomes a DNS name)"
-        }
-        if name.hasPrefix("-") || name.hasSuffix("-") { return "must not start or end with '-'" }
+        if let problem = ObjectName.problem(name, .label) { return "is not a valid name: \(problem)" }
+        if name.contains("_") { return "may not contain '_', which joins a stack's name to its services'; use '-'" }
+        if name.lowercased() != name { return "has uppercase letters; use lowercase letters, digits and '-' (it becomes a DNS name)" }
         return nil
     }
 }
