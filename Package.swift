@@ -140,10 +140,14 @@ var targets: [Target] = [
         .product(name: "X509", package: "swift-certificates"),
     ]),
 
+    // What tests share: the process runner that times out, and the requirements (root, tools)
+    // that skip a test under a plain `swift test` and fail it under scripts/test.sh.
+    .target(name: "PierTestSupport", path: "Tests/PierTestSupport"),
+
     .testTarget(name: "PierAccessTests", dependencies: ["PierAccess"]),
     .testTarget(name: "PierOCITests", dependencies: ["PierOCI"]),
-    .testTarget(name: "PierImageTests", dependencies: ["PierImage", "PierOCI"]),
-    .testTarget(name: "PierRuntimeTests", dependencies: ["PierRuntime", "PierSpec"]),
+    .testTarget(name: "PierImageTests", dependencies: ["PierTestSupport", "PierImage", "PierOCI"]),
+    .testTarget(name: "PierRuntimeTests", dependencies: ["PierTestSupport", "PierRuntime", "PierSpec"]),
     .testTarget(name: "PierSpecTests", dependencies: ["PierSpec"]),
     .testTarget(name: "PierAgentTests", dependencies: [
         "PierAgent", "PierAPI", "PierSpec", "PierAccess", "PierPKI", "PierCluster", "PierCoAPAPI",
@@ -157,24 +161,24 @@ var targets: [Target] = [
     ]),
     .testTarget(name: "PierClusterTests", dependencies: ["PierCluster", "PierAPI", "PierSpec"]),
     .testTarget(name: "PierStackTests", dependencies: ["PierStack", "PierCluster", "PierSpec"]),
-    .testTarget(name: "PierPKITests", dependencies: ["PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
-    .testTarget(name: "PierRegistryTests", dependencies: ["PierRegistry", "PierOCI"]),
+    .testTarget(name: "PierPKITests", dependencies: ["PierTestSupport", "PierPKI", .product(name: "NIOPosix", package: "swift-nio")]),
+    .testTarget(name: "PierRegistryTests", dependencies: ["PierTestSupport", "PierRegistry", "PierOCI"]),
     .testTarget(name: "PierCoAPTests", dependencies: ["PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
     .testTarget(name: "PierOSCORETests", dependencies: ["PierOSCORE", "PierCoAP", .product(name: "NIOEmbedded", package: "swift-nio")]),
     // Real UDP against libcoap's coap-client/coap-server and aiocoap, and the two CoAP services.
     .testTarget(
         name: "PierCoAPInteropTests",
-        dependencies: ["PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
+        dependencies: ["PierTestSupport", "PierCoAP", "PierOSCORE", "pier-compute", "pier-sensor", .product(name: "NIOPosix", package: "swift-nio")],
         exclude: ["aiocoap_server.py", "aiocoap_observe.py", "aiocoap_oscore_server.py"]),
     .testTarget(name: "PierCoAPAPITests", dependencies: ["PierCoAPAPI", "PierCoAP", "PierOSCORE", "PierAPI", "PierSpec", "PierAccess"]),
     // Every file of Fuzz/Corpus and Fuzz/Crashers through its fuzz target.
     .testTarget(name: "PierFuzzReplayTests", dependencies: ["PierFuzzTargets"]),
-    .testTarget(name: "PierClientTests", dependencies: ["PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster", "PierManager"]),
+    .testTarget(name: "PierClientTests", dependencies: ["PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierImage", "PierCluster", "PierManager"]),
     // The `pier` executable's own code: its command-line parsing.
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]

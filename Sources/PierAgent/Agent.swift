@@ -248,6 +248,15 @@ public final class AgentNode: Sendable {
 
     /// Adds the agent's API (`/v1/info`, `/v1/containers…`, `/v1/images…`) to `router`, whose
     /// authorization middleware (`AccessPolicy.agentAPI`) sets the caller.
+    /// ``Agent/unixApplications(_:router:serverName:group:logger:)``, each as the function that runs it.
+    public func unixServers<Context: RequestContext>(
+        _ addresses: [String], router: Router<Context>, serverName: String, group: UInt32?, logger: Logger
+    ) throws -> [@Sendable () async throws -> Void] where Context.Source == ApplicationRequestContextSource {
+        try Agent.unixApplications(addresses, router: router, serverName: serverName, group: group, logger: logger).map { app in
+            { try await app.runService() }
+        }
+    }
+
     public func addRoutes<Context: RequestContext & CallerCarrying>(to router: Router<Context>) {
         server(Context.self).addRoutes(to: router)
     }

@@ -23,7 +23,7 @@ public protocol ManagerNode: Sendable {
     /// Runs `body` while the node serves (its supervision, its own background work).
     func serve(_ body: () async throws -> Void) async throws
     /// Servers for `unix://PATH` addresses, each run by calling it; sockets 0660, `group`'s when given.
-    func unixServers(
-        _ addresses: [String], router: Router<ManagerRequestContext>, serverName: String, group: UInt32?, logger: Logger
-    ) throws -> [@Sendable () async throws -> Void]
+    func unixServers<Context: RequestContext>(
+        _ addresses: [String], router: Router<Context>, serverName: String, group: UInt32?, logger: Logger
+    ) throws -> [@Sendable () async throws -> Void] where Context.Source == ApplicationRequestContextSource
 }

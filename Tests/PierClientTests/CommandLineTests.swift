@@ -1,3 +1,4 @@
+import PierTestSupport
 import PierSpec
 import Foundation
 import PierAPI
@@ -26,7 +27,7 @@ enum PierBinary {
         let path = try #require(path, "no pier executable near the test bundle; build the full package or set PIER_BINARY")
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "PIER_HOST")
-        let output = try ProcessOutput.run(path, arguments, environment: environment, timeout: timeout, inheritStdin: true)
+        let output = try TestProcess.run(path, arguments, environment: environment, timeout: timeout, inheritStdin: true)
         let stderr = String(decoding: output.stderr, as: UTF8.self)
         if output.timedOut {
             let message = "pier \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; stderr: \(stderr.suffix(2000))"

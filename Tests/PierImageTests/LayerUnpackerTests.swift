@@ -1,3 +1,4 @@
+import PierTestSupport
 import CArchive
 import Foundation
 import PierOCI

@@ -1,3 +1,4 @@
+import PierTestSupport
 import Crypto
 import Foundation
 import PierAccess

@@ -1,3 +1,4 @@
+import PierTestSupport
 import Foundation
 import Hummingbird
 import PierOCI

@@ -1,3 +1,4 @@
+import PierTestSupport
 import AsyncHTTPClient
 import Foundation
 import Hummingbird

@@ -1,3 +1,4 @@
+import PierTestSupport
 import PierSpec
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 @testable import PierSpec
+import PierTestSupport
 import Foundation
 import Testing
 

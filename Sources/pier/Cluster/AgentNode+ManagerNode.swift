@@ -1,19 +1,9 @@
-import Hummingbird
-import Logging
 import PierAgent
 import PierManager
 
 /// `pier manager` and `pier up` run the manager on this node's agent: its image store, its API
 /// on the local socket and, for `pier up`, the agent itself as a member of the cluster.
-extension AgentNode: ManagerNode {
-    public func unixServers(
-        _ addresses: [String], router: Router<ManagerRequestContext>, serverName: String, group: UInt32?, logger: Logger
-    ) throws -> [@Sendable () async throws -> Void] {
-        try Agent.unixApplications(addresses, router: router, serverName: serverName, group: group, logger: logger).map { app in
-            { try await app.runService() }
-        }
-    }
-}
+extension AgentNode: ManagerNode {}
 
 extension ManagerService {
     /// Opens this node's agent (umask 077, the data root locked) and serves the manager on it;

@@ -4,29 +4,29 @@ import Glibc
 #endif
 
 /// Runs a program with its stdout and stderr captured, reading both as they fill, until it exits
-/// or a deadline passes (the same runner as PierIntegrationTests': test targets share no code).
+/// or a deadline passes: the runner of every test that starts a program.
 /// Spawned directly and reaped here, not through Foundation's `Process`, which learns of an exit
 /// only once every descendant has closed a descriptor it hands down, and so waits on any
 /// grandchild that outlives the program.
-enum ProcessOutput {
-    struct Result {
+public enum TestProcess {
+    public struct Result: Sendable {
         /// The exit code, or the number of the signal that ended the program.
-        var status: Int32
-        var stdout: Data
-        var stderr: Data
+        public var status: Int32
+        public var stdout: Data
+        public var stderr: Data
         /// The deadline passed and the program was killed with SIGKILL.
-        var timedOut: Bool
+        public var timedOut: Bool
     }
 
-    struct SpawnFailed: Error, CustomStringConvertible {
-        let description: String
+    public struct SpawnFailed: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Runs `path` with `arguments` and `environment`; stdin is /dev/null unless `inheritStdin`.
     /// The child starts with no signal blocked (the test runner blocks SIGTERM). At `timeout`
     /// seconds it is killed with SIGKILL; once it exited, a grandchild that keeps the pipes open
     /// is not waited for beyond a short drain.
-    static func run(_ path: String, _ arguments: [String], environment: [String: String], timeout: TimeInterval, inheritStdin: Bool = false) throws -> Result {
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String], timeout: TimeInterval, inheritStdin: Bool = false) throws -> Result {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
             throw SpawnFailed(description: "pipe: \(String(cString: strerror(errno)))")

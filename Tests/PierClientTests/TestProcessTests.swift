@@ -1,3 +1,4 @@
+import PierTestSupport
 import Foundation
 import Testing
 
@@ -5,8 +6,8 @@ import Testing
 /// and no wait for a grandchild that inherited them.
 @Suite(.timeLimit(.minutes(1)))
 struct ProcessOutputTests {
-    static func run(_ script: String, timeout: TimeInterval) throws -> ProcessOutput.Result {
-        try ProcessOutput.run("/bin/sh", ["-c", script], environment: ProcessInfo.processInfo.environment, timeout: timeout)
+    static func run(_ script: String, timeout: TimeInterval) throws -> TestProcess.Result {
+        try TestProcess.run("/bin/sh", ["-c", script], environment: ProcessInfo.processInfo.environment, timeout: timeout)
     }
 
     @Test func bothStreamsAreReadInFullWithoutBlockingTheChild() throws {
