@@ -78,9 +78,6 @@ public struct ServiceCreateOptions: Sendable, Equatable {
         container.ulimits = ulimits
         container.sysctls = try RunOptions.sysctls(sysctls)
         container.initProcess = initProcess
-        if let userns, userns != "host" && userns != "remap" {
-            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
-        }
         container.userns = userns
         let placement = Placement(
             constraints: try constraints.map { c throws(ClientError) in try ServiceFlagValues.constraint(c, flag: "--constraint") },

@@ -74,11 +74,7 @@ public struct RunOptions: Sendable, Equatable {
         request.volumes = volumes
         request.devices = devices
         request.memory = memory
-        if let cpus, cpus <= 0 { throw .invalidArgument("--cpus \(cpus): give a positive number of CPUs, e.g. 0.5") }
         request.cpus = cpus
-        if let pidsLimit, pidsLimit < -1 {
-            throw .invalidArgument("--pids-limit \(pidsLimit): give a positive number of processes, or 0 or -1 for no limit")
-        }
         request.pidsLimit = pidsLimit
         request.network = network
         request.publish = publish
@@ -98,9 +94,6 @@ public struct RunOptions: Sendable, Equatable {
         request.shmSize = shmSize
         request.sysctls = try Self.sysctls(sysctls)
         request.initProcess = initProcess
-        if let userns, userns != "host" && userns != "remap" {
-            throw .invalidArgument("--userns \(userns): use host (the node's user namespace) or remap (the node's pier range)")
-        }
         request.userns = userns
         // The model's checks, the same the agent makes: a bad value fails here, before any request.
         do { try request.validate() } catch { throw .invalidArgument("\(error)") }
