@@ -106,7 +106,7 @@ struct UserNamespaceCLITests {
         let cases: [([String], String)] = [
             (["--userns", "remap", "--privileged"], "--userns host"),
             (["--userns", "remap", "--network", "host"], "--userns host"),
-            (["--userns", "maybe"], "--userns maybe"),
+            (["--userns", "maybe"], #"--userns "maybe""#),
         ]
         for (flags, mentions) in cases {
             let refused = try agent.pier(["run", "-d", "--network", "none"] + flags + ["test/busybox:1", "true"])
