@@ -46,7 +46,7 @@ import Testing
                     case .assignments(let a): self.received.withLock { $0.append(a) }
                     case .logsRequest(let r): self.logRequests.withLock { $0.append(r) }
                     case .logsCancel(let id): self.logCancels.withLock { $0.append(id) }
-                    case .welcome, .trust: break
+                    case .welcome, .trust, .peers, .directory: break
                     }
                 })
             session.withLock { $0 = token }

@@ -126,6 +126,7 @@ public actor ClusterAgent {
             switch message {
             case .welcome(let w):
                 heartbeatSeconds = max(0.05, w.heartbeatSeconds)
+                if let lease = w.network { await applyLease(lease) }
             case .assignments(let a):
                 trace("agent: assignments received")
                 // A task new to this node is about to start: let the runtime begin what overlaps
@@ -154,6 +155,10 @@ public actor ClusterAgent {
                 logStreams.removeValue(forKey: id)?.cancel()
             case .trust(let update):
                 await onTrust?(update)
+            case .peers(let set):
+                await applyPeers(set)
+            case .directory(let directory):
+                await applyDirectory(directory)
             }
         }
     }

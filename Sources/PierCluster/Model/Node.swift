@@ -12,13 +12,15 @@ public struct NodeDescription: Codable, Sendable, Equatable {
     /// Seccomp, AppArmor, `--init` on the node; nil from agents that do not report it (the
     /// scheduler then assumes seccomp and nothing optional).
     public var isolation: NodeIsolation?
+    /// Mesh key, ports, underlay addresses and what the node can run; nil from agents that do not report it.
+    public var network: NodeNetworkReport?
 
     public init(
         hostname: String, platform: Platform, resources: Resources, devices: [String] = [], agentVersion: String = "",
-        isolation: NodeIsolation? = nil
+        isolation: NodeIsolation? = nil, network: NodeNetworkReport? = nil
     ) {
         self.hostname = hostname; self.platform = platform; self.resources = resources
-        self.devices = devices; self.agentVersion = agentVersion; self.isolation = isolation
+        self.devices = devices; self.agentVersion = agentVersion; self.isolation = isolation; self.network = network
     }
 }
 
@@ -79,6 +81,8 @@ public struct Node: Codable, Sendable, Equatable, Identifiable {
     /// Images the agent holds of those it was asked to stage ahead of an update (pinned
     /// `name@sha256:…`); nil when it was asked for none.
     public var stagedImages: [String]?
+    /// The node's subnet and place in the mesh, once leased.
+    public var network: NodeNetwork?
 
     public init(
         id: String, role: NodeRole = .worker, availability: NodeAvailability = .active, labels: [String: String] = [:],

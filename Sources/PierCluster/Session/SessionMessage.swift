@@ -15,6 +15,8 @@ import PierAccess
 ///       | -- logs(id, records…, end) ------>   |   until `end` (or, following, until logsCancel)
 ///       | -- staged(images) -------------->    |   which of the assignments' `stage` images it holds
 ///       | <-- trust(roots, revocations) ---    |   after welcome, and whenever either changes
+///       | <-- peers(mesh peers) -----------    |   after welcome, and whenever the node's peer set changes
+///       | <-- directory(service records) --    |   after welcome, and whenever a name's addresses change
 ///
 /// Assignments are always the node's whole set, so a lost message is repaired by the next
 /// one and an agent that reconnects converges without a replay.
@@ -77,8 +79,12 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
     /// The CA certificates to trust and the identities to refuse on the node's direct port; with
     /// `renew`, renew the node certificate now (a CA rotation).
     case trust(TrustUpdate)
+    /// The node's mesh peers, whole (see `PeerSet`).
+    case peers(PeerSet)
+    /// Every service's names and task addresses, whole (see `ServiceDirectory`).
+    case directory(ServiceDirectory)
 
-    private enum CodingKeys: String, CodingKey { case type, welcome, assignments, logsRequest, requestID, trust }
+    private enum CodingKeys: String, CodingKey { case type, welcome, assignments, logsRequest, requestID, trust, peers, directory }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .type) {
@@ -87,6 +93,8 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
         case "logsRequest": self = .logsRequest(try c.decode(LogsRequest.self, forKey: .logsRequest))
         case "logsCancel": self = .logsCancel(try c.decode(String.self, forKey: .requestID))
         case "trust": self = .trust(try c.decode(TrustUpdate.self, forKey: .trust))
+        case "peers": self = .peers(try c.decode(PeerSet.self, forKey: .peers))
+        case "directory": self = .directory(try c.decode(ServiceDirectory.self, forKey: .directory))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown manager message type \"\(other)\"")
         }
@@ -99,6 +107,8 @@ public enum ManagerMessage: Codable, Sendable, Equatable {
         case .logsRequest(let r): try c.encode("logsRequest", forKey: .type); try c.encode(r, forKey: .logsRequest)
         case .logsCancel(let id): try c.encode("logsCancel", forKey: .type); try c.encode(id, forKey: .requestID)
         case .trust(let t): try c.encode("trust", forKey: .type); try c.encode(t, forKey: .trust)
+        case .peers(let p): try c.encode("peers", forKey: .type); try c.encode(p, forKey: .peers)
+        case .directory(let d): try c.encode("directory", forKey: .type); try c.encode(d, forKey: .directory)
         }
     }
 }
@@ -113,7 +123,11 @@ public struct AgentHello: Codable, Sendable, Equatable {
 public struct Welcome: Codable, Sendable, Equatable {
     public var nodeID: String
     public var heartbeatSeconds: Double
-    public init(nodeID: String, heartbeatSeconds: Double) { self.nodeID = nodeID; self.heartbeatSeconds = heartbeatSeconds }
+    /// The node's subnet and the cluster's data path; nil from a manager without a cluster network.
+    public var network: NodeLease?
+    public init(nodeID: String, heartbeatSeconds: Double, network: NodeLease? = nil) {
+        self.nodeID = nodeID; self.heartbeatSeconds = heartbeatSeconds; self.network = network
+    }
 }
 
 /// A task's state as the agent sees it.
@@ -127,10 +141,13 @@ public struct TaskReport: Codable, Sendable, Equatable {
     /// `starting`, `healthy` or `unhealthy` when the container has a health check.
     public var health: String?
     public var timestamp: Date
+    /// The container's IPv4 address on the node's bridge, while it runs there.
+    public var address: String?
 
-    public init(taskID: String, state: TaskState, message: String = "", error: String? = nil, containerID: String? = nil, exitCode: Int32? = nil, health: String? = nil, timestamp: Date = Date()) {
+    public init(taskID: String, state: TaskState, message: String = "", error: String? = nil, containerID: String? = nil, exitCode: Int32? = nil, health: String? = nil, timestamp: Date = Date(), address: String? = nil) {
         self.taskID = taskID; self.state = state; self.message = message; self.error = error
         self.containerID = containerID; self.exitCode = exitCode; self.health = health; self.timestamp = timestamp
+        self.address = address
     }
 }
 
