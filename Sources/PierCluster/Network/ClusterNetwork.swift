@@ -167,3 +167,29 @@ public struct ServiceDirectory: Codable, Sendable, Equatable {
     public var services: [ServiceRecord]
     public init(services: [ServiceRecord] = []) { self.services = services }
 }
+
+/// VXLAN addressing, as flannel does it: each node's VTEP has the first address of its subnet
+/// (`10.89.3.0/32`) and a MAC derived from the subnet, so manager and agents agree without asking.
+public enum VXLANAddressing {
+    /// The VNI and UDP port of the cluster's VXLAN (flannel's defaults).
+    public static let vni = 1
+    public static let port = 8472
+    /// Outer headers: 14 (Ethernet) + 20 (IPv4) + 8 (UDP) + 8 (VXLAN).
+    public static let overhead = 50
+
+    public static func vtepAddress(for subnet: IPv4Network) -> String { IPv4Network.format(subnet.first) }
+
+    /// A locally administered unicast MAC: `02:50:` and the subnet's four address bytes.
+    public static func vtepMAC(for subnet: IPv4Network) -> String {
+        let a = subnet.first
+        return String(format: "02:50:%02x:%02x:%02x:%02x", a >> 24, a >> 16 & 0xff, a >> 8 & 0xff, a & 0xff)
+    }
+}
+
+/// WireGuard's overhead over IPv4: 20 (IPv4) + 8 (UDP) + 32 (WireGuard header and tag), rounded
+/// up as wg-quick does to leave room for IPv6 underlays (80).
+public enum WireGuardAddressing {
+    public static let defaultPort = 51820
+    public static let overhead = 80
+    public static let keepaliveSeconds = 25
+}
