@@ -47,6 +47,9 @@ public struct ManagerService: Sendable {
         /// How often the state database is copied to `manager.db.backup` when it changed (and
         /// once at every start), for `pier manager recover`.
         public var backupInterval: Duration = .seconds(30)
+        /// The bridge of this host's agent: its address comes from the cluster range, so it is
+        /// not a network the range may not overlap (nor is any interface named `pier…`).
+        public var bridgeName: String? = nil
 
         public init(dataRoot: URL, listen: [String], socketGroup: UInt32? = nil, trustedKeys: [TrustedKey] = [],
                     coap: CoAPInterfaceOptions? = nil, maxRequestBody: Int = 1 << 20,
@@ -75,6 +78,10 @@ public struct ManagerService: Sendable {
         let configuration = self.configuration
         let remotes = try configuration.remoteListen.map(RemoteAddress.init(parsing:))
         let logger = { var l = node.logger; l[metadataKey: "role"] = "manager"; return l }()
+        // A cluster range that shadows one of this host's networks is refused before anything starts.
+        let bridge = configuration.bridgeName
+        try configuration.manager.network.validate()
+        try configuration.manager.network.validate(hostInterfaces: HostInterfaces.ipv4()) { HostInterfaces.isPiers($0, bridge: bridge) }
         let store: SQLiteStateStore
         do { store = try SQLiteStateStore(path: configuration.stateDatabase) } catch {
             return try await runDegraded(node: node, problem: "\(error)", logger: logger)

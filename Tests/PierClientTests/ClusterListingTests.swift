@@ -135,7 +135,7 @@ struct ClusterListingTests {
         let local = NodeListing.localNodeID(nodes, hostname: "gw-b")
         #expect(local == Self.nodeB.id)
         #expect(NodeListing.table(nodes, localNodeID: local).rendered() == """
-            ID                            HOSTNAME   STATUS    AVAILABILITY   PLATFORM      ROLE
+            ID                            HOSTNAME   STATUS    AVAILABILITY   PLATFORM      ROLE      SUBNET    MESH
             n1aaaaaaaaaaaaaaaaaaaaaaa     gw-a       Ready     Active         linux/arm64   worker
             n2bbbbbbbbbbbbbbbbbbbbbbb *   gw-b       Down      Drain          linux/arm     manager
 
@@ -143,6 +143,44 @@ struct ClusterListingTests {
         #expect(NodeListing.localNodeID(nodes + [Self.node("n3", "gw-a")], hostname: "gw-a") == nil)
         #expect(NodeListing.platform(Platform(os: "linux", architecture: "")) == "linux")
         #expect(NodeListing.platform(Platform(os: "linux", architecture: "arm", variant: "v7")) == "linux/arm/v7")
+    }
+
+    static func meshNode(_ id: String, _ hostname: String, _ subnet: String, _ reachability: NodeReachability,
+                         relay: String? = nil, state: NodeState = .ready) throws -> Node {
+        var n = node(id, hostname, state: state)
+        n.network = NodeNetwork(subnet: try IPv4Network(parsing: subnet), reachability: reachability, relayNodeID: relay)
+        return n
+    }
+
+    /// SUBNET and MESH say how each node is reached: directly, as the relay, through a named
+    /// relay (down when it is), behind NAT with no relay, or not at all; notes say what that costs.
+    @Test func nodeTableShowsSubnetsAndHowTheMeshReachesEachNode() throws {
+        let nodes = [
+            try Self.meshNode("r1", "gw-r", "10.89.0.0/24", .direct),
+            try Self.meshNode("d1", "gw-d", "10.89.1.0/24", .direct),
+            try Self.meshNode("n1", "gw-n", "10.89.2.0/24", .nat, relay: "r1"),
+            try Self.meshNode("x1", "gw-x", "10.89.3.0/24", .none),
+            Self.node("u1", "gw-u"),
+        ]
+        #expect(NodeListing.table(nodes).rendered() == """
+            ID        HOSTNAME   STATUS    AVAILABILITY   PLATFORM      ROLE      SUBNET         MESH
+            r1        gw-r       Ready     Active         linux/arm64   worker    10.89.0.0/24   direct, relay
+            d1        gw-d       Ready     Active         linux/arm64   worker    10.89.1.0/24   direct
+            n1        gw-n       Ready     Active         linux/arm64   worker    10.89.2.0/24   via gw-r
+            x1        gw-x       Ready     Active         linux/arm64   worker    10.89.3.0/24   none
+            u1        gw-u       Ready     Active         linux/arm64   worker
+
+            """)
+        #expect(NodeListing.notes(nodes).isEmpty)
+
+        var relayDown = nodes
+        relayDown[0].state = .down
+        #expect(NodeListing.mesh(relayDown[2], in: relayDown) == "via gw-r (down)")
+        #expect(NodeListing.notes(relayDown) == ["relay gw-r is down: NAT'd nodes cannot reach each other until it is back"])
+
+        let alone = [nodes[1], try Self.meshNode("n2", "gw-m", "10.89.4.0/24", .nat), try Self.meshNode("n3", "gw-l", "10.89.5.0/24", .nat)]
+        #expect(NodeListing.mesh(alone[1], in: alone) == "nat")
+        #expect(NodeListing.notes(alone).first?.hasPrefix("gw-l, gw-m behind NAT with no relay: NAT'd nodes cannot reach each other") == true)
     }
 
     @Test func stacksListAndReportDeploys() {
@@ -185,5 +223,14 @@ struct ClusterListingTests {
         let node = PrettyInspect.node(Self.nodeB)
         #expect(node.contains("Hostname:") && node.contains(" gw-b\n") && node.contains(" Down\n") && node.contains(" Memory:"))
         #expect(node.contains(" 1GiB\n"))
+        #expect(!node.contains("Network:"))
+
+        var meshed = Self.nodeA
+        meshed.network = NodeNetwork(subnet: try! IPv4Network(parsing: "10.89.7.0/24"), publicKey: "k", endpoint: "192.0.2.7:51820",
+                                     reachability: .direct, mtu: 1420, message: "why")
+        let text2 = PrettyInspect.node(meshed)
+        for expected in ["Network:\n", " 10.89.7.0/24\n", " direct\n", " 192.0.2.7:51820\n", " 1420\n", " why\n"] {
+            #expect(text2.contains(expected), "\(expected)")
+        }
     }
 }

@@ -115,6 +115,17 @@ public enum PrettyInspect {
         out.add(" CPUs", number(n.description.resources.cpus))
         out.add(" Memory", ByteSize.binary(n.description.resources.memoryBytes))
         out.list("Devices", n.description.devices)
+        if let network = n.network {
+            out.header("Network")
+            out.add(" Subnet", network.subnet.description)
+            out.add(" Reachability", network.reachability.rawValue)
+            if let key = network.publicKey { out.add(" Public Key", key) }
+            if let endpoint = network.endpoint { out.add(" Endpoint", endpoint) }
+            if let relay = network.relayNodeID { out.add(" Relay", relay) }
+            if n.description.network?.relay == true { out.add(" Offers Relay", "yes") }
+            if let mtu = network.mtu { out.add(" MTU", String(mtu)) }
+            if let message = network.message { out.add(" Message", message) }
+        }
         if !n.description.agentVersion.isEmpty { out.add("Agent Version", n.description.agentVersion) }
         return out.text
     }

@@ -82,11 +82,13 @@ public struct NodeNetwork: Codable, Sendable, Equatable {
     /// The node relaying to it for peers behind NAT, when there is one.
     public var relayNodeID: String?
     public var mtu: Int?
+    /// Why the node is not (fully) on the mesh: a report refused, no tunnel on the node, NAT under VXLAN.
+    public var message: String?
 
     public init(subnet: IPv4Network, publicKey: String? = nil, endpoint: String? = nil, reachability: NodeReachability = .none,
-                relayNodeID: String? = nil, mtu: Int? = nil) {
+                relayNodeID: String? = nil, mtu: Int? = nil, message: String? = nil) {
         self.subnet = subnet; self.publicKey = publicKey; self.endpoint = endpoint; self.reachability = reachability
-        self.relayNodeID = relayNodeID; self.mtu = mtu
+        self.relayNodeID = relayNodeID; self.mtu = mtu; self.message = message
     }
 }
 

@@ -62,6 +62,7 @@ extension Manager {
         var changes = ChangeSet()
         changes.deletedNodes.append(node.id)
         changes.meta["removed.\(node.id)"] = ISO8601DateFormatter().string(from: Date())
+        releaseSubnet(of: node, into: &changes)
         for var task in tasks.values where task.nodeID == node.id && !task.status.state.isTerminal {
             task.transition(to: TaskStatus(state: .orphaned, message: "node \(node.description.hostname) was removed"))
             changes.tasks.append(task)

@@ -17,6 +17,8 @@ public actor Manager {
         public var taskHistoryLimit: Int = 5
         /// How long an update that changes the image waits for nodes to stage it (download-then-switch).
         public var stageTimeout: Double = 600
+        /// The cluster range node subnets come from, and the mesh's data path (Manager+Network.swift).
+        public var network = ClusterNetworkSettings()
         public init() {}
     }
 
@@ -42,6 +44,7 @@ public actor Manager {
         let close: @Sendable () -> Void
         var lastSent: [AssignedTask]?
         var lastStaged: [String]? = nil
+        var lastPeers: PeerSet? = nil
     }
     var sessions: [String: Session] = [:]
     /// `pier service logs` streams being relayed from agents, by request id (Manager+Logs.swift).
@@ -101,6 +104,7 @@ public actor Manager {
             changes.meta["clusterID"] = Identifiers.make()
             try commit(changes)
         }
+        try prepareNetwork()
     }
 
     public var clusterID: String { meta["clusterID"] ?? "" }
@@ -192,6 +196,7 @@ public actor Manager {
             }
             trace("manager: reconciled")
             await pushAssignments()
+            await pushPeers()
         }
     }
 
@@ -204,9 +209,6 @@ public actor Manager {
         guard var node = nodes[nodeID] else {
             throw ManagerError.unauthorized("node \(nodeID) is not a member of this cluster (removed?); join it again with a new token")
         }
-        let token = UUID()
-        sessions[nodeID]?.close()
-        sessions[nodeID] = Session(token: token, send: send, close: close, lastSent: nil)
         node.description = hello.description
         node.address = address
         node.lastHeartbeat = Date()
@@ -214,11 +216,16 @@ public actor Manager {
         node.message = nil
         node.updatedAt = Date()
         var changes = ChangeSet()
+        let lease = try joinNetwork(&node, changes: &changes)
+        let token = UUID()
+        sessions[nodeID]?.close()
+        sessions[nodeID] = Session(token: token, send: send, close: close, lastSent: nil)
         changes.nodes.append(node)
         changes.tasks = reportChanges(nodeID: nodeID, reports: hello.reports)
         try commit(changes)
-        await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds)))
+        await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds, network: lease)))
         if let trust { await send(.trust(trust)) }
+        await pushPeers()
         logger.info("node \(nodeID) (\(hello.description.hostname)) connected", metadata: ["address": "\(address ?? "local")"])
         return token
     }

@@ -4,6 +4,7 @@ import Foundation
 import PierClient
 import PierAgent
 import PierManager
+import PierCluster
 
 /// `pier manager`: the Edge Manager alone (it keeps images for its registry, runs no tasks).
 struct ManagerCommand: AsyncParsableCommand {
@@ -55,7 +56,59 @@ struct ManagerOptions: ParsableArguments {
         discussion: "Pushes and deletes still need an admin or operator certificate (pier cert create) or a push credential (pier registry credential create)."))
     var registryAnonymousPull = false
 
+    @Option(name: .customLong("cluster-cidr"), help: ArgumentHelp(
+        "The IPv4 range node subnets are leased from.",
+        discussion: "Each node gets a subnet of it (see --node-prefix) on joining and keeps it; its containers get addresses "
+            + "from it. Fixed at the cluster's first start: a later start with another range is refused. It must not overlap "
+            + "a network of this host or of the nodes.",
+        valueName: "CIDR"))
+    var clusterCIDR: String = "10.89.0.0/16"
+
+    @Option(help: ArgumentHelp("The prefix length of each node's subnet (a /24 holds 253 containers).", valueName: "N"))
+    var nodePrefix: Int = 24
+
+    @Option(help: ArgumentHelp(
+        "How traffic between nodes travels: wireguard (encrypted, crosses NAT) or vxlan (unencrypted, one trusted LAN, no NAT).",
+        valueName: "wireguard|vxlan"))
+    var dataPath: String = DataPath.wireguard.rawValue
+
+    @Option(help: ArgumentHelp(
+        "The MTU of the mesh and of the containers' interfaces on every node.",
+        discussion: "Default: each node's underlay MTU minus the tunnel's overhead (80 for WireGuard, 50 for VXLAN).", valueName: "N"))
+    var meshMTU: Int?
+
+    @Option(help: ArgumentHelp(
+        "How long a removed node's subnet stays reserved before another node may get it, e.g. 1h.",
+        discussion: "Containers of a node removed while cut off may still use its addresses; 0s reuses at once.", valueName: "duration"))
+    var subnetGrace: String = "1h"
+
+    /// The cluster network settings these flags give, or the flag that is wrong.
+    func networkSettings() throws -> ClusterNetworkSettings {
+        let range: IPv4Network
+        do { range = try IPv4Network(parsing: clusterCIDR, requireNetwork: true) } catch {
+            throw ValidationError("--cluster-cidr: \(error)")
+        }
+        guard let path = DataPath(rawValue: dataPath) else {
+            throw ValidationError("--data-path \(dataPath.prefix(32)): expected wireguard or vxlan")
+        }
+        guard let grace = GoDuration.seconds(subnetGrace), grace >= 0 else {
+            throw ValidationError("--subnet-grace \(subnetGrace.prefix(32)): \(GoDuration.expected), or 0s")
+        }
+        let settings = ClusterNetworkSettings(range: range, nodePrefix: nodePrefix, dataPath: path, mtu: meshMTU, releaseGraceSeconds: grace)
+        do { try settings.validate() } catch {
+            let flag = switch error {
+            case .nodePrefixTooLong, .rangeTooSmall: "--cluster-cidr/--node-prefix"
+            case .mtuOutOfRange: "--mesh-mtu"
+            case .graceOutOfRange: "--subnet-grace"
+            default: "--cluster-cidr"
+            }
+            throw ValidationError("\(flag): \(error)")
+        }
+        return settings
+    }
+
     func validate() throws {
+        _ = try networkSettings()
         guard heartbeat > 0, heartbeatGrace > heartbeat else {
             throw ValidationError("--heartbeat must be > 0 and --heartbeat-grace larger than it")
         }
@@ -79,12 +132,15 @@ struct ManagerOptions: ParsableArguments {
         manager.heartbeatSeconds = heartbeat
         manager.heartbeatGrace = heartbeatGrace
         manager.stageTimeout = GoDuration.seconds(updateStageTimeout) ?? 600
+        // validate() has checked them.
+        if let network = try? networkSettings() { manager.network = network }
         var configuration = ManagerService.Configuration(
             dataRoot: agent.dataRoot, listen: agent.listen, socketGroup: agent.socketGroup, trustedKeys: agent.trustedKeys,
             coap: agent.coap, maxRequestBody: agent.maxRequestBody, remoteListen: tcp, localWorker: localWorker,
             hostname: daemon.hostname, advertise: advertise, manager: manager,
             nodeCertificateValidity: GoDuration.seconds(certExpiry) ?? 90 * 86400)
         configuration.registryAnonymousPull = registryAnonymousPull
+        configuration.bridgeName = agent.bridgeName
         return configuration
     }
 }

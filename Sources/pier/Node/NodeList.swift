@@ -25,5 +25,6 @@ struct NodeList: AsyncParsableCommand {
             local = NodeListing.localNodeID(nodes, hostname: ProcessInfo.processInfo.hostName)
         }
         try Output.listing(nodes, format: output.format) { NodeListing.table(nodes, localNodeID: local) }
+        if output.format == .table { for note in NodeListing.notes(nodes) { Output.printError("Note: \(note)\n") } }
     }
 }
