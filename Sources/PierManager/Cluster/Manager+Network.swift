@@ -72,7 +72,8 @@ extension Manager {
         let subnet: IPv4Network
         do { subnet = try allocator.lease(for: node.id, requested: node.description.network?.subnet, now: now) } catch {
             logger.error("node \(node.id) (\(node.description.hostname)) gets no subnet: \(error)")
-            var refused = node
+            // The node stays as it was (not ready), with the reason for `pier node ls/inspect`.
+            var refused = nodes[node.id] ?? node
             refused.message = "no subnet: \(error)"
             var record = ChangeSet()
             record.nodes.append(refused)
