@@ -6,7 +6,7 @@ public enum ClusterNetworkError: Error, Equatable, Sendable, CustomStringConvert
     case rangeNotANetwork(IPv4Network)
     /// The range is loopback, multicast or otherwise not routable between nodes.
     case rangeReserved(IPv4Network, reserved: IPv4Network, use: String)
-    /// The node prefix is longer than /30, which leaves no room for a gateway and containers.
+    /// The node prefix is longer than /30 (no room for a gateway and containers) or not a prefix length.
     case nodePrefixTooLong(Int)
     /// The range holds fewer than two node subnets of the node prefix.
     case rangeTooSmall(IPv4Network, nodePrefix: Int)
@@ -25,6 +25,8 @@ public enum ClusterNetworkError: Error, Equatable, Sendable, CustomStringConvert
             "cluster CIDR \(range) has host bits set; did you mean \(range.network)?"
         case .rangeReserved(let range, let reserved, let use):
             "cluster CIDR \(range) overlaps \(reserved) (\(use)); choose a private range such as 10.89.0.0/16"
+        case .nodePrefixTooLong(let prefix) where prefix < 1:
+            "node prefix \(prefix) is not a prefix length; give 16 to 30 (24 is usual)"
         case .nodePrefixTooLong(let prefix):
             "node prefix /\(prefix) is longer than /30: a node subnet needs room for its gateway and containers; give 16 to 30 (24 is usual)"
         case .rangeTooSmall(let range, let prefix):

@@ -20,7 +20,7 @@ extension ClusterNetworkSettings {
         for (reserved, use) in Self.reservedRanges where range.overlaps(reserved) {
             throw .rangeReserved(range, reserved: reserved, use: use)
         }
-        guard nodePrefix <= 30 else { throw .nodePrefixTooLong(nodePrefix) }
+        guard (1...30).contains(nodePrefix) else { throw .nodePrefixTooLong(nodePrefix) }
         guard nodePrefix > range.prefix else { throw .rangeTooSmall(range, nodePrefix: nodePrefix) }
         if let mtu, !(576...65535).contains(mtu) { throw .mtuOutOfRange(mtu) }
         guard releaseGraceSeconds.isFinite, (0...8760 * 3600).contains(releaseGraceSeconds) else {
