@@ -40,6 +40,7 @@ var targets: [Target] = [
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
     ]),
     // Cluster model shared by manager and agent: nodes, services, tasks, the scheduler and the
     // reconciler's decisions, as pure functions over a snapshot. No I/O.
