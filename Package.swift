@@ -179,7 +179,7 @@ var targets: [Target] = [
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", "PierCluster", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
