@@ -72,7 +72,7 @@ public actor NodeMesh {
     private nonisolated var host: HostNetwork { HostNetwork(commands: configuration.commands) }
 
     /// Reads the stored lease (a bad file is logged and ignored: the node then waits for the manager's).
-    public init(configuration: Configuration, logger: Logger) {
+    public init(configuration: Configuration, logger: Logger = Logger(label: "pier.mesh")) {
         self.configuration = configuration
         self.logger = logger
         leaseFile = NetworkLeaseFile(dataRoot: configuration.dataRoot)

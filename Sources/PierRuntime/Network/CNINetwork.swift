@@ -383,7 +383,7 @@ public final class CNINetwork: Sendable {
         let size = configuration.poolSize
         guard size > 0, let state = readState(id), state.reusable == true, let networkID = state.networkID,
             networkID.hasPrefix(Self.poolPrefix), let result = state.result,
-            state.conflist.map({ Data($0.utf8) == current.withLock { $0.conflist } }) ?? true,
+            state.conflist.map(isCurrent) ?? true,
             NetworkNamespace(name: state.namespace, ip: ipCommand).exists
         else { return false }
         guard pool.withLock({ $0.reserve(size: size) }) else { return false }
@@ -485,6 +485,13 @@ public final class CNINetwork: Sendable {
     }
 
     // MARK: Plugins
+
+    /// Whether a recorded conflist is the current one (as JSON: key order differs between processes).
+    private func isCurrent(_ text: String) -> Bool {
+        let recorded = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
+        let now = try? JSONSerialization.jsonObject(with: current.withLock { $0.conflist }) as? NSDictionary
+        return recorded != nil && recorded == now
+    }
 
     /// `text`, a conflist recorded with an attachment, or else the current one.
     private func parsedConflist(_ text: String? = nil) throws -> (String, [[String: Any]]) {
