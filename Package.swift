@@ -40,6 +40,7 @@ var targets: [Target] = [
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
     ]),
     // Cluster model shared by manager and agent: nodes, services, tasks, the scheduler and the
     // reconciler's decisions, as pure functions over a snapshot. No I/O.
@@ -178,7 +179,7 @@ var targets: [Target] = [
     .testTarget(name: "PierCLITests", dependencies: ["pier", "PierClient"]),
     // Starts real processes: runc, the shim, the agent, the `pier` CLI.
     .testTarget(name: "PierIntegrationTests", dependencies: [
-        "PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", .product(name: "NIOPosix", package: "swift-nio"),
+        "PierTestSupport", "PierClient", "PierAPI", "PierSpec", "PierCoAP", "PierOSCORE", "PierAgent", "PierRuntime", "PierCluster", .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]

@@ -136,10 +136,13 @@ public final class AgentNode: Sendable {
     let containers: ContainerManager
     let images: ImageBackend
     let runtime: RuntimeBackend
+    /// The node's side of the cluster network: leased subnet, key, mesh interface.
+    public let mesh: NodeMesh
 
-    private init(configuration: AgentConfiguration, logger: Logger, lock: DataRootLock, containers: ContainerManager, images: ImageBackend, runtime: RuntimeBackend) {
+    private init(configuration: AgentConfiguration, logger: Logger, lock: DataRootLock, containers: ContainerManager, images: ImageBackend,
+                 runtime: RuntimeBackend, mesh: NodeMesh) {
         self.configuration = configuration; self.logger = logger; self.lock = lock
-        self.containers = containers; self.images = images; self.runtime = runtime
+        self.containers = containers; self.images = images; self.runtime = runtime; self.mesh = mesh
     }
 
     public static func open(configuration: AgentConfiguration) async throws -> AgentNode {
@@ -156,12 +159,16 @@ public final class AgentNode: Sendable {
             try? fm.removeItem(at: configuration.dataRoot.appendingPathComponent("tmp"))
             let database = AgentDatabase.open(path: configuration.databasePath, containersRoot: configuration.containersRoot)
             let images = try await ImageBackend(configuration: configuration)
-            let runtime = try RuntimeBackend(configuration: configuration)
+            // A stored lease: containers get addresses from the node's subnet, with or without the manager.
+            let mesh = NodeMesh(configuration: .init(dataRoot: configuration.dataRoot, options: configuration.mesh, bridge: configuration.bridgeName),
+                                logger: logger)
+            let runtime = try RuntimeBackend(configuration: configuration, bridgeNetwork: mesh.bridgeConfiguration)
+            await mesh.attach(runtime.runtime.network)
             if let problem = runtime.runtime.isolationProblem { logger.warning("isolation: \(problem)") }
             let manager = ContainerManager(configuration: configuration, database: database, images: images,
                                            runtime: runtime, logger: logger)
             await manager.adopt()
-            return AgentNode(configuration: configuration, logger: logger, lock: lock, containers: manager, images: images, runtime: runtime)
+            return AgentNode(configuration: configuration, logger: logger, lock: lock, containers: manager, images: images, runtime: runtime, mesh: mesh)
         } catch {
             lock.release()
             throw error

@@ -39,6 +39,8 @@ public struct AgentConfiguration: Sendable {
     /// The user namespace of containers that do not choose one (`--userns`): the host's, or
     /// remapped to the `pier` subordinate range.
     public var userns: UsernsMode = .host
+    /// This node's side of a cluster network (`--mesh-interface`, `--mesh-port`, `--mesh-mtu`, `--relay`).
+    public var mesh = MeshOptions()
     public static let maxNetworkPool = NetworkConfiguration.maxPoolSize
 
     public init(

@@ -72,6 +72,7 @@ public actor ClusterAgent {
     /// Runs until cancelled: sessions are reopened with back-off whenever they drop.
     public func run() async throws {
         loadAssignments()
+        await resumeMesh()
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         applyWake = continuation
         let applier = Task { for await _ in wakes { await self.applyAssignments() } }
@@ -376,7 +377,7 @@ public actor ClusterAgent {
             hostname: configuration.hostname,
             platform: Platform(os: "linux", architecture: Agent.architecture),
             resources: Resources(cpus: Double(ProcessInfo.processInfo.activeProcessorCount), memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory)),
-            devices: devices.sorted(), agentVersion: Agent.version, isolation: node.runtime.isolation)
+            devices: devices.sorted(), agentVersion: Agent.version, isolation: node.runtime.isolation, network: node.mesh.report())
     }
 
     // MARK: Persistence

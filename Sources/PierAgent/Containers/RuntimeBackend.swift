@@ -9,11 +9,13 @@ final class RuntimeBackend: RuntimeProvider {
     let runtime: RuncRuntime
     let runcDescription: String
 
-    init(configuration: AgentConfiguration) throws {
+    /// `bridgeNetwork`: the bridge network as the node's lease wants it (`NodeMesh.bridgeConfiguration`).
+    init(configuration: AgentConfiguration, bridgeNetwork: (NetworkConfiguration) -> NetworkConfiguration = { $0 }) throws {
         var network = NetworkConfiguration()
         network.subnet = configuration.bridgeSubnet
         network.bridge = configuration.bridgeName
         network.poolSize = configuration.networkPool
+        network = bridgeNetwork(network)
         runtime = try RuncRuntime(configuration: RuntimeConfiguration(
             dataRoot: configuration.dataRoot, runcPath: configuration.runcPath, shimPath: configuration.shimPath,
             network: network, userns: configuration.userns))

@@ -20,10 +20,11 @@ import Synchronization
 /// second after a take left it short, so that it does not compete with the container starting;
 /// `recoverPool` adopts what a previous process left, `drainPool` removes it.
 public final class CNINetwork: Sendable {
-    public let configuration: NetworkConfiguration
+    /// The network new containers join; `reconfigure` changes it (a node's first lease).
+    public var configuration: NetworkConfiguration { current.withLock { $0.configuration } }
     /// `<dataRoot>/cni`: the conflist, cached results and IPAM state.
     public let stateDirectory: URL
-    private let conflist: Data
+    private let current: Mutex<Current>
     private let ipCommand: String
     private let iptablesCommand: String
     private let queue = DispatchQueue(label: "pier.cni")
@@ -31,10 +32,15 @@ public final class CNINetwork: Sendable {
 
     static let cniVersion = "1.0.0"
 
+    /// The configuration new attachments are made with, and its conflist.
+    private struct Current {
+        var configuration: NetworkConfiguration
+        var conflist: Data
+    }
+
     /// Prepares the state directory and writes the conflist (`<dataRoot>/cni/<name>.conflist`).
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), dataRoot: URL) throws {
         try configuration.validate()
-        self.configuration = configuration
         stateDirectory = dataRoot.appendingPathComponent("cni")
         ipCommand = NetworkNamespace.locateIP()
         iptablesCommand =
@@ -42,31 +48,67 @@ public final class CNINetwork: Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "iptables"
         let fm = FileManager.default
         for sub in ["results", "ipam"] { try fm.makeDirectory(stateDirectory.appendingPathComponent(sub)) }
+        let conflist = try Self.conflist(for: configuration, ipamDirectory: stateDirectory.appendingPathComponent("ipam"))
+        current = Mutex(Current(configuration: configuration, conflist: conflist))
+        try writeConflist(conflist, name: configuration.name)
+    }
+
+    /// The CNI network configuration list: `bridge` with `host-local` IPAM, then `portmap`.
+    static func conflist(for configuration: NetworkConfiguration, ipamDirectory: URL) throws -> Data {
+        var bridge: [String: Any] = [
+            "type": "bridge", "bridge": configuration.bridge, "isGateway": true, "ipMasq": configuration.ipMasq,
+            "hairpinMode": true,
+            "ipam": [
+                "type": "host-local", "ranges": [[["subnet": configuration.subnet]]],
+                "routes": [["dst": "0.0.0.0/0"]], "dataDir": ipamDirectory.path,
+            ] as [String: Any],
+        ]
+        if let mtu = configuration.mtu { bridge["mtu"] = mtu }
         let list: [String: Any] = [
             "cniVersion": Self.cniVersion,
             "name": configuration.name,
             "plugins": [
-                [
-                    "type": "bridge", "bridge": configuration.bridge, "isGateway": true, "ipMasq": true,
-                    "hairpinMode": true,
-                    "ipam": [
-                        "type": "host-local", "ranges": [[["subnet": configuration.subnet]]],
-                        "routes": [["dst": "0.0.0.0/0"]], "dataDir": stateDirectory.appendingPathComponent("ipam").path,
-                    ] as [String: Any],
-                ] as [String: Any],
+                bridge,
                 ["type": "portmap", "snat": true, "capabilities": ["portMappings": true]] as [String: Any],
             ],
         ]
         // No .sortedKeys: sorting makes JSONSerialization compare keys with an ICU collator,
         // which keeps ICU's collation data resident in the agent. The file is rewritten only
         // when its content changes, whatever the order of its keys.
-        conflist = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .withoutEscapingSlashes])
-        let url = stateDirectory.appendingPathComponent("\(configuration.name).conflist")
+        return try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .withoutEscapingSlashes])
+    }
+
+    private func writeConflist(_ conflist: Data, name: String) throws {
+        let url = stateDirectory.appendingPathComponent("\(name).conflist")
         let current = (try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? NSDictionary }
         let wanted = try JSONSerialization.jsonObject(with: conflist) as? NSDictionary
         if current == nil || current != wanted {
             try SystemCalls.writeAtomically(conflist, to: url)
         }
+    }
+
+    /// Switches the network new containers join to `configuration` (a node's leased subnet,
+    /// without masquerading, with the mesh's MTU). Containers already attached keep their
+    /// addresses, and their teardown runs with the configuration they were made with; pooled
+    /// namespaces of the old one are removed. Only the subnet, `ipMasq` and `mtu` may change.
+    public func reconfigure(_ configuration: NetworkConfiguration) async throws {
+        try configuration.validate()
+        let old = self.configuration
+        guard configuration.name == old.name, configuration.bridge == old.bridge else {
+            throw NetworkError.badConfiguration(
+                "the bridge network's name and bridge cannot change while the agent runs (\(old.name) on \(old.bridge))")
+        }
+        guard configuration != old else { return }
+        let conflist = try Self.conflist(for: configuration, ipamDirectory: ipamDirectory)
+        try await onQueue(queue) {
+            try self.writeConflist(conflist, name: configuration.name)
+            self.current.withLock { $0 = Current(configuration: configuration, conflist: conflist) }
+        }
+        let stale = pool.withLock { p -> [PooledNamespace] in
+            defer { p.ready = [] }
+            return p.ready
+        }
+        for entry in stale { _ = try? await onQueue(queue) { self.tearDownNow(id: entry.networkID) } }
     }
 
     var resultsDirectory: URL { stateDirectory.appendingPathComponent("results") }
@@ -122,10 +164,17 @@ public final class CNINetwork: Sendable {
         /// A pooled namespace: the bridge and subnet it is on (`poolKey`), so that a restart
         /// with other ones does not adopt it.
         var pool: String?
+        /// The conflist the attachment was made with: its teardown runs with it, whatever the
+        /// network was reconfigured to since (nil in files of older agents: the current one).
+        var conflist: String?
     }
 
     /// What a pooled namespace was made for.
-    private var poolKey: String { "\(configuration.bridge) \(configuration.subnet)" }
+    private var poolKey: String { Self.poolKey(configuration) }
+
+    static func poolKey(_ c: NetworkConfiguration) -> String {
+        "\(c.bridge) \(c.subnet)" + (c.ipMasq ? "" : " nomasq") + (c.mtu.map { " mtu \($0)" } ?? "")
+    }
 
     private func stateURL(_ id: String) -> URL { resultsDirectory.appendingPathComponent("\(id).json") }
 
@@ -140,17 +189,19 @@ public final class CNINetwork: Sendable {
     /// A new namespace through the plugins; its state is saved under `id` (the CNI container id).
     private func setUpNow(id: String, ports: [PortMapping]) throws -> (attachment: NetworkAttachment, result: String) {
         let namespace = NetworkNamespace(name: Self.namespaceName(id: id), ip: ipCommand)
+        let now = current.withLock { $0 }
+        let conflist = String(decoding: now.conflist, as: UTF8.self)
         do {
             // Written first, so a crash at any later point leaves teardown what it needs.
-            try saveState(CachedState(namespace: namespace.name, ports: ports, result: nil), id: id)
+            try saveState(CachedState(namespace: namespace.name, ports: ports, result: nil, conflist: conflist), id: id)
             try namespace.create()
-            let (_, plugins) = try parsedConflist()
+            let (_, plugins) = try parsedConflist(conflist)
             let final = try add(plugins.filter { !(isPortmap($0) && ports.isEmpty) }, networkID: id, namespacePath: namespace.path,
                                 previous: nil, ports: ports)
             let attachment = try attachment(from: final, namespacePath: namespace.path)
             let text = String(decoding: try JSONSerialization.data(withJSONObject: final), as: UTF8.self)
             try saveState(CachedState(namespace: namespace.name, ports: ports, result: text,
-                                      pool: id.hasPrefix(Self.poolPrefix) ? poolKey : nil), id: id)
+                                      pool: id.hasPrefix(Self.poolPrefix) ? Self.poolKey(now.configuration) : nil, conflist: conflist), id: id)
             return (attachment, text)
         } catch {
             _ = tearDownNow(id: id)
@@ -183,12 +234,13 @@ public final class CNINetwork: Sendable {
             }
             // The container owns the namespace from the moment its state names it; a crash
             // before the pool's file is gone leaves both, and `recoverPool` drops the pool's.
+            let conflist = readState(pooled.networkID)?.conflist
             var state = CachedState(namespace: pooled.namespace, ports: ports, result: ports.isEmpty ? pooled.result : nil,
-                                    networkID: pooled.networkID, reusable: reusable)
+                                    networkID: pooled.networkID, reusable: reusable, conflist: conflist)
             try saveState(state, id: id)
             unlink(stateURL(pooled.networkID).path)
             guard !ports.isEmpty else { return try attachment(from: result, namespacePath: path) }
-            let (_, plugins) = try parsedConflist()
+            let (_, plugins) = try parsedConflist(conflist)
             let final = try add(plugins.filter(isPortmap), networkID: pooled.networkID, namespacePath: path, previous: result, ports: ports)
             state.result = String(decoding: try JSONSerialization.data(withJSONObject: final), as: UTF8.self)
             try saveState(state, id: id)
@@ -209,7 +261,7 @@ public final class CNINetwork: Sendable {
         let prevResult = state?.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
         let ports = state?.ports ?? []
         do {
-            let (_, plugins) = try parsedConflist()
+            let (_, plugins) = try parsedConflist(state?.conflist)
             for plugin in plugins.reversed() {
                 if isPortmap(plugin) && ports.isEmpty { continue }
                 do {
@@ -307,8 +359,10 @@ public final class CNINetwork: Sendable {
                     || FileManager.default.fileExists(atPath: self.stateURL(networkID).path)
                 return (networkID, try self.setUpNow(id: networkID, ports: []).result)
             }
+            // Made for the network as it was before a `reconfigure`: not kept.
+            let current = made.map { readState($0.0)?.pool == poolKey } ?? false
             let kept = pool.withLock { p -> Bool in
-                guard let (networkID, result) = made, !p.closed else { return false }
+                guard let (networkID, result) = made, !p.closed, current else { return false }
                 p.pending -= 1
                 p.ready.append(PooledNamespace(networkID: networkID, namespace: Self.namespaceName(id: networkID), result: result))
                 return true
@@ -329,6 +383,7 @@ public final class CNINetwork: Sendable {
         let size = configuration.poolSize
         guard size > 0, let state = readState(id), state.reusable == true, let networkID = state.networkID,
             networkID.hasPrefix(Self.poolPrefix), let result = state.result,
+            state.conflist.map(isCurrent) ?? true,
             NetworkNamespace(name: state.namespace, ip: ipCommand).exists
         else { return false }
         guard pool.withLock({ $0.reserve(size: size) }) else { return false }
@@ -339,14 +394,15 @@ public final class CNINetwork: Sendable {
                 // Another teardown of the same container may have run meanwhile.
                 guard self.readState(id)?.networkID == networkID else { return false }
                 if !state.ports.isEmpty {
-                    let (_, plugins) = try self.parsedConflist()
+                    let (_, plugins) = try self.parsedConflist(state.conflist)
                     let prevResult = try JSONSerialization.jsonObject(with: Data(result.utf8))
                     for plugin in plugins where self.isPortmap(plugin) {
                         _ = try self.invoke(plugin, command: "DEL", id: networkID, namespacePath: NetworkNamespace(name: state.namespace, ip: self.ipCommand).path,
                                             prevResult: prevResult, ports: state.ports)
                     }
                 }
-                try self.saveState(CachedState(namespace: state.namespace, ports: [], result: result, pool: self.poolKey), id: networkID)
+                try self.saveState(
+                    CachedState(namespace: state.namespace, ports: [], result: result, pool: self.poolKey, conflist: state.conflist), id: networkID)
                 unlink(self.stateURL(id).path)
                 return true
             }
@@ -430,7 +486,16 @@ public final class CNINetwork: Sendable {
 
     // MARK: Plugins
 
-    private func parsedConflist() throws -> (String, [[String: Any]]) {
+    /// Whether a recorded conflist is the current one (as JSON: key order differs between processes).
+    private func isCurrent(_ text: String) -> Bool {
+        let recorded = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
+        let now = try? JSONSerialization.jsonObject(with: current.withLock { $0.conflist }) as? NSDictionary
+        return recorded != nil && recorded == now
+    }
+
+    /// `text`, a conflist recorded with an attachment, or else the current one.
+    private func parsedConflist(_ text: String? = nil) throws -> (String, [[String: Any]]) {
+        let conflist = text.map { Data($0.utf8) } ?? current.withLock { $0.conflist }
         guard let list = try JSONSerialization.jsonObject(with: conflist) as? [String: Any],
             let plugins = list["plugins"] as? [[String: Any]]
         else {

@@ -16,8 +16,17 @@ public struct NetworkConfiguration: Sendable, Equatable {
     /// How long after a container took a pooled namespace the pool is topped up (so that the
     /// plugins do not compete with the container starting).
     public var poolRefillDelay: Duration = .seconds(1)
+    /// Whether the bridge plugin masquerades everything the containers send off the subnet. A
+    /// node of a cluster network turns it off and masquerades only what leaves the cluster range
+    /// itself, so that addresses between nodes keep their source.
+    public var ipMasq = true
+    /// The MTU of the bridge's container interfaces (the mesh's, on a node of a cluster network);
+    /// nil: the kernel's default.
+    public var mtu: Int?
 
     public static let maxPoolSize = 16
+    /// The MTUs a container interface may have (IPv4's minimum to a jumbo frame).
+    public static let mtuRange = 576...9216
 
     public init(
         name: String = "pier", bridge: String = "pier0", subnet: String = "10.89.0.0/16",
@@ -41,6 +50,9 @@ public struct NetworkConfiguration: Sendable, Equatable {
         }
         guard (0...Self.maxPoolSize).contains(poolSize) else {
             throw NetworkError.badConfiguration("network pool size \(poolSize): expected 0 to \(Self.maxPoolSize)")
+        }
+        if let mtu, !Self.mtuRange.contains(mtu) {
+            throw NetworkError.badConfiguration("bridge MTU \(mtu): expected \(Self.mtuRange.lowerBound) to \(Self.mtuRange.upperBound)")
         }
     }
 }

@@ -134,6 +134,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
+    @OptionGroup(title: "Cluster network") var mesh: MeshFlags
+
     @Option(help: ArgumentHelp("Join the cluster of the manager at this address.", valueName: "tcp://HOST:PORT"))
     var join: String?
 
@@ -173,6 +175,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cluster = ClusterOptions(managerAddress: join, token: try joinToken(), hostname: daemon.hostname, devices: advertiseDevices)
-        try await Agent(configuration: daemon.agentConfiguration(listen: daemon.listen)).run(cluster: cluster)
+        var configuration = daemon.agentConfiguration(listen: daemon.listen)
+        configuration.mesh = mesh.options
+        try await Agent(configuration: configuration).run(cluster: cluster)
     }
 }

@@ -156,7 +156,11 @@ struct UpCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ManagerOptions
 
+    @OptionGroup(title: "Cluster network") var mesh: MeshFlags
+
     func run() async throws {
-        try await ManagerService.run(options.makeConfiguration(localWorker: true), agent: options.agentConfiguration)
+        var agent = options.agentConfiguration
+        agent.mesh = mesh.options
+        try await ManagerService.run(options.makeConfiguration(localWorker: true), agent: agent)
     }
 }
