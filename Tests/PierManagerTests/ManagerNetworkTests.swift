@@ -13,7 +13,8 @@ import Testing
         configuration.heartbeatSeconds = 0.2
         configuration.heartbeatGrace = 120
         configuration.network = network
-        return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration) { ref in
+        return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration)
+        { ref in
             throw ManagerError.notFound("no image \(ref)")
         }
     }
@@ -22,8 +23,9 @@ import Testing
 
     /// A report of a node at 192.0.2.`n` (its session comes from there unless said otherwise).
     static func report(_ n: Int, key: String? = nil, subnet: IPv4Network? = nil, relay: Bool = false) -> NodeNetworkReport {
-        NodeNetworkReport(publicKey: key ?? Self.key(n), listenPort: 51820, addresses: ["192.0.2.\(n)"], underlayMTU: 1500,
-                          wireguard: "kernel", vxlan: true, subnet: subnet, relay: relay)
+        NodeNetworkReport(
+            publicKey: key ?? Self.key(n), listenPort: 51820, addresses: ["192.0.2.\(n)"], underlayMTU: 1500,
+            wireguard: "kernel", vxlan: true, subnet: subnet, relay: relay)
     }
 
     /// A simulated agent that records the welcome and the peer sets it is sent.
@@ -38,9 +40,11 @@ import Testing
         func connect(_ manager: Manager, report: NodeNetworkReport?, from address: String?) async throws {
             _ = try await manager.attach(
                 nodeID: nodeID, address: address,
-                hello: AgentHello(description: NodeDescription(
-                    hostname: nodeID, platform: Platform(os: "linux", architecture: "amd64"), resources: Resources(cpus: 1, memoryBytes: 1 << 30),
-                    network: report), reports: []),
+                hello: AgentHello(
+                    description: NodeDescription(
+                        hostname: nodeID, platform: Platform(os: "linux", architecture: "amd64"),
+                        resources: Resources(cpus: 1, memoryBytes: 1 << 30),
+                        network: report), reports: []),
                 send: { [self] message in
                     switch message {
                     case .welcome(let w): self.welcomes.withLock { $0.append(w) }
@@ -51,21 +55,27 @@ import Testing
         }
     }
 
-    static func join(_ manager: Manager, _ id: String, _ n: Int, report: NodeNetworkReport? = nil, from: String? = nil) async throws -> Agent {
+    static func join(_ manager: Manager, _ id: String, _ n: Int, report: NodeNetworkReport? = nil, from: String? = nil) async throws
+        -> Agent
+    {
         _ = try await manager.addNode(id: id, role: .worker, hostname: id)
         let agent = Agent(id)
         try await agent.connect(manager, report: report ?? Self.report(n), from: from ?? "192.0.2.\(n)")
         return agent
     }
 
-    static func subnet(_ n: Int) -> IPv4Network { ClusterNetworkSettings().range.subnet(n, length: 24)! }
+    /// 10.89.n.0/24.
+    static func subnet(_ n: Int) -> IPv4Network { IPv4Network(address: 10 << 24 | 89 << 16 | UInt32(n) << 8, prefix: 24) }
 
     @Test func theLeaseIsStoredAndSentInTheWelcomeAndPeersFollow() async throws {
         try await withTemporaryDirectory { dir in
             let manager = try await Self.makeManager(dir)
             let a = try await Self.join(manager, "node-a", 1)
             let lease = try #require(a.lease)
-            #expect(lease == NodeLease(subnet: Self.subnet(0), clusterRange: ClusterNetworkSettings.defaultRange, dataPath: .wireguard, mtu: 1420))
+            #expect(
+                lease
+                    == NodeLease(subnet: Self.subnet(0), clusterRange: ClusterNetworkSettings.defaultRange, dataPath: .wireguard, mtu: 1420)
+            )
             #expect(try await manager.lookupNode("node-a").network?.subnet == Self.subnet(0))
             #expect(a.lastPeers == PeerSet(dataPath: .wireguard, clusterRange: ClusterNetworkSettings.defaultRange, mtu: 1420, peers: []))
 
@@ -85,7 +95,8 @@ import Testing
             // Stored: a manager restarted on the same database gives the same subnets, in any order.
             let stored = try await SQLiteStateStore(path: dir.appendingPathComponent("manager.db")).load()
             #expect(stored.nodes.first { $0.id == "node-b" }?.network?.subnet == Self.subnet(1))
-            let settings = try JSONDecoder().decode(ClusterNetworkSettings.self, from: Data(try #require(stored.meta[Manager.networkSettingsKey]).utf8))
+            let settings = try JSONDecoder().decode(
+                ClusterNetworkSettings.self, from: Data(try #require(stored.meta[Manager.networkSettingsKey]).utf8))
             #expect(settings == ClusterNetworkSettings())
         }
     }
@@ -185,9 +196,13 @@ import Testing
                 #expect("\(error)".contains("set up with --cluster-cidr 10.89.0.0/16 --node-prefix 24"))
                 #expect("\(error)".contains("cannot change to --cluster-cidr 10.90.0.0/16"))
             }
-            await #expect(throws: ClusterNetworkError.self) { _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 26)) }
+            await #expect(throws: ClusterNetworkError.self) {
+                _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 26))
+            }
             // Bad settings are refused before anything is stored.
-            await #expect(throws: ClusterNetworkError.self) { _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 16)) }
+            await #expect(throws: ClusterNetworkError.self) {
+                _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 16))
+            }
             // The data path and MTU may change; they are stored and apply to every node.
             let vxlan = try await Self.makeManager(dir, network: ClusterNetworkSettings(dataPath: .vxlan, mtu: 1400))
             let a = try await Self.join(vxlan, "node-a", 1)

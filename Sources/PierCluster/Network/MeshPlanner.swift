@@ -89,7 +89,9 @@ public enum MeshPlanner {
         } else {
             address = nil
             let seen = sourceAddress.map { "its session comes from \($0)" } ?? "its session has no address"
-            let own = report.addresses.isEmpty ? "it reports no address" : "not one of its addresses (\(report.addresses.joined(separator: ", ")))"
+            let own =
+                report.addresses.isEmpty
+                ? "it reports no address" : "not one of its addresses (\(report.addresses.joined(separator: ", ")))"
             switch settings.dataPath {
             case .wireguard:
                 network.reachability = .nat
@@ -126,7 +128,9 @@ public enum MeshPlanner {
     public static func relay(among nodes: [Node], colocatedNodeID: String?, settings: ClusterNetworkSettings) -> String? {
         guard settings.dataPath == .wireguard else { return nil }
         let offered = nodes.filter { $0.network?.reachability == .direct && $0.description.network?.relay == true }
-            .sorted { ($0.state == .ready ? 0 : 1, $0.description.hostname, $0.id) < ($1.state == .ready ? 0 : 1, $1.description.hostname, $1.id) }
+            .sorted {
+                ($0.state == .ready ? 0 : 1, $0.description.hostname, $0.id) < ($1.state == .ready ? 0 : 1, $1.description.hostname, $1.id)
+            }
         if let first = offered.first { return first.id }
         if let colocatedNodeID, let local = nodes.first(where: { $0.id == colocatedNodeID }), local.network?.reachability == .direct {
             return local.id
@@ -141,8 +145,9 @@ public enum MeshPlanner {
         var sets: [String: PeerSet] = [:]
         for node in members {
             guard let own = node.network else { continue }
-            var set = PeerSet(dataPath: settings.dataPath, clusterRange: settings.range, mtu: own.mtu,
-                              relay: node.id == relayNodeID, peers: [])
+            var set = PeerSet(
+                dataPath: settings.dataPath, clusterRange: settings.range, mtu: own.mtu,
+                relay: node.id == relayNodeID, peers: [])
             let others = members.filter { $0.id != node.id }
             switch settings.dataPath {
             case .wireguard:
@@ -151,8 +156,9 @@ public enum MeshPlanner {
                 guard own.reachability == .direct else { break }
                 set.peers = others.compactMap { peer in
                     guard let network = peer.network, network.reachability == .direct, let endpoint = network.endpoint else { return nil }
-                    return MeshPeer(nodeID: peer.id, hostname: peer.description.hostname, allowedIPs: [network.subnet],
-                                    underlayAddress: underlayAddress(of: endpoint), vtepMAC: VXLANAddressing.vtepMAC(for: network.subnet))
+                    return MeshPeer(
+                        nodeID: peer.id, hostname: peer.description.hostname, allowedIPs: [network.subnet],
+                        underlayAddress: underlayAddress(of: endpoint), vtepMAC: VXLANAddressing.vtepMAC(for: network.subnet))
                 }
             }
             sets[node.id] = set
@@ -166,8 +172,9 @@ public enum MeshPlanner {
         let natted = reachable.filter { $0.network?.reachability == .nat }
         return reachable.compactMap { peer in
             guard let network = peer.network else { return nil }
-            var entry = MeshPeer(nodeID: peer.id, hostname: peer.description.hostname, publicKey: network.publicKey,
-                                 endpoint: network.endpoint, allowedIPs: [network.subnet])
+            var entry = MeshPeer(
+                nodeID: peer.id, hostname: peer.description.hostname, publicKey: network.publicKey,
+                endpoint: network.endpoint, allowedIPs: [network.subnet])
             guard own.reachability == .nat else { return entry }
             // A NAT'd node: it dials every direct peer and keeps the mapping open; NAT'd peers
             // are reached through the relay, never directly.

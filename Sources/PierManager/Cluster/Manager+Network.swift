@@ -27,10 +27,13 @@ extension Manager {
         if let text = meta[Self.networkSettingsKey] {
             let stored: ClusterNetworkSettings
             do { stored = try JSONDecoder().decode(ClusterNetworkSettings.self, from: Data(text.utf8)) } catch {
-                throw ManagerError.invalid("the stored network settings (\(Self.networkSettingsKey)) cannot be read: \(error); "
-                    + "restore the state with `pier manager recover`")
+                throw ManagerError.invalid(
+                    "the stored network settings (\(Self.networkSettingsKey)) cannot be read: \(error); "
+                        + "restore the state with `pier manager recover`")
             }
-            guard stored.sameAddressing(as: settings) else { throw ClusterNetworkError.storedSettingsDiffer(stored: stored, given: settings) }
+            guard stored.sameAddressing(as: settings) else {
+                throw ClusterNetworkError.storedSettingsDiffer(stored: stored, given: settings)
+            }
             if stored == settings { return }
         }
         let encoder = JSONEncoder()
@@ -39,8 +42,9 @@ extension Manager {
         changes.meta[Self.networkSettingsKey] = String(decoding: try encoder.encode(settings), as: UTF8.self)
         for var node in nodes.values {
             guard let old = node.network else { continue }
-            var network = MeshPlanner.network(report: node.description.network, sourceAddress: node.address,
-                                              colocated: node.id == colocatedNodeID, subnet: old.subnet, settings: settings)
+            var network = MeshPlanner.network(
+                report: node.description.network, sourceAddress: node.address,
+                colocated: node.id == colocatedNodeID, subnet: old.subnet, settings: settings)
             network.relayNodeID = old.relayNodeID
             node.network = network
             changes.nodes.append(node)
@@ -56,7 +60,8 @@ extension Manager {
         for (key, value) in meta where key.hasPrefix(Self.releasedSubnetPrefix) {
             // A record that cannot be read reserves nothing.
             guard let subnet = try? IPv4Network(parsing: String(key.dropFirst(Self.releasedSubnetPrefix.count)), requireNetwork: true),
-                  let date = dates.date(from: value) else { continue }
+                let date = dates.date(from: value)
+            else { continue }
             released[subnet] = date
         }
         return SubnetAllocator(settings: networkSettings, leases: nodes.compactMapValues { $0.network?.subnet }, released: released)
@@ -87,8 +92,9 @@ extension Manager {
         if node.network?.subnet != subnet {
             logger.info("node \(node.id) (\(node.description.hostname)) leased \(subnet)")
         }
-        var network = MeshPlanner.network(report: node.description.network, sourceAddress: node.address,
-                                          colocated: node.id == colocatedNodeID, subnet: subnet, settings: settings)
+        var network = MeshPlanner.network(
+            report: node.description.network, sourceAddress: node.address,
+            colocated: node.id == colocatedNodeID, subnet: subnet, settings: settings)
         network.relayNodeID = node.network?.relayNodeID
         if network.reachability == .none, let message = network.message {
             logger.warning("node \(node.id) (\(node.description.hostname)) is not on the mesh: \(message)")
