@@ -8,10 +8,12 @@ import Testing
 /// first hello and kept across restarts of the manager on the same store, released with a grace
 /// period at `node rm`, reports that cannot be used, peer sets, and settings that cannot change.
 @Suite struct ManagerNetworkTests {
-    static func makeManager(_ dir: URL, network: ClusterNetworkSettings = ClusterNetworkSettings()) async throws -> Manager {
+    static func makeManager(_ dir: URL, network: ClusterNetworkSettings = ClusterNetworkSettings(), grace: Double = 120) async throws
+        -> Manager
+    {
         var configuration = Manager.Configuration()
         configuration.heartbeatSeconds = 0.2
-        configuration.heartbeatGrace = 120
+        configuration.heartbeatGrace = grace
         configuration.network = network
         return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration)
         { ref in
@@ -182,6 +184,35 @@ import Testing
             #expect(viaRelay.map(\.nodeID) == [localID])
             #expect(viaRelay.first?.allowedIPs == [Self.subnet(0), Self.subnet(2)] && viaRelay.first?.keepalive == 25)
             #expect(d.lastPeers?.peers.first?.allowedIPs == [Self.subnet(0), Self.subnet(1)])
+        }
+    }
+
+    /// The reconcile loop sends new sets when the relay goes down: NAT'd nodes move to the next
+    /// volunteer, and `pier node ls` names it.
+    @Test func whenTheRelayGoesDownNATdNodesMoveToAnotherVolunteer() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir, grace: 1.5)
+            let loop = Task { await manager.run() }
+            defer { loop.cancel() }
+            _ = try await Self.join(manager, "relay-1", 1, report: Self.report(1, relay: true))
+            _ = try await Self.join(manager, "relay-2", 2, report: Self.report(2, relay: true))
+            let c = try await Self.join(manager, "node-c", 3, from: "198.51.100.1")
+            let d = try await Self.join(manager, "node-d", 4, from: "198.51.100.1")
+            func relayEntry(_ agent: Agent) -> MeshPeer? { agent.lastPeers?.peers.first { $0.allowedIPs.count > 1 } }
+            #expect(relayEntry(c)?.nodeID == "relay-1" && relayEntry(c)?.allowedIPs == [Self.subnet(0), Self.subnet(3)])
+            #expect(relayEntry(d)?.nodeID == "relay-1")
+            // Everyone but relay-1 keeps sending heartbeats.
+            let beats = Task {
+                while !Task.isCancelled {
+                    for id in ["relay-2", "node-c", "node-d"] { try? await manager.receive(nodeID: id, .heartbeat) }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            defer { beats.cancel() }
+            try await ManagerTests.eventually("node-c moves to relay-2") { relayEntry(c)?.nodeID == "relay-2" }
+            #expect(relayEntry(c)?.allowedIPs == [Self.subnet(1), Self.subnet(3)])
+            try await ManagerTests.eventually("node-d moves to relay-2") { relayEntry(d)?.nodeID == "relay-2" }
+            #expect(try await manager.lookupNode("node-c").network?.relayNodeID == "relay-2")
         }
     }
 

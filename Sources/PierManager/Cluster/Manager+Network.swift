@@ -109,11 +109,16 @@ extension Manager {
         changes.meta[Self.releasedSubnetPrefix + subnet.description] = ISO8601DateFormatter().string(from: Date())
     }
 
-    /// The relay and every node's peer set, from the nodes as they are now.
-    func meshPlan() -> (relay: String?, sets: [String: PeerSet]) {
+    /// The relay and every node's peer set, from the nodes as they are now. Made again only
+    /// when what it depends on changed: the reconcile loop asks several times a second.
+    func meshPlan() -> MeshCache.Plan {
+        let inputs = nodes.values.map(MeshCache.Input.init).sorted { $0.id < $1.id }
+        if let cache = meshCache, cache.inputs == inputs, cache.colocated == colocatedNodeID { return cache.plan }
         let all = Array(nodes.values)
         let relay = MeshPlanner.relay(among: all, colocatedNodeID: colocatedNodeID, settings: networkSettings)
-        return (relay, MeshPlanner.peerSets(nodes: all, relayNodeID: relay, settings: networkSettings))
+        let plan = MeshCache.Plan(relay: relay, sets: MeshPlanner.peerSets(nodes: all, relayNodeID: relay, settings: networkSettings))
+        meshCache = MeshCache(inputs: inputs, colocated: colocatedNodeID, plan: plan)
+        return plan
     }
 
     /// Records which node relays for each NAT'd node (for `pier node ls`), and sends each
@@ -140,4 +145,26 @@ extension Manager {
 
     /// The peer set last computed for a node (for tests and `pier node inspect`).
     public func peerSet(for nodeID: String) -> PeerSet? { meshPlan().sets[nodeID] }
+}
+
+/// The last mesh plan and the node fields it was made from.
+struct MeshCache {
+    struct Input: Equatable {
+        let id: String
+        let hostname: String
+        let network: NodeNetwork?
+        let ready: Bool
+        let offersRelay: Bool
+        init(_ node: Node) {
+            id = node.id; hostname = node.description.hostname; network = node.network
+            ready = node.state == .ready; offersRelay = node.description.network?.relay == true
+        }
+    }
+    struct Plan {
+        let relay: String?
+        let sets: [String: PeerSet]
+    }
+    let inputs: [Input]
+    let colocated: String?
+    let plan: Plan
 }
