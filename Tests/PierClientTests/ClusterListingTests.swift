@@ -209,7 +209,7 @@ struct ClusterListingTests {
         #expect(!JoinTokenText.instructions(role: .manager, token: "T", managerAddress: nil).contains("--token T"))
     }
 
-    @Test func prettyInspectPrintsGoDurationsAndFields() {
+    @Test func prettyInspectPrintsGoDurationsAndFields() throws {
         #expect(PrettyInspect.duration(5) == "5s")
         #expect(PrettyInspect.duration(90) == "1m30s")
         #expect(PrettyInspect.duration(0.5) == "500ms")
@@ -226,7 +226,7 @@ struct ClusterListingTests {
         #expect(!node.contains("Network:"))
 
         var meshed = Self.nodeA
-        meshed.network = NodeNetwork(subnet: try! IPv4Network(parsing: "10.89.7.0/24"), publicKey: "k", endpoint: "192.0.2.7:51820",
+        meshed.network = NodeNetwork(subnet: try IPv4Network(parsing: "10.89.7.0/24"), publicKey: "k", endpoint: "192.0.2.7:51820",
                                      reachability: .direct, mtu: 1420, message: "why")
         let text2 = PrettyInspect.node(meshed)
         for expected in ["Network:\n", " 10.89.7.0/24\n", " direct\n", " 192.0.2.7:51820\n", " 1420\n", " why\n"] {

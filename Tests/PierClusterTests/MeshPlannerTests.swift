@@ -8,21 +8,31 @@ import Testing
     static func key(_ n: Int) -> String { Data(repeating: UInt8(n), count: 32).base64EncodedString() }
 
     /// Node `index` with subnet 10.89.index.0/24, reporting `addresses`, its session from `source`.
-    static func node(_ index: Int, _ hostname: String, addresses: [String], source: String?, relay: Bool = false,
-                     colocated: Bool = false, state: NodeState = .ready, settings: ClusterNetworkSettings = ClusterNetworkSettings(),
-                     report: NodeNetworkReport? = nil) -> Node {
-        let report = report ?? NodeNetworkReport(publicKey: key(index), listenPort: 51820, addresses: addresses, underlayMTU: 1500,
-                                                 wireguard: "wireguard-go", vxlan: true, relay: relay)
-        var node = Node(id: "id-\(hostname)", description: NodeDescription(
-            hostname: hostname, platform: Platform(os: "linux", architecture: "arm64"), resources: .zero, network: report), state: state)
+    static func node(
+        _ index: Int, _ hostname: String, addresses: [String], source: String?, relay: Bool = false,
+        colocated: Bool = false, state: NodeState = .ready, settings: ClusterNetworkSettings = ClusterNetworkSettings(),
+        report: NodeNetworkReport? = nil
+    ) -> Node {
+        let report =
+            report
+            ?? NodeNetworkReport(
+                publicKey: key(index), listenPort: 51820, addresses: addresses, underlayMTU: 1500,
+                wireguard: "wireguard-go", vxlan: true, relay: relay)
+        var node = Node(
+            id: "id-\(hostname)",
+            description: NodeDescription(
+                hostname: hostname, platform: Platform(os: "linux", architecture: "arm64"), resources: .zero, network: report), state: state
+        )
         node.address = source
-        let subnet = settings.range.subnet(index, length: settings.nodePrefix)!
+        let subnet = IPv4Network(address: settings.range.first | UInt32(index) << (32 - settings.nodePrefix), prefix: settings.nodePrefix)
         node.network = MeshPlanner.network(report: report, sourceAddress: source, colocated: colocated, subnet: subnet, settings: settings)
         return node
     }
 
-    static func direct(_ index: Int, _ hostname: String, relay: Bool = false, state: NodeState = .ready,
-                       settings: ClusterNetworkSettings = ClusterNetworkSettings()) -> Node {
+    static func direct(
+        _ index: Int, _ hostname: String, relay: Bool = false, state: NodeState = .ready,
+        settings: ClusterNetworkSettings = ClusterNetworkSettings()
+    ) -> Node {
         node(index, hostname, addresses: ["192.0.2.\(index)"], source: "192.0.2.\(index)", relay: relay, state: state, settings: settings)
     }
 
@@ -32,12 +42,14 @@ import Testing
     }
 
     static func plan(_ nodes: [Node], colocated: String? = nil, settings: ClusterNetworkSettings = ClusterNetworkSettings())
-        -> (relay: String?, sets: [String: PeerSet]) {
+        -> (relay: String?, sets: [String: PeerSet])
+    {
         let relay = MeshPlanner.relay(among: nodes, colocatedNodeID: colocated, settings: settings)
         return (relay, MeshPlanner.peerSets(nodes: nodes, relayNodeID: relay, settings: settings))
     }
 
-    static func subnet(_ index: Int) -> IPv4Network { ClusterNetworkSettings().range.subnet(index, length: 24)! }
+    /// 10.89.index.0/24.
+    static func subnet(_ index: Int) -> IPv4Network { IPv4Network(address: 10 << 24 | 89 << 16 | UInt32(index) << 8, prefix: 24) }
 
     @Test func directNodesDialEachOthersEndpoints() throws {
         let nodes = [Self.direct(0, "a"), Self.direct(1, "b"), Self.direct(2, "c")]
@@ -48,10 +60,11 @@ import Testing
         #expect(relay == nil)
         let a = try #require(sets["id-a"])
         #expect(!a.relay && a.dataPath == .wireguard && a.mtu == 1420)
-        #expect(a.peers == [
-            MeshPeer(nodeID: "id-b", hostname: "b", publicKey: Self.key(1), endpoint: "192.0.2.1:51820", allowedIPs: [Self.subnet(1)]),
-            MeshPeer(nodeID: "id-c", hostname: "c", publicKey: Self.key(2), endpoint: "192.0.2.2:51820", allowedIPs: [Self.subnet(2)]),
-        ])
+        #expect(
+            a.peers == [
+                MeshPeer(nodeID: "id-b", hostname: "b", publicKey: Self.key(1), endpoint: "192.0.2.1:51820", allowedIPs: [Self.subnet(1)]),
+                MeshPeer(nodeID: "id-c", hostname: "c", publicKey: Self.key(2), endpoint: "192.0.2.2:51820", allowedIPs: [Self.subnet(2)]),
+            ])
         #expect(sets.count == 3 && sets.values.allSatisfy { $0.peers.count == 2 })
     }
 
@@ -61,12 +74,15 @@ import Testing
         #expect(c.reachability == .nat && c.endpoint == nil)
         #expect(c.message?.contains("its session comes from 198.51.100.1, not one of its addresses (192.168.2.10)") == true)
         let (_, sets) = Self.plan(nodes)
-        #expect(sets["id-c"]?.peers == [
-            MeshPeer(nodeID: "id-a", hostname: "a", publicKey: Self.key(0), endpoint: "192.0.2.0:51820", allowedIPs: [Self.subnet(0)],
-                     keepalive: WireGuardAddressing.keepaliveSeconds),
-            MeshPeer(nodeID: "id-b", hostname: "b", publicKey: Self.key(1), endpoint: "192.0.2.1:51820", allowedIPs: [Self.subnet(1)],
-                     keepalive: WireGuardAddressing.keepaliveSeconds),
-        ])
+        #expect(
+            sets["id-c"]?.peers == [
+                MeshPeer(
+                    nodeID: "id-a", hostname: "a", publicKey: Self.key(0), endpoint: "192.0.2.0:51820", allowedIPs: [Self.subnet(0)],
+                    keepalive: WireGuardAddressing.keepaliveSeconds),
+                MeshPeer(
+                    nodeID: "id-b", hostname: "b", publicKey: Self.key(1), endpoint: "192.0.2.1:51820", allowedIPs: [Self.subnet(1)],
+                    keepalive: WireGuardAddressing.keepaliveSeconds),
+            ])
         // The direct nodes route its subnet to it without an endpoint: it dials them.
         let toC = try #require(sets["id-a"]?.peers.first { $0.nodeID == "id-c" })
         #expect(toC.endpoint == nil && toC.keepalive == nil && toC.allowedIPs == [Self.subnet(2)] && toC.publicKey == Self.key(2))
@@ -116,22 +132,28 @@ import Testing
 
     @Test func vxlanPeersGetUnderlayAddressesAndVTEPMACsAndNATdNodesNone() throws {
         let settings = ClusterNetworkSettings(dataPath: .vxlan)
-        let nodes = [Self.direct(0, "a", settings: settings), Self.direct(1, "b", relay: true, settings: settings), Self.natted(2, "c", settings: settings)]
+        let nodes = [
+            Self.direct(0, "a", settings: settings), Self.direct(1, "b", relay: true, settings: settings),
+            Self.natted(2, "c", settings: settings),
+        ]
         #expect(nodes[0].network?.mtu == 1500 - VXLANAddressing.overhead)
         #expect(nodes[0].network?.publicKey == nil && nodes[0].network?.endpoint == "192.0.2.0")
         #expect(nodes[2].network?.reachability == .nat && nodes[2].network?.message?.contains("VXLAN cannot reach it") == true)
         let (relay, sets) = Self.plan(nodes, settings: settings)
         #expect(relay == nil)
         #expect(sets["id-a"]?.dataPath == .vxlan)
-        #expect(sets["id-a"]?.peers == [
-            MeshPeer(nodeID: "id-b", hostname: "b", allowedIPs: [Self.subnet(1)], underlayAddress: "192.0.2.1",
-                     vtepMAC: VXLANAddressing.vtepMAC(for: Self.subnet(1))),
-        ])
+        #expect(
+            sets["id-a"]?.peers == [
+                MeshPeer(
+                    nodeID: "id-b", hostname: "b", allowedIPs: [Self.subnet(1)], underlayAddress: "192.0.2.1",
+                    vtepMAC: VXLANAddressing.vtepMAC(for: Self.subnet(1)))
+            ])
         #expect(VXLANAddressing.vtepMAC(for: Self.subnet(1)) == "02:50:0a:59:01:00")
         #expect(sets["id-c"]?.peers == [])
         // A kernel without VXLAN: not on the mesh.
-        let noVXLAN = Self.node(3, "x", addresses: ["192.0.2.3"], source: "192.0.2.3", settings: settings,
-                                report: NodeNetworkReport(addresses: ["192.0.2.3"], vxlan: false))
+        let noVXLAN = Self.node(
+            3, "x", addresses: ["192.0.2.3"], source: "192.0.2.3", settings: settings,
+            report: NodeNetworkReport(addresses: ["192.0.2.3"], vxlan: false))
         #expect(noVXLAN.network?.reachability == NodeReachability.none && noVXLAN.network?.message?.contains("no VXLAN") == true)
     }
 
@@ -143,12 +165,15 @@ import Testing
             NodeNetworkReport(publicKey: Self.key(9), listenPort: 70000, addresses: ["192.0.2.9"], wireguard: "kernel"),
             NodeNetworkReport(publicKey: Self.key(9), listenPort: 51820, addresses: ["192.0.2.999"], wireguard: "kernel"),
             NodeNetworkReport(publicKey: Self.key(9), listenPort: 51820, addresses: ["127.0.0.1"], wireguard: "kernel"),
-            NodeNetworkReport(publicKey: Self.key(9), listenPort: 51820, addresses: Array(repeating: "192.0.2.9", count: 65), wireguard: "kernel"),
+            NodeNetworkReport(
+                publicKey: Self.key(9), listenPort: 51820, addresses: Array(repeating: "192.0.2.9", count: 65), wireguard: "kernel"),
             NodeNetworkReport(publicKey: Self.key(9), listenPort: 51820, addresses: ["192.0.2.9"], underlayMTU: -1, wireguard: "kernel"),
         ]
-        let fields = ["public key \"bm90IGEga2V5\" is not base64 of 32 bytes", "listen port 70000 is outside 1…65535",
-                      "address \"192.0.2.999\" is not a unicast IPv4 address", "address \"127.0.0.1\" is not",
-                      "65 addresses reported, at most 64", "underlay MTU -1 is outside"]
+        let fields = [
+            "public key \"bm90IGEga2V5\" is not base64 of 32 bytes", "listen port 70000 is outside 1…65535",
+            "address \"192.0.2.999\" is not a unicast IPv4 address", "address \"127.0.0.1\" is not",
+            "65 addresses reported, at most 64", "underlay MTU -1 is outside",
+        ]
         for (report, field) in zip(reports, fields) {
             let bad = Self.node(9, "x", addresses: [], source: "192.0.2.9", report: report)
             let network = try #require(bad.network)
@@ -161,15 +186,18 @@ import Testing
         // No report at all (an agent without a network side): a subnet, no mesh.
         var none = Self.node(9, "x", addresses: ["192.0.2.9"], source: "192.0.2.9")
         none.description.network = nil
-        none.network = MeshPlanner.network(report: nil, sourceAddress: "192.0.2.9", colocated: false, subnet: Self.subnet(9), settings: ClusterNetworkSettings())
+        none.network = MeshPlanner.network(
+            report: nil, sourceAddress: "192.0.2.9", colocated: false, subnet: Self.subnet(9), settings: ClusterNetworkSettings())
         #expect(none.network?.reachability == NodeReachability.none && none.network?.message?.contains("reports no network side") == true)
         #expect(Self.plan(good + [none]).sets["id-a"] == before["id-a"])
     }
 
     @Test func theMeshMTUIsTheSettingOrTheUnderlayLessTheOverhead() {
-        let report = NodeNetworkReport(publicKey: Self.key(1), addresses: ["192.0.2.1"], underlayMTU: 9000, wireguard: "kernel", vxlan: true)
+        let report = NodeNetworkReport(
+            publicKey: Self.key(1), addresses: ["192.0.2.1"], underlayMTU: 9000, wireguard: "kernel", vxlan: true)
         func mtu(_ settings: ClusterNetworkSettings, _ report: NodeNetworkReport) -> Int? {
-            MeshPlanner.network(report: report, sourceAddress: "192.0.2.1", colocated: false, subnet: Self.subnet(1), settings: settings).mtu
+            MeshPlanner.network(report: report, sourceAddress: "192.0.2.1", colocated: false, subnet: Self.subnet(1), settings: settings)
+                .mtu
         }
         #expect(mtu(ClusterNetworkSettings(), report) == 8920)
         #expect(mtu(ClusterNetworkSettings(dataPath: .vxlan), report) == 8950)
@@ -178,7 +206,10 @@ import Testing
         unknown.underlayMTU = nil
         #expect(mtu(ClusterNetworkSettings(), unknown) == nil)
         // No listen port reported: WireGuard's default.
-        #expect(MeshPlanner.network(report: report, sourceAddress: "::ffff:192.0.2.1", colocated: false, subnet: Self.subnet(1),
-                                    settings: ClusterNetworkSettings()).endpoint == "192.0.2.1:51820")
+        #expect(
+            MeshPlanner.network(
+                report: report, sourceAddress: "::ffff:192.0.2.1", colocated: false, subnet: Self.subnet(1),
+                settings: ClusterNetworkSettings()
+            ).endpoint == "192.0.2.1:51820")
     }
 }

@@ -31,7 +31,9 @@ import Testing
         #expect(try allocator.lease(for: "n", requested: try Self.net("10.89.42.0/24"), now: Self.now) == (try Self.net("10.89.42.0/24")))
         // Held by another node, outside the range, another prefix, host bits: the lowest free one instead.
         for requested in ["10.89.0.0/24", "10.90.3.0/24", "10.89.4.0/25", "10.89.4.0/23", "10.89.4.9/24"] {
-            #expect(try allocator.lease(for: "n", requested: try Self.net(requested), now: Self.now) == (try Self.net("10.89.1.0/24")), "\(requested)")
+            #expect(
+                try allocator.lease(for: "n", requested: try Self.net(requested), now: Self.now) == (try Self.net("10.89.1.0/24")),
+                "\(requested)")
         }
         // A lease stored with garbage (not a subnet of this cluster) is replaced.
         let garbage = SubnetAllocator(settings: ClusterNetworkSettings(), leases: ["n": try Self.net("192.168.0.0/24")])
@@ -40,8 +42,9 @@ import Testing
 
     @Test func aRemovedNodesSubnetIsReusedOnlyAfterTheGracePeriod() throws {
         let old = try Self.net("10.89.0.0/24")
-        let allocator = SubnetAllocator(settings: ClusterNetworkSettings(releaseGraceSeconds: 3600),
-                                        released: [old: Self.now.addingTimeInterval(-60)])
+        let allocator = SubnetAllocator(
+            settings: ClusterNetworkSettings(releaseGraceSeconds: 3600),
+            released: [old: Self.now.addingTimeInterval(-60)])
         #expect(try allocator.lease(for: "n", now: Self.now) == (try Self.net("10.89.1.0/24")))
         // Not even to a node that reports holding it.
         #expect(try allocator.lease(for: "n", requested: old, now: Self.now) == (try Self.net("10.89.1.0/24")))
@@ -60,8 +63,9 @@ import Testing
         #expect(throws: ClusterNetworkError.rangeExhausted(try Self.net("10.89.0.0/23"), nodePrefix: 24, capacity: 2, reserved: 0)) {
             try full.lease(for: "c", now: Self.now)
         }
-        let reserved = SubnetAllocator(settings: settings, leases: ["a": try Self.net("10.89.0.0/24")],
-                                       released: [try Self.net("10.89.1.0/24"): Self.now])
+        let reserved = SubnetAllocator(
+            settings: settings, leases: ["a": try Self.net("10.89.0.0/24")],
+            released: [try Self.net("10.89.1.0/24"): Self.now])
         do {
             _ = try reserved.lease(for: "c", now: Self.now)
             Issue.record("a lease from a full range")

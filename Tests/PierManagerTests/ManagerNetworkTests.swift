@@ -8,12 +8,15 @@ import Testing
 /// first hello and kept across restarts of the manager on the same store, released with a grace
 /// period at `node rm`, reports that cannot be used, peer sets, and settings that cannot change.
 @Suite struct ManagerNetworkTests {
-    static func makeManager(_ dir: URL, network: ClusterNetworkSettings = ClusterNetworkSettings()) async throws -> Manager {
+    static func makeManager(_ dir: URL, network: ClusterNetworkSettings = ClusterNetworkSettings(), grace: Double = 120) async throws
+        -> Manager
+    {
         var configuration = Manager.Configuration()
         configuration.heartbeatSeconds = 0.2
-        configuration.heartbeatGrace = 120
+        configuration.heartbeatGrace = grace
         configuration.network = network
-        return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration) { ref in
+        return try await Manager(store: try SQLiteStateStore(path: dir.appendingPathComponent("manager.db")), configuration: configuration)
+        { ref in
             throw ManagerError.notFound("no image \(ref)")
         }
     }
@@ -22,8 +25,9 @@ import Testing
 
     /// A report of a node at 192.0.2.`n` (its session comes from there unless said otherwise).
     static func report(_ n: Int, key: String? = nil, subnet: IPv4Network? = nil, relay: Bool = false) -> NodeNetworkReport {
-        NodeNetworkReport(publicKey: key ?? Self.key(n), listenPort: 51820, addresses: ["192.0.2.\(n)"], underlayMTU: 1500,
-                          wireguard: "kernel", vxlan: true, subnet: subnet, relay: relay)
+        NodeNetworkReport(
+            publicKey: key ?? Self.key(n), listenPort: 51820, addresses: ["192.0.2.\(n)"], underlayMTU: 1500,
+            wireguard: "kernel", vxlan: true, subnet: subnet, relay: relay)
     }
 
     /// A simulated agent that records the welcome and the peer sets it is sent.
@@ -38,9 +42,11 @@ import Testing
         func connect(_ manager: Manager, report: NodeNetworkReport?, from address: String?) async throws {
             _ = try await manager.attach(
                 nodeID: nodeID, address: address,
-                hello: AgentHello(description: NodeDescription(
-                    hostname: nodeID, platform: Platform(os: "linux", architecture: "amd64"), resources: Resources(cpus: 1, memoryBytes: 1 << 30),
-                    network: report), reports: []),
+                hello: AgentHello(
+                    description: NodeDescription(
+                        hostname: nodeID, platform: Platform(os: "linux", architecture: "amd64"),
+                        resources: Resources(cpus: 1, memoryBytes: 1 << 30),
+                        network: report), reports: []),
                 send: { [self] message in
                     switch message {
                     case .welcome(let w): self.welcomes.withLock { $0.append(w) }
@@ -51,21 +57,27 @@ import Testing
         }
     }
 
-    static func join(_ manager: Manager, _ id: String, _ n: Int, report: NodeNetworkReport? = nil, from: String? = nil) async throws -> Agent {
+    static func join(_ manager: Manager, _ id: String, _ n: Int, report: NodeNetworkReport? = nil, from: String? = nil) async throws
+        -> Agent
+    {
         _ = try await manager.addNode(id: id, role: .worker, hostname: id)
         let agent = Agent(id)
         try await agent.connect(manager, report: report ?? Self.report(n), from: from ?? "192.0.2.\(n)")
         return agent
     }
 
-    static func subnet(_ n: Int) -> IPv4Network { ClusterNetworkSettings().range.subnet(n, length: 24)! }
+    /// 10.89.n.0/24.
+    static func subnet(_ n: Int) -> IPv4Network { IPv4Network(address: 10 << 24 | 89 << 16 | UInt32(n) << 8, prefix: 24) }
 
     @Test func theLeaseIsStoredAndSentInTheWelcomeAndPeersFollow() async throws {
         try await withTemporaryDirectory { dir in
             let manager = try await Self.makeManager(dir)
             let a = try await Self.join(manager, "node-a", 1)
             let lease = try #require(a.lease)
-            #expect(lease == NodeLease(subnet: Self.subnet(0), clusterRange: ClusterNetworkSettings.defaultRange, dataPath: .wireguard, mtu: 1420))
+            #expect(
+                lease
+                    == NodeLease(subnet: Self.subnet(0), clusterRange: ClusterNetworkSettings.defaultRange, dataPath: .wireguard, mtu: 1420)
+            )
             #expect(try await manager.lookupNode("node-a").network?.subnet == Self.subnet(0))
             #expect(a.lastPeers == PeerSet(dataPath: .wireguard, clusterRange: ClusterNetworkSettings.defaultRange, mtu: 1420, peers: []))
 
@@ -85,7 +97,8 @@ import Testing
             // Stored: a manager restarted on the same database gives the same subnets, in any order.
             let stored = try await SQLiteStateStore(path: dir.appendingPathComponent("manager.db")).load()
             #expect(stored.nodes.first { $0.id == "node-b" }?.network?.subnet == Self.subnet(1))
-            let settings = try JSONDecoder().decode(ClusterNetworkSettings.self, from: Data(try #require(stored.meta[Manager.networkSettingsKey]).utf8))
+            let settings = try JSONDecoder().decode(
+                ClusterNetworkSettings.self, from: Data(try #require(stored.meta[Manager.networkSettingsKey]).utf8))
             #expect(settings == ClusterNetworkSettings())
         }
     }
@@ -174,6 +187,35 @@ import Testing
         }
     }
 
+    /// The reconcile loop sends new sets when the relay goes down: NAT'd nodes move to the next
+    /// volunteer, and `pier node ls` names it.
+    @Test func whenTheRelayGoesDownNATdNodesMoveToAnotherVolunteer() async throws {
+        try await withTemporaryDirectory { dir in
+            let manager = try await Self.makeManager(dir, grace: 1.5)
+            let loop = Task { await manager.run() }
+            defer { loop.cancel() }
+            _ = try await Self.join(manager, "relay-1", 1, report: Self.report(1, relay: true))
+            _ = try await Self.join(manager, "relay-2", 2, report: Self.report(2, relay: true))
+            let c = try await Self.join(manager, "node-c", 3, from: "198.51.100.1")
+            let d = try await Self.join(manager, "node-d", 4, from: "198.51.100.1")
+            func relayEntry(_ agent: Agent) -> MeshPeer? { agent.lastPeers?.peers.first { $0.allowedIPs.count > 1 } }
+            #expect(relayEntry(c)?.nodeID == "relay-1" && relayEntry(c)?.allowedIPs == [Self.subnet(0), Self.subnet(3)])
+            #expect(relayEntry(d)?.nodeID == "relay-1")
+            // Everyone but relay-1 keeps sending heartbeats.
+            let beats = Task {
+                while !Task.isCancelled {
+                    for id in ["relay-2", "node-c", "node-d"] { try? await manager.receive(nodeID: id, .heartbeat) }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            defer { beats.cancel() }
+            try await ManagerTests.eventually("node-c moves to relay-2") { relayEntry(c)?.nodeID == "relay-2" }
+            #expect(relayEntry(c)?.allowedIPs == [Self.subnet(1), Self.subnet(3)])
+            try await ManagerTests.eventually("node-d moves to relay-2") { relayEntry(d)?.nodeID == "relay-2" }
+            #expect(try await manager.lookupNode("node-c").network?.relayNodeID == "relay-2")
+        }
+    }
+
     @Test func settingsOtherThanTheStoredOnesAreRefused() async throws {
         try await withTemporaryDirectory { dir in
             _ = try await Self.makeManager(dir)
@@ -185,9 +227,13 @@ import Testing
                 #expect("\(error)".contains("set up with --cluster-cidr 10.89.0.0/16 --node-prefix 24"))
                 #expect("\(error)".contains("cannot change to --cluster-cidr 10.90.0.0/16"))
             }
-            await #expect(throws: ClusterNetworkError.self) { _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 26)) }
+            await #expect(throws: ClusterNetworkError.self) {
+                _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 26))
+            }
             // Bad settings are refused before anything is stored.
-            await #expect(throws: ClusterNetworkError.self) { _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 16)) }
+            await #expect(throws: ClusterNetworkError.self) {
+                _ = try await Self.makeManager(dir, network: ClusterNetworkSettings(nodePrefix: 16))
+            }
             // The data path and MTU may change; they are stored and apply to every node.
             let vxlan = try await Self.makeManager(dir, network: ClusterNetworkSettings(dataPath: .vxlan, mtu: 1400))
             let a = try await Self.join(vxlan, "node-a", 1)

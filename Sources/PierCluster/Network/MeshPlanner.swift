@@ -89,7 +89,9 @@ public enum MeshPlanner {
         } else {
             address = nil
             let seen = sourceAddress.map { "its session comes from \($0)" } ?? "its session has no address"
-            let own = report.addresses.isEmpty ? "it reports no address" : "not one of its addresses (\(report.addresses.joined(separator: ", ")))"
+            let own =
+                report.addresses.isEmpty
+                ? "it reports no address" : "not one of its addresses (\(report.addresses.joined(separator: ", ")))"
             switch settings.dataPath {
             case .wireguard:
                 network.reachability = .nat
@@ -126,7 +128,9 @@ public enum MeshPlanner {
     public static func relay(among nodes: [Node], colocatedNodeID: String?, settings: ClusterNetworkSettings) -> String? {
         guard settings.dataPath == .wireguard else { return nil }
         let offered = nodes.filter { $0.network?.reachability == .direct && $0.description.network?.relay == true }
-            .sorted { ($0.state == .ready ? 0 : 1, $0.description.hostname, $0.id) < ($1.state == .ready ? 0 : 1, $1.description.hostname, $1.id) }
+            .sorted {
+                ($0.state == .ready ? 0 : 1, $0.description.hostname, $0.id) < ($1.state == .ready ? 0 : 1, $1.description.hostname, $1.id)
+            }
         if let first = offered.first { return first.id }
         if let colocatedNodeID, let local = nodes.first(where: { $0.id == colocatedNodeID }), local.network?.reachability == .direct {
             return local.id
@@ -136,45 +140,58 @@ public enum MeshPlanner {
 
     /// Every node's peer set, by node id, for nodes that hold a subnet.
     public static func peerSets(nodes: [Node], relayNodeID: String?, settings: ClusterNetworkSettings) -> [String: PeerSet] {
-        let members = nodes.filter { $0.network != nil }
-            .sorted { ($0.description.hostname, $0.id) < ($1.description.hostname, $1.id) }
-        var sets: [String: PeerSet] = [:]
-        for node in members {
-            guard let own = node.network else { continue }
-            var set = PeerSet(dataPath: settings.dataPath, clusterRange: settings.range, mtu: own.mtu,
-                              relay: node.id == relayNodeID, peers: [])
-            let others = members.filter { $0.id != node.id }
+        let members = nodes.compactMap { node in node.network.map { (id: node.id, hostname: node.description.hostname, network: $0) } }
+            .sorted { ($0.hostname, $0.id) < ($1.hostname, $1.id) }
+        // Each peer's entry is made once, as direct nodes see it and as NAT'd nodes see it; a
+        // node's set is then the others' entries (the whole mesh is O(nodes²) entries).
+        var direct: [MeshPeer?] = []
+        var fromNAT: [MeshPeer?] = []
+        var nattedSubnets: [IPv4Network] = []
+        for m in members {
+            let network = m.network
             switch settings.dataPath {
             case .wireguard:
-                set.peers = wireguardPeers(of: own, others: others, relayNodeID: relayNodeID)
+                guard network.reachability != .none, let key = network.publicKey else {
+                    direct.append(nil); fromNAT.append(nil); continue
+                }
+                let entry = MeshPeer(
+                    nodeID: m.id, hostname: m.hostname, publicKey: key, endpoint: network.endpoint, allowedIPs: [network.subnet])
+                direct.append(entry)
+                if network.reachability == .nat { nattedSubnets.append(network.subnet) }
+                // A NAT'd node dials every direct peer and keeps the mapping open; NAT'd peers are
+                // reached through the relay, never directly.
+                var dialled = entry
+                dialled.keepalive = WireGuardAddressing.keepaliveSeconds
+                fromNAT.append(network.reachability == .direct ? dialled : nil)
             case .vxlan:
-                guard own.reachability == .direct else { break }
-                set.peers = others.compactMap { peer in
-                    guard let network = peer.network, network.reachability == .direct, let endpoint = network.endpoint else { return nil }
-                    return MeshPeer(nodeID: peer.id, hostname: peer.description.hostname, allowedIPs: [network.subnet],
-                                    underlayAddress: underlayAddress(of: endpoint), vtepMAC: VXLANAddressing.vtepMAC(for: network.subnet))
+                guard network.reachability == .direct, let endpoint = network.endpoint else {
+                    direct.append(nil); fromNAT.append(nil); continue
+                }
+                direct.append(
+                    MeshPeer(
+                        nodeID: m.id, hostname: m.hostname, allowedIPs: [network.subnet],
+                        underlayAddress: underlayAddress(of: endpoint), vtepMAC: VXLANAddressing.vtepMAC(for: network.subnet)))
+                fromNAT.append(nil)
+            }
+        }
+        nattedSubnets.sort()
+        var sets: [String: PeerSet] = [:]
+        for (index, m) in members.enumerated() {
+            var set = PeerSet(
+                dataPath: settings.dataPath, clusterRange: settings.range, mtu: m.network.mtu, relay: m.id == relayNodeID, peers: [])
+            switch m.network.reachability {
+            case .none: break
+            case .direct:
+                set.peers = direct.enumerated().compactMap { $0.offset == index ? nil : $0.element }
+            case .nat:
+                set.peers = fromNAT.enumerated().compactMap { other, entry in
+                    guard other != index, var entry else { return nil }
+                    if entry.nodeID == relayNodeID { entry.allowedIPs += nattedSubnets.filter { $0 != m.network.subnet } }
+                    return entry
                 }
             }
-            sets[node.id] = set
+            sets[m.id] = set
         }
         return sets
-    }
-
-    static func wireguardPeers(of own: NodeNetwork, others: [Node], relayNodeID: String?) -> [MeshPeer] {
-        guard own.reachability != .none else { return [] }
-        let reachable = others.filter { $0.network.map { $0.reachability != .none && $0.publicKey != nil } ?? false }
-        let natted = reachable.filter { $0.network?.reachability == .nat }
-        return reachable.compactMap { peer in
-            guard let network = peer.network else { return nil }
-            var entry = MeshPeer(nodeID: peer.id, hostname: peer.description.hostname, publicKey: network.publicKey,
-                                 endpoint: network.endpoint, allowedIPs: [network.subnet])
-            guard own.reachability == .nat else { return entry }
-            // A NAT'd node: it dials every direct peer and keeps the mapping open; NAT'd peers
-            // are reached through the relay, never directly.
-            guard network.reachability == .direct else { return nil }
-            entry.keepalive = WireGuardAddressing.keepaliveSeconds
-            if peer.id == relayNodeID { entry.allowedIPs += natted.compactMap { $0.network?.subnet }.sorted() }
-            return entry
-        }
     }
 }

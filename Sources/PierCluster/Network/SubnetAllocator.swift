@@ -43,8 +43,9 @@ public struct SubnetAllocator: Sendable {
                 n += 1
             }
         }
-        throw .rangeExhausted(settings.range, nodePrefix: settings.nodePrefix, capacity: capacity,
-                              reserved: reserved.subtracting(held).count)
+        throw .rangeExhausted(
+            settings.range, nodePrefix: settings.nodePrefix, capacity: capacity,
+            reserved: reserved.subtracting(held).count)
     }
 
     /// Released subnets whose grace period is over at `now` (their records can go).

@@ -27,10 +27,13 @@ extension Manager {
         if let text = meta[Self.networkSettingsKey] {
             let stored: ClusterNetworkSettings
             do { stored = try JSONDecoder().decode(ClusterNetworkSettings.self, from: Data(text.utf8)) } catch {
-                throw ManagerError.invalid("the stored network settings (\(Self.networkSettingsKey)) cannot be read: \(error); "
-                    + "restore the state with `pier manager recover`")
+                throw ManagerError.invalid(
+                    "the stored network settings (\(Self.networkSettingsKey)) cannot be read: \(error); "
+                        + "restore the state with `pier manager recover`")
             }
-            guard stored.sameAddressing(as: settings) else { throw ClusterNetworkError.storedSettingsDiffer(stored: stored, given: settings) }
+            guard stored.sameAddressing(as: settings) else {
+                throw ClusterNetworkError.storedSettingsDiffer(stored: stored, given: settings)
+            }
             if stored == settings { return }
         }
         let encoder = JSONEncoder()
@@ -39,8 +42,9 @@ extension Manager {
         changes.meta[Self.networkSettingsKey] = String(decoding: try encoder.encode(settings), as: UTF8.self)
         for var node in nodes.values {
             guard let old = node.network else { continue }
-            var network = MeshPlanner.network(report: node.description.network, sourceAddress: node.address,
-                                              colocated: node.id == colocatedNodeID, subnet: old.subnet, settings: settings)
+            var network = MeshPlanner.network(
+                report: node.description.network, sourceAddress: node.address,
+                colocated: node.id == colocatedNodeID, subnet: old.subnet, settings: settings)
             network.relayNodeID = old.relayNodeID
             node.network = network
             changes.nodes.append(node)
@@ -56,7 +60,8 @@ extension Manager {
         for (key, value) in meta where key.hasPrefix(Self.releasedSubnetPrefix) {
             // A record that cannot be read reserves nothing.
             guard let subnet = try? IPv4Network(parsing: String(key.dropFirst(Self.releasedSubnetPrefix.count)), requireNetwork: true),
-                  let date = dates.date(from: value) else { continue }
+                let date = dates.date(from: value)
+            else { continue }
             released[subnet] = date
         }
         return SubnetAllocator(settings: networkSettings, leases: nodes.compactMapValues { $0.network?.subnet }, released: released)
@@ -87,8 +92,9 @@ extension Manager {
         if node.network?.subnet != subnet {
             logger.info("node \(node.id) (\(node.description.hostname)) leased \(subnet)")
         }
-        var network = MeshPlanner.network(report: node.description.network, sourceAddress: node.address,
-                                          colocated: node.id == colocatedNodeID, subnet: subnet, settings: settings)
+        var network = MeshPlanner.network(
+            report: node.description.network, sourceAddress: node.address,
+            colocated: node.id == colocatedNodeID, subnet: subnet, settings: settings)
         network.relayNodeID = node.network?.relayNodeID
         if network.reachability == .none, let message = network.message {
             logger.warning("node \(node.id) (\(node.description.hostname)) is not on the mesh: \(message)")
@@ -103,11 +109,16 @@ extension Manager {
         changes.meta[Self.releasedSubnetPrefix + subnet.description] = ISO8601DateFormatter().string(from: Date())
     }
 
-    /// The relay and every node's peer set, from the nodes as they are now.
-    func meshPlan() -> (relay: String?, sets: [String: PeerSet]) {
+    /// The relay and every node's peer set, from the nodes as they are now. Made again only
+    /// when what it depends on changed: the reconcile loop asks several times a second.
+    func meshPlan() -> MeshCache.Plan {
+        let inputs = nodes.values.map(MeshCache.Input.init).sorted { $0.id < $1.id }
+        if let cache = meshCache, cache.inputs == inputs, cache.colocated == colocatedNodeID { return cache.plan }
         let all = Array(nodes.values)
         let relay = MeshPlanner.relay(among: all, colocatedNodeID: colocatedNodeID, settings: networkSettings)
-        return (relay, MeshPlanner.peerSets(nodes: all, relayNodeID: relay, settings: networkSettings))
+        let plan = MeshCache.Plan(relay: relay, sets: MeshPlanner.peerSets(nodes: all, relayNodeID: relay, settings: networkSettings))
+        meshCache = MeshCache(inputs: inputs, colocated: colocatedNodeID, plan: plan)
+        return plan
     }
 
     /// Records which node relays for each NAT'd node (for `pier node ls`), and sends each
@@ -134,4 +145,26 @@ extension Manager {
 
     /// The peer set last computed for a node (for tests and `pier node inspect`).
     public func peerSet(for nodeID: String) -> PeerSet? { meshPlan().sets[nodeID] }
+}
+
+/// The last mesh plan and the node fields it was made from.
+struct MeshCache {
+    struct Input: Equatable {
+        let id: String
+        let hostname: String
+        let network: NodeNetwork?
+        let ready: Bool
+        let offersRelay: Bool
+        init(_ node: Node) {
+            id = node.id; hostname = node.description.hostname; network = node.network
+            ready = node.state == .ready; offersRelay = node.description.network?.relay == true
+        }
+    }
+    struct Plan {
+        let relay: String?
+        let sets: [String: PeerSet]
+    }
+    let inputs: [Input]
+    let colocated: String?
+    let plan: Plan
 }

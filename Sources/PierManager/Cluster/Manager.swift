@@ -59,6 +59,8 @@ public actor Manager {
     var changeObservers: [@Sendable () -> Void] = []
     /// The roots and revocations every node must have (``Membership``), sent after `welcome`.
     var trust: TrustUpdate?
+    /// The last mesh plan and what it was made from (Manager+Network.swift).
+    var meshCache: MeshCache?
 
     public init(store: any StateStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "pier.manager"),
                 resolveImage: @escaping @Sendable (String) async throws -> String) async throws {

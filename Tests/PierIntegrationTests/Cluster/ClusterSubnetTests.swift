@@ -44,13 +44,16 @@ struct ClusterSubnetTests {
 
         // Another range on the same data root: refused, naming the stored one; the state is untouched.
         cluster.killManager()
-        let refused = try runProcess(Binaries.pier.path, [
-            "manager", "--data-root", cluster.managerRoot.path, "--listen", cluster.managerHost,
-            "--hostname", "manager", "--cluster-cidr", "10.90.0.0/16",
-        ], timeout: 30)
+        let refused = try runProcess(
+            Binaries.pier.path,
+            [
+                "manager", "--data-root", cluster.managerRoot.path, "--listen", cluster.managerHost,
+                "--hostname", "manager", "--cluster-cidr", "10.90.0.0/16",
+            ], timeout: 30)
         #expect(refused.status != 0)
-        #expect((refused.stdout + refused.stderr).contains("set up with --cluster-cidr 10.89.0.0/16 --node-prefix 24"),
-                "\(refused.stdout)\(refused.stderr)")
+        #expect(
+            (refused.stdout + refused.stderr).contains("set up with --cluster-cidr 10.89.0.0/16 --node-prefix 24"),
+            "\(refused.stdout)\(refused.stderr)")
         try cluster.startManager()
         try cluster.waitForReadyNodes(2)
         #expect(try Self.networks(cluster)["node-a"]?.network?.subnet == a.network?.subnet)
