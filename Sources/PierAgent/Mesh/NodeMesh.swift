@@ -143,6 +143,7 @@ public actor NodeMesh {
         c.subnet = lease.subnet.description
         c.ipMasq = false
         c.mtu = meshMTU(dataPath: lease.dataPath, manager: lease.mtu)
+        c.replaceBridgeAddress = true
         return c
     }
 
@@ -176,7 +177,7 @@ public actor NodeMesh {
                     throw .storage("cannot switch the bridge network to \(wanted.subnet): \(error)")
                 }
                 logger.info(
-                    "cluster network: new containers get addresses from \(wanted.subnet) (MTU \(wanted.mtu.map(String.init) ?? "default"), masquerading only what leaves \(lease.clusterRange)); containers started before keep theirs on \(old.subnet)")
+                    "cluster network: new containers get addresses from \(wanted.subnet) (MTU \(wanted.mtu.map(String.init) ?? "default"), masquerading only what leaves \(lease.clusterRange)); containers started before keep their addresses on \(old.subnet) but lose their gateway: restart them to move them")
             }
         }
         try installChain(MeshFirewall.masquerade(subnet: lease.subnet, clusterRange: lease.clusterRange))
