@@ -319,7 +319,17 @@ struct NetworkTests {
         defer { removeTestBridge() }
         try await Sandbox.with { sandbox in
             let network = sandbox.runtime.network
-            let first = TestSupport.newID()
+            let first = TestSupport.newID(), second = TestSupport.newID()
+            do { try await switched(network, first: first, second: second, sandbox: sandbox) } catch {
+                // Attachments made without a container: removed here, whatever failed.
+                for id in [first, second] { await network.tearDown(id: id) }
+                throw error
+            }
+        }
+    }
+
+    func switched(_ network: CNINetwork, first: String, second: String, sandbox: Sandbox) async throws {
+        do {
             let before = try await network.setUp(id: first, ports: [])
             #expect(before.ipAddress.hasPrefix("10.213.0."))
             #expect(try iptablesMentions(first))  // the bridge plugin's masquerading
@@ -330,7 +340,6 @@ struct NetworkTests {
             leased.mtu = 1400
             leased.replaceBridgeAddress = true
             try await network.reconfigure(leased)
-            let second = TestSupport.newID()
             let after = try await network.setUp(id: second, ports: [])
             #expect(after.ipAddress.hasPrefix("10.213.7.") && after.gateway == "10.213.7.1")
             #expect(try !iptablesMentions(second))
