@@ -329,30 +329,28 @@ struct NetworkTests {
     }
 
     func switched(_ network: CNINetwork, first: String, second: String, sandbox: Sandbox) async throws {
-        do {
-            let before = try await network.setUp(id: first, ports: [])
-            #expect(before.ipAddress.hasPrefix("10.213.0."))
-            #expect(try iptablesMentions(first))  // the bridge plugin's masquerading
+        let before = try await network.setUp(id: first, ports: [])
+        #expect(before.ipAddress.hasPrefix("10.213.0."))
+        #expect(try iptablesMentions(first))  // the bridge plugin's masquerading
 
-            var leased = Sandbox.testNetwork
-            leased.subnet = "10.213.7.0/24"
-            leased.ipMasq = false
-            leased.mtu = 1400
-            leased.replaceBridgeAddress = true
-            try await network.reconfigure(leased)
-            let after = try await network.setUp(id: second, ports: [])
-            #expect(after.ipAddress.hasPrefix("10.213.7.") && after.gateway == "10.213.7.1")
-            #expect(try !iptablesMentions(second))
-            let veth = try #require(after.hostInterface)
-            #expect(try String(contentsOfFile: "/sys/class/net/\(veth)/mtu", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "1400")
+        var leased = Sandbox.testNetwork
+        leased.subnet = "10.213.7.0/24"
+        leased.ipMasq = false
+        leased.mtu = 1400
+        leased.replaceBridgeAddress = true
+        try await network.reconfigure(leased)
+        let after = try await network.setUp(id: second, ports: [])
+        #expect(after.ipAddress.hasPrefix("10.213.7.") && after.gateway == "10.213.7.1")
+        #expect(try !iptablesMentions(second))
+        let veth = try #require(after.hostInterface)
+        #expect(try String(contentsOfFile: "/sys/class/net/\(veth)/mtu", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "1400")
 
-            // The first container's teardown runs with the configuration it was made with: its rules go too.
-            #expect(await network.tearDown(id: first).isEmpty)
-            #expect(try !iptablesMentions(first))
-            #expect(!FileManager.default.fileExists(atPath: before.namespacePath))
-            #expect(await network.tearDown(id: second).isEmpty)
-            #expect(ipamReservations(sandbox).isEmpty)
-        }
+        // The first container's teardown runs with the configuration it was made with: its rules go too.
+        #expect(await network.tearDown(id: first).isEmpty)
+        #expect(try !iptablesMentions(first))
+        #expect(!FileManager.default.fileExists(atPath: before.namespacePath))
+        #expect(await network.tearDown(id: second).isEmpty)
+        #expect(ipamReservations(sandbox).isEmpty)
     }
 
     @Test("the conflist is written under the data root")
