@@ -292,7 +292,8 @@ public actor NodeMesh {
 
     // MARK: wireguard-go
 
-    private var socketPath: (String) -> String { { "/var/run/wireguard/\($0).sock" } }
+    /// wireguard-go's control socket: one per interface name, whatever the network namespace.
+    private nonisolated func socketPath(_ interface: String) -> String { "/var/run/wireguard/\(interface).sock" }
 
     /// Starts `wireguard-go -f NAME` and waits for its interface and control socket; watches it,
     /// and when it dies (not stopped by the agent) starts it again and re-applies the peers.
