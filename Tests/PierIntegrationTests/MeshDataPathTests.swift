@@ -146,6 +146,25 @@ struct MeshDataPathTests {
         return (sums.first ?? "", sums.count > 1 ? sums[1] : "", peerLog)
     }
 
+    /// With `PIER_MESH_FIGURES=1`: RTT (busybox ping) and one TCP stream (iperf3, 3 s) between the
+    /// containers, printed, never asserted.
+    func printFigures(_ t: Topology, _ label: String) async throws {
+        guard ProcessInfo.processInfo.environment["PIER_MESH_FIGURES"] == "1", Requirement.executable("/usr/bin/iperf3") else { return }
+        let ping = try t.inNamespace(t.container("a"), ["/bin/busybox", "ping", "-c", "20", t.containerAddress("b")]).stdout
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        server.arguments = ["--net=\(t.path(t.container("b")))", "--", "/usr/bin/iperf3", "-s", "-1", "-p", "5201"]
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        t.pids.append(server.processIdentifier)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        try await Task.sleep(for: .milliseconds(300))
+        let iperf = try t.inNamespace(t.container("a"), ["/usr/bin/iperf3", "-c", t.containerAddress("b"), "-p", "5201", "-t", "3", "-f", "m"], timeout: 30).stdout
+        let rtt = ping.split(separator: "\n").last { $0.contains("round-trip") } ?? ""
+        let rate = iperf.split(separator: "\n").last { $0.contains("receiver") } ?? ""
+        print("figures \(label): \(rtt) | \(rate)")
+    }
+
     func routes(_ t: Topology, _ n: String, _ interface: String) throws -> String {
         try t.inNamespace(t.node(n), ["/usr/sbin/ip", "route", "show", "dev", interface]).stdout
     }
@@ -206,6 +225,7 @@ struct MeshDataPathTests {
         let result = try await transfer(t)
         #expect(result.sent.count == 64 && result.sent == result.received)
         #expect(result.peerLog.contains("10.230.1.2"), "the receiver saw \(result.peerLog)")
+        try await printFigures(t, "wireguard")
 
         // An unchanged peer set does nothing: the configuration file is not even rewritten.
         let conf = t.root.appendingPathComponent("a/mesh/pm\(t.tag)wa.conf")
@@ -263,6 +283,7 @@ struct MeshDataPathTests {
         let result = try await transfer(t)
         #expect(result.sent.count == 64 && result.sent == result.received)
         #expect(result.peerLog.contains("10.230.1.2"), "the receiver saw \(result.peerLog)")
+        try await printFigures(t, "vxlan")
 
         // The peer gone: its route, neighbour and forwarding entry go.
         try await a.apply(peers: PeerSet(dataPath: .vxlan, clusterRange: Self.range, mtu: nil, peers: []))

@@ -314,6 +314,45 @@ struct NetworkTests {
         }
     }
 
+    @Test("switched to a leased subnet: a container attached before keeps its address and is torn down with its own configuration; the next one gets the new subnet, the MTU and no masquerading")
+    func switchToLeasedSubnet() async throws {
+        defer { removeTestBridge() }
+        try await Sandbox.with { sandbox in
+            let network = sandbox.runtime.network
+            let first = TestSupport.newID(), second = TestSupport.newID()
+            do { try await switched(network, first: first, second: second, sandbox: sandbox) } catch {
+                // Attachments made without a container: removed here, whatever failed.
+                for id in [first, second] { await network.tearDown(id: id) }
+                throw error
+            }
+        }
+    }
+
+    func switched(_ network: CNINetwork, first: String, second: String, sandbox: Sandbox) async throws {
+        let before = try await network.setUp(id: first, ports: [])
+        #expect(before.ipAddress.hasPrefix("10.213.0."))
+        #expect(try iptablesMentions(first))  // the bridge plugin's masquerading
+
+        var leased = Sandbox.testNetwork
+        leased.subnet = "10.213.7.0/24"
+        leased.ipMasq = false
+        leased.mtu = 1400
+        leased.replaceBridgeAddress = true
+        try await network.reconfigure(leased)
+        let after = try await network.setUp(id: second, ports: [])
+        #expect(after.ipAddress.hasPrefix("10.213.7.") && after.gateway == "10.213.7.1")
+        #expect(try !iptablesMentions(second))
+        let veth = try #require(after.hostInterface)
+        #expect(try String(contentsOfFile: "/sys/class/net/\(veth)/mtu", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "1400")
+
+        // The first container's teardown runs with the configuration it was made with: its rules go too.
+        #expect(await network.tearDown(id: first).isEmpty)
+        #expect(try !iptablesMentions(first))
+        #expect(!FileManager.default.fileExists(atPath: before.namespacePath))
+        #expect(await network.tearDown(id: second).isEmpty)
+        #expect(ipamReservations(sandbox).isEmpty)
+    }
+
     @Test("the conflist is written under the data root")
     func conflist() async throws {
         try await Sandbox.with { sandbox in

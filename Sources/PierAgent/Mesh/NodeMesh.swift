@@ -143,6 +143,7 @@ public actor NodeMesh {
         c.subnet = lease.subnet.description
         c.ipMasq = false
         c.mtu = meshMTU(dataPath: lease.dataPath, manager: lease.mtu)
+        c.replaceBridgeAddress = true
         return c
     }
 
@@ -176,7 +177,7 @@ public actor NodeMesh {
                     throw .storage("cannot switch the bridge network to \(wanted.subnet): \(error)")
                 }
                 logger.info(
-                    "cluster network: new containers get addresses from \(wanted.subnet) (MTU \(wanted.mtu.map(String.init) ?? "default"), masquerading only what leaves \(lease.clusterRange)); containers started before keep theirs on \(old.subnet)")
+                    "cluster network: new containers get addresses from \(wanted.subnet) (MTU \(wanted.mtu.map(String.init) ?? "default"), masquerading only what leaves \(lease.clusterRange)); containers started before keep their addresses on \(old.subnet) but lose their gateway: restart them to move them")
             }
         }
         try installChain(MeshFirewall.masquerade(subnet: lease.subnet, clusterRange: lease.clusterRange))
@@ -291,7 +292,8 @@ public actor NodeMesh {
 
     // MARK: wireguard-go
 
-    private var socketPath: (String) -> String { { "/var/run/wireguard/\($0).sock" } }
+    /// wireguard-go's control socket: one per interface name, whatever the network namespace.
+    private nonisolated func socketPath(_ interface: String) -> String { "/var/run/wireguard/\(interface).sock" }
 
     /// Starts `wireguard-go -f NAME` and waits for its interface and control socket; watches it,
     /// and when it dies (not stopped by the agent) starts it again and re-applies the peers.

@@ -64,6 +64,7 @@ public final class CNINetwork: Sendable {
             ] as [String: Any],
         ]
         if let mtu = configuration.mtu { bridge["mtu"] = mtu }
+        if configuration.replaceBridgeAddress { bridge["forceAddress"] = true }
         let list: [String: Any] = [
             "cniVersion": Self.cniVersion,
             "name": configuration.name,

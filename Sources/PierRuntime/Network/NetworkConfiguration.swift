@@ -23,6 +23,11 @@ public struct NetworkConfiguration: Sendable, Equatable {
     /// The MTU of the bridge's container interfaces (the mesh's, on a node of a cluster network);
     /// nil: the kernel's default.
     public var mtu: Int?
+    /// Replace an address the bridge already has on another subnet by this one's gateway (the
+    /// plugin's `forceAddress`; without it the plugin refuses to add a second IPv4 address). A
+    /// node moving to its leased subnet sets it: containers attached before keep their
+    /// addresses but lose their gateway.
+    public var replaceBridgeAddress = false
 
     public static let maxPoolSize = 16
     /// The MTUs a container interface may have (IPv4's minimum to a jumbo frame).
