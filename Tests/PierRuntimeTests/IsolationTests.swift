@@ -18,10 +18,12 @@ struct IsolationTests {
     }
 
     /// Runs to completion; returns the exit code and the stdout and stderr lines.
-    func run(_ sandbox: Sandbox, _ options: ContainerOptions) async throws -> (Int32, [String], [String]) {
+    func run(
+        _ sandbox: Sandbox, _ options: ContainerOptions, image: ImageRunConfig = ImageRunConfig()
+    ) async throws -> (Int32, [String], [String]) {
         try Probe.install(into: sandbox.layer)
         let id = TestSupport.newID()
-        let launched = try await sandbox.launch(id, options)
+        let launched = try await sandbox.launch(id, options, image: image)
         let record = try #require(await sandbox.waitForExit(launched, id))
         let lines = try CRILogLine.parse(sandbox.layout(id).logPath)
         _ = await sandbox.runtime.remove(id: id, layout: sandbox.layout(id))
@@ -53,6 +55,35 @@ struct IsolationTests {
             #expect(out.last != "unshare=0", "busybox unshare -U must fail")
         }
     }
+
+    #if arch(x86_64)
+        @Test("the filter covers the architecture the image's programs use: a 32-bit call from an amd64 image is killed")
+        func nativeArchitectureOnly() async throws {
+            try await Sandbox.with { sandbox in
+                let (_, out, err) = try await run(
+                    sandbox, shell("probe uname i386-getpid; echo status=$?"), image: ImageRunConfig(architecture: "amd64"))
+                let r = Probe.results(out)
+                #expect(r["uname"] == "ok", "\(out) \(err)")
+                #expect(r["i386-getpid"] == nil, "the 32-bit call must not return: \(out)")
+                #expect(out.last == "status=159", "killed by SIGSYS (128 + 31): \(out)")
+            }
+        }
+
+        @Test("a 386 image's filter covers x86 too: its 32-bit calls run, and are filtered as the 64-bit ones")
+        func compatArchitecture() async throws {
+            try await Sandbox.with { sandbox in
+                let (code, out, err) = try await run(
+                    sandbox, shell("grep Seccomp: /proc/self/status; probe i386-getpid i386-keyctl keyctl af_alg af_inet"),
+                    image: ImageRunConfig(architecture: "386"))
+                #expect(code == 0, "\(out) \(err)")
+                #expect(out.contains { $0.hasPrefix("Seccomp:") && $0.hasSuffix("2") }, "\(out)")
+                let r = Probe.results(out)
+                #expect(r["i386-getpid"] == "ok", "\(out)")
+                #expect(r["i386-keyctl"] == "1", "\(out)")
+                #expect(r["keyctl"] == "1" && r["af_alg"] == "1" && r["af_inet"] == "ok", "\(out)")
+            }
+        }
+    #endif
 
     @Test("ordinary programs work under the default policy: busybox, a static Swift binary with threads, Debian's Python")
     func ordinaryPrograms() async throws {

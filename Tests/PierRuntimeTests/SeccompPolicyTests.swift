@@ -51,12 +51,149 @@ struct SeccompPolicyTests {
         #expect(!names(noChroot).contains("chroot"))
     }
 
-    @Test("the resolved default is cached per capability set")
+    @Test("the resolved default is cached per capability set and architectures")
     func cached() {
         let a = SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault)
         let b = SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault.reversed())
         #expect(a == b)
-        #expect(a == SeccompPolicy.pierDefault.resolve(capabilities: Capabilities.dockerDefault))
+        var policy = SeccompPolicy.pierDefault
+        policy.architectures = [.native]
+        let allowList = policy.resolve(capabilities: Capabilities.dockerDefault)
+        #expect(a == SeccompPolicy.denyList(from: allowList, architectures: [.native], refusals: SeccompPolicy.refusals))
+        #expect(SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault, imageArchitecture: "386") != a)
+    }
+
+    /// Whether `value` as argument `index` meets `arg` (runtime-spec operators, libseccomp's meaning).
+    func holds(_ arg: RuntimeSpec.SyscallArg, _ value: UInt64) -> Bool {
+        switch arg.op {
+        case "SCMP_CMP_EQ": return value == arg.value
+        case "SCMP_CMP_NE": return value != arg.value
+        case "SCMP_CMP_LT": return value < arg.value
+        case "SCMP_CMP_LE": return value <= arg.value
+        case "SCMP_CMP_GT": return value > arg.value
+        case "SCMP_CMP_GE": return value >= arg.value
+        case "SCMP_CMP_MASKED_EQ": return value & arg.value == (arg.valueTwo ?? 0)
+        default:
+            Issue.record("operator \(arg.op)")
+            return false
+        }
+    }
+
+    /// What a filter does with `name` when its arguments are not looked at: the action of the
+    /// unconditional rule naming it, "conditional" when only rules with arguments name it, else
+    /// the default action.
+    func verdict(_ filter: RuntimeSpec.Seccomp, _ name: String) -> String {
+        let rules = (filter.syscalls ?? []).filter { $0.names.contains(name) }
+        func action(_ action: String, _ errno: UInt32?) -> String {
+            action == "SCMP_ACT_ERRNO" ? "errno \(errno ?? 1)" : action
+        }
+        if let plain = rules.first(where: { $0.args == nil }) { return action(plain.action, plain.errnoRet) }
+        if !rules.isEmpty { return "conditional" }
+        return action(filter.defaultAction, filter.defaultErrnoRet)
+    }
+
+    @Test(
+        "containers get the policy as a deny-list that refuses every known call the allow-list refuses",
+        arguments: [
+            (Capabilities.dockerDefault, [SeccompArchitecture.x86_64]),
+            (Capabilities.dockerDefault + ["CAP_SYS_ADMIN", "CAP_SYS_TIME"], [.x86_64]),
+            (Capabilities.dockerDefault.filter { $0 != "CAP_SYS_CHROOT" }, [.x86_64]),
+            (Capabilities.dockerDefault, [.aarch64, .arm]),
+            (Capabilities.dockerDefault, [.arm]),
+        ])
+    func denyListAgrees(_ capabilities: [String], _ architectures: [SeccompArchitecture]) throws {
+        var policy = SeccompPolicy.pierDefault
+        policy.architectures = architectures
+        let allowList = policy.resolve(capabilities: capabilities, architecture: architectures[0])
+        let denyList = try #require(
+            SeccompPolicy.denyList(from: allowList, architectures: architectures, refusals: SeccompPolicy.refusals))
+        #expect(denyList.defaultAction == "SCMP_ACT_ALLOW" && denyList.defaultErrnoRet == nil)
+        #expect(denyList.architectures == architectures.map(\.specName))
+        let known = architectures.reduce(into: Set<String>()) { $0.formUnion(SyscallTable.names($1)) }
+        for name in known.sorted() {
+            let before = verdict(allowList, name), after = verdict(denyList, name)
+            #expect(before == after, "\(name): allow-list \(before), deny-list \(after)")
+        }
+        // One rule per call: runc adds them in order, and a second rule for a call would meet the first.
+        let named = (denyList.syscalls ?? []).flatMap(\.names)
+        #expect(Set(named).count == named.count)
+    }
+
+    @Test("each refusal is true exactly where the allowing conditions are false", arguments: ["clone", "socket", "personality"])
+    func refusalsNegate(_ call: String) throws {
+        let allowList = SeccompPolicy.pierDefault.resolve(capabilities: Capabilities.dockerDefault, architecture: .x86_64)
+        let allowing = (allowList.syscalls ?? []).filter { $0.names.contains(call) && $0.action == "SCMP_ACT_ALLOW" }
+        let refusing = try #require(SeccompPolicy.refusals[call])
+        #expect(!allowing.isEmpty)
+        // Every condition tests argument 0, so runc ORs the ones of a rule, and rules are ORed anyway.
+        #expect((allowing.flatMap { $0.args ?? [] } + refusing).allSatisfy { $0.index == 0 })
+        var values: Set<UInt64> = [0, 1, 7, 8, 9, 38, 39, 40, 41, 0x20000, 0x20008, 0xffff_fffe, 0xffff_ffff, 0x1_0000_0000, .max]
+        for i in 0..<64 {
+            values.insert(UInt64(1) << i)
+            values.insert(~(UInt64(1) << i))
+            values.insert(0xffff_ffff ^ (UInt64(1) << i))
+            for j in 0..<64 {
+                values.insert(UInt64(1) << i | UInt64(1) << j)
+                values.insert(0xffff_ffff & ~(UInt64(1) << i | UInt64(1) << j))
+                values.insert(0x20008 | UInt64(1) << i | UInt64(1) << j)
+            }
+        }
+        for flag in [SeccompPolicy.namespaceCloneFlags, 0x0001_0000, 0x003d_0f00, 0x0102_0000] { values.insert(flag) }
+        var generator = SystemRandomNumberGenerator()
+        for width in [8, 16, 32, 64] {
+            for _ in 0..<20_000 { values.insert(width == 64 ? generator.next() : generator.next() & ((UInt64(1) << width) - 1)) }
+        }
+        for value in values {
+            let allowed = allowing.contains { ($0.args ?? []).contains { holds($0, value) } }
+            let refused = refusing.contains { holds($0, value) }
+            if allowed == refused {
+                Issue.record("\(call)(0x\(String(value, radix: 16))): allowed \(allowed), refused \(refused)")
+                return
+            }
+        }
+    }
+
+    @Test("the filter covers the node's architecture, and an image's compat one; x86 keeps the allow-list")
+    func coveredArchitectures() {
+        #expect(SeccompArchitecture.x86_64.covering(image: "amd64") == [.x86_64])
+        #expect(SeccompArchitecture.x86_64.covering(image: nil) == [.x86_64])
+        #expect(SeccompArchitecture.x86_64.covering(image: "arm64") == [.x86_64])
+        #expect(SeccompArchitecture.x86_64.covering(image: "386") == [.x86_64, .x86])
+        #expect(SeccompArchitecture.aarch64.covering(image: "arm") == [.aarch64, .arm])
+        #expect(SeccompArchitecture.aarch64.covering(image: "arm64") == [.aarch64])
+        #expect(SeccompArchitecture.arm.covering(image: "arm64") == [.arm])
+        // libseccomp would turn socket's refusal into one of every socketcall(SYS_SOCKET) on x86.
+        var policy = SeccompPolicy.pierDefault
+        policy.architectures = [.x86_64, .x86]
+        let allowList = policy.resolve(capabilities: Capabilities.dockerDefault, architecture: .x86_64)
+        #expect(SeccompPolicy.denyList(from: allowList, architectures: [.x86_64, .x86], refusals: SeccompPolicy.refusals) == nil)
+        #if arch(x86_64)
+            let i386 = SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault, imageArchitecture: "386")
+            #expect(i386.defaultAction == "SCMP_ACT_ERRNO" && i386.architectures == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+            let amd64 = SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault, imageArchitecture: "amd64")
+            #expect(amd64.defaultAction == "SCMP_ACT_ALLOW" && amd64.architectures == ["SCMP_ARCH_X86_64"])
+        #endif
+    }
+
+    @Test("a default container's filter refuses what Docker's profile refuses a default container")
+    func dockerRefusals() {
+        let s = SeccompPolicy.resolvedDefault(capabilities: Capabilities.dockerDefault)
+        let denied = Set((s.syscalls ?? []).filter { $0.action == "SCMP_ACT_ERRNO" && $0.args == nil }.flatMap(\.names))
+        let docker = """
+            bpf clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree
+            perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare reboot
+            delete_module init_module finit_module acct kcmp pidfd_getfd process_madvise iopl ioperm settimeofday stime
+            clock_settime vhangup get_mempolicy mbind set_mempolicy set_mempolicy_home_node open_by_handle_at keyctl add_key
+            request_key kexec_load kexec_file_load userfaultfd nfsservctl uselib ustat sysfs _sysctl create_module
+            get_kernel_syms query_module afs_syscall tuxcall security vserver putpmsg getpmsg swapon swapoff pivot_root
+            migrate_pages move_pages vm86 vm86old io_uring_setup io_uring_enter io_uring_register
+            """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let here = SyscallTable.names(.native)
+        for name in docker where here.contains(name) {
+            #expect(denied.contains(name) || (name == "clone3" && verdict(s, name) == "errno 38"), "\(name): \(verdict(s, name))")
+        }
+        #expect(verdict(s, "clone3") == "errno 38")
+        #expect(verdict(s, "clone") == "conditional" && verdict(s, "personality") == "conditional")
     }
 
     @Test("every name in the default policy is a system call of some architecture Pier runs on")
@@ -133,7 +270,9 @@ struct SeccompPolicyTests {
         let rootfs = try TestSupport.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: rootfs) }
         let plain = try SpecBuilder(id: "c1", options: ContainerOptions(command: ["true"], network: .none), image: ImageRunConfig(), rootfs: rootfs).build()
-        #expect(plain.linux?.seccomp?.defaultAction == "SCMP_ACT_ERRNO")
+        // Pier's policy, as the deny-list it is written as for runc (default allow, keyctl refused).
+        #expect(plain.linux?.seccomp?.defaultAction == "SCMP_ACT_ALLOW")
+        #expect(plain.linux?.seccomp?.syscalls?.first?.names.contains("keyctl") == true)
         #expect(plain.linux?.namespaces?.contains { $0.type == "cgroup" } == true)
         #expect(plain.linux?.resources?.pids?.limit == DefaultProfile.pidsLimit)
         #expect(plain.process?.apparmorProfile == nil)

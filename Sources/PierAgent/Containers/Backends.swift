@@ -16,6 +16,8 @@ struct RunnableImage: Sendable {
     var user: String?
     var stopSignal: String?
     var labels: [String: String]
+    /// The image config's `architecture` (`amd64`, `386`, `arm64`, `arm`).
+    var architecture: String
 }
 
 /// The image store as the agent sees it (adapter in `ImageBackend.swift`).

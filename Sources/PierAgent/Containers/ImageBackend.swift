@@ -55,7 +55,8 @@ final class ImageBackend: ImageProvider {
         return RunnableImage(
             reference: image.reference?.display ?? image.manifestDigest.description,
             digest: image.manifestDigest.description, entrypoint: c?.entrypoint, cmd: c?.cmd, env: c?.env ?? [],
-            workdir: c?.workingDir, user: c?.user, stopSignal: c?.stopSignal, labels: c?.labels ?? [:])
+            workdir: c?.workingDir, user: c?.user, stopSignal: c?.stopSignal, labels: c?.labels ?? [:],
+            architecture: image.config.architecture)
     }
 
     func layerPaths(_ image: RunnableImage) async throws -> [URL] {

@@ -51,7 +51,8 @@ final class RuntimeBackend: RuntimeProvider {
                 directory: URL, logPath: URL, foreground: Bool) async throws -> LaunchResult {
         let options = try Self.options(request)
         let config = ImageRunConfig(entrypoint: image.entrypoint, cmd: image.cmd, env: image.env,
-                                    workingDir: image.workdir, user: image.user, stopSignal: image.stopSignal)
+                                    workingDir: image.workdir, user: image.user, stopSignal: image.stopSignal,
+                                    architecture: image.architecture)
         let launched: LaunchedContainer
         do {
             let prepared = try await runtime.prepare(LaunchRequest(

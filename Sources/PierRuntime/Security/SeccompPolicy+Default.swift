@@ -11,6 +11,10 @@ import PierSpec
 /// loading modules or kernels, and sockets of families that expose rarely audited kernel code
 /// (AF_ALG, AF_VSOCK). `clone3` answers ENOSYS, so libc falls back to `clone`, whose flags
 /// (unlike `clone3`'s, which live in memory) the filter can check.
+///
+/// Containers get it written the other way round (``resolvedDefault(capabilities:imageArchitecture:)``,
+/// ``denyList(from:architectures:refusals:)``): everything allowed but the calls this list leaves
+/// out, which runc compiles at each start in a fraction of the time.
 extension SeccompPolicy {
     /// The policy every non-privileged container gets unless it asks for another.
     public static let pierDefault = SeccompPolicy(defaultAction: .errno(SeccompAction.eperm), rules: defaultRules)
@@ -102,11 +106,41 @@ extension SeccompPolicy {
     /// ARM's own calls (cache maintenance, TLS, its fadvise and sync_file_range argument orders).
     static let arm = words("arm_fadvise64_64 arm_sync_file_range breakpoint cacheflush set_tls")
 
+    /// What `personality` may be called with: the query (0xffffffff), PER_LINUX, PER_LINUX32 and
+    /// both with UNAME26.
+    static let personas: [UInt64] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff]
+
+    /// For the deny-list form: when each call the list allows only under conditions is refused,
+    /// as conditions on one argument that runc ORs (it cannot AND two conditions on one argument).
+    /// Their OR is the negation of the allowing conditions' OR; the tests check it value by value.
+    static let refusals: [String: [RuntimeSpec.SyscallArg]] = [
+        // A namespace flag set: one masked test per flag.
+        "clone": (0..<64).map { UInt64(1) << $0 }.filter { namespaceCloneFlags & $0 != 0 }.map {
+            .init(index: 0, value: $0, valueTwo: $0, op: "SCMP_CMP_MASKED_EQ")
+        },
+        "socket": [.init(index: 0, value: 38, op: "SCMP_CMP_EQ"), .init(index: 0, value: 40, op: "SCMP_CMP_EQ")],
+        "personality": personalityRefusals,
+    ]
+
+    /// Every 32-bit value but ``personas``, and every wider one. A value has bit i set and bit j
+    /// clear for some pair (i, j) of this chain exactly when it is not all ones and sets a bit
+    /// other than 3 (PER_LINUX32) and 17 (UNAME26), or sets every bit but 3 or 17: the chain runs
+    /// through the 30 other bits in a cycle and from one of them to 3 and to 17.
+    static let personalityRefusals: [RuntimeSpec.SyscallArg] = {
+        let others = (0..<32).filter { $0 != 3 && $0 != 17 }
+        var pairs = others.indices.map { (others[$0], others[($0 + 1) % others.count]) }
+        pairs += [(others[0], 3), (others[0], 17)]
+        let masked = pairs.map { i, j -> RuntimeSpec.SyscallArg in
+            .init(index: 0, value: UInt64(1) << i | UInt64(1) << j, valueTwo: UInt64(1) << i, op: "SCMP_CMP_MASKED_EQ")
+        }
+        return masked + [.init(index: 0, value: 0xffff_ffff, op: "SCMP_CMP_GT")]
+    }()
+
     static let defaultRules: [SeccompRule] = {
         let admin = "CAP_SYS_ADMIN"
         var rules = [SeccompRule(files + memory + processes + identity + signals + time + events + sockets + ipc + arm)]
         // `personality` only to query it or to ask for the ordinary Linux (and 32-bit) personalities.
-        for persona: UInt64 in [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff] {
+        for persona in personas {
             rules.append(SeccompRule(["personality"], args: [.init(index: 0, value: persona, op: "SCMP_CMP_EQ")]))
         }
         // socket(2) of every family but AF_ALG (38) and AF_VSOCK (40); runc ORs conditions on one argument.

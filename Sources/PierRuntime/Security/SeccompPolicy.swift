@@ -45,11 +45,18 @@ extension SeccompPolicy {
 
     private static let cache = Mutex<[String: RuntimeSpec.Seccomp]>([:])
 
-    /// ``pierDefault`` resolved for `capabilities` on this node, computed once per capability set.
-    public static func resolvedDefault(capabilities: [String]) -> RuntimeSpec.Seccomp {
-        let key = capabilities.sorted().joined(separator: ",")
+    /// The filter a container with `capabilities` of an `imageArchitecture` image gets by default
+    /// on this node: ``pierDefault`` for this node's architecture (and the image's, when it is a
+    /// compat one), as a deny-list (``denyList(from:architectures:refusals:)``) where it can be
+    /// written as one, else as the allow-list; computed once per capability set and architectures.
+    public static func resolvedDefault(capabilities: [String], imageArchitecture: String? = nil) -> RuntimeSpec.Seccomp {
+        let covered = SeccompArchitecture.native.covering(image: imageArchitecture)
+        let key = covered.map(\.rawValue).joined(separator: ",") + " " + capabilities.sorted().joined(separator: ",")
         if let hit = cache.withLock({ $0[key] }) { return hit }
-        let resolved = pierDefault.resolve(capabilities: capabilities)
+        var policy = pierDefault
+        policy.architectures = covered
+        let allowList = policy.resolve(capabilities: capabilities)
+        let resolved = denyList(from: allowList, architectures: covered, refusals: refusals) ?? allowList
         cache.withLock { $0[key] = resolved }
         return resolved
     }

@@ -8,12 +8,15 @@ public struct ImageRunConfig: Sendable, Equatable {
     public var workingDir: String?
     public var user: String?
     public var stopSignal: String?
+    /// The OCI architecture the image was built for (`amd64`, `386`, `arm64`, `arm`): which of the
+    /// node's architectures the seccomp filter must cover. nil: the node's own.
+    public var architecture: String?
 
     public init(
         entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String] = [], workingDir: String? = nil,
-        user: String? = nil, stopSignal: String? = nil
+        user: String? = nil, stopSignal: String? = nil, architecture: String? = nil
     ) {
         self.entrypoint = entrypoint; self.cmd = cmd; self.env = env; self.workingDir = workingDir
-        self.user = user; self.stopSignal = stopSignal
+        self.user = user; self.stopSignal = stopSignal; self.architecture = architecture
     }
 }

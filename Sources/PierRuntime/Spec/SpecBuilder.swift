@@ -254,7 +254,9 @@ public struct SpecBuilder: Sendable {
         switch options.security.seccomp {
         case .unconfined: return nil
         // A runc without libseccomp refuses every filter: the default then goes without (as `pier info` says).
-        case .pierDefault: return isolation.seccomp ? SeccompPolicy.resolvedDefault(capabilities: capabilities) : nil
+        case .pierDefault:
+            return isolation.seccomp
+                ? SeccompPolicy.resolvedDefault(capabilities: capabilities, imageArchitecture: image.architecture) : nil
         case .profile(let policy): return policy.resolve(capabilities: capabilities)
         }
     }

@@ -157,10 +157,12 @@ struct Sandbox {
     }
 
     /// Launches a busybox container.
-    func launch(_ id: String, _ options: ContainerOptions, foreground: Bool = false) async throws -> LaunchedContainer {
+    func launch(
+        _ id: String, _ options: ContainerOptions, image: ImageRunConfig = ImageRunConfig(), foreground: Bool = false
+    ) async throws -> LaunchedContainer {
         try await runtime.launch(
             LaunchRequest(
-                id: id, options: options, image: ImageRunConfig(), layers: [layer],
+                id: id, options: options, image: image, layers: [layer],
                 layout: layout(id), foreground: foreground))
     }
 
