@@ -39,6 +39,8 @@ public struct AgentConfiguration: Sendable {
     /// The user namespace of containers that do not choose one (`--userns`): the host's, or
     /// remapped to the `pier` subordinate range.
     public var userns: UsernsMode = .host
+    /// Name servers the node's resolver forwards to (`--dns-upstream`); nil: those of /etc/resolv.conf.
+    public var dnsUpstreams: [String]?
     public static let maxNetworkPool = NetworkConfiguration.maxPoolSize
 
     public init(
@@ -52,6 +54,9 @@ public struct AgentConfiguration: Sendable {
         self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles; self.maxRequestBody = maxRequestBody
         self.maxLayerBytes = maxLayerBytes
     }
+
+    /// Why `server` cannot be a `--dns-upstream` (`ADDRESS` or `ADDRESS#PORT`), or nil.
+    public static func dnsUpstreamProblem(_ server: String) -> String? { NodeResolver.upstreamProblem(server) }
 
     var containersRoot: URL { dataRoot.appendingPathComponent("containers") }
     var databasePath: URL { dataRoot.appendingPathComponent("agent.db") }

@@ -42,6 +42,7 @@ public actor Manager {
         let close: @Sendable () -> Void
         var lastSent: [AssignedTask]?
         var lastStaged: [String]? = nil
+        var lastDirectory: ServiceDirectory? = nil
     }
     var sessions: [String: Session] = [:]
     /// `pier service logs` streams being relayed from agents, by request id (Manager+Logs.swift).
@@ -192,6 +193,7 @@ public actor Manager {
             }
             trace("manager: reconciled")
             await pushAssignments()
+            await pushDirectory()
         }
     }
 
@@ -219,6 +221,7 @@ public actor Manager {
         try commit(changes)
         await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds)))
         if let trust { await send(.trust(trust)) }
+        await pushDirectory()
         logger.info("node \(nodeID) (\(hello.description.hostname)) connected", metadata: ["address": "\(address ?? "local")"])
         return token
     }
@@ -286,6 +289,10 @@ public actor Manager {
             }
             if report.health != task.health {
                 task.health = report.health
+                changed = true
+            }
+            if report.address != task.address {
+                task.address = report.address
                 changed = true
             }
             if changed { updated.append(task) }
