@@ -59,8 +59,14 @@ extension ClusterAgent {
     /// (a task that stopped or turned unhealthy here leaves its names at once).
     func refreshNames() async {
         guard let resolver = names.resolver, let directory = names.directory else { return }
-        let local: [String: [String]]
-        do { local = try await node.containers.servingAddresses(taskLabel: Self.taskLabel, serviceLabel: Self.serviceLabel) } catch {
+        var local: [String: [String]] = [:]
+        do {
+            // A task the manager is stopping leaves its names now, not when its container is gone.
+            for task in try await node.containers.servingTasks(taskLabel: Self.taskLabel, serviceLabel: Self.serviceLabel)
+            where assigned[task.taskID]?.desiredState == .running {
+                local[task.serviceID, default: []].append(task.address)
+            }
+        } catch {
             logger.warning("cannot list containers for the service names: \(error)")
             return
         }
@@ -103,14 +109,14 @@ extension ContainerManager {
         return out
     }
 
-    /// The addresses of this node's task containers that serve their service now (running, and
-    /// healthy when they have a health check), by service id.
-    func servingAddresses(taskLabel: String, serviceLabel: String) throws -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for r in try database.all() where invalid[r.id] == nil && r.state == .running && r.config.labels[taskLabel] != nil {
-            guard let service = r.config.labels[serviceLabel], let ip = r.ipAddress, r.health == .none || r.health == .healthy else { continue }
-            out[service, default: []].append(ip)
+    /// This node's task containers that serve their service now (running, and healthy when they
+    /// have a health check), with their addresses.
+    func servingTasks(taskLabel: String, serviceLabel: String) throws -> [(taskID: String, serviceID: String, address: String)] {
+        try database.all().compactMap { r in
+            guard invalid[r.id] == nil, r.state == .running, let task = r.config.labels[taskLabel], let service = r.config.labels[serviceLabel],
+                let ip = r.ipAddress, r.health == .none || r.health == .healthy
+            else { return nil }
+            return (task, service, ip)
         }
-        return out
     }
 }

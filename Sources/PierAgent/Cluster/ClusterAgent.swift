@@ -34,7 +34,7 @@ public actor ClusterAgent {
     let logger: Logger
 
     private var heartbeatSeconds = 0.5
-    private var assigned: [String: AssignedTask] = [:]
+    var assigned: [String: AssignedTask] = [:]
     private var generation = -1
     private var reported: [String: TaskReport] = [:]
     private var send: (@Sendable (AgentMessage) async throws -> Void)?
