@@ -103,6 +103,12 @@ import Testing
             guard let now = pid(), now != first else { return false }
             return try answer("web.shop.pier").contains("10.0.0.8")
         }, "restarted after SIGKILL")
+
+        // The record directory removed, then written again before the supervisor looked: the
+        // new directory is watched (dnsmasq is restarted on it).
+        try FileManager.default.removeItem(at: resolver.configuration.hostsDirectory)
+        try resolver.write(["service-s1": "10.0.0.9 web.shop.pier\n"])
+        #expect(await poll(10) { try answer("web.shop.pier").contains("10.0.0.9") }, "records in a recreated directory are served")
         let second = try #require(pid())
 
         supervisor.cancel()

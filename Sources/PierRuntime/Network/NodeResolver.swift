@@ -51,6 +51,9 @@ public final class NodeResolver: Sendable {
         var address: String?
         /// The record files as last written, by name: written again when the directory is recreated.
         var files: [String: String] = [:]
+        /// The record directory was made again under a running dnsmasq, whose watch is on the
+        /// old one: it must be restarted.
+        var recreated = false
     }
 
     public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void) {
@@ -115,7 +118,9 @@ public final class NodeResolver: Sendable {
                     log("dnsmasq (pid \(pid)) exited (\(Self.describe(status))); restarting it. Its log: \(tail(configuration.logFile))")
                     nextStart = ContinuousClock.now + backoff
                     backoff = min(backoff * 2, .seconds(5))
-                } else if !FileManager.default.fileExists(atPath: configuration.hostsDirectory.path) {
+                } else if !FileManager.default.fileExists(atPath: configuration.hostsDirectory.path)
+                    || state.withLock({ s in defer { s.recreated = false }; return s.recreated })
+                {
                     log("record directory \(configuration.hostsDirectory.path) vanished; recreating it and restarting dnsmasq")
                     kill(pid); restoreRecords()
                 } else if wanted != state.withLock({ $0.address }) {
@@ -151,7 +156,10 @@ public final class NodeResolver: Sendable {
     public func write(_ files: [String: String]) throws {
         let fm = FileManager.default
         let dir = configuration.hostsDirectory
-        if !fm.fileExists(atPath: dir.path) { try fm.makeDirectory(dir) }
+        if !fm.fileExists(atPath: dir.path) {
+            try fm.makeDirectory(dir)
+            state.withLock { if $0.pid != nil { $0.recreated = true } }
+        }
         let present = Set((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }
         for (name, text) in files.sorted(by: { $0.key < $1.key }) {
             let url = dir.appendingPathComponent(name)
