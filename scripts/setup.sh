@@ -21,14 +21,14 @@ for arg in "$@"; do
     esac
 done
 
-# What the agent runs on (runc, CNI plugins, overlayfs tools, iptables), what the package links
+# What the agent runs on (runc, CNI plugins, overlayfs tools, iptables, dnsmasq for service names), what the package links
 # (sqlite3 for GRDB, libarchive with zstd and zlib), what tests and the sample image use
 # (busybox-static, skopeo, zstd, libcoap3-bin for the CoAP interop tests, tini for --init), what the benchmarks
 # time with (hyperfine; perf for `bench/activation.py --sched`) and the mesh between nodes (wireguard-tools,
 # and wireguard-go where the kernel has no WireGuard module).
 packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
           zlib1g-dev skopeo iproute2 iptables util-linux curl zstd hyperfine openssl python3-pip
-          libcoap3-bin linux-perf tini wireguard-tools wireguard-go)
+          libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io docker-registry)
 fi

@@ -41,6 +41,8 @@ public struct AgentConfiguration: Sendable {
     public var userns: UsernsMode = .host
     /// This node's side of a cluster network (`--mesh-interface`, `--mesh-port`, `--mesh-mtu`, `--relay`).
     public var mesh = MeshOptions()
+    /// Name servers the node's resolver forwards to (`--dns-upstream`); nil: those of /etc/resolv.conf.
+    public var dnsUpstreams: [String]?
     public static let maxNetworkPool = NetworkConfiguration.maxPoolSize
 
     public init(
@@ -54,6 +56,9 @@ public struct AgentConfiguration: Sendable {
         self.logMaxSize = logMaxSize; self.logMaxFiles = logMaxFiles; self.maxRequestBody = maxRequestBody
         self.maxLayerBytes = maxLayerBytes
     }
+
+    /// Why `server` cannot be a `--dns-upstream` (`ADDRESS` or `ADDRESS#PORT`), or nil.
+    public static func dnsUpstreamProblem(_ server: String) -> String? { NodeResolver.upstreamProblem(server) }
 
     var containersRoot: URL { dataRoot.appendingPathComponent("containers") }
     var databasePath: URL { dataRoot.appendingPathComponent("agent.db") }

@@ -67,6 +67,20 @@ struct ClusterServiceOptionsTests {
         #expect(spec == expected)
     }
 
+    @Test func endpointModeAndAliasesLandInTheSpecAndAnEmptyAliasClearsThem() throws {
+        var o = ServiceCreateOptions(image: "busybox")
+        o.name = "db"
+        o.settings.endpointMode = "dnsrr"
+        o.settings.networkAliases = ["database", "pg", "database"]
+        var s = try spec(o)
+        #expect(s.endpointMode == .dnsrr && s.aliases == ["database", "pg"])
+        // Update semantics: the names given replace the current ones; "" alone removes them.
+        var clear = ServiceSettings()
+        clear.networkAliases = [""]
+        try clear.apply(to: &s)
+        #expect(s.aliases == [] && s.endpointMode == .dnsrr)
+    }
+
     @Test func globalModeHasNoReplicaCount() throws {
         var o = ServiceCreateOptions(image: "agent-probe")
         o.name = "probe"; o.mode = "global"
@@ -136,6 +150,9 @@ struct ClusterServiceOptionsTests {
         BadFlag(flag: "--container-label") { $0.containerLabels = ["=x"] },
         BadFlag(flag: "-e") { $0.env = ["=x"] },
         BadFlag(flag: "--name") { $0.name = "" },
+        BadFlag(flag: "--endpoint-mode") { $0.settings.endpointMode = "ipvs" },
+        BadFlag(flag: "--network-alias") { $0.settings.networkAliases = ["ok", "not.a.label"] },
+        BadFlag(flag: "--network-alias") { $0.settings.networkAliases = [String(repeating: "a", count: 64)] },
     ]
 
     @Test(arguments: badFlags)

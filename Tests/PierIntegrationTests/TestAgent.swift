@@ -24,10 +24,11 @@ enum IntegrationHost {
     static let tools = [
         "/usr/sbin/runc", "/bin/busybox", "/usr/sbin/ip", "/usr/bin/nsenter", "/usr/sbin/iptables-save", "/usr/sbin/tc",
         "/usr/bin/curl", "/usr/bin/openssl", "/usr/bin/ss", "/usr/bin/coap-client-notls", "/usr/bin/python3",
+        "/usr/sbin/dnsmasq",
     ]
     static let missing: [String] = (Requirement.isRoot ? [] : ["root"])
         + (tools + [Binaries.pier.path, Binaries.shim.path]).filter { !Requirement.executable($0) }
-    static let what = "root, runc, busybox-static, iproute2, util-linux, iptables, curl, openssl, libcoap3-bin, python3 and the built pier and pier-shim"
+    static let what = "root, runc, busybox-static, iproute2, util-linux, iptables, curl, openssl, libcoap3-bin, python3, dnsmasq-base and the built pier and pier-shim"
 }
 
 extension Trait where Self == ConditionTrait {

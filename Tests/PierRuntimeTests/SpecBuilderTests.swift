@@ -277,6 +277,15 @@ struct SpecBuilderTests {
         try files.write(hostname: "node", ipAddress: nil, network: .host)
         #expect(
             try String(contentsOf: files.resolvConf, encoding: .utf8) == (try String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)))
+
+        // The node's resolver, when the runtime is handed one, replaces the node's servers; host
+        // networking keeps the node's file regardless.
+        let resolver = "nameserver 10.89.0.1\nsearch shop.pier pier\noptions ndots:2\n"
+        try files.write(hostname: "box", ipAddress: "10.89.0.7", network: .bridge, resolvConfText: resolver)
+        #expect(try String(contentsOf: files.resolvConf, encoding: .utf8) == resolver)
+        try files.write(hostname: "node", ipAddress: nil, network: .host, resolvConfText: resolver)
+        #expect(
+            try String(contentsOf: files.resolvConf, encoding: .utf8) == (try String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)))
     }
 
     @Test("user namespace: a user namespace with the range's maps; sysfs where the container owns its network, the host's /sys read-only where it does not; devices bound from their nodes")

@@ -14,7 +14,6 @@ import Testing
                 restart: always
                 depends_on: [db]
                 deploy:
-                  endpoint_mode: vip
                   placement:
                     constraints: [node.role==worker]
                     zone: a
@@ -29,11 +28,10 @@ import Testing
             """
         let p = problems(ofFile: yaml)
         #expect(p.map(\.path) == [
-            "networks",
+            "networks.backend",
             "services.db.env_file",
             "services.web.build",
             "services.web.depends_on",
-            "services.web.deploy.endpoint_mode",
             "services.web.deploy.placement.zone",
             "services.web.deploy.resources.reservations.devices",
             "services.web.restart",
@@ -47,8 +45,8 @@ import Testing
             _ = try ComposeFile.parse(yaml: yaml, directory: "/")
         } catch {
             let text = error.description
-            #expect(text.hasPrefix("compose file has 8 problems"))
-            #expect(text.contains("services.web.deploy.endpoint_mode: not supported"))
+            #expect(text.hasPrefix("compose file has 7 problems"))
+            #expect(text.contains("networks.backend: only the stack's default network exists"))
         }
     }
 

@@ -34,7 +34,7 @@ public actor ClusterAgent {
     let logger: Logger
 
     private var heartbeatSeconds = 0.5
-    private var assigned: [String: AssignedTask] = [:]
+    var assigned: [String: AssignedTask] = [:]
     private var generation = -1
     private var reported: [String: TaskReport] = [:]
     private var send: (@Sendable (AgentMessage) async throws -> Void)?
@@ -51,6 +51,8 @@ public actor ClusterAgent {
     private var fetchingStaged: Set<String> = []
     private var stagedHere: Set<String> = []
     private var stagedReported: [String]?
+    /// The node's resolver and the directory it serves (ClusterAgent+Names.swift).
+    var names = Names()
 
     /// Applies what the manager says to trust and refuse (nil: a node without certificates, `pier up`'s own).
     let onTrust: (@Sendable (TrustUpdate) async -> Void)?
@@ -73,6 +75,8 @@ public actor ClusterAgent {
     public func run() async throws {
         loadAssignments()
         await resumeMesh()
+        await startNames()
+        defer { stopNames() }
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         applyWake = continuation
         let applier = Task { for await _ in wakes { await self.applyAssignments() } }
@@ -324,10 +328,11 @@ public actor ClusterAgent {
     /// Sends the reports that changed since the last ones sent.
     func reportChanges() async {
         guard let current = try? await currentReports() else { return }
+        await refreshNames()
         var changed: [TaskReport] = []
         for (id, r) in current {
             let old = reported[id]
-            if old?.state != r.state || old?.health != r.health || old?.exitCode != r.exitCode { changed.append(r) }
+            if old?.state != r.state || old?.health != r.health || old?.exitCode != r.exitCode || old?.address != r.address { changed.append(r) }
         }
         guard !changed.isEmpty, let send else { return }
         do {
@@ -344,13 +349,16 @@ public actor ClusterAgent {
     /// The state of every task this node holds, from its containers.
     func currentReports() async throws -> [String: TaskReport] {
         var out: [String: TaskReport] = failedToStart
+        let addresses = try await node.containers.addresses()
         for c in try await node.containers.list(all: true) where c.invalid == nil {
             guard let taskID = c.labels[Self.taskLabel] else { continue }
             let shuttingDown = assigned[taskID]?.desiredState == .shutdown
             let health = c.health == .none ? nil : c.health.rawValue
             switch c.state {
             case .running, .restarting:
-                out[taskID] = TaskReport(taskID: taskID, state: .running, message: "started", containerID: c.id, health: health, timestamp: c.startedAt ?? Date())
+                out[taskID] = TaskReport(
+                    taskID: taskID, state: .running, message: "started", containerID: c.id, health: health, timestamp: c.startedAt ?? Date(),
+                    address: addresses[c.id])
             case .created:
                 if preparing.contains(taskID) { continue }
                 out[taskID] = TaskReport(taskID: taskID, state: .starting, message: "starting", containerID: c.id)

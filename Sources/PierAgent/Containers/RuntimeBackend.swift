@@ -3,11 +3,14 @@ import PierSpec
 import Foundation
 import PierAPI
 import PierRuntime
+import Synchronization
 
 /// Adapter from the runc runtime (`PierRuntime.RuncRuntime`) to what the container manager needs.
 final class RuntimeBackend: RuntimeProvider {
     let runtime: RuncRuntime
     let runcDescription: String
+    /// The node runs its resolver (a cluster agent with dnsmasq): bridge containers use it.
+    let servesNames = Atomic<Bool>(false)
 
     /// `bridgeNetwork`: the bridge network as the node's lease wants it (`NodeMesh.bridgeConfiguration`).
     init(configuration: AgentConfiguration, bridgeNetwork: (NetworkConfiguration) -> NetworkConfiguration = { $0 }) throws {
@@ -57,7 +60,8 @@ final class RuntimeBackend: RuntimeProvider {
         do {
             let prepared = try await runtime.prepare(LaunchRequest(
                 id: id, options: options, image: config, layers: layers,
-                layout: ContainerLayout(directory: directory, logPath: logPath), arguments: command, foreground: foreground))
+                layout: ContainerLayout(directory: directory, logPath: logPath), arguments: command, foreground: foreground,
+                resolvConf: resolvConf(for: request, network: options.network)))
             trace("launch: prepared (rootfs, network, bundle)")
             launched = try await runtime.start(prepared)
         } catch let error as ContainerSpecError {

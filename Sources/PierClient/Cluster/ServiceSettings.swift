@@ -47,6 +47,11 @@ public struct ServiceSettings: Sendable, Equatable {
     /// Removes the service's health check.
     public var noHealthcheck = false
 
+    /// `vip` or `dnsrr` (both served as DNS round robin).
+    public var endpointMode: String?
+    /// Further names of the service; they replace the current ones, and `[""]` removes them all.
+    public var networkAliases: [String]?
+
     public init() {}
 
     /// Applies the given flags to `spec`.
@@ -104,6 +109,20 @@ public struct ServiceSettings: Sendable, Equatable {
             spec.task.placement.maxReplicasPerNode = maxReplicasPerNode == 0 ? nil : maxReplicasPerNode
         }
         try applyRestart(to: &spec.task.restartPolicy)
+        if let endpointMode {
+            guard let mode = EndpointMode(rawValue: endpointMode) else {
+                throw .invalidArgument("--endpoint-mode \"\(endpointMode)\": use vip or dnsrr (both are served as DNS round robin)")
+            }
+            spec.endpointMode = mode
+        }
+        if let networkAliases {
+            var aliases: [String] = []
+            for alias in networkAliases where !alias.isEmpty {
+                if let problem = ObjectName.problem(alias, .label) { throw .invalidArgument("--network-alias \"\(alias.prefix(80))\": \(problem)") }
+                if !aliases.contains(alias) { aliases.append(alias) }
+            }
+            spec.aliases = aliases
+        }
         try update.apply(to: &spec.update, family: .update)
         try rollback.apply(to: &spec.rollback, family: .rollback)
     }

@@ -8,10 +8,11 @@ public enum StackListing {
         TextTable(header: header, rows: stacks.map { [$0.name, String($0.services)] })
     }
 
-    /// `Creating service s_web`, `Updating service s_db`, one line each, as `docker stack deploy`.
+    /// `Creating service s_web`, `Updating service s_db`, one line each, as `docker stack deploy`,
+    /// after the compose file's warnings.
     public static func deployReport(_ result: StackDeployResult) -> String {
-        (result.created.map { "Creating service \($0)\n" } + result.updated.map { "Updating service \($0)\n" }
-            + result.unchanged.map { "Service \($0) is unchanged\n" }).joined()
+        (result.warnings.map { "Warning: \($0)\n" } + result.created.map { "Creating service \($0)\n" }
+            + result.updated.map { "Updating service \($0)\n" } + result.unchanged.map { "Service \($0) is unchanged\n" }).joined()
     }
 
     /// The services of stack `name`: those labelled `pier.stack.namespace=name`.

@@ -78,8 +78,18 @@ public struct StackDeployResult: Codable, Sendable, Equatable {
     public var created: [String]
     public var updated: [String]
     public var unchanged: [String]
-    public init(created: [String] = [], updated: [String] = [], unchanged: [String] = []) {
-        self.created = created; self.updated = updated; self.unchanged = unchanged
+    /// What the compose file asks for that Pier serves differently (`endpoint_mode: vip`).
+    public var warnings: [String]
+    public init(created: [String] = [], updated: [String] = [], unchanged: [String] = [], warnings: [String] = []) {
+        self.created = created; self.updated = updated; self.unchanged = unchanged; self.warnings = warnings
+    }
+
+    private enum CodingKeys: String, CodingKey { case created, updated, unchanged, warnings }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            created: try c.decode([String].self, forKey: .created), updated: try c.decode([String].self, forKey: .updated),
+            unchanged: try c.decode([String].self, forKey: .unchanged), warnings: try c.decodeIfPresent([String].self, forKey: .warnings) ?? [])
     }
 }
 

@@ -14,13 +14,19 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var mode: ServiceMode
     public var update: UpdateConfig
     public var rollback: UpdateConfig
+    /// Further names of the service on its stack's network (`--network-alias`, compose
+    /// `networks: default: aliases:`); each a DNS label.
+    public var aliases: [String]
+    /// How clients reach the tasks by name; Pier serves both modes as DNS round robin.
+    public var endpointMode: EndpointMode
 
     public init(
         name: String, labels: [String: String] = [:], task: TaskTemplate, mode: ServiceMode = .replicated(1),
-        update: UpdateConfig = UpdateConfig(), rollback: UpdateConfig = UpdateConfig()
+        update: UpdateConfig = UpdateConfig(), rollback: UpdateConfig = UpdateConfig(), aliases: [String] = [],
+        endpointMode: EndpointMode = .vip
     ) {
         self.name = name; self.labels = labels; self.task = task; self.mode = mode
-        self.update = update; self.rollback = rollback
+        self.update = update; self.rollback = rollback; self.aliases = aliases; self.endpointMode = endpointMode
     }
 }
 
@@ -194,7 +200,7 @@ public struct UpdateStatus: Codable, Sendable, Equatable {
 }
 
 extension ServiceSpec {
-    private enum CodingKeys: String, CodingKey { case name, labels, task, mode, update, rollback }
+    private enum CodingKeys: String, CodingKey { case name, labels, task, mode, update, rollback, aliases, endpointMode }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -203,7 +209,9 @@ extension ServiceSpec {
             task: try c.decode(TaskTemplate.self, forKey: .task),
             mode: try c.decodeIfPresent(ServiceMode.self, forKey: .mode) ?? .replicated(1),
             update: try c.decodeIfPresent(UpdateConfig.self, forKey: .update) ?? UpdateConfig(),
-            rollback: try c.decodeIfPresent(UpdateConfig.self, forKey: .rollback) ?? UpdateConfig())
+            rollback: try c.decodeIfPresent(UpdateConfig.self, forKey: .rollback) ?? UpdateConfig(),
+            aliases: try c.decodeIfPresent([String].self, forKey: .aliases) ?? [],
+            endpointMode: try c.decodeIfPresent(EndpointMode.self, forKey: .endpointMode) ?? .vip)
     }
 }
 

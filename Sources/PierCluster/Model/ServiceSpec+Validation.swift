@@ -6,6 +6,8 @@ extension ServiceSpec {
     /// The longest delay, window or monitoring period a spec may name: a day. Longer ones would
     /// overflow the timers they become, and mean a typo.
     public static let maxSeconds: Double = 86_400
+    /// The most network aliases one service may have.
+    public static let maxAliases = 32
 
     /// Checks what the scheduler and reconciler rely on: constraints, preferences, published
     /// ports, counts, durations and ratios, each within an explicit range named in the error.
@@ -13,6 +15,14 @@ extension ServiceSpec {
     public func validate() throws(ClusterSpecError) {
         if let problem = ObjectName.problem(name, .label) {
             throw .invalidField("name \"\(name.prefix(80))\"", reason: problem)
+        }
+        guard aliases.count <= Self.maxAliases else {
+            throw .invalidField("network-alias", reason: "\(aliases.count) aliases; at most \(Self.maxAliases)")
+        }
+        for alias in aliases {
+            if let problem = ObjectName.problem(alias, .label) {
+                throw .invalidField("network-alias \"\(alias.prefix(80))\"", reason: problem)
+            }
         }
         do {
             try task.container.validate()

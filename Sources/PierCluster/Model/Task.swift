@@ -53,6 +53,8 @@ public struct ClusterTask: Codable, Sendable, Equatable, Identifiable {
     public var createdAt: Date
     /// Health as last reported by the agent (`healthy`, `unhealthy`, `starting`), if the container has a check.
     public var health: String?
+    /// The container's IPv4 address on its node's bridge, as last reported while it runs.
+    public var address: String?
 
     public init(
         id: String, serviceID: String, serviceName: String, slot: Int?, nodeID: String? = nil, serviceVersion: Int,

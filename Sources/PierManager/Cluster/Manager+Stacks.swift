@@ -12,9 +12,11 @@ extension Manager {
     public func deployStack(_ name: String, _ request: StackDeployRequest, as caller: Caller = .local) async throws -> StackDeployResult {
         if let problem = StackDefinition.nameProblem(name) { throw ManagerError.invalid("stack name: \(problem)") }
         let stack: StackDefinition
+        let warnings: [String]
         do {
             let compose = try ComposeFile.parse(yaml: request.compose, directory: request.directory ?? "/", environment: request.environment)
             stack = try StackDefinition(name: name, compose: compose)
+            warnings = compose.warnings
         } catch {
             throw ManagerError.invalid("\(error)")
         }
@@ -26,7 +28,8 @@ extension Manager {
             spec.task.container.image = try await pin(spec.task.container.image)
             specs.append(spec)
         }
-        var result = StackDeployResult()
+        var result = StackDeployResult(warnings: warnings)
+        for warning in warnings { logger.warning("stack \(name): \(warning)") }
         var changes = ChangeSet()
         let existing = services.values.filter { $0.spec.labels[stackNamespaceLabel] == name }
         for spec in specs {

@@ -45,6 +45,7 @@ public actor Manager {
         var lastSent: [AssignedTask]?
         var lastStaged: [String]? = nil
         var lastPeers: PeerSet? = nil
+        var lastDirectory: ServiceDirectory? = nil
     }
     var sessions: [String: Session] = [:]
     /// `pier service logs` streams being relayed from agents, by request id (Manager+Logs.swift).
@@ -199,6 +200,7 @@ public actor Manager {
             trace("manager: reconciled")
             await pushAssignments()
             await pushPeers()
+            await pushDirectory()
         }
     }
 
@@ -228,6 +230,7 @@ public actor Manager {
         await send(.welcome(Welcome(nodeID: nodeID, heartbeatSeconds: configuration.heartbeatSeconds, network: lease)))
         if let trust { await send(.trust(trust)) }
         await pushPeers()
+        await pushDirectory()
         logger.info("node \(nodeID) (\(hello.description.hostname)) connected", metadata: ["address": "\(address ?? "local")"])
         return token
     }
@@ -295,6 +298,10 @@ public actor Manager {
             }
             if report.health != task.health {
                 task.health = report.health
+                changed = true
+            }
+            if report.address != task.address {
+                task.address = report.address
                 changed = true
             }
             if changed { updated.append(task) }

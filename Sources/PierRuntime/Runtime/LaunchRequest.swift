@@ -13,13 +13,16 @@ public struct LaunchRequest: Sendable {
     public var arguments: [String]?
     /// One `runc run` for the container's whole life (`pier run --rm` without `-d`).
     public var foreground: Bool
+    /// The resolv.conf of a bridge container when the node runs its own resolver; nil: the
+    /// node's, without loopback name servers.
+    public var resolvConf: String?
 
     public init(
         id: String, options: ContainerOptions, image: ImageRunConfig, layers: [URL], layout: ContainerLayout,
-        arguments: [String]? = nil, foreground: Bool = false
+        arguments: [String]? = nil, foreground: Bool = false, resolvConf: String? = nil
     ) {
         self.id = id; self.options = options; self.image = image; self.layers = layers; self.layout = layout
-        self.arguments = arguments; self.foreground = foreground
+        self.arguments = arguments; self.foreground = foreground; self.resolvConf = resolvConf
     }
 }
 

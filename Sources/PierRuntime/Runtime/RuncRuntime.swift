@@ -110,7 +110,9 @@ public final class RuncRuntime: ContainerRuntime {
                 swapAccounting: cgroups.swapAccounting, arguments: request.arguments, isolation: isolation,
                 userNamespace: mapping, volumeSources: remapped?.volumeSources ?? [:], deviceSources: remapped?.deviceSources ?? [:])
             let spec = try builder.build()
-            try layout.etcFiles.write(hostname: builder.hostname, ipAddress: attachment?.ipAddress, network: request.options.network)
+            try layout.etcFiles.write(
+                hostname: builder.hostname, ipAddress: attachment?.ipAddress, network: request.options.network,
+                resolvConfText: request.options.network == .bridge ? request.resolvConf : nil)
             if let mapping { layout.etcFiles.chown(to: mapping) }
             try spec.write(toBundle: layout.bundle)
             let shimConfiguration = ShimConfiguration(

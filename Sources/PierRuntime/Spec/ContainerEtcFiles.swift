@@ -27,9 +27,10 @@ public struct ContainerEtcFiles: Sendable, Equatable {
 
     /// Writes the three files. With `host` networking the node's hosts and resolv.conf are
     /// copied as they are; otherwise hosts names `ipAddress` (if any) as `hostname`, and
-    /// resolv.conf is the node's without local name servers.
+    /// resolv.conf is `resolvConfText` when given (the node's resolver, for a bridge container),
+    /// else the node's without local name servers.
     public func write(
-        hostname name: String, ipAddress: String?, network: NetworkMode,
+        hostname name: String, ipAddress: String?, network: NetworkMode, resolvConfText: String? = nil,
         hostEtc: URL = URL(fileURLWithPath: "/etc")
     ) throws {
         try FileManager.default.makeDirectory(hosts.deletingLastPathComponent())
@@ -42,7 +43,7 @@ public struct ContainerEtcFiles: Sendable, Equatable {
             resolvText = nodeResolv
         } else {
             hostsText = Self.baseHosts + (ipAddress.map { "\($0)\t\(name)\n" } ?? "")
-            resolvText = Self.containerResolvConf(from: nodeResolv)
+            resolvText = resolvConfText ?? Self.containerResolvConf(from: nodeResolv)
         }
         try SystemCalls.writeAtomically(Data((name + "\n").utf8), to: hostname, durable: false)
         try SystemCalls.writeAtomically(Data(hostsText.utf8), to: hosts, durable: false)

@@ -11,14 +11,15 @@ public struct ComposeFile: Codable, Sendable, Equatable {
     public var services: [ServiceSpec]
     /// Variables referenced without a default that were not set (Compose substitutes "" and warns).
     public var unsetVariables: [String]
+    /// What the file asks for that Pier serves differently (`endpoint_mode: vip`), for the deploy to print.
+    public var warnings: [String]
 
-    public init(name: String? = nil, services: [ServiceSpec], unsetVariables: [String] = []) {
-        self.name = name; self.services = services; self.unsetVariables = unsetVariables
+    public init(name: String? = nil, services: [ServiceSpec], unsetVariables: [String] = [], warnings: [String] = []) {
+        self.name = name; self.services = services; self.unsetVariables = unsetVariables; self.warnings = warnings
     }
 
-    static let topLevelKeys: Set<String> = ["version", "name", "services"]
+    static let topLevelKeys: Set<String> = ["version", "name", "services", "networks"]
     static let topLevelHints: [String: String] = [
-        "networks": "not supported: Pier has no user-defined networks; use network_mode: bridge, host or none per service",
         "volumes": "not supported: Pier has no named volumes; use bind mounts (./data:/data) in the service",
         "secrets": "not supported: Pier has no secrets store yet; use a read-only bind mount",
         "configs": "not supported: Pier has no configs store yet; use a read-only bind mount",
@@ -42,6 +43,7 @@ public struct ComposeFile: Codable, Sendable, Equatable {
         if let v = top["name"], let n = reader.string(v, "name") {
             if let reason = StackDefinition.nameProblem(n) { reader.invalid("name", "\"\(n)\" \(reason)") } else { name = n }
         }
+        if let v = top["networks"] { reader.networks(v, "networks") }
         var services: [ServiceSpec] = []
         if let v = top["services"], let entries = reader.entries(v, "services", what: "service names to services") {
             if entries.isEmpty { reader.invalid("services", "is empty; a stack needs at least one service") }
@@ -54,7 +56,7 @@ public struct ComposeFile: Codable, Sendable, Equatable {
         guard reader.problems.isEmpty else {
             throw .invalid(reader.problems.sorted { Self.precedes($0.path, $1.path) })
         }
-        return ComposeFile(name: name, services: services, unsetVariables: reader.interpolation.unset)
+        return ComposeFile(name: name, services: services, unsetVariables: reader.interpolation.unset, warnings: reader.warnings)
     }
 
     /// Reads and parses the compose file at `url`, resolving relative bind mounts against its directory.

@@ -4,13 +4,13 @@ import PierAPI
 import PierCluster
 
 extension ComposeReader {
-    static let deployHints: [String: String] = [
-        "endpoint_mode": "not supported: Pier has no virtual IPs; a task is reached on its node's published ports",
-    ]
+    static let deployHints: [String: String] = [:]
 
     /// `deploy:` as Swarm reads it, into `spec`.
     mutating func deploy(_ value: YAMLValue, _ path: String, into spec: inout ServiceSpec) {
-        let keys: Set<String> = ["mode", "replicas", "labels", "placement", "resources", "restart_policy", "update_config", "rollback_config"]
+        let keys: Set<String> = [
+            "mode", "replicas", "labels", "placement", "resources", "restart_policy", "update_config", "rollback_config", "endpoint_mode",
+        ]
         guard let f = mapping(value, path, allowed: keys, hints: Self.deployHints) else { return }
         func p(_ key: String) -> String { Self.join(path, key) }
 
@@ -37,6 +37,12 @@ extension ComposeReader {
         if let v = f["restart_policy"] { spec.task.restartPolicy = restartPolicy(v, p("restart_policy")) }
         if let v = f["update_config"] { spec.update = updateConfig(v, p("update_config"), rollback: false) }
         if let v = f["rollback_config"] { spec.rollback = updateConfig(v, p("rollback_config"), rollback: true) }
+        if let v = f["endpoint_mode"], let m = choice(v, p("endpoint_mode"), EndpointMode.self, choices: EndpointMode.allCases) {
+            spec.endpointMode = m
+            if m == .vip {
+                warnings.append("\(p("endpoint_mode")): vip is served as DNS round robin (Pier has no virtual IPs): the name resolves to every task's address")
+            }
+        }
     }
 
     private mutating func placement(_ value: YAMLValue, _ path: String) -> Placement {

@@ -8,19 +8,18 @@ extension ComposeReader {
         "image", "command", "entrypoint", "environment", "ports", "volumes", "devices", "healthcheck",
         "network_mode", "labels", "user", "working_dir", "hostname", "read_only", "cap_add", "cap_drop",
         "stop_signal", "deploy", "privileged", "security_opt", "tmpfs", "ulimits", "sysctls", "shm_size", "init",
-        "userns_mode",
+        "userns_mode", "networks",
     ]
 
     static let serviceHints: [String: String] = [
         "build": "not supported: a stack does not build images; build with `pier image build -t NAME .` and give image: NAME",
-        "networks": "not supported: Pier has no user-defined networks; use network_mode: bridge, host or none",
         "restart": "not supported in a stack (Swarm ignores it too); use deploy.restart_policy",
         "container_name": "not supported: the manager names each task's container",
         "depends_on": "not supported: a stack's services start independently; make a service retry until its peers answer",
         "env_file": "not supported: put the variables under environment:",
         "secrets": "not supported: Pier has no secrets store yet; use a read-only bind mount",
         "configs": "not supported: Pier has no configs store yet; use a read-only bind mount",
-        "links": "not supported: Pier has no service discovery by name; use published ports",
+        "links": "not supported: a stack's services reach each other by name (web, tasks.web, STACK_web) on the stack's default network; use networks: default: aliases: for further names",
         "expose": "not supported: containers on the bridge network reach each other directly; publish ports with ports:",
         "mem_limit": "not supported in a stack; use deploy.resources.limits.memory",
         "cpus": "not supported in a stack; use deploy.resources.limits.cpus",
@@ -99,6 +98,12 @@ extension ComposeReader {
         }
 
         var spec = ServiceSpec(name: name, task: TaskTemplate(container: c))
+        if let v = f["networks"] {
+            spec.aliases = serviceNetworks(v, p("networks"))
+            if let mode = c.network, mode != "bridge", !spec.aliases.isEmpty {
+                invalid(p("networks"), "aliases need network_mode: bridge (a \(mode) container is not on the stack's network)")
+            }
+        }
         if let v = f["deploy"] { deploy(v, p("deploy"), into: &spec) }
         guard problems.count == before else { return nil }
         do {

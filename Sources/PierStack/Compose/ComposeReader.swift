@@ -3,6 +3,8 @@ import PierSpec
 /// path) instead of stopping at the first, so one error lists all of them.
 struct ComposeReader {
     var problems: [ComposeProblem] = []
+    /// What is accepted but served differently, for people (`path: message`).
+    var warnings: [String] = []
     var interpolation: Interpolation
     /// Absolute directory that relative bind-mount sources are resolved against.
     let directory: String

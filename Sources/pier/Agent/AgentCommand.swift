@@ -76,7 +76,17 @@ struct DaemonOptions: ParsableArguments {
         valueName: "mode"))
     var userns: String = "host"
 
+    @Option(help: ArgumentHelp(
+        "A name server the node's resolver forwards names outside the cluster to, instead of those of /etc/resolv.conf (repeatable).",
+        discussion: "ADDRESS or ADDRESS#PORT. In a cluster the agent runs dnsmasq on the bridge's gateway address: containers resolve "
+            + "service names (web, tasks.web, STACK_web) there, and every other name is forwarded.",
+        valueName: "address"))
+    var dnsUpstream: [String] = []
+
     func validate() throws {
+        for server in dnsUpstream {
+            if let problem = AgentConfiguration.dnsUpstreamProblem(server) { throw ValidationError("--dns-upstream \(server): \(problem)") }
+        }
         guard userns == "host" || userns == "remap" else { throw ValidationError("--userns \(userns): use host or remap") }
         if (coap == nil) != (coapKeys == nil) { throw ValidationError("--coap and --coap-keys go together") }
         if coapInsecureToken && coap == nil { throw ValidationError("--coap-insecure-token needs --coap and --coap-keys") }
@@ -111,6 +121,7 @@ struct DaemonOptions: ParsableArguments {
         configuration.networkPool = networkPool
         configuration.socketGroup = socketGroup.flatMap(Self.groupID)  // checked in validate()
         configuration.userns = userns == "remap" ? .remap : .host
+        configuration.dnsUpstreams = dnsUpstream.isEmpty ? nil : dnsUpstream
         return configuration
     }
 }

@@ -79,6 +79,16 @@ struct ServiceSettingsOptions: ParsableArguments {
     @Flag(help: "Remove the service's health check.")
     var noHealthcheck = false
 
+    @Option(help: ArgumentHelp(
+        "How clients reach the tasks by name: vip or dnsrr.",
+        discussion: "Pier has no virtual IPs: both resolve the service's name to every running (and healthy) task's address.",
+        valueName: "mode"))
+    var endpointMode: String?
+    @Option(help: ArgumentHelp(
+        "A further name the service resolves as (repeatable); on update the names given replace the current ones, \"\" removes them all.",
+        valueName: "name"))
+    var networkAlias: [String] = []
+
     var settings: ServiceSettings {
         var s = ServiceSettings()
         s.replicas = replicas; s.workdir = workdir; s.user = user; s.hostname = hostname; s.readOnly = readOnly
@@ -95,6 +105,7 @@ struct ServiceSettingsOptions: ParsableArguments {
         s.rollback.maxFailureRatio = rollbackMaxFailureRatio; s.rollback.order = rollbackOrder
         s.healthCmd = healthCmd; s.healthInterval = healthInterval; s.healthTimeout = healthTimeout
         s.healthRetries = healthRetries; s.healthStartPeriod = healthStartPeriod; s.noHealthcheck = noHealthcheck
+        s.endpointMode = endpointMode; s.networkAliases = networkAlias.isEmpty ? nil : networkAlias
         return s
     }
 }

@@ -230,6 +230,17 @@ final class TestCluster: @unchecked Sendable {
         p.waitUntilExit()
     }
 
+    /// SIGKILL the dnsmasq a data root's agent started, if it still runs.
+    static func killResolver(dataRoot: URL) {
+        let dns = dataRoot.appendingPathComponent("dns")
+        guard let text = try? String(contentsOf: dns.appendingPathComponent("dnsmasq.pid"), encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
+            String(decoding: cmdline, as: UTF8.self).contains(dns.path)
+        else { return }
+        kill(pid, SIGKILL)
+    }
+
     func log(_ url: URL) -> String {
         let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         return String(text.suffix(6000))
@@ -374,6 +385,8 @@ final class TestCluster: @unchecked Sendable {
         }
         Self.stop(managerProcess)
         managerProcess = nil
+        // The resolvers of agents killed during a test (their pid files name them).
+        for dir in members.map(\.root) + [managerRoot] { Self.killResolver(dataRoot: dir) }
         // Containers of agents killed during a test are still running: runc removes them.
         for dir in members.map(\.root) + [managerRoot] {
             let runcRoot = dir.appendingPathComponent("runc").path
