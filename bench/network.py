@@ -717,11 +717,11 @@ class PierNode:
         while True:
             c = self.service_container(service)
             if c is not None:
-                ns = f"pier-{c['id'][:12]}"
-                out = h.run(["ip", "-n", ns, "-4", "-o", "addr", "show", "scope", "global"], check=False).stdout.decode()
-                m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
-                if m:
-                    return Endpoint(f"{service} on {self.name}", f"/var/run/netns/{ns}", m.group(1))
+                # Its init's network namespace (a pooled namespace's name does not follow the container's id).
+                status, body = h.http_get(self.socket, f"/v1/containers/{c['id']}")
+                details = json.loads(body) if status == 200 else {}
+                if details.get("pid") and details.get("ipAddress"):
+                    return Endpoint(f"{service} on {self.name}", f"/proc/{details['pid']}/ns/net", details["ipAddress"])
             if time.monotonic() > deadline:
                 raise h.BenchError(f"no running container of {service} on {self.name} within {timeout:.0f} s")
             time.sleep(0.05)
