@@ -56,6 +56,7 @@ final class MeshCluster: @unchecked Sendable {
     let port: Int
     let clusterRange: String
     let dataPath: String
+    let mesh: Bool
     let managerRoot: URL
     let managerBridge: String
     private(set) var managerProcess: Process?
@@ -69,11 +70,12 @@ final class MeshCluster: @unchecked Sendable {
 
     /// Builds the topology, starts the manager with `dataPath` ("wireguard" or "vxlan"), builds the
     /// busybox image on it and joins the three agents; returns once the three nodes are ready.
-    static func start(dataPath: String = "wireguard") throws -> MeshCluster {
+    /// `mesh: false` starts the same processes without the mesh options (the topology's own checks).
+    static func start(dataPath: String = "wireguard", mesh: Bool = true) throws -> MeshCluster {
         let topology = try MeshTopology.create()
         let cluster: MeshCluster
         do {
-            cluster = try MeshCluster(topology: topology, dataPath: dataPath)
+            cluster = try MeshCluster(topology: topology, dataPath: dataPath, mesh: mesh)
         } catch {
             topology.tearDown()
             throw error
@@ -99,9 +101,10 @@ final class MeshCluster: @unchecked Sendable {
         return cluster
     }
 
-    private init(topology: MeshTopology, dataPath: String) throws {
+    private init(topology: MeshTopology, dataPath: String, mesh: Bool) throws {
         self.topology = topology
         self.dataPath = dataPath
+        self.mesh = mesh
         root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-mesh-\(topology.tag)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         port = Int.random(in: 30000...45000)
@@ -136,9 +139,9 @@ final class MeshCluster: @unchecked Sendable {
         let p = Process()
         p.executableURL = Binaries.pier
         p.arguments = ["manager", "--data-root", managerRoot.path, "--listen", managerHost, "--listen", managerAddress,
-                       "--shim", Binaries.shim.path, "--bridge", managerBridge, "--hostname", "manager",
-                       "--heartbeat", "1", "--heartbeat-grace", "5",
-                       "--data-path", dataPath, "--cluster-cidr", clusterRange, "--node-prefix", "24"]
+                       "--shim", Binaries.shim.path, "--bridge", managerBridge, "--bridge-subnet", "10.212.\(topology.net).0/24",
+                       "--hostname", "manager", "--heartbeat", "1", "--heartbeat-grace", "5"]
+            + (mesh ? ["--data-path", dataPath, "--cluster-cidr", clusterRange, "--node-prefix", "24"] : [])
         let handle = try Self.logHandle(managerLog)
         p.standardOutput = handle
         p.standardError = handle
@@ -165,8 +168,8 @@ final class MeshCluster: @unchecked Sendable {
     /// agent's), joining on its first start; waits for its socket.
     func startAgent(_ a: Agent, join: Bool) throws {
         var args = [Binaries.pier.path, "agent", "--data-root", a.root.path, "--listen", a.host, "--shim", Binaries.shim.path,
-                    "--bridge", a.bridge, "--hostname", a.name, "--mesh-interface", a.meshInterface, "--mesh-port", "51820"]
-        if a.relay { args.append("--relay") }
+                    "--bridge", a.bridge, "--hostname", a.name]
+        if mesh { args += ["--mesh-interface", a.meshInterface, "--mesh-port", "51820"] + (a.relay ? ["--relay"] : []) }
         if join {
             let file = root.appendingPathComponent("\(a.name)-join-token")
             FileManager.default.createFile(atPath: file.path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])

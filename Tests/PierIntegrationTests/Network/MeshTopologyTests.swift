@@ -81,4 +81,22 @@ struct MeshTopologyTests {
         guard listener.terminationStatus == 0, parts.count == 2 else { throw TestFailure("the UDP listener in \(receiver.name) said: \(text)") }
         return (parts[0], parts[1])
     }
+
+    /// The cluster harness of the mesh tests without the mesh: agents behind NAT join the manager on
+    /// the LAN, tasks land where their constraint says, and the transfer check works (two containers on one node).
+    @Test func agentsBehindNATJoinAndTheTransferCheckWorks() throws {
+        let cluster = try MeshCluster.start(mesh: false)
+        defer { cluster.tearDown() }
+        let b = try cluster.agent("node-b")
+        try cluster.runService("one", on: b)
+        try cluster.runService("two", on: b)
+        let one = try cluster.endpoint("one", on: b).endpoint, two = try cluster.endpoint("two", on: b).endpoint
+        #expect(one.address != two.address)
+        #expect(cluster.ping(one, two))
+        try cluster.transfer(one, two)
+        try cluster.transfer(two, one, bytes: 1 << 20)
+        // The check can fail: nothing listens at an address no container has.
+        let nowhere = MeshCluster.Endpoint(label: "nowhere", netns: two.netns, address: "192.0.2.1")
+        #expect(throws: TestFailure.self) { try cluster.transfer(one, nowhere, bytes: 1024, timeout: 3) }
+    }
 }
