@@ -13,6 +13,8 @@ sit behind their own MASQUERADE router namespace, as gateways on a cellular or h
 
 Rows of the one table (container rows measure between the containers' own network namespaces):
   host             a → b namespace to namespace on the LAN bridge; c → a through c's NAT router
+  reference        a → b through a VXLAN device and through wireguard-go set up by hand (`ip link`, `wg
+                   set`; no containers, no Pier): what the tunnels cost by themselves
   swarm overlay    two dockerd started in a and b with `nsenter --net`, `docker swarm init/join`, an
                    attachable overlay network, one container on each node, task addresses (no VIP:
                    this kernel has no IPVS)
@@ -519,7 +521,7 @@ def measure_dns(res: DnsResult, client_netns: str, server: str, cluster_name: st
             full = run_dnsperf(client_netns, server, name, args.dns_seconds, 100, work)
             one = run_dnsperf(client_netns, server, name, args.dns_seconds, 1, work)
             res.perf[kind] = {"qps": full["qps"], "latency_ms": one["latency_ms"], "lost": full["lost"],
-                              "qps_one_at_a_time": one["qps"]}
+                              "qps_one_at_a_time": one["qps"], "latency_loaded_ms": full["latency_ms"]}
             h.log(f"{res.system} DNS {kind} name: {full['qps']:.0f} q/s, {one['latency_ms']:.3f} ms one at a time")
         except (h.BenchError, ValueError) as e:
             res.notes.append(f"{kind} name {name}: {e}")
@@ -855,6 +857,73 @@ def host_rows(topo: Topology, res: Results, args, children: Children) -> None:
     measure_path(res.row("host", "c → a (through NAT)"), c, a, args, children)
 
 
+def reference_rows(topo: Topology, res: Results, args, work: Path, children: Children) -> None:
+    """The two tunnels set up by hand between namespaces a and b (no containers, no Pier): what the
+    kernel's VXLAN and the userspace wireguard-go cost by themselves, the floor under Pier's rows."""
+    a, b = topo.addr["a"], topo.addr["b"]
+    row = res.row("reference: vxlan by hand", "a → b, MTU 1450")
+    made: list[str] = []
+    try:
+        for node, local, remote, inner in (("a", a, b, "10.85.0.1"), ("b", b, a, "10.85.0.2")):
+            topo.sh(node, "ip", "link", "add", "vxr0", "type", "vxlan", "id", "4242", "local", local, "dstport", "4790",
+                    "dev", "lan0", "nolearning")
+            made.append(node)
+            topo.sh(node, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxr0", "dst", remote)
+            topo.sh(node, "ip", "link", "set", "vxr0", "mtu", "1450", "up")
+            topo.sh(node, "ip", "addr", "add", f"{inner}/24", "dev", "vxr0")
+        measure_path(row, Endpoint("a (vxlan)", topo.path("a"), "10.85.0.1"), Endpoint("b (vxlan)", topo.path("b"), "10.85.0.2"),
+                     args, children)
+    except h.BenchError as e:
+        row.error = str(e)
+    finally:
+        for node in made:
+            topo.sh(node, "ip", "link", "del", "vxr0", check=False)
+
+    row = res.row("reference: wireguard-go by hand", "a → b, MTU 1420")
+    if not shutil.which("wireguard-go") or not shutil.which("wg"):
+        row.unavailable = "needs wireguard-go and wireguard-tools (Debian packages)"
+        return
+    procs: list[tuple[str, subprocess.Popen]] = []
+    try:
+        keys = {}
+        for node in ("a", "b"):
+            private = h.run(["wg", "genkey"]).stdout.strip()
+            public = h.run(["wg", "pubkey"], input=private).stdout.decode().strip()
+            key_file = work / f"wg-{node}.key"
+            with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(private + b"\n")
+            keys[node] = (key_file, public)
+        for node, peer, inner in (("a", "b", "10.84.0.1"), ("b", "a", "10.84.0.2")):
+            name = f"pbwr{topo.tag}{node}"
+            # -f: in the foreground, so this run holds its PID (it forks away otherwise).
+            p = children.start([*topo.enter(node), "wireguard-go", "-f", name], f"wireguard-go {name}",
+                               env=dict(os.environ, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD="1"))
+            procs.append((node, p))
+            sock = Path(f"/var/run/wireguard/{name}.sock")
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise h.BenchError(f"wireguard-go {name} did not open {sock}")
+                time.sleep(0.02)
+            peer_addr = topo.addr[peer]
+            topo.sh(node, "wg", "set", name, "private-key", str(keys[node][0]), "listen-port", "51830",
+                    "peer", keys[peer][1], "allowed-ips", "10.84.0.0/24", "endpoint", f"{peer_addr}:51830")
+            topo.sh(node, "ip", "addr", "add", f"{inner}/24", "dev", name)
+            topo.sh(node, "ip", "link", "set", name, "mtu", "1420", "up")
+        measure_path(row, Endpoint("a (wireguard-go)", topo.path("a"), "10.84.0.1"),
+                     Endpoint("b (wireguard-go)", topo.path("b"), "10.84.0.2"), args, children)
+        res.memory["reference wireguard-go"] = {node: {"wireguard-go MB": round(h.memory_of(p.pid)[0] / 2**20, 1)}
+                                                for node, p in procs if p.poll() is None}
+    except h.BenchError as e:
+        row.error = str(e)
+    finally:
+        for node, p in procs:
+            children.stop(p)
+            name = f"pbwr{topo.tag}{node}"
+            topo.sh(node, "ip", "link", "del", name, check=False)
+            Path(f"/var/run/wireguard/{name}.sock").unlink(missing_ok=True)
+
+
 def swarm_rows(topo: Topology, res: Results, args, work: Path, layer: Path, children: Children,
                cleanups: list) -> None:
     swarm = SwarmSide(topo, work, layer)
@@ -1078,16 +1147,18 @@ def report(res: Results, info: dict, args) -> dict:
         for kind in ("cluster", "forwarded"):
             p = d.perf.get(kind)
             note = "unavailable" if d.unavailable else ("FAILED" if d.error else ("" if p else "no result"))
-            dl.append([d.system, kind, fmt(p and p["qps"], ".0f"), fmt(p and p["latency_ms"]),
+            dl.append([d.system, kind, fmt(p and p["qps"], ".0f"), fmt(p and p["latency_ms"]), fmt(p and p["latency_loaded_ms"]),
                        fmt(h.median(d.visible) * 1000 if d.visible else None, ".0f"),
                        fmt(max(d.visible) * 1000 if d.visible else None, ".0f"),
                        fmt(h.median(d.gone) * 1000 if d.gone else None, ".0f"),
                        fmt(max(d.gone) * 1000 if d.gone else None, ".0f"), note] if kind == "cluster" else
-                      [d.system, kind, fmt(p and p["qps"], ".0f"), fmt(p and p["latency_ms"]), "", "", "", "", note])
-    out.append(f"DNS from inside a container (dnsperf {args.dns_seconds} s: q/s with up to 100 in flight, latency one at "
-               f"a time); name visible after the task runs / gone after the stop command, {args.name_rounds} rounds")
-    out.append(h.table(["resolver", "name", "q/s", "latency ms", "visible ms", "max", "gone ms", "max", ""], dl,
-                       left=(0, 1, 8)))
+                      [d.system, kind, fmt(p and p["qps"], ".0f"), fmt(p and p["latency_ms"]), fmt(p and p["latency_loaded_ms"]),
+                       "", "", "", "", note])
+    out.append(f"DNS from inside a container (dnsperf {args.dns_seconds} s: q/s and \"loaded\" latency with up to 100 queries "
+               f"in flight, latency one at a time); name visible after the task runs / gone after the stop command "
+               f"(median, max of {args.name_rounds} rounds)")
+    out.append(h.table(["resolver", "name", "q/s", "latency ms", "loaded ms", "visible ms", "max", "gone ms", "max", ""], dl,
+                       left=(0, 1, 9)))
     out.append("")
     ev = []
     for key, title in (("join", "node join → first packet between containers"),
@@ -1139,7 +1210,14 @@ def report(res: Results, info: dict, args) -> dict:
         follow = max(pdns.visible + pdns.gone)
     targets.append(f"names follow task changes: pier worst {fmt_s(follow)}, target ≤ {TARGET_NAME_FOLLOW_S * 1000:.0f} ms: "
                    f"{verdict(None if follow is None else follow <= TARGET_NAME_FOLLOW_S)}")
-    wg = row_of("pier wireguard direct")
+    wg, wg_ref = row_of("pier wireguard direct"), row_of("reference: wireguard-go by hand")
+    if wg_ref and swarm:
+        targets.append(f"wireguard-go by hand (no Pier): {fmt(ratio(wg_ref.rtt_median(), swarm.rtt_median()), '.1f')}x Swarm's "
+                       f"RTT, {fmt(ratio(wg_ref.bps, swarm.bps), '.2f')}x its throughput: the userspace tunnel's own cost "
+                       "(every packet crosses /dev/net/tun and a UDP socket in one Go process)")
+    if wg and wg_ref:
+        targets.append(f"Pier over WireGuard against wireguard-go by hand: {fmt(ratio(wg.rtt_median(), wg_ref.rtt_median()), '.2f')}x "
+                       f"the RTT, {fmt(ratio(wg.bps, wg_ref.bps), '.2f')}x the throughput")
     if wg:
         targets.append(f"WireGuard (wireguard-go, userspace) direct: {fmt(ratio(wg.rtt_median(), swarm and swarm.rtt_median()), '.1f')}x "
                        f"Swarm's RTT, {fmt(ratio(wg.bps, swarm and swarm.bps), '.2f')}x its throughput: the cost of the "
@@ -1208,6 +1286,7 @@ def main() -> int:
         h.write_oci_archive(layer, archive, h.IMAGE_REF, ["sh"])
         upstream_dns(topo, children, work)
         host_rows(topo, res, args, children)
+        reference_rows(topo, res, args, work, children)
         if not args.no_swarm:
             phase: list[Callable[[], None]] = []
             try:
