@@ -956,7 +956,9 @@ def swarm_rows(topo: Topology, res: Results, args, work: Path, layer: Path, chil
 
 
 def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, args, cleanups: list) -> None:
-    """Pier's resolver on one `pier up` in node namespace a: names from inside a container."""
+    """Pier's resolver on one `pier up` (root namespace, own bridge): names from inside a container.
+    The forwarded name goes to the node's upstream servers, which know `fwd.bench.test` only where they
+    are this run's upstream dnsmasq; otherwise that row says so and the cluster-name rows stand."""
     dns = DnsResult("pier dnsmasq")
     res.dns.append(dns)
     up = PierNode(pier, work, "pbn-up", None)
