@@ -457,8 +457,13 @@ class Dockerd:
     BRIDGE = "pbdock0"
     BRIDGE_ADDR = "172.30.251.1/24"
 
-    def __init__(self, workdir: Path, config: dict | None = None):
+    def __init__(self, workdir: Path, config: dict | None = None, netns: str | None = None,
+                 iptables: bool = False):
         self.workdir = workdir
+        # In a network namespace (`nsenter --net`, not `ip netns exec`, which remounts /sys): the bridge
+        # is made inside it, and iptables rules, if enabled, live and die with it.
+        self.netns = netns
+        self.iptables = iptables
         # Extra daemon.json settings (e.g. {"userns-remap": "default"}); read at every start.
         self.config = dict(config or {})
         self.data_root = workdir / "data"
@@ -484,17 +489,20 @@ class Dockerd:
         # dockerd 20.10 writes its trust key to /etc/docker/key.json unless told otherwise.
         config = self.workdir / "daemon.json"
         config.write_text(json.dumps({"deprecated-key-path": str(self.workdir / "key.json"), **self.config}) + "\n")
-        if not link_exists(self.BRIDGE):
-            run(["ip", "link", "add", self.BRIDGE, "type", "bridge"])
+        ip = ["ip", "-n", self.netns] if self.netns else ["ip"]
+        if not self._bridge_exists():
+            run([*ip, "link", "add", self.BRIDGE, "type", "bridge"])
             self.created_bridge = True
-            run(["ip", "addr", "add", self.BRIDGE_ADDR, "dev", self.BRIDGE])
-            run(["ip", "link", "set", self.BRIDGE, "up"])
-        log(f"starting dockerd (data root {self.data_root})")
+            run([*ip, "addr", "add", self.BRIDGE_ADDR, "dev", self.BRIDGE])
+            run([*ip, "link", "set", self.BRIDGE, "up"])
+        log(f"starting dockerd (data root {self.data_root}" + (f", network namespace {self.netns})" if self.netns else ")"))
+        enter = ["nsenter", f"--net=/var/run/netns/{self.netns}"] if self.netns else []
+        firewall = ["--iptables=true", "--ip-masq=true"] if self.iptables else ["--iptables=false", "--ip-masq=false"]
         with open(self.logfile, "wb") as out:
             self.proc = subprocess.Popen(
-                [dockerd, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
+                [*enter, dockerd, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
                  "--pidfile", str(self.pidfile), "-H", f"unix://{self.socket}", "--config-file", str(config),
-                 "--bridge", self.BRIDGE, "--iptables=false", "--ip-masq=false", "--ip6tables=false"],
+                 "--bridge", self.BRIDGE, *firewall, "--ip6tables=false"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while True:
@@ -508,6 +516,11 @@ class Dockerd:
             time.sleep(0.2)
         self.containerd_pids = {p.pid for p in processes() if p.ppid == self.proc.pid and p.comm == "containerd"}
         log(f"dockerd {self.server_version()} up (pid {self.proc.pid}, containerd {sorted(self.containerd_pids)})")
+
+    def _bridge_exists(self) -> bool:
+        if not self.netns:
+            return link_exists(self.BRIDGE)
+        return run(["ip", "-n", self.netns, "link", "show", self.BRIDGE], check=False).returncode == 0
 
     def server_version(self) -> str:
         proc = run([self.client, "version", "--format", "{{.Server.Version}}"], env=self.env, check=False)
@@ -547,8 +560,8 @@ class Dockerd:
         try:
             self.stop()
         finally:
-            if self.created_bridge and link_exists(self.BRIDGE):
-                run(["ip", "link", "del", self.BRIDGE], check=False)
+            if self.created_bridge and self._bridge_exists():
+                run((["ip", "-n", self.netns] if self.netns else ["ip"]) + ["link", "del", self.BRIDGE], check=False)
             if not self.run_docker_existed:
                 for d in (Path("/run/docker/plugins"), Path("/run/docker")):
                     try:

@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
-#   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against
+#   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against,
+#                                    and the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq)
 #
 # Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
 set -euo pipefail
@@ -31,6 +32,8 @@ packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarch
           libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io docker-registry)
+    # bench/network.py: ping, one TCP stream, DNS load, and the upstream resolver both systems forward to.
+    packages+=(iputils-ping iperf3 dnsperf dnsmasq-base)
 fi
 
 missing=()
