@@ -160,7 +160,7 @@ final class MeshCluster: @unchecked Sendable {
     func killManager() {
         guard let p = managerProcess, p.isRunning else { return }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        Self.waitForExit(p)
         managerProcess = nil
     }
 
@@ -196,17 +196,33 @@ final class MeshCluster: @unchecked Sendable {
     func kill9(_ a: Agent) {
         guard let p = a.process, p.isRunning else { return }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        Self.waitForExit(p)
         a.process = nil
     }
 
     private static func stop(_ p: Process?) {
-        guard let p, p.isRunning else { return }
+        guard let p, p.isRunning, !exited(p.processIdentifier) else { return }
         kill(p.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        if !waitForExit(p) {
+            kill(p.processIdentifier, SIGKILL)
+            waitForExit(p)
+        }
+    }
+
+    /// Waits up to `timeout` seconds for `p` to exit. Not `waitUntilExit()`: Foundation does not
+    /// always see the exit of a daemon whose children outlive it (the agent's wireguard-go), and
+    /// then it waits forever beside a zombie.
+    @discardableResult
+    static func waitForExit(_ p: Process, timeout: TimeInterval = 10) -> Bool {
+        let pid = p.processIdentifier
+        return waitUntil(timeout, every: 0.02) { !p.isRunning || exited(pid) }
+    }
+
+    /// Whether `pid` is gone or a zombie (its state in /proc/PID/stat, after the command name).
+    static func exited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
     }
 
     // MARK: CLI
@@ -324,7 +340,7 @@ final class MeshCluster: @unchecked Sendable {
         try receiver.run()
         defer {
             if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) }
-            receiver.waitUntilExit()
+            Self.waitForExit(receiver)
         }
         guard waitUntil(10, { try runProcess("/usr/bin/nsenter", Self.inNetns(target.netns, ["/usr/bin/ss", "-tln"])).stdout.contains(":\(port) ") }) else {
             throw TestFailure("the receiver in \(target) did not listen on \(port): \(log(out))")

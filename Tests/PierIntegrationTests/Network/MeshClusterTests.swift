@@ -77,7 +77,7 @@ struct MeshClusterTests {
         #expect(b.process?.processIdentifier == agentPID && b.process?.isRunning == true)
         for a in cluster.agents {
             let now = try cluster.endpoint("web-\(a.name.suffix(1))", on: a)
-            #expect(now.id == c[a.name]?.id, "the container on \(a.name) was replaced")
+            #expect(now.id == c[a.name]?.id, "the container on \(a.name) was replaced: \((try? cluster.pier(["service", "ps", "web-\(a.name.suffix(1))", "--no-trunc"]).stdout) ?? "")")
         }
     }
 

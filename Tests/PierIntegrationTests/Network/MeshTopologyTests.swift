@@ -64,7 +64,7 @@ struct MeshTopologyTests {
         try listener.run()
         defer {
             if listener.isRunning { kill(listener.processIdentifier, SIGKILL) }
-            listener.waitUntilExit()
+            MeshCluster.waitForExit(listener)
         }
         let bound = waitUntil(10) {
             try topology.run(in: receiver, ["/usr/bin/ss", "-uln"]).stdout.contains(":\(port) ")
