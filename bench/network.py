@@ -273,9 +273,28 @@ class Topology:
         h.run(["ip", "-n", self.ns(node), "addr", "add", f"{self.addr[node]}/24", "dev", "lan0"])
         h.run(["ip", "-n", self.ns(node), "link", "set", "lan0", "up"])
 
-    def _behind_nat(self, node: str, router: str) -> None:
-        """`node` on a private link to `router`, which masquerades it onto the LAN and drops what
-        the LAN starts towards it (a home router without port forwards)."""
+    def renew_nodes(self) -> None:
+        """Fresh namespaces for the nodes a-d (the LAN, the routers and their rules stay): nothing the
+        previous cluster's agents left in them (mesh interfaces, routes, rules) carries over."""
+        for node in ("a", "b", "c", "d"):
+            h.run(["ip", "netns", "delete", self.ns(node)], check=False)
+            self.namespaces.remove(self.ns(node))
+        for node in ("a", "b"):
+            # The root-side end goes with its peer, but not at once.
+            h.run(["ip", "link", "del", self.lan_link(node)], check=False)
+            deadline = time.monotonic() + 10
+            while h.link_exists(self.lan_link(node)) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.root_links.remove(self.lan_link(node))
+            self._lan_member(node)
+        for node, router in (("c", "rc"), ("d", "rd")):
+            self.sh(router, "ip", "link", "del", "priv0", check=False)
+            deadline = time.monotonic() + 10
+            while self.sh(router, "ip", "link", "show", "priv0", check=False).returncode == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self._private_link(node, router)
+
+    def _private_link(self, node: str, router: str) -> None:
         self._add_ns(node)
         r = self.ns(router)
         h.run(["ip", "-n", r, "link", "add", "priv0", "type", "veth", "peer", "name", "lan0", "netns", self.ns(node)])
@@ -284,6 +303,15 @@ class Topology:
         h.run(["ip", "-n", self.ns(node), "addr", "add", f"{self.addr[node]}/24", "dev", "lan0"])
         h.run(["ip", "-n", self.ns(node), "link", "set", "lan0", "up"])
         h.run(["ip", "-n", self.ns(node), "route", "add", "default", "via", f"{PRIVATE}.1"])
+
+    def _behind_nat(self, node: str, router: str) -> None:
+        """`node` on a private link to `router`, which masquerades it onto the LAN and drops what
+        the LAN starts towards it (a home router without port forwards)."""
+        self._private_link(node, router)
+        self._router_rules(router)
+
+    def _router_rules(self, router: str) -> None:
+        r = self.ns(router)
         self.sh(router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
         for rule in (["-t", "nat", "-A", "POSTROUTING", "-o", "lan0", "-j", "MASQUERADE"],
                      ["-A", "FORWARD", "-i", "lan0", "-o", "priv0", "-m", "conntrack", "--ctstate",
@@ -808,9 +836,12 @@ class PierCluster:
         a = PierNode(self.pier, self.work, f"pbn-{node}", self.topo.ns(node))
         self.agents[node] = a
         a.start(["agent"], ["--join", f"tcp://{LAN}.1:{self.port}", "--token-file", str(self.token_file),
-                            "--bridge", f"pbnb{node}0", "--mesh-interface", f"pbw{self.topo.tag}{node}",
+                            "--bridge", f"pbnb{node}0", "--mesh-interface", self.interface(node),
                             "--mesh-port", "51820"] + (["--relay"] if relay else []))
         return a
+
+    def interface(self, node: str) -> str:
+        return f"pb{'x' if self.data_path == 'vxlan' else 'w'}{self.topo.tag}{node}"
 
     def service(self, name: str, node: str) -> None:
         self.manager.cli("service", "create", "--name", name, "--constraint", f"node.hostname==pbn-{node}",
@@ -823,6 +854,13 @@ class PierCluster:
         for a in self.agents.values():
             a.cleanup()
         self.manager.cleanup()
+        # The agents' mesh outlives them by design; this run's wireguard-go processes go by PID.
+        names = {self.interface(n) for n in self.agents}
+        for p in h.processes():
+            if p.comm == "wireguard-go" and names & set(p.argv[1:]):
+                h.stop_pid(p.pid, f"wireguard-go {' '.join(p.argv[1:])}", grace=5)
+        for name in names:
+            Path(f"/var/run/wireguard/{name}.sock").unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1017,6 +1055,7 @@ def pier_rows(topo: Topology, res: Results, pier: Path, work: Path, archive: Pat
         row.unavailable = lacks["vxlan"]
         res.say_unavailable("VXLAN", row.unavailable)
     else:
+        topo.renew_nodes()
         cluster = PierCluster(topo, pier, work / "vx", archive, rootfs, "vxlan")
         (work / "vx").mkdir()
         cleanups.append(cluster.cleanup)
@@ -1048,6 +1087,7 @@ def pier_rows(topo: Topology, res: Results, pier: Path, work: Path, archive: Pat
     if len(blocked) == len(cases):
         return
     (work / "wg").mkdir()
+    topo.renew_nodes()
     cluster = PierCluster(topo, pier, work / "wg", archive, rootfs, "wireguard")
     cleanups.append(cluster.cleanup)
     try:
