@@ -39,7 +39,7 @@ public struct AgentConfiguration: Sendable {
     /// The user namespace of containers that do not choose one (`--userns`): the host's, or
     /// remapped to the `pier` subordinate range.
     public var userns: UsernsMode = .host
-    /// This node's side of a cluster network (`--mesh-interface`, `--mesh-port`, `--mesh-mtu`, `--relay`).
+    /// This node's side of a cluster network (`--mesh-interface`, `--mesh-port`, `--node-mtu`, `--relay`).
     public var mesh = MeshOptions()
     /// Name servers the node's resolver forwards to (`--dns-upstream`); nil: those of /etc/resolv.conf.
     public var dnsUpstreams: [String]?

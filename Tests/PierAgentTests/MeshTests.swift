@@ -277,7 +277,7 @@ import Testing
         #expect(problem(MeshOptions(interface: "a/b"))?.contains("1 to 15 characters") == true)
         #expect(problem(MeshOptions(interface: ""))?.contains("--mesh-interface") == true)
         #expect(problem(MeshOptions(port: 0)) == "--mesh-port 0: expected 1 to 65535")
-        #expect(problem(MeshOptions(mtu: 100)) == "--mesh-mtu 100: expected 576 to 9000")
+        #expect(problem(MeshOptions(mtu: 100)) == "--node-mtu 100: expected 576 to 9000")
         #expect(MeshOptions().interfaceName(for: .wireguard) == "pier-wg0")
         #expect(MeshOptions().interfaceName(for: .vxlan) == "pier-vx0")
         #expect(MeshOptions(interface: "wg-a").interfaceName(for: .vxlan) == "wg-a")

@@ -1,7 +1,7 @@
 import PierCluster
 
 /// How this node takes part in the cluster's mesh (`pier agent --mesh-interface --mesh-port
-/// --mesh-mtu --relay`).
+/// --node-mtu --relay`).
 public struct MeshOptions: Sendable, Equatable {
     /// The mesh interface's name; nil: `pier-wg0` for WireGuard, `pier-vx0` for VXLAN. Nodes
     /// simulated on one machine need one each (wireguard-go's control socket is
@@ -33,7 +33,7 @@ public struct MeshOptions: Sendable, Equatable {
         if let interface { try Self.checkInterfaceName(interface, flag: "--mesh-interface") }
         guard (1...65535).contains(port) else { throw .badOption("--mesh-port \(port): expected 1 to 65535") }
         if let mtu, !Self.mtuRange.contains(mtu) {
-            throw .badOption("--mesh-mtu \(mtu): expected \(Self.mtuRange.lowerBound) to \(Self.mtuRange.upperBound)")
+            throw .badOption("--node-mtu \(mtu): expected \(Self.mtuRange.lowerBound) to \(Self.mtuRange.upperBound)")
         }
     }
 

@@ -124,7 +124,7 @@ public actor NodeMesh {
             wireguard: caps.wireguard, vxlan: caps.vxlan, subnet: lease?.subnet, relay: configuration.options.relay)
     }
 
-    /// The mesh's MTU on this node: `--mesh-mtu`, else the manager's, else the underlay's minus
+    /// The mesh's MTU on this node: `--node-mtu`, else the manager's, else the underlay's minus
     /// the tunnel's overhead (1500 assumed when it cannot be read).
     nonisolated func meshMTU(dataPath: DataPath, manager: Int?) -> Int {
         if let mtu = configuration.options.mtu { return mtu }

@@ -28,7 +28,27 @@ enum Subprocess {
         return true
     }()
 
-    /// Starts `path` with the given descriptors as its stdio (nil: /dev/null) and returns its pid.
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run time
+    /// because the C module does not declare it.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
+    /// Closes, in the child, every descriptor above stdio that is not close-on-exec. A daemon the
+    /// agent starts (wireguard-go, dnsmasq) outlives it and must not hold what the agent was
+    /// handed: a supervisor's pipe, a socket, the descriptor by which `Process` waits for the agent.
+    private static func closeInherited(_ actions: inout posix_spawn_file_actions_t) {
+        if let addCloseFrom, addCloseFrom(&actions, 3) == 0 { return }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
+        for fd in open where fd > 2 && fcntl(fd, F_GETFD) >= 0 && fcntl(fd, F_GETFD) & FD_CLOEXEC == 0 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+    }
+
+    /// Starts `path` with the given descriptors as its stdio (nil: /dev/null) and returns its pid;
+    /// nothing else the caller holds reaches it (see `closeInherited`).
     static func spawn(
         _ path: String, _ arguments: [String], environment: [String]? = nil,
         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil
@@ -43,6 +63,7 @@ enum Subprocess {
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_RDWR, 0)
             }
         }
+        closeInherited(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -14,19 +14,19 @@ struct MeshFlags: ParsableArguments {
     var meshPort: Int = 51820
 
     @Option(help: ArgumentHelp(
-        "The mesh MTU on this node, over the manager's and the underlay's (576 to 9000).",
-        discussion: "Default: the manager's --mtu, else the MTU of the interface of the default route minus the tunnel's "
+        "The mesh MTU on this node, over the manager's --mesh-mtu and the underlay's (576 to 9000).",
+        discussion: "Default: the manager's --mesh-mtu, else the MTU of the interface of the default route minus the tunnel's "
             + "overhead (80 for WireGuard, 50 for VXLAN). Set it for links with a smaller MTU than they say (cellular, PPPoE). "
             + "Containers on the node get it too.",
         valueName: "bytes"))
-    var meshMtu: Int?
+    var nodeMtu: Int?
 
     @Flag(help: ArgumentHelp(
         "Offer to relay between nodes behind NAT that cannot reach each other.",
         discussion: "The node needs an address the others can reach; it forwards between its WireGuard peers."))
     var relay = false
 
-    var options: MeshOptions { MeshOptions(interface: meshInterface, port: meshPort, mtu: meshMtu, relay: relay) }
+    var options: MeshOptions { MeshOptions(interface: meshInterface, port: meshPort, mtu: nodeMtu, relay: relay) }
 
     func validate() throws {
         do { try options.validate() } catch { throw ValidationError(error.description) }

@@ -57,6 +57,8 @@ final class MeshCluster: @unchecked Sendable {
     let clusterRange: String
     let dataPath: String
     let mesh: Bool
+    /// The manager's `--heartbeat-grace`: how long a node may be silent before its tasks move.
+    let heartbeatGrace: Int
     let managerRoot: URL
     let managerBridge: String
     private(set) var managerProcess: Process?
@@ -71,11 +73,11 @@ final class MeshCluster: @unchecked Sendable {
     /// Builds the topology, starts the manager with `dataPath` ("wireguard" or "vxlan"), builds the
     /// busybox image on it and joins the three agents; returns once the three nodes are ready.
     /// `mesh: false` starts the same processes without the mesh options (the topology's own checks).
-    static func start(dataPath: String = "wireguard", mesh: Bool = true) throws -> MeshCluster {
+    static func start(dataPath: String = "wireguard", mesh: Bool = true, heartbeatGrace: Int = 5) throws -> MeshCluster {
         let topology = try MeshTopology.create()
         let cluster: MeshCluster
         do {
-            cluster = try MeshCluster(topology: topology, dataPath: dataPath, mesh: mesh)
+            cluster = try MeshCluster(topology: topology, dataPath: dataPath, mesh: mesh, heartbeatGrace: heartbeatGrace)
         } catch {
             topology.tearDown()
             throw error
@@ -101,10 +103,11 @@ final class MeshCluster: @unchecked Sendable {
         return cluster
     }
 
-    private init(topology: MeshTopology, dataPath: String, mesh: Bool) throws {
+    private init(topology: MeshTopology, dataPath: String, mesh: Bool, heartbeatGrace: Int) throws {
         self.topology = topology
         self.dataPath = dataPath
         self.mesh = mesh
+        self.heartbeatGrace = heartbeatGrace
         root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pier-mesh-\(topology.tag)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         port = Int.random(in: 30000...45000)
@@ -140,7 +143,7 @@ final class MeshCluster: @unchecked Sendable {
         p.executableURL = Binaries.pier
         p.arguments = ["manager", "--data-root", managerRoot.path, "--listen", managerHost, "--listen", managerAddress,
                        "--shim", Binaries.shim.path, "--bridge", managerBridge, "--bridge-subnet", "10.212.\(topology.net).0/24",
-                       "--hostname", "manager", "--heartbeat", "1", "--heartbeat-grace", "5"]
+                       "--hostname", "manager", "--heartbeat", "1", "--heartbeat-grace", "\(heartbeatGrace)"]
             + (mesh ? ["--data-path", dataPath, "--cluster-cidr", clusterRange, "--node-prefix", "24"] : [])
         let handle = try Self.logHandle(managerLog)
         p.standardOutput = handle
