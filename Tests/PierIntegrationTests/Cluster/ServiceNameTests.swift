@@ -145,6 +145,48 @@ struct ServiceNameTests {
         #expect(recreated, "record directory not recreated: \(cluster.log(cluster.agentLog(node)))")
     }
 
+    /// A name answers with the address of a task on another node (its subnet), from the
+    /// directory the manager sent.
+    @Test func aTaskOnAnotherNodeResolvesToItsAddressThere() throws {
+        let cluster = try TestCluster.start(agents: 2)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a"), b = try cluster.member("node-b")
+        let dir = cluster.root.appendingPathComponent("names")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+            services:
+              web:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                deploy:
+                  placement: {constraints: [node.hostname==node-b]}
+              client:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                deploy:
+                  placement: {constraints: [node.hostname==node-a]}
+            """.write(to: dir.appendingPathComponent("shop.yml"), atomically: true, encoding: .utf8)
+        try cluster.ok("stack", "deploy", "-c", dir.appendingPathComponent("shop.yml").path, "shop")
+        let up = cluster.waitUntil(60, every: 0.2) { try ["shop_web", "shop_client"].allSatisfy { try cluster.running($0).count == 1 } }
+        #expect(up, "\(cluster.describe("shop_web"))\n\(cluster.describe("shop_client"))")
+        let client = try #require(try containerID(of: "shop_client", on: a, in: cluster))
+        let web = try #require(try containerID(of: "shop_web", on: b, in: cluster))
+        struct Details: Decodable { var ipAddress: String? }
+        let inspected = try cluster.agentPier(b, ["inspect", web]).stdout
+        let details = try? JSONDecoder().decode([Details].self, from: Data(inspected.utf8))
+        let webAddress = try #require(details?.first?.ipAddress, "no address in: \(inspected.prefix(400))")
+        let clientResolv = try cluster.agentPier(a, ["exec", client, "cat", "/etc/resolv.conf"]).stdout
+        #expect(!clientResolv.contains("nameserver " + webAddress.split(separator: ".").prefix(3).joined(separator: ".") + "."),
+                "node-b's task is on node-a's subnet: \(webAddress), \(clientResolv)")
+        var answer = ""
+        let found = cluster.waitUntil(15, every: 0.2) {
+            answer = try cluster.agentPier(a, ["exec", client, "busybox", "nslookup", "web.shop.pier"]).stdout
+            return answer.contains("Address: \(webAddress)")
+        }
+        #expect(found, "web.shop.pier from node-a does not give node-b's task \(webAddress): \(answer)")
+        // Traffic between the nodes' subnets is the mesh's (MeshDataPathTests); TestCluster runs none.
+    }
+
     /// The running container of a service's task on a node.
     func containerID(of service: String, on node: TestCluster.Member, in cluster: TestCluster) throws -> String? {
         struct Container: Decodable {
