@@ -187,6 +187,45 @@ struct ServiceNameTests {
         // Traffic between the nodes' subnets is the mesh's (MeshDataPathTests); TestCluster runs none.
     }
 
+    /// A task whose health check fails leaves its names within a second of being reported
+    /// unhealthy, and comes back when it is healthy again.
+    @Test func anUnhealthyTaskLeavesItsNamesAndComesBackWhenHealthy() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let node = try cluster.member("node-a")
+        let dir = cluster.root.appendingPathComponent("names")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+            services:
+              db:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "busybox touch /ok; trap 'exit 0' TERM; while true; do sleep 1; done"]
+                healthcheck:
+                  test: ["CMD-SHELL", "busybox test -f /ok"]
+                  interval: 1s
+                  timeout: 1s
+                  retries: 1
+            """.write(to: dir.appendingPathComponent("shop.yml"), atomically: true, encoding: .utf8)
+        try cluster.ok("stack", "deploy", "-c", dir.appendingPathComponent("shop.yml").path, "shop")
+        func health() throws -> String? { try cluster.running("shop_db").first?.health }
+        #expect(cluster.waitUntil(60, every: 0.2) { try health() == "healthy" }, "\(cluster.describe("shop_db"))")
+        let db = try #require(try containerID(of: "shop_db", on: node, in: cluster))
+        let resolv = try cluster.agentPier(node, ["exec", db, "cat", "/etc/resolv.conf"]).stdout
+        let gateway = try #require(resolv.split(separator: "\n").first { $0.hasPrefix("nameserver ") }.map { String($0.dropFirst(11)) })
+        func answers() throws -> Bool {
+            let r = try runProcess("/usr/bin/nsenter", ["--net=/var/run/netns/\(node.namespace)", "--", "/bin/busybox", "nslookup", "db.shop.pier", gateway], timeout: 10)
+            return r.stdout.contains("Name:") && !r.stdout.contains("NXDOMAIN")
+        }
+        #expect(cluster.waitUntil(10, every: 0.1) { try answers() }, "a healthy task answers")
+
+        try cluster.agentPier(node, ["exec", db, "busybox", "rm", "/ok"])
+        #expect(cluster.waitUntil(30, every: 0.05) { try health() == "unhealthy" }, "\(cluster.describe("shop_db"))")
+        #expect(cluster.waitUntil(1, every: 0.02) { try !answers() }, "db.shop.pier still answers 1 s after the task was reported unhealthy")
+
+        try cluster.agentPier(node, ["exec", db, "busybox", "touch", "/ok"])
+        #expect(cluster.waitUntil(30, every: 0.1) { try answers() }, "healthy again: the name is back")
+    }
+
     /// The running container of a service's task on a node.
     func containerID(of service: String, on node: TestCluster.Member, in cluster: TestCluster) throws -> String? {
         struct Container: Decodable {
