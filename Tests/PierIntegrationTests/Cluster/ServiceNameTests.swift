@@ -12,7 +12,6 @@ struct ServiceNameTests {
         let cluster = try TestCluster.start(agents: 1, agentArguments: ["--dns-upstream", "127.0.0.1#\(Self.upstreamPort)"])
         defer { cluster.tearDown() }
         let node = try cluster.member("node-a")
-        let gateway = node.subnetPrefix + ".1"
 
         // The upstream: answers upstream.test itself, forwards nothing. Started as a daemon: a
         // dnsmasq in the foreground closes the descriptor Foundation's Process watches, which then
@@ -78,7 +77,14 @@ struct ServiceNameTests {
             return web != nil
         }
         let address = try #require(web, "web does not resolve in the stack; agent log:\n\(cluster.log(cluster.agentLog(node)))")
-        #expect(address.hasPrefix(node.subnetPrefix + "."), "web resolved to \(address), outside the node's subnet")
+        // The container's resolv.conf names the resolver (the bridge's gateway, on the node's
+        // leased subnet) and the stack's zone first.
+        let resolv = try cluster.agentPier(node, ["exec", client, "cat", "/etc/resolv.conf"]).stdout
+        let lines = resolv.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3 && lines.dropFirst() == ["search shop.pier pier", "options ndots:2"], "\(resolv)")
+        let gateway = try #require(lines.first?.hasPrefix("nameserver ") == true ? String(lines[0].dropFirst("nameserver ".count)) : nil, "\(resolv)")
+        #expect(gateway.hasSuffix(".1"))
+        #expect(address.hasPrefix(String(gateway.dropLast(1))), "web resolved to \(address), outside the subnet of the gateway \(gateway)")
         #expect(try resolve("tasks.web") == address)
         #expect(try resolve("shop_web") == address)
         #expect(try resolve("www") == address, "the compose alias")
@@ -92,9 +98,6 @@ struct ServiceNameTests {
         // Names outside the cluster go to the upstream server.
         let forwarded = try cluster.agentPier(node, ["exec", client, "busybox", "nslookup", "upstream.test"])
         #expect(forwarded.stdout.contains("192.0.2.7"), "forwarded name: \(forwarded.stdout) \(forwarded.stderr)")
-        // The container's resolv.conf names the resolver and the stack's zone first.
-        let resolv = try cluster.agentPier(node, ["exec", client, "cat", "/etc/resolv.conf"]).stdout
-        #expect(resolv == "nameserver \(gateway)\nsearch shop.pier pier\noptions ndots:2\n")
 
         /// Whether the node's resolver answers `name` (asked from the node's namespace).
         func answers(_ name: String) throws -> Bool {
@@ -140,6 +143,87 @@ struct ServiceNameTests {
         try FileManager.default.removeItem(at: node.root.appendingPathComponent("dns/hosts"))
         let recreated = cluster.waitUntil(10, every: 0.1) { try answers("client.shop.pier") }
         #expect(recreated, "record directory not recreated: \(cluster.log(cluster.agentLog(node)))")
+    }
+
+    /// A name answers with the address of a task on another node (its subnet), from the
+    /// directory the manager sent.
+    @Test func aTaskOnAnotherNodeResolvesToItsAddressThere() throws {
+        let cluster = try TestCluster.start(agents: 2)
+        defer { cluster.tearDown() }
+        let a = try cluster.member("node-a"), b = try cluster.member("node-b")
+        let dir = cluster.root.appendingPathComponent("names")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+            services:
+              web:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                deploy:
+                  placement: {constraints: [node.hostname==node-b]}
+              client:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+                deploy:
+                  placement: {constraints: [node.hostname==node-a]}
+            """.write(to: dir.appendingPathComponent("shop.yml"), atomically: true, encoding: .utf8)
+        try cluster.ok("stack", "deploy", "-c", dir.appendingPathComponent("shop.yml").path, "shop")
+        let up = cluster.waitUntil(60, every: 0.2) { try ["shop_web", "shop_client"].allSatisfy { try cluster.running($0).count == 1 } }
+        #expect(up, "\(cluster.describe("shop_web"))\n\(cluster.describe("shop_client"))")
+        let client = try #require(try containerID(of: "shop_client", on: a, in: cluster))
+        let web = try #require(try containerID(of: "shop_web", on: b, in: cluster))
+        struct Details: Decodable { var ipAddress: String? }
+        let inspected = try cluster.agentPier(b, ["inspect", web]).stdout
+        let details = try? JSONDecoder().decode([Details].self, from: Data(inspected.utf8))
+        let webAddress = try #require(details?.first?.ipAddress, "no address in: \(inspected.prefix(400))")
+        let clientResolv = try cluster.agentPier(a, ["exec", client, "cat", "/etc/resolv.conf"]).stdout
+        #expect(!clientResolv.contains("nameserver " + webAddress.split(separator: ".").prefix(3).joined(separator: ".") + "."),
+                "node-b's task is on node-a's subnet: \(webAddress), \(clientResolv)")
+        var answer = ""
+        let found = cluster.waitUntil(15, every: 0.2) {
+            answer = try cluster.agentPier(a, ["exec", client, "busybox", "nslookup", "web.shop.pier"]).stdout
+            return answer.contains("Address: \(webAddress)")
+        }
+        #expect(found, "web.shop.pier from node-a does not give node-b's task \(webAddress): \(answer)")
+        // Traffic between the nodes' subnets is the mesh's (MeshDataPathTests); TestCluster runs none.
+    }
+
+    /// A task whose health check fails leaves its names within a second of being reported
+    /// unhealthy, and comes back when it is healthy again.
+    @Test func anUnhealthyTaskLeavesItsNamesAndComesBackWhenHealthy() throws {
+        let cluster = try TestCluster.start(agents: 1)
+        defer { cluster.tearDown() }
+        let node = try cluster.member("node-a")
+        let dir = cluster.root.appendingPathComponent("names")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+            services:
+              db:
+                image: \(TestCluster.image)
+                command: ["sh", "-c", "busybox touch /ok; trap 'exit 0' TERM; while true; do sleep 1; done"]
+                healthcheck:
+                  test: ["CMD-SHELL", "busybox test -f /ok"]
+                  interval: 1s
+                  timeout: 1s
+                  retries: 1
+            """.write(to: dir.appendingPathComponent("shop.yml"), atomically: true, encoding: .utf8)
+        try cluster.ok("stack", "deploy", "-c", dir.appendingPathComponent("shop.yml").path, "shop")
+        func health() throws -> String? { try cluster.running("shop_db").first?.health }
+        #expect(cluster.waitUntil(60, every: 0.2) { try health() == "healthy" }, "\(cluster.describe("shop_db"))")
+        let db = try #require(try containerID(of: "shop_db", on: node, in: cluster))
+        let resolv = try cluster.agentPier(node, ["exec", db, "cat", "/etc/resolv.conf"]).stdout
+        let gateway = try #require(resolv.split(separator: "\n").first { $0.hasPrefix("nameserver ") }.map { String($0.dropFirst(11)) })
+        func answers() throws -> Bool {
+            let r = try runProcess("/usr/bin/nsenter", ["--net=/var/run/netns/\(node.namespace)", "--", "/bin/busybox", "nslookup", "db.shop.pier", gateway], timeout: 10)
+            return r.stdout.contains("Name:") && !r.stdout.contains("NXDOMAIN")
+        }
+        #expect(cluster.waitUntil(10, every: 0.1) { try answers() }, "a healthy task answers")
+
+        try cluster.agentPier(node, ["exec", db, "busybox", "rm", "/ok"])
+        #expect(cluster.waitUntil(30, every: 0.05) { try health() == "unhealthy" }, "\(cluster.describe("shop_db"))")
+        #expect(cluster.waitUntil(1, every: 0.02) { try !answers() }, "db.shop.pier still answers 1 s after the task was reported unhealthy")
+
+        try cluster.agentPier(node, ["exec", db, "busybox", "touch", "/ok"])
+        #expect(cluster.waitUntil(30, every: 0.1) { try answers() }, "healthy again: the name is back")
     }
 
     /// The running container of a service's task on a node.
