@@ -1016,22 +1016,24 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
         if not m:
             raise h.BenchError(f"the container has no default route ({route.strip() or 'none'})")
         gateway = m.group(1)
+        # The container's resolv.conf says `search pier` (ndots:2): its libc asks `pbpsrv.pier`
+        # first, which is what the queries below send (Docker's resolver takes the bare name).
         resolver = Resolver(client.netns, gateway)
         try:
             deadline = time.monotonic() + 5
             answer = None
             while answer is None and time.monotonic() < deadline:
-                answer = resolver.lookup("pbpsrv")
+                answer = resolver.lookup("pbpsrv.pier")
             if answer is None:
                 dns.unavailable = f"nothing answers DNS on the bridge gateway {gateway}:53 (no per-node resolver in this build)"
                 res.say_unavailable("DNS", dns.unavailable)
                 return
             if not answer[1]:
-                dns.unavailable = f"the resolver on {gateway} does not know the service name pbpsrv (rcode {answer[0]})"
+                dns.unavailable = f"the resolver on {gateway} does not know the service name pbpsrv.pier (rcode {answer[0]})"
                 res.say_unavailable("DNS", dns.unavailable)
                 return
-            measure_dns(dns, client.netns, gateway, "pbpsrv", args, work)
-            follow_names(dns, resolver, "pbpnew",
+            measure_dns(dns, client.netns, gateway, "pbpsrv.pier", args, work)
+            follow_names(dns, resolver, "pbpnew.pier",
                          start=lambda: up.cli("service", "create", "--detach", "--name", "pbpnew", h.IMAGE_REF, "sleep", "100000")
                          if "--detach" in help_text(pier, "service", "create")
                          else up.cli("service", "create", "--name", "pbpnew", h.IMAGE_REF, "sleep", "100000"),
