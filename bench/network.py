@@ -1020,10 +1020,13 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
         # first, which is what the queries below send (Docker's resolver takes the bare name).
         resolver = Resolver(client.netns, gateway)
         try:
-            deadline = time.monotonic() + 5
+            # Until the task runs and its node's resolver has its record (or 15 s).
+            deadline = time.monotonic() + 15
             answer = None
-            while answer is None and time.monotonic() < deadline:
+            while (answer is None or not answer[1]) and time.monotonic() < deadline:
                 answer = resolver.lookup("pbpsrv.pier")
+                if answer is not None and not answer[1]:
+                    time.sleep(0.1)
             if answer is None:
                 dns.unavailable = f"nothing answers DNS on the bridge gateway {gateway}:53 (no per-node resolver in this build)"
                 res.say_unavailable("DNS", dns.unavailable)
