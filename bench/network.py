@@ -1004,7 +1004,9 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
     try:
         bridge, subnet = PIER_UP_BRIDGE
         up.bridge = bridge
-        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet])
+        # This run's upstream, so the forwarded name has an answer (the host's resolvers lack it).
+        upstream = ["--dns-upstream", UPSTREAM] if "--dns-upstream" in help_text(pier, "up") else []
+        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet] + upstream)
         agent = h.PierAgent.__new__(h.PierAgent)
         agent.pier, agent.env = pier, up.env
         h.PierAgent.load_image(agent, archive, rootfs, h.IMAGE_REF)
