@@ -184,6 +184,8 @@ final class TestCluster: @unchecked Sendable {
         var args = ["--net=/var/run/netns/\(m.namespace)", "--", Binaries.pier.path, "agent", "--data-root", m.root.path, "--listen", m.host,
                     "--shim", Binaries.shim.path, "--bridge", m.bridge, "--bridge-subnet", m.subnetPrefix + ".0/24", "--hostname", m.name]
         if let direct = m.direct { args += ["--listen", direct] }
+        // wireguard-go's control socket is global (/var/run/wireguard/NAME.sock): one name per member.
+        args += ["--mesh-interface", meshInterface(m)]
         if let token {
             // From a file, as users are told to: a token on the command line is refused.
             let file = m.root.deletingLastPathComponent().appendingPathComponent("\(m.name)-join-token")
@@ -228,6 +230,22 @@ final class TestCluster: @unchecked Sendable {
         while p.isRunning && Date() < deadline { usleep(20_000) }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
+    }
+
+    /// The member's mesh interface: `pcw`, the cluster's tag and the member's letter.
+    func meshInterface(_ m: Member) -> String { "pcw\(tag)\(m.name.suffix(1))" }
+
+    /// SIGKILL the wireguard-go a data root's agent started (it outlives the agent on purpose, as
+    /// containers do), and remove its control socket.
+    static func killMesh(dataRoot: URL, interface: String) {
+        let pidFile = dataRoot.appendingPathComponent("mesh/wireguard-go.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8),
+           let first = text.split(whereSeparator: \.isWhitespace).first, let pid = Int32(first), pid > 1,
+           let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
+           String(decoding: cmdline, as: UTF8.self).contains("wireguard-go") {
+            kill(pid, SIGKILL)
+        }
+        unlink("/var/run/wireguard/\(interface).sock")
     }
 
     /// SIGKILL the dnsmasq a data root's agent started, if it still runs.
@@ -387,6 +405,7 @@ final class TestCluster: @unchecked Sendable {
         managerProcess = nil
         // The resolvers of agents killed during a test (their pid files name them).
         for dir in members.map(\.root) + [managerRoot] { Self.killResolver(dataRoot: dir) }
+        for m in members { Self.killMesh(dataRoot: m.root, interface: meshInterface(m)) }
         // Containers of agents killed during a test are still running: runc removes them.
         for dir in members.map(\.root) + [managerRoot] {
             let runcRoot = dir.appendingPathComponent("runc").path
