@@ -1,9 +1,13 @@
 import PierCluster
 
 extension Manager {
-    /// The service directory the current state implies (services set aside keep their names out).
+    /// The service directory the current state implies (services set aside keep their names out),
+    /// computed again only after a commit: the loop asks on every wake, most of which change nothing.
     func directory() -> ServiceDirectory {
-        ServiceDirectory(services: services.values, tasks: tasks.values)
+        if let directoryCache { return directoryCache }
+        let current = ServiceDirectory(services: services.values, tasks: tasks.values)
+        directoryCache = current
+        return current
     }
 
     /// Sends the directory to every session whose last one differs: after the welcome, and

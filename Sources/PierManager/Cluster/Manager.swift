@@ -62,6 +62,9 @@ public actor Manager {
     var trust: TrustUpdate?
     /// The last mesh plan and what it was made from (Manager+Network.swift).
     var meshCache: MeshCache?
+    /// The service directory of the state last committed (Manager+Directory.swift); nil once a
+    /// commit may have changed it.
+    var directoryCache: ServiceDirectory?
 
     public init(store: any StateStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "pier.manager"),
                 resolveImage: @escaping @Sendable (String) async throws -> String) async throws {
@@ -163,6 +166,7 @@ public actor Manager {
         for s in changes.services { services[s.id] = s }
         for t in changes.tasks { tasks[t.id] = t }
         for (k, v) in changes.meta { meta[k] = v }
+        directoryCache = nil
         dirty = true
         wakeup?.yield()
         for observer in changeObservers { observer() }
