@@ -26,6 +26,13 @@ command -v swift >/dev/null 2>&1 || { echo "test: swift not found on PATH nor at
 echo "test: scripts/check-openapi.py (docs/openapi.yaml against the manager's routes)"
 python3 "$root/scripts/check-openapi.py" || exit $?
 
+# The benchmarks' own parsing and statistics (no root, no daemons): bench/test_*.py. Only with the whole
+# suite, not when a --filter picks some Swift tests.
+if [[ $# -eq 0 ]]; then
+    echo "test: python3 -m unittest bench/test_*.py"
+    python3 -m unittest discover -s "$root/bench" -p 'test_*.py' || exit $?
+fi
+
 echo "test: swift build (debug, all products)"
 swift build || exit $?
 

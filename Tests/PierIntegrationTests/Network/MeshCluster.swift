@@ -72,9 +72,11 @@ final class MeshCluster: @unchecked Sendable {
 
     /// Builds the topology, starts the manager with `dataPath` ("wireguard" or "vxlan"), builds the
     /// busybox image on it and joins the three agents; returns once the three nodes are ready.
-    /// `mesh: false` starts the same processes without the mesh options (the topology's own checks).
-    static func start(dataPath: String = "wireguard", mesh: Bool = true, heartbeatGrace: Int = 5) throws -> MeshCluster {
-        let topology = try MeshTopology.create()
+    /// `mesh: false` starts the same processes without the mesh options (the topology's own checks);
+    /// `natted: false` puts all three nodes on the LAN (what the VXLAN data path needs).
+    static func start(dataPath: String = "wireguard", mesh: Bool = true, natted: Bool = true,
+                      heartbeatGrace: Int = 5) throws -> MeshCluster {
+        let topology = try MeshTopology.create(natted: natted)
         let cluster: MeshCluster
         do {
             cluster = try MeshCluster(topology: topology, dataPath: dataPath, mesh: mesh, heartbeatGrace: heartbeatGrace)

@@ -39,6 +39,24 @@ struct MeshClusterTests {
         transferBetweenEveryPair(cluster, c)
     }
 
+    /// The unencrypted data path for one trusted LAN, through the same manager and agents: each
+    /// node's mesh interface is a VXLAN device with one static forwarding entry per peer.
+    @Test func vxlanCarriesTenMegabytesBetweenEveryPairOfNodesOnOneLAN() throws {
+        let cluster = try MeshCluster.start(dataPath: "vxlan", natted: false)
+        defer { cluster.tearDown() }
+        let c = try containers(cluster)
+        #expect(Set(c.values.map(\.endpoint.address)).count == 3, "container addresses: \(c.mapValues(\.endpoint.address))")
+        for a in cluster.agents {
+            let link = try cluster.topology.run(in: a.node, ["/usr/sbin/ip", "-d", "link", "show", a.meshInterface]).stdout
+            #expect(link.contains("vxlan id"), "\(a.name)'s mesh interface: \(link)")
+            let fdb = try cluster.topology.run(in: a.node, ["/usr/sbin/bridge", "fdb", "show", "dev", a.meshInterface]).stdout
+            let peers = fdb.split(separator: "\n").filter { $0.contains("dst 10.217.") }
+            #expect(peers.count == 2, "\(a.name)'s forwarding entries: \(fdb)")
+            #expect(!FileManager.default.fileExists(atPath: "/var/run/wireguard/\(a.meshInterface).sock"), "wireguard-go runs on \(a.name)")
+        }
+        transferBetweenEveryPair(cluster, c)
+    }
+
     @Test func trafficKeepsFlowingWithTheManagerKilled() throws {
         let cluster = try MeshCluster.start()
         defer { cluster.tearDown() }

@@ -52,11 +52,12 @@ final class MeshTopology: @unchecked Sendable {
         return n
     }
 
-    /// Builds the topology with nodes `node-a` (LAN), `node-b` and `node-c` (each behind its router).
-    static func create() throws -> MeshTopology {
+    /// Builds the topology with nodes `node-a` (LAN), `node-b` and `node-c` (each behind its router),
+    /// or with `natted: false` all three on the LAN (10.217.N.11–13), as one trusted LAN is.
+    static func create(natted: Bool = true) throws -> MeshTopology {
         let topology = MeshTopology()
         do {
-            try topology.build()
+            try topology.build(natted: natted)
         } catch {
             topology.tearDown()
             throw error
@@ -94,7 +95,7 @@ final class MeshTopology: @unchecked Sendable {
         try ip("-n", namespace, "link", "set", "lan0", "up")
     }
 
-    private func build() throws {
+    private func build(natted: Bool) throws {
         try ip("link", "add", bridge, "type", "bridge")
         bridgeCreated = true
         try ip("addr", "add", lanGateway + "/24", "dev", bridge)
@@ -105,7 +106,14 @@ final class MeshTopology: @unchecked Sendable {
         try attachToLAN(a, link: "pmv\(tag)a", address: "10.217.\(net).11")
         nodes.append(Node(name: "node-a", namespace: a, address: "10.217.\(net).11", router: nil, routerAddress: nil, lanLink: "pmv\(tag)a"))
 
-        for (index, letter) in ["b", "c"].enumerated() {
+        for (index, letter) in ["b", "c"].enumerated() where !natted {
+            let namespace = "pier-m\(tag)-\(letter)", address = "10.217.\(net).\(12 + index)"
+            try addNamespace(namespace)
+            try attachToLAN(namespace, link: "pmv\(tag)\(letter)", address: address)
+            nodes.append(Node(name: "node-\(letter)", namespace: namespace, address: address, router: nil, routerAddress: nil,
+                              lanLink: "pmv\(tag)\(letter)"))
+        }
+        for (index, letter) in ["b", "c"].enumerated() where natted {
             let router = "pier-m\(tag)-r\(letter)"
             let namespace = "pier-m\(tag)-\(letter)"
             let routerAddress = "10.217.\(net).\(21 + index)"
