@@ -8,6 +8,8 @@ sit behind their own MASQUERADE router namespace, as gateways on a cellular or h
       ├── ns pbn<tag>-up  10.252.0.2   upstream DNS (dnsmasq) for forwarded names
       ├── ns pbn<tag>-a   10.252.0.11  LAN node (Swarm manager; Pier relay)
       ├── ns pbn<tag>-b   10.252.0.12  LAN node (Swarm worker)
+      ├── ns pbn<tag>-e   10.252.0.13  LAN node (Pier VXLAN, measured while Swarm runs in a and b)
+      ├── ns pbn<tag>-f   10.252.0.14  LAN node (Pier VXLAN)
       ├── ns pbn<tag>-rc  10.252.0.21 ── 192.168.77.1 ── ns pbn<tag>-c 192.168.77.2 (behind NAT)
       └── ns pbn<tag>-rd  10.252.0.22 ── 192.168.77.1 ── ns pbn<tag>-d 192.168.77.2 (behind NAT)
 
@@ -18,10 +20,14 @@ Rows of the one table (container rows measure between the containers' own networ
   swarm overlay    two dockerd started in a and b with `nsenter --net`, `docker swarm init/join`, an
                    attachable overlay network, one container on each node, task addresses (no VIP:
                    this kernel has no IPVS)
-  pier vxlan       `pier manager --data-path vxlan`, agents in a and b (`pier agent --join`)
+  pier vxlan       `pier manager --data-path vxlan`, agents in e and f (`pier agent --join`), measured
+                   paired with Swarm's overlay: both up at once, their rounds alternating, so the
+                   machine's other load falls on both (in a and b instead with --no-swarm)
   pier wireguard   `pier manager` (WireGuard, the default), agents in a (relay), b, c, d: a ↔ b
                    direct, c → a through NAT, c ↔ d through the relay a
-Each: ping RTT median and p99 (--pings pings every 10 ms) and iperf3, one TCP stream (--seconds).
+Each: ping RTT median and p99 (--pings pings every 10 ms), the "busy" RTT (average of --flood back-to-back
+pings, `ping -f`: the path's own cost, without the vCPU wake-ups that dominate at 10 ms) and iperf3, one
+TCP stream (--seconds).
 DNS, from inside a container (dnsperf; a cluster name and a name forwarded to the upstream): queries/s
 at up to 100 queries in flight and the average latency one query at a time; Docker's embedded DNS
 (127.0.0.11 on a user-defined network) against Pier's per-node resolver on the bridge gateway. Then the
@@ -89,6 +95,15 @@ PING_STAMPED = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=(\d+) .*time=([0-9.]+) ms
 def ping_rtts(text: str) -> list[float]:
     """RTTs in ms of each reply line of iputils `ping` output."""
     return [float(m.group(2)) for m in PING_TIME.finditer(text)]
+
+
+PING_SUMMARY = re.compile(r"rtt min/avg/max/mdev = ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms")
+
+
+def ping_average(text: str) -> float | None:
+    """The average RTT in ms of iputils `ping -q` output's summary line, or None without one."""
+    m = PING_SUMMARY.search(text)
+    return float(m.group(2)) if m else None
 
 
 def ping_replies(text: str) -> list[float]:
@@ -225,7 +240,8 @@ class Topology:
         self.namespaces: list[str] = []
         self.root_links: list[str] = []
         self.bridge_made = False
-        self.addr = {"up": UPSTREAM, "a": f"{LAN}.11", "b": f"{LAN}.12", "rc": f"{LAN}.21", "rd": f"{LAN}.22",
+        self.addr = {"up": UPSTREAM, "a": f"{LAN}.11", "b": f"{LAN}.12", "e": f"{LAN}.13", "f": f"{LAN}.14",
+                     "rc": f"{LAN}.21", "rd": f"{LAN}.22",
                      "c": f"{PRIVATE}.2", "d": f"{PRIVATE}.2"}
 
     def ns(self, node: str) -> str:
@@ -253,7 +269,7 @@ class Topology:
         self.bridge_made = True
         h.run(["ip", "addr", "add", f"{LAN}.1/24", "dev", self.bridge])
         h.run(["ip", "link", "set", self.bridge, "up"])
-        for node in ("up", "a", "b", "rc", "rd"):
+        for node in ("up", "a", "b", "e", "f", "rc", "rd"):
             self._lan_member(node)
         for node, router in (("c", "rc"), ("d", "rd")):
             self._behind_nat(node, router)
@@ -374,6 +390,8 @@ class Row:
         self.system, self.case = system, case
         self.rtt: list[float] = []
         self.bps: float | None = None
+        # Average RTT of a flood ping (`ping -f`): back to back, so no CPU idles between packets.
+        self.busy_rtt: float | None = None
         self.error: str | None = None
         self.unavailable: str | None = None
 
@@ -386,6 +404,7 @@ class Row:
     def as_dict(self) -> dict:
         return {"system": self.system, "case": self.case, "rtt_median_ms": self.rtt_median(),
                 "rtt_p99_ms": self.rtt_p99(), "pings": len(self.rtt), "rtt_samples_ms": self.rtt,
+                "busy_rtt_ms": self.busy_rtt,
                 "gbit_s": None if self.bps is None else self.bps / 1e9, "error": self.error,
                 "unavailable": self.unavailable}
 
@@ -403,33 +422,86 @@ def wait_reachable(src: Endpoint, dst: Endpoint, timeout: float) -> float:
         time.sleep(0.01)
 
 
+def iperf_between(src: Endpoint, dst: Endpoint, seconds: int, children: Children) -> float:
+    """Bits/s of one iperf3 TCP stream from `src` to `dst` for `seconds`."""
+    port = str(5201 + random.randrange(500))
+    server = children.start([*dst.enter(), "iperf3", "-s", "-1", "-B", dst.addr, "-p", port], "iperf3 server")
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            c = h.run([*src.enter(), "iperf3", "-c", dst.addr, "-p", port, "-t", str(seconds), "-J"],
+                      check=False, timeout=seconds + 30)
+            try:
+                return iperf3_bps(json.loads(c.stdout or b"{}"))
+            except ValueError as e:
+                if "refused" not in str(e) or time.monotonic() > deadline:
+                    raise h.BenchError(f"iperf3 {src.label} → {dst.label}: {e}") from None
+                time.sleep(0.1)
+    finally:
+        children.stop(server)
+
+
+def busy_rtt(src: Endpoint, dst: Endpoint, count: int) -> float | None:
+    """Average RTT in ms of `count` back-to-back pings (`ping -f`): the path's own cost. At one ping
+    per 10 ms both vCPUs idle between packets and their wake-ups dominate (and vary by ±25% from run
+    to run here); back to back they do not."""
+    p = h.run([*src.enter(), "ping", "-n", "-q", "-f", "-c", str(count), "-W", "1", dst.addr], check=False, timeout=120)
+    return ping_average(p.stdout.decode())
+
+
+def interval_rtts(src: Endpoint, dst: Endpoint, count: int) -> list[float]:
+    p = h.run([*src.enter(), "ping", "-n", "-c", str(count), "-i", "0.01", "-W", "1", dst.addr],
+              check=False, timeout=count * 0.05 + 30)
+    rtts = ping_rtts(p.stdout.decode())
+    if not rtts:
+        raise h.BenchError(f"no ping replies from {dst.label}: {h.tail(p.stdout + p.stderr)}")
+    return rtts
+
+
+def log_row(row: Row, note: str = "") -> None:
+    h.log(f"{row.system} {row.case}: RTT median {fmt(row.rtt_median())} ms, p99 {fmt(row.rtt_p99())} ms, "
+          f"busy {fmt(row.busy_rtt, '.4f')} ms, {fmt(row.bps and row.bps / 1e9, '.2f')} Gbit/s{note}")
+
+
+def paired_rounds(n: int, rounds: int) -> list[int]:
+    """`n` split into `rounds` near-equal parts, each at least 1."""
+    rounds = max(1, min(rounds, n))
+    return [n // rounds + (1 if i < n % rounds else 0) for i in range(rounds)]
+
+
+def measure_paired(paths: list[tuple[Row, Endpoint, Endpoint]], args, children: Children, rounds: int = 5) -> None:
+    """The same figures as `measure_path`, for paths that are all up at once, in alternating rounds
+    (the order flips every round): whatever else loads the machine meanwhile falls on each alike.
+    Busy RTT and throughput are the medians of the rounds'."""
+    for row, src, dst in paths:
+        wait_reachable(src, dst, 30)
+    busy: dict[int, list[float]] = {id(r): [] for r, _, _ in paths}
+    bps: dict[int, list[float]] = {id(r): [] for r, _, _ in paths}
+    pings, floods = paired_rounds(args.pings, rounds), paired_rounds(args.flood, rounds)
+    for i in range(rounds):
+        order = paths if i % 2 == 0 else list(reversed(paths))
+        for row, src, dst in order:
+            row.rtt += interval_rtts(src, dst, pings[min(i, len(pings) - 1)])
+            b = busy_rtt(src, dst, floods[min(i, len(floods) - 1)])
+            if b is not None:
+                busy[id(row)].append(b)
+        if i < 3:  # three throughput rounds each
+            for row, src, dst in order:
+                bps[id(row)].append(iperf_between(src, dst, args.seconds, children))
+    for row, _, _ in paths:
+        row.busy_rtt = h.median(busy[id(row)]) if busy[id(row)] else None
+        row.bps = h.median(bps[id(row)]) if bps[id(row)] else None
+        log_row(row, f" (paired, {rounds} rounds)")
+
+
 def measure_path(row: Row, src: Endpoint, dst: Endpoint, args, children: Children) -> None:
     """Ping RTTs and one iperf3 TCP stream from `src` to `dst` into `row`."""
     try:
         wait_reachable(src, dst, 30)
-        p = h.run([*src.enter(), "ping", "-n", "-c", str(args.pings), "-i", "0.01", "-W", "1", dst.addr],
-                  check=False, timeout=args.pings * 0.05 + 30)
-        row.rtt = ping_rtts(p.stdout.decode())
-        if not row.rtt:
-            raise h.BenchError(f"no ping replies from {dst.label}: {h.tail(p.stdout + p.stderr)}")
-        port = str(5201 + random.randrange(500))
-        server = children.start([*dst.enter(), "iperf3", "-s", "-1", "-B", dst.addr, "-p", port], "iperf3 server")
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                c = h.run([*src.enter(), "iperf3", "-c", dst.addr, "-p", port, "-t", str(args.seconds), "-J"],
-                          check=False, timeout=args.seconds + 30)
-                try:
-                    row.bps = iperf3_bps(json.loads(c.stdout or b"{}"))
-                    break
-                except ValueError as e:
-                    if "refused" not in str(e) or time.monotonic() > deadline:
-                        raise h.BenchError(f"iperf3 {src.label} → {dst.label}: {e}") from None
-                    time.sleep(0.1)
-        finally:
-            children.stop(server)
-        h.log(f"{row.system} {row.case}: RTT median {row.rtt_median():.3f} ms, p99 {row.rtt_p99():.3f} ms, "
-              f"{row.bps / 1e9:.2f} Gbit/s")
+        row.rtt = interval_rtts(src, dst, args.pings)
+        row.busy_rtt = busy_rtt(src, dst, args.flood)
+        row.bps = iperf_between(src, dst, args.seconds, children)
+        log_row(row)
     except h.BenchError as e:
         row.error = str(e)
         h.warn(f"{row.system} {row.case}: {e}")
@@ -963,7 +1035,9 @@ def reference_rows(topo: Topology, res: Results, args, work: Path, children: Chi
 
 
 def swarm_rows(topo: Topology, res: Results, args, work: Path, layer: Path, children: Children,
-               cleanups: list) -> None:
+               cleanups: list, beside: Callable[[Row, Endpoint, Endpoint], bool] | None = None) -> None:
+    """Swarm's rows; `beside(row, a, b)`, when given, measures Swarm's overlay path paired with
+    another (Pier's VXLAN) and says whether it did."""
     swarm = SwarmSide(topo, work, layer)
     cleanups.append(swarm.cleanup)
     row = res.row("swarm overlay", "a → b")
@@ -977,7 +1051,8 @@ def swarm_rows(topo: Topology, res: Results, args, work: Path, layer: Path, chil
         h.warn(f"swarm: {e}")
         return
     sa, sb = swarm.endpoint("a", "pbsa"), swarm.endpoint("b", "pbsb")
-    measure_path(row, sa, sb, args, children)
+    if beside is None or not beside(row, sa, sb):
+        measure_path(row, sa, sb, args, children)
     try:
         got = flap_recovery(sb, sa, lambda: topo.set_lan_link("b", False), lambda: topo.set_lan_link("b", True),
                             args.flap, children)
@@ -1053,12 +1128,50 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
         h.warn(f"pier DNS: {e}")
 
 
+def pier_vxlan_beside(topo: Topology, res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, args,
+                      children: Children) -> Callable[[Row, Endpoint, Endpoint], bool]:
+    """Pier's VXLAN cluster on LAN nodes e and f, measured paired with Swarm's overlay path (a → b)
+    while both run; False when Pier's side could not start (Swarm's row is then measured alone)."""
+    def beside(swarm_row: Row, sa: Endpoint, sb: Endpoint) -> bool:
+        row = res.row("pier vxlan", "e → f")
+        lacks = missing_flags(pier)
+        if "vxlan" in lacks:
+            row.unavailable = lacks["vxlan"]
+            res.say_unavailable("VXLAN", row.unavailable)
+            return False
+        cluster = PierCluster(topo, pier, work / "vx", archive, rootfs, "vxlan")
+        (work / "vx").mkdir()
+        try:
+            try:
+                cluster.start_manager()
+                for n in ("e", "f"):
+                    cluster.start_agent(n)
+                    cluster.service(f"pbv{n}", n)
+                pe, pf = cluster.agents["e"].endpoint("pbve"), cluster.agents["f"].endpoint("pbvf")
+            except h.BenchError as e:
+                row.error = str(e)
+                h.warn(f"pier vxlan: {e}")
+                return False
+            try:
+                measure_paired([(swarm_row, sa, sb), (row, pe, pf)], args, children)
+            except h.BenchError as e:
+                row.error = swarm_row.error = str(e)
+                h.warn(f"paired swarm overlay / pier vxlan: {e}")
+            return True
+        finally:
+            cluster.cleanup()
+    return beside
+
+
 def pier_rows(topo: Topology, res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, args,
               children: Children, cleanups: list) -> None:
     lacks = missing_flags(pier)
-    # VXLAN: two LAN nodes.
-    row = res.row("pier vxlan", "a → b")
-    if "vxlan" in lacks:
+    # VXLAN: two LAN nodes (unless measured beside Swarm already).
+    done = any(r.system == "pier vxlan" for r in res.rows)
+    row = None if done else res.row("pier vxlan", "a → b")
+    if row is None:
+        pass
+    elif "vxlan" in lacks:
         row.unavailable = lacks["vxlan"]
         res.say_unavailable("VXLAN", row.unavailable)
     else:
@@ -1183,13 +1296,14 @@ def report(res: Results, info: dict, args) -> dict:
     lines = []
     for r in res.rows:
         note = r.unavailable and "unavailable" or (r.error and "FAILED") or ""
-        lines.append([r.system, r.case, fmt(r.rtt_median()), fmt(r.rtt_p99()), fmt(r.bps and r.bps / 1e9, ".2f"), note])
+        lines.append([r.system, r.case, fmt(r.rtt_median()), fmt(r.rtt_p99()), fmt(r.busy_rtt, ".4f"),
+                      fmt(r.bps and r.bps / 1e9, ".2f"), note])
     out.append(f"Traffic between containers on two nodes (namespaces on veth; relative figures): {args.pings} pings "
-               f"every 10 ms, iperf3 one TCP stream {args.seconds} s")
+               f"every 10 ms; busy: average of {args.flood} back-to-back pings (ping -f); iperf3 one TCP stream {args.seconds} s")
     out.append(f"host: {info['kernel']} {info['machine']}, {info['cpus']} CPUs; docker {info.get('docker', '-')}; "
                f"pier {info.get('pier', '-')} (git {info.get('git') or '?'})")
     out.append("")
-    out.append(h.table(["path", "between", "RTT median ms", "p99 ms", "Gbit/s", ""], lines, left=(0, 1, 5)))
+    out.append(h.table(["path", "between", "RTT median ms", "p99 ms", "busy ms", "Gbit/s", ""], lines, left=(0, 1, 6)))
     out.append("")
     dl = []
     for d in res.dns:
@@ -1243,6 +1357,9 @@ def report(res: Results, info: dict, args) -> dict:
     rr = ratio(vx and vx.rtt_median(), swarm and swarm.rtt_median())
     targets.append(f"VXLAN RTT: {fmt(rr, '.2f')} x Swarm's overlay, target ≤ {TARGET_VXLAN_RTT_VS_SWARM}x: "
                    f"{verdict(None if rr is None else rr <= TARGET_VXLAN_RTT_VS_SWARM)}")
+    br = ratio(vx and vx.busy_rtt, swarm and swarm.busy_rtt)
+    targets.append(f"VXLAN busy RTT (the path's own cost, no idle CPUs): {fmt(br, '.2f')} x Swarm's overlay, target ≤ "
+                   f"{TARGET_VXLAN_RTT_VS_SWARM}x: {verdict(None if br is None else br <= TARGET_VXLAN_RTT_VS_SWARM)}")
     tr = ratio(vx and vx.bps, swarm and swarm.bps)
     targets.append(f"VXLAN throughput: {fmt(tr, '.2f')} x Swarm's overlay, target ≥ {TARGET_VXLAN_TPUT_VS_SWARM}x: "
                    f"{verdict(None if tr is None else tr >= TARGET_VXLAN_TPUT_VS_SWARM)}")
@@ -1300,6 +1417,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer pings, shorter streams and flaps (a smoke run)")
     parser.add_argument("--pings", type=int, help="pings per path, every 10 ms (default 200; --quick 50)")
+    parser.add_argument("--flood", type=int, help="back-to-back pings per path for the busy RTT (default 10000; --quick 3000)")
     parser.add_argument("--seconds", type=int, help="iperf3 stream length (default 5; --quick 2)")
     parser.add_argument("--flap", type=float, help="seconds a link stays down (default 30; --quick 5)")
     parser.add_argument("--dns-seconds", type=int, help="dnsperf run length (default 5; --quick 2)")
@@ -1308,7 +1426,7 @@ def main() -> int:
     parser.add_argument("--no-pier", action="store_true", help="skip the Pier rows")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON on stdout (the table on stderr)")
     args = parser.parse_args()
-    for name, full, quick in (("pings", 200, 50), ("seconds", 5, 2), ("flap", 30.0, 5.0), ("dns_seconds", 5, 2),
+    for name, full, quick in (("pings", 200, 50), ("flood", 10000, 3000), ("seconds", 5, 2), ("flap", 30.0, 5.0), ("dns_seconds", 5, 2),
                               ("name_rounds", 10, 3)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -1336,21 +1454,23 @@ def main() -> int:
         upstream_dns(topo, children, work)
         host_rows(topo, res, args, children)
         reference_rows(topo, res, args, work, children)
-        if not args.no_swarm:
-            phase: list[Callable[[], None]] = []
-            try:
-                swarm_rows(topo, res, args, work, layer, children, phase)
-                d = shutil.which("dockerd")
-                info["docker"] = h.run(["dockerd", "--version"], check=False).stdout.decode().strip() if d else None
-            finally:
-                h.with_cleanup(phase)
+        pier = None
         if not args.no_pier:
             try:
                 pier = h.pier_binary()
                 info["pier"] = h.run([str(pier), "--version"], check=False).stdout.decode().strip() or str(pier)
             except h.BenchError as e:
-                pier = None
                 res.say_unavailable("all cases", str(e))
+        if not args.no_swarm:
+            phase: list[Callable[[], None]] = []
+            try:
+                beside = pier and pier_vxlan_beside(topo, res, pier, work, archive, rootfs, args, children)
+                swarm_rows(topo, res, args, work, layer, children, phase, beside or None)
+                d = shutil.which("dockerd")
+                info["docker"] = h.run(["dockerd", "--version"], check=False).stdout.decode().strip() if d else None
+            finally:
+                h.with_cleanup(phase)
+        if not args.no_pier:
             if pier is not None:
                 phase = []
                 try:

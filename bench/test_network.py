@@ -41,6 +41,18 @@ DNSPERF = """Statistics:
 
 
 class ParsingTests(unittest.TestCase):
+    def test_paired_rounds_split_the_count_evenly(self):
+        self.assertEqual(n.paired_rounds(200, 5), [40] * 5)
+        self.assertEqual(n.paired_rounds(52, 5), [11, 11, 10, 10, 10])
+        self.assertEqual(n.paired_rounds(3, 5), [1, 1, 1])
+        self.assertEqual(sum(n.paired_rounds(3001, 5)), 3001)
+
+    def test_ping_average_reads_the_summary_line(self):
+        text = ("--- 10.0.0.2 ping statistics ---\n3000 packets transmitted, 3000 received, 0% packet loss, time 310ms\n"
+                "rtt min/avg/max/mdev = 0.013/0.021/0.412/0.009 ms, ipg/ewma 0.103/0.020 ms\n")
+        self.assertEqual(n.ping_average(text), 0.021)
+        self.assertIsNone(n.ping_average("--- x ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss\n"))
+
     def test_ping_rtts_reads_each_reply(self):
         self.assertEqual(n.ping_rtts(PING), [0.061, 0.043])
 
