@@ -207,7 +207,34 @@ for entry in "${images[@]}"; do
     echo "build.sh: writing $name to the OCI layout $layout"
     bh push --quiet "localhost/$name" "oci:$layout:$name"
     mkdir -p "$work/written" && echo "$id" > "$stamp"
+    changed=1
 done
+# A name written again leaves its old manifest in the index without a name: drop such entries and
+# every blob no named image uses any more.
+if [ "${changed:-0}" = 1 ]; then
+    python3 - "$layout" <<'PY'
+import json, os, sys
+layout = sys.argv[1]
+index_path = os.path.join(layout, "index.json")
+index = json.load(open(index_path))
+keep = [m for m in index["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name")]
+used = set()
+for m in keep:
+    used.add(m["digest"])
+    manifest = json.load(open(os.path.join(layout, "blobs", *m["digest"].split(":", 1))))
+    used.add(manifest["config"]["digest"])
+    used.update(layer["digest"] for layer in manifest["layers"])
+if len(keep) != len(index["manifests"]):
+    index["manifests"] = keep
+    with open(index_path + ".tmp", "w") as f:
+        json.dump(index, f)
+    os.replace(index_path + ".tmp", index_path)
+blobs = os.path.join(layout, "blobs", "sha256")
+for name in os.listdir(blobs):
+    if "sha256:" + name not in used:
+        os.remove(os.path.join(blobs, name))
+PY
+fi
 
 if [ -n "$push" ]; then
     for entry in "${images[@]}"; do
