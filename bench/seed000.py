@@ -377,7 +377,8 @@ def report(summaries: dict[str, Summary], results: dict[str, list[Result]], para
            info: dict, versions: dict, error: str | None) -> None:
     print(f"\nSeed 000: ZMQ pub/sub (pyzmq {zmq_version()}), {params.size}-byte messages; latency: {params.count} "
           f"messages at {params.rate:g}/s per run; throughput: {params.burst} messages as fast as sent; "
-          f"{args.rounds} round(s); pier {versions.get('pier', '?')}, docker {versions.get('docker', '—')}\n")
+          f"{args.rounds} round(s); pier {versions.get('pier', '?')}, docker {versions.get('docker', '—')}; "
+          f"load average at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n")
     print(h.table(["setup", "p50 µs", "p99 µs", "msgs/s", "p50 vs host", "p99 vs host", "msgs/s vs host", ""],
                   report_rows(summaries)))
     versus = versus_rows(summaries)

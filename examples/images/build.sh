@@ -161,6 +161,8 @@ build_base() {
     SOURCE_DATE_EPOCH=$(date +%s) mmdebstrap "${mmdebstrap_opts[@]}" "$suite" "$ctx/rootfs.tar" \
         "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb $security $suite-security main" \
         > "$work/mmdebstrap.log" 2>&1 || die "mmdebstrap failed; its output is in $work/mmdebstrap.log"
+    # The device nodes mmdebstrap puts in /dev: the runtime makes /dev, and Pier refuses layers with devices.
+    tar --delete --wildcards -f "$ctx/rootfs.tar" './dev/?*'
     bh build --isolation chroot --pull-never --label "org.pier-examples.inputs=$inputs" \
         -f "$here/$dir/$file" -t "$name" "$ctx"
     rm -rf "$ctx"
@@ -233,6 +235,27 @@ blobs = os.path.join(layout, "blobs", "sha256")
 for name in os.listdir(blobs):
     if "sha256:" + name not in used:
         os.remove(os.path.join(blobs, name))
+# Layers Pier would refuse to unpack: device nodes, absolute paths, "..".
+import tarfile
+checked_path = os.path.join(layout, "..", "work", "checked-layers")
+checked = set(open(checked_path).read().split()) if os.path.exists(checked_path) else set()
+bad = []
+for m in keep:
+    manifest = json.load(open(os.path.join(layout, "blobs", *m["digest"].split(":", 1))))
+    for layer in manifest["layers"]:
+        if layer["digest"] in checked:
+            continue
+        with tarfile.open(os.path.join(layout, "blobs", *layer["digest"].split(":", 1))) as tar:
+            for entry in tar:
+                if entry.ischr() or entry.isblk() or entry.name.startswith("/") or ".." in entry.name.split("/"):
+                    bad.append(f"{m['annotations']['org.opencontainers.image.ref.name']}: layer {layer['digest'][:19]} has {entry.name!r}")
+                    break
+            else:
+                checked.add(layer["digest"])
+with open(checked_path, "w") as f:
+    f.write("\n".join(sorted(checked)) + "\n")
+if bad:
+    sys.exit("build.sh: layers Pier refuses to unpack:\n  " + "\n  ".join(bad))
 PY
 fi
 
