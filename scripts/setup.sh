@@ -38,6 +38,8 @@ if [ "$with_docker" = 1 ]; then
     packages+=(iputils-ping iperf3 dnsperf dnsmasq-base)
     # bench/seed000.py: the pub/sub run on the host too, with Debian's python3 and pyzmq as in the images.
     packages+=(python3-zmq python3-redis)
+    # bench/seed004.py: reads and rewrites examples/seed004.yml's placement.
+    packages+=(python3-yaml)
 fi
 
 missing=()
