@@ -15,8 +15,10 @@ Each run: warm-up until the subscriber's subscription has reached the publisher,
 of --size bytes paced at --rate per second, whose latency is the receive time minus the send time in
 the message (CLOCK_MONOTONIC, one clock for the host and every container), then --burst messages as
 fast as the publisher sends them, whose throughput is messages received / (last receive - first send).
-Setups alternate within each of --rounds rounds. The table: latency p50/p99 over all rounds' messages,
-the median throughput, each against the host and Pier against Docker. Raw numbers: bench/out/seed000.json.
+Setups alternate within each of --rounds rounds. The table: latency p50/p99 over all rounds' messages
+and the median of the rounds' throughputs; each setup against the host and Pier against Docker as the
+median of the rounds' ratios (paired by round, so load from other work that changes between rounds
+moves both sides). Raw numbers: bench/out/seed000.json.
 """
 
 from __future__ import annotations
@@ -123,29 +125,42 @@ class Summary:
     p50_us: float
     p99_us: float
     throughput: float | None  # median over rounds, messages/s
-    throughputs: list[float] = field(default_factory=list)
+    throughputs: list[float | None] = field(default_factory=list)  # per round
+    round_p50s: list[float] = field(default_factory=list)  # µs, per round
+    round_p99s: list[float] = field(default_factory=list)
 
 
 def summarize(results: list[Result]) -> Summary:
-    """Latency percentiles over every message of every round; the median of the rounds' throughputs."""
+    """Latency percentiles over every message of every round; the median of the rounds' throughputs;
+    and each round's own figures, for paired ratios."""
     latencies = [v for r in results for v in r.latencies_ns]
-    if not latencies:
-        raise ValueError("no latency samples")
-    rates = [t for t in (r.throughput for r in results) if t is not None]
+    if not latencies or any(not r.latencies_ns for r in results):
+        raise ValueError("a run without latency samples")
+    rates = [r.throughput for r in results]
+    known = [t for t in rates if t is not None]
     return Summary(len(results), len(latencies), sum(r.lost for r in results),
                    h.percentile(latencies, 50) / 1000, h.percentile(latencies, 99) / 1000,
-                   h.median(rates) if rates else None, rates)
+                   h.median(known) if known else None, rates,
+                   [h.percentile(r.latencies_ns, 50) / 1000 for r in results],
+                   [h.percentile(r.latencies_ns, 99) / 1000 for r in results])
 
 
-def ratio(value: float | None, base: float | None) -> str:
-    """`value / base` as "1.23×", or "—" when either is missing."""
-    if value is None or base is None or base == 0:
-        return "—"
-    return f"{value / base:.2f}×"
+def paired(setup: Summary, base: Summary, metric: str) -> float | None:
+    """The median over rounds of setup / base for one metric ("p50", "p99" or "throughput"): each
+    round's runs follow each other, so the ratio of a round is not moved by load that changes between
+    rounds (other work on the machine)."""
+    pick = {"p50": lambda s: s.round_p50s, "p99": lambda s: s.round_p99s, "throughput": lambda s: s.throughputs}[metric]
+    ratios = [a / b for a, b in zip(pick(setup), pick(base)) if a is not None and b]
+    return h.median(ratios) if ratios else None
+
+
+def ratio(value: float | None) -> str:
+    """A ratio as "1.23×", or "—" when it is missing."""
+    return "—" if value is None else f"{value:.2f}×"
 
 
 def report_rows(summaries: dict[str, Summary]) -> list[list[str]]:
-    """One row per setup: latency p50/p99, throughput, and each against the host's."""
+    """One row per setup: latency p50/p99, throughput, and each against the host's (paired by round)."""
     host = summaries.get("host")
     rows = []
     for name in SETUPS:
@@ -156,9 +171,9 @@ def report_rows(summaries: dict[str, Summary]) -> list[list[str]]:
         rows.append([
             name, f"{s.p50_us:.0f}", f"{s.p99_us:.0f}",
             f"{s.throughput:,.0f}" if s.throughput is not None else "—",
-            "" if name == "host" else ratio(s.p50_us, host.p50_us if host else None),
-            "" if name == "host" else ratio(s.p99_us, host.p99_us if host else None),
-            "" if name == "host" else ratio(s.throughput, host.throughput if host else None),
+            "" if name == "host" else ratio(paired(s, host, "p50") if host else None),
+            "" if name == "host" else ratio(paired(s, host, "p99") if host else None),
+            "" if name == "host" else ratio(paired(s, host, "throughput") if host else None),
             f"{s.lost} lost" if s.lost else "",
         ])
     return rows
@@ -171,8 +186,8 @@ def versus_rows(summaries: dict[str, Summary]) -> list[list[str]]:
         p, d = summaries.get(f"Pier {network}"), summaries.get(f"Docker {network}")
         if p is None or d is None:
             continue
-        rows.append([network, ratio(p.p50_us, d.p50_us), ratio(p.p99_us, d.p99_us),
-                     ratio(p.throughput, d.throughput)])
+        rows.append([network, ratio(paired(p, d, "p50")), ratio(paired(p, d, "p99")),
+                     ratio(paired(p, d, "throughput"))])
     return rows
 
 
@@ -298,8 +313,8 @@ def load_docker(d: h.Dockerd, work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, each running every setup once (default 3)")
-    parser.add_argument("--count", type=int, default=5000, help="latency messages per run (default 5000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, each running every setup once (default 5)")
+    parser.add_argument("--count", type=int, default=3000, help="latency messages per run (default 3000)")
     parser.add_argument("--rate", type=float, default=1000, help="latency messages per second (default 1000)")
     parser.add_argument("--burst", type=int, default=100000, help="throughput messages per run (default 100000)")
     parser.add_argument("--size", type=int, default=64, help="message size in bytes (default 64)")
@@ -381,9 +396,12 @@ def report(summaries: dict[str, Summary], results: dict[str, list[Result]], para
           f"load average at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n")
     print(h.table(["setup", "p50 µs", "p99 µs", "msgs/s", "p50 vs host", "p99 vs host", "msgs/s vs host", ""],
                   report_rows(summaries)))
+    print("\n(p50, p99: over every round's messages; msgs/s: the median round; vs host: the median of the "
+          "rounds' ratios)")
     versus = versus_rows(summaries)
     if versus:
-        print("\nPier against Docker (latency: below 1× is Pier faster; throughput: above 1× is)\n")
+        print("\nPier against Docker, medians of the rounds' ratios (latency: below 1× is Pier faster; "
+              "throughput: above 1× is)\n")
         print(h.table(["network", "p50", "p99", "msgs/s"], versus))
     if error:
         print(f"\nINCOMPLETE: {error}")
@@ -392,7 +410,8 @@ def report(summaries: dict[str, Summary], results: dict[str, list[Result]], para
         "params": {"rounds": args.rounds, "count": params.count, "rate": params.rate, "burst": params.burst,
                    "size": params.size},
         "summary": {name: {"p50_us": s.p50_us, "p99_us": s.p99_us, "throughput": s.throughput,
-                           "throughputs": s.throughputs, "messages": s.messages, "lost": s.lost}
+                           "throughputs": s.throughputs, "round_p50s_us": s.round_p50s,
+                           "round_p99s_us": s.round_p99s, "messages": s.messages, "lost": s.lost}
                     for name, s in summaries.items()},
         "runs": {name: [{"latencies_ns": r.latencies_ns, "throughput": r.throughput, "lost": r.lost}
                         for r in rs] for name, rs in results.items()},

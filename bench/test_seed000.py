@@ -75,18 +75,32 @@ class StatisticsTests(unittest.TestCase):
         self.assertEqual(summary.throughput, 200)
         self.assertEqual(summary.lost, 0)
 
-    def test_no_samples_is_an_error(self):
+    def test_a_round_without_samples_is_an_error(self):
         with self.assertRaises(ValueError):
-            s.summarize([result([])])
+            s.summarize([result([1]), result([])])
+
+    def test_each_rounds_own_figures_are_kept_for_pairing(self):
+        summary = s.summarize([result([1000, 3000, 5000], 1_000_000_000, received=10), result([7000])])
+        self.assertEqual(summary.round_p50s, [3, 7])
+        self.assertEqual(summary.throughputs, [10, None])
 
     def test_ratio_and_missing_values(self):
-        self.assertEqual(s.ratio(150, 100), "1.50×")
-        self.assertEqual(s.ratio(None, 100), "—")
-        self.assertEqual(s.ratio(1, 0), "—")
+        self.assertEqual(s.ratio(1.5), "1.50×")
+        self.assertEqual(s.ratio(None), "—")
+
+    def test_paired_ratios_are_the_median_of_each_rounds_ratio(self):
+        def summary(p50s, rates):
+            return s.Summary(len(p50s), 10, 0, 0, 0, None, rates, p50s, p50s)
+        host = summary([100, 200, 100], [1000, None, 500])
+        pier = summary([110, 260, 100], [900, 800, 600])
+        # 1.1, 1.3, 1.0 → 1.1; throughput: rounds without a figure on either side are left out
+        self.assertAlmostEqual(s.paired(pier, host, "p50"), 1.1)
+        self.assertAlmostEqual(s.paired(pier, host, "throughput"), (0.9 + 1.2) / 2)
+        self.assertIsNone(s.paired(summary([1], [None]), summary([1], [5]), "throughput"))
 
     def test_rows_compare_with_the_host_and_pier_with_docker(self):
         def summary(p50, p99, rate, lost=0):
-            return s.Summary(1, 10, lost, p50, p99, rate)
+            return s.Summary(1, 10, lost, p50, p99, rate, [rate], [p50], [p99])
         summaries = {"host": summary(100, 200, 1000), "Pier bridge": summary(150, 300, 800, lost=2),
                      "Docker bridge": summary(300, 600, 400)}
         rows = {r[0]: r for r in s.report_rows(summaries)}

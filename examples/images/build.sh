@@ -107,7 +107,9 @@ for name in "${only[@]}"; do
 done
 
 store=$top/storage
+# buildah's run root (locks, mounts) belongs on tmpfs, one per store.
 runroot=/run/pier-examples
+[ "$top" = /var/lib/pier-examples ] || runroot=/run/pier-examples-$(printf '%s' "$top" | sha256sum | cut -c1-12)
 layout=$top/oci
 work=$top/work
 mkdir -p "$store" "$runroot" "$work"
@@ -181,6 +183,9 @@ for entry in "${images[@]}"; do
         echo "build.sh: $name is up to date"
         continue
     fi
+    for parent in $(awk 'toupper($1) == "FROM" && $2 ~ /^pier-examples\// { print $2 }' "$here/$dir/$file"); do
+        [ -n "$(image_id "$parent")" ] || die "$name is built on $parent, which is not built: add --only $parent (or leave out --only)"
+    done
     echo "build.sh: building $name from $dir/$file"
     if [ "$dir" = debian ]; then
         build_base "$name" "$dir" "$file" "$inputs"
