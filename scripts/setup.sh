@@ -5,7 +5,8 @@
 #   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
 #   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against,
-#                                    and the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq)
+#                                    the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq), and Debian's
+#                                    pyzmq and redis-py for the pub/sub benchmarks' host runs
 #
 # Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
 set -euo pipefail
@@ -26,14 +27,19 @@ done
 # (sqlite3 for GRDB, libarchive with zstd and zlib), what tests and the sample image use
 # (busybox-static, skopeo, zstd, libcoap3-bin for the CoAP interop tests, tini for --init), what the benchmarks
 # time with (hyperfine; perf for `bench/activation.py --sched`) and the mesh between nodes (wireguard-tools,
-# and wireguard-go where the kernel has no WireGuard module).
+# and wireguard-go where the kernel has no WireGuard module). mmdebstrap and buildah build the example
+# images of examples/images/ without a Docker engine (docs/images.md).
 packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
           zlib1g-dev skopeo iproute2 iptables util-linux curl zstd hyperfine openssl python3-pip
-          libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base)
+          libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base mmdebstrap buildah)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io docker-registry)
     # bench/network.py: ping, one TCP stream, DNS load, and the upstream resolver both systems forward to.
     packages+=(iputils-ping iperf3 dnsperf dnsmasq-base)
+    # bench/seed000.py: the pub/sub run on the host too, with Debian's python3 and pyzmq as in the images.
+    packages+=(python3-zmq python3-redis)
+    # bench/seed004.py: reads and rewrites examples/seed004.yml's placement.
+    packages+=(python3-yaml)
 fi
 
 missing=()
