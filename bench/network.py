@@ -78,6 +78,7 @@ DOCKER_DNS_NET = "172.30.60.0/24"
 PIER_CLUSTER_CIDR = "10.86.0.0/16"
 PIER_MANAGER_BRIDGE = ("pbnm0", "10.251.30.0/24")
 PIER_UP_BRIDGE = ("pbnu0", "10.251.31.0/24")
+PIER_UP_CLUSTER_CIDR = "10.251.64.0/20"
 FORWARDED_NAME = "fwd.bench.test"
 FORWARDED_ADDR = "10.99.0.1"
 REQUIRED_TOOLS = ["ip", "iptables", "nsenter", "ping", "iperf3", "dnsperf", "dnsmasq", "dockerd"]
@@ -1080,8 +1081,12 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
         bridge, subnet = PIER_UP_BRIDGE
         up.bridge = bridge
         # This run's upstream, so the forwarded name has an answer (the host's resolvers lack it).
-        upstream = ["--dns-upstream", UPSTREAM] if "--dns-upstream" in help_text(pier, "up") else []
-        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet] + upstream)
+        up_help = help_text(pier, "up")
+        upstream = ["--dns-upstream", UPSTREAM] if "--dns-upstream" in up_help else []
+        # Its own cluster range: the node's bridge takes the leased subnet, not --bridge-subnet, and the
+        # default range may be in use by another Pier on this host.
+        cidr = ["--cluster-cidr", PIER_UP_CLUSTER_CIDR] if "--cluster-cidr" in up_help else []
+        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet] + upstream + cidr)
         agent = h.PierAgent.__new__(h.PierAgent)
         agent.pier, agent.env = pier, up.env
         h.PierAgent.load_image(agent, archive, rootfs, h.IMAGE_REF)

@@ -22,7 +22,9 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "The Linux bridge containers with --network bridge attach to.")
     var bridge: String = "pier0"
 
-    @Option(help: "Subnet of that bridge.")
+    @Option(help: ArgumentHelp(
+        "Subnet of that bridge while the node has no subnet from a manager.",
+        discussion: "A joined agent and pier up use the subnet the manager leases them from its --cluster-cidr instead."))
     var bridgeSubnet: String = "10.89.0.0/16"
 
     @Option(help: "The runc binary (default: PIER_RUNC, PATH, /usr/sbin/runc).")
