@@ -5,7 +5,8 @@
 #   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
 #   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against,
-#                                    and the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq)
+#                                    the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq) and matplotlib
+#                                    for the figures bench/seed003_cpu.py draws
 #
 # Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
 set -euo pipefail
@@ -34,6 +35,8 @@ if [ "$with_docker" = 1 ]; then
     packages+=(docker.io docker-registry)
     # bench/network.py: ping, one TCP stream, DNS load, and the upstream resolver both systems forward to.
     packages+=(iputils-ping iperf3 dnsperf dnsmasq-base)
+    # bench/seed003_cpu.py: the PNG of seed 003's Figs. 6–8 (for /usr/bin/python3; the script calls it from another python).
+    packages+=(python3-matplotlib)
 fi
 
 missing=()
