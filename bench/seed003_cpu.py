@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import random
 import shutil
@@ -147,18 +148,30 @@ def timeline(cycle: float) -> dict[str, float]:
 
 
 PHASES = ["activation", "task", "removal", "idle"]
+STEPS = (("activation", "activate"), ("task", "task"), ("removal", "remove"))
 
 
-def phase_of(t_mid: float, plan: dict[str, float]) -> str:
+def phase_spans(plan: dict[str, float], events: dict[str, dict]) -> dict[str, tuple[float, float]]:
+    """Each step's phase: from its request to `window` seconds after it completed (the daemon's work
+    goes on after the service answers or its process is gone: mounts, cgroups, state). A step
+    not (yet) done spans `window` seconds from its planned start."""
+    spans = {}
+    for phase, key in STEPS:
+        ev = events.get(key)
+        start, end = (ev["start"], ev["end"]) if ev else (plan[key], plan[key])
+        spans[phase] = (start, end + plan["window"])
+    return spans
+
+
+def phase_of(t_mid: float, spans: dict[str, tuple[float, float]]) -> str:
     """The phase of a sample whose interval is centred on `t_mid` (seconds from the cycle's start)."""
-    w = plan["window"]
-    for phase, key in (("activation", "activate"), ("task", "task"), ("removal", "remove")):
-        if plan[key] <= t_mid < plan[key] + w:
+    for phase, (start, end) in spans.items():
+        if start <= t_mid < end:
             return phase
     return "idle"
 
 
-def summarize(samples: list[dict], plan: dict[str, float], part: str = "total") -> dict[str, dict]:
+def summarize(samples: list[dict], spans: dict[str, tuple[float, float]], part: str = "total") -> dict[str, dict]:
     """Mean and peak CPU (% of one core) and CPU-seconds per phase and over the whole cycle.
 
     `samples`: {"t": end of interval (s), "dt": its length (s), part: CPU ns in it, …}.
@@ -166,7 +179,7 @@ def summarize(samples: list[dict], plan: dict[str, float], part: str = "total") 
     out: dict[str, dict] = {}
     groups: dict[str, list[dict]] = {p: [] for p in PHASES}
     for s in samples:
-        groups[phase_of(s["t"] - s["dt"] / 2, plan)].append(s)
+        groups[phase_of(s["t"] - s["dt"] / 2, spans)].append(s)
     groups["cycle"] = list(samples)
     for phase, group in groups.items():
         if not group:
@@ -233,7 +246,14 @@ class CpuGroup:
         except OSError:
             return
         if left:
-            h.warn(f"processes {left} still in {self.dir}; stopping them")
+            # A joined agent's wireguard-go outlives it on purpose (the mesh survives an agent restart).
+            names = []
+            for pid in left:
+                try:
+                    names.append(f"{Path(f'/proc/{pid}/comm').read_text().strip()} ({pid})")
+                except OSError:
+                    names.append(pid)
+            h.log(f"still in {self.dir.name} after its daemon stopped: {', '.join(names)}; stopping them")
             for pid in left:
                 h.stop_pid(int(pid), f"process {pid} of {self.dir.name}", grace=5)
         try:
@@ -260,19 +280,27 @@ class Node:
     daemon_pids: Callable[[], list[int]]
     containers: Callable[[], dict[str, int]] | None = None   # id → cumulative CPU ns
     last: dict = field(default_factory=dict)
+    last_time: float = 0.0
+
+    def begin(self) -> None:
+        self.last_time = time.monotonic()
+        self.last = self.read()
 
     def read(self) -> dict:
         return {"group": self.group.usage_ns(), "daemon": sum(proc_cpu_ns(p) for p in self.daemon_pids()),
                 "containers": self.containers() if self.containers else {}}
 
-    def sample(self, dt: float) -> dict:
+    def sample(self) -> dict:
+        """CPU ns of each part since the last successful reading, and that interval's length."""
+        when = time.monotonic()
         now = self.read()
         before, self.last = self.last, now
+        dt, self.last_time = when - self.last_time, when
         daemon = now["daemon"] - before["daemon"]
         group = now["group"] - before["group"]
         containers = container_delta(before["containers"], now["containers"])
         return {"daemon": daemon, "helpers": group - daemon, "containers": containers,
-                "total": group + containers}
+                "total": group + containers, "dt": dt}
 
 
 class Sampler:
@@ -288,29 +316,26 @@ class Sampler:
 
     def start(self) -> float:
         for node in self.nodes:
-            node.last = node.read()
+            node.begin()
         self.t0 = time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self.t0
 
     def _run(self) -> None:
-        previous = self.t0
         k = 1
         while not self._stop.is_set():
             target = self.t0 + k * self.interval
             if self._stop.wait(max(0.0, target - time.monotonic())):
                 break
-            now = time.monotonic()
             for node in self.nodes:
                 try:
-                    s = node.sample(now - previous)
-                except (OSError, ValueError, h.BenchError) as e:
-                    self.errors.append(f"{node.name} at {now - self.t0:.1f} s: {e}")
+                    s = node.sample()
+                except (OSError, ValueError, h.BenchError) as e:  # the next sample covers this one's time too
+                    self.errors.append(f"{node.name} at {time.monotonic() - self.t0:.1f} s: {e}")
                     continue
-                s["t"], s["dt"] = now - self.t0, now - previous
+                s["t"] = time.monotonic() - self.t0
                 self.samples[node.name].append(s)
-            previous = now
             k += 1
 
     def stop(self) -> None:
@@ -363,10 +388,41 @@ def coap(method: str, url: str, *, payload: Path | None = None, body: str | None
     return proc.stdout.decode(errors="replace").strip()
 
 
-def answers(port: int) -> bool:
-    proc = subprocess.run(["coap-client-notls", "-m", "put", "-B", "1", "-e", "[1,2,3]",
-                           f"coap://127.0.0.1:{port}/average"], capture_output=True, timeout=10)
-    return proc.stdout.decode(errors="replace").strip() == "2"
+def coap_put_message(message_id: int, token: bytes, path: str, payload: bytes) -> bytes:
+    """A confirmable CoAP PUT (RFC 7252 §3): header, token, one Uri-Path option, payload."""
+    segment = path.encode()
+    if len(token) > 8 or not 0 < len(segment) < 13:
+        raise ValueError("token of at most 8 bytes and a path segment of 1 to 12 bytes")
+    header = bytes([0x40 | len(token), 0x03, message_id >> 8 & 0xFF, message_id & 0xFF])
+    return header + token + bytes([11 << 4 | len(segment)]) + segment + b"\xff" + payload
+
+
+def coap_response(datagram: bytes, message_id: int, token: bytes) -> tuple[str, bytes] | None:
+    """(code "c.dd", payload) of a piggybacked response to `message_id`/`token`, else None."""
+    if len(datagram) < 4 or datagram[0] >> 6 != 1:
+        return None
+    kind, tkl, code = datagram[0] >> 4 & 0x3, datagram[0] & 0xF, datagram[1]
+    if kind != 2 or (datagram[2] << 8 | datagram[3]) != message_id or datagram[4:4 + tkl] != token:
+        return None
+    marker = datagram.find(b"\xff", 4 + tkl)
+    return f"{code >> 5}.{code & 0x1F:02d}", (datagram[marker + 1:] if marker >= 0 else b"")
+
+
+def answers(port: int, wait: float = 0.05) -> bool:
+    """Whether pier-compute on `port` answers PUT /average [1,2,3] with 2 within `wait` seconds."""
+    mid, token = random.randrange(1 << 16), os.urandom(4)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(wait)
+        try:
+            s.sendto(coap_put_message(mid, token, "average", b"[1,2,3]"), ("127.0.0.1", port))
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                got = coap_response(s.recv(2048), mid, token)
+                if got:
+                    return got[0].startswith("2.") and got[1] == b"2"
+        except OSError:  # nothing listens yet (ICMP port unreachable), or no answer in time
+            return False
+    return False
 
 
 def service_running(port: int) -> bool:
@@ -466,10 +522,12 @@ def docker_stats(dockerd) -> dict[str, int]:
     out = {}
     for c in json.loads(body):
         status, stats = h.http_get(dockerd.socket, f"/containers/{c['Id']}/stats?stream=false&one-shot=true")
-        if status == 200:
-            usage = json.loads(stats).get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage")
-            if usage is not None:
-                out[c["Id"]] = int(usage)
+        try:
+            usage = json.loads(stats).get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage") if status == 200 else None
+        except ValueError:  # being removed: an empty body
+            usage = None
+        if usage is not None:
+            out[c["Id"]] = int(usage)
     return out
 
 
@@ -544,8 +602,9 @@ def run_cycle(system: System, task: str, payload: tuple[Path, str], plan: dict[s
         active = False
         events["remove"] = {"start": start - t0, "end": time.monotonic() - t0}
 
-        at("end")
-        time.sleep(0.2)  # the last sample is taken
+        # To the cycle's end, and at least a window past the removal (a slow one goes past the end).
+        end = max(plan["end"], math.ceil(events["remove"]["end"] + plan["window"]))
+        time.sleep(max(0.0, t0 + end - time.monotonic()) + 0.2)  # +0.2: the last sample is taken
     finally:
         sampler.stop()
         if active:
@@ -557,7 +616,8 @@ def run_cycle(system: System, task: str, payload: tuple[Path, str], plan: dict[s
         h.warn(f"{system.label} {task}: {len(sampler.errors)} sampling errors, first: {sampler.errors[0]}")
     energy = rapl.end()
     return {"system": system.key, "label": system.label, "mode": system.mode, "task": task, "plan": plan,
-            "events": events, "samples": sampler.samples, "energy_j": energy, "sampling_errors": sampler.errors}
+            "events": events, "spans": phase_spans(plan, events), "samples": sampler.samples, "energy_j": energy,
+            "sampling_errors": sampler.errors}
 
 
 def warm_up(system: System, tag: str) -> None:
@@ -644,31 +704,32 @@ def setup_pier(bins, work: Path, cleanups: list) -> tuple[PierCPIS, PierCEMC]:
     keys = keys_file(work)
     coap_cpis, coap_cemc = h.free_port(socket.SOCK_DGRAM), h.free_port(socket.SOCK_DGRAM)
 
-    agent = PierDaemon(h.new_workdir("cpua"), bins["pier"], ["agent"], AGENT_BRIDGE, "pb-cpu-dev")
-    cleanups.append(agent.cleanup)
+    # Each cgroup is removed after its daemon stopped (cleanups run last-in, first-out).
     g_agent = CpuGroup("cpis-device")
     cleanups.append(g_agent.remove)
+    agent = PierDaemon(h.new_workdir("cpua"), bins["pier"], ["agent"], AGENT_BRIDGE, "pb-cpu-dev")
+    cleanups.append(agent.cleanup)
     g_agent.start_inside(lambda: agent.start(extra=["--coap", f"udp://127.0.0.1:{coap_cpis}", "--coap-keys", str(keys),
                                                     "--coap-insecure-token"]))
     build_image(agent, bins["pier-compute"])
 
+    g_manager = CpuGroup("cemc-manager")
+    cleanups.append(g_manager.remove)
     manager = PierDaemon(h.new_workdir("cpum"), bins["pier"], ["manager"], MANAGER_BRIDGE, "pb-cpu-mgr",
                          ready_path="/v1/cluster")
     cleanups.append(manager.cleanup)
-    g_manager = CpuGroup("cemc-manager")
-    cleanups.append(g_manager.remove)
     port = h.free_port()
     g_manager.start_inside(lambda: manager.start(["--listen", f"tcp://127.0.0.1:{port}", "--coap",
                                                   f"udp://127.0.0.1:{coap_cemc}", "--coap-keys", str(keys),
                                                   "--coap-insecure-token"]))
     manager.cli("image", "import", str(export_image(agent, work)), "--tag", IMAGE)
     token = manager.cli("join-token", "-q", "worker").stdout.decode().strip()
+    g_worker = CpuGroup("cemc-device")
+    cleanups.append(g_worker.remove)
     worker = PierDaemon(h.new_workdir("cpuw"), bins["pier"], ["agent"], WORKER_BRIDGE, "pb-cpu-worker")
     cleanups.append(worker.cleanup)
     # The last cleanup to run first: remove services while the worker is still up.
     cleanups.append(lambda: remove_services(manager))
-    g_worker = CpuGroup("cemc-device")
-    cleanups.append(g_worker.remove)
     token_file = worker.workdir / "join-token"
     with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(token)
@@ -688,15 +749,15 @@ def remove_services(manager) -> None:
 
 
 def setup_docker(cleanups: list) -> tuple[DockerCPIS, SwarmCEMC, list]:
-    engine = CpuDockerd(h.new_workdir("cpud"))
-    cleanups.append(engine.cleanup)
     g_engine = CpuGroup("docker-device")
     cleanups.append(g_engine.remove)
+    engine = CpuDockerd(h.new_workdir("cpud"))
+    cleanups.append(engine.cleanup)
     g_engine.start_inside(engine.start)
 
-    swarm = CpuSwarmDockerd(h.new_workdir("cpus"))
     g_swarm = CpuGroup("swarm-device")
     cleanups.append(g_swarm.remove)
+    swarm = CpuSwarmDockerd(h.new_workdir("cpus"))
     state = {"init": False, "gw": False}
 
     def swarm_cleanup() -> None:
@@ -773,7 +834,8 @@ def main() -> int:
     h.log(rapl.note())
     plan = timeline(args.cycle)
     rng = random.Random(2017)
-    out: dict = {"host": h.host_info(), "args": vars(args), "paper": PAPER, "energy_note": rapl.note(), "cycles": []}
+    out: dict = {"host": h.host_info(), "args": vars(args), "paper": PAPER, "energy_note": rapl.note(),
+                 "rapl": bool(rapl.zones), "cycles": []}
     cleanups: list[Callable[[], None]] = []
     try:
         work = h.new_workdir("cpu")
@@ -802,7 +864,7 @@ def main() -> int:
                 h.log(f"  activation {1000 * (ev['activate']['end'] - ev['activate']['start']):.0f} ms, task "
                       f"{1000 * (ev['task']['end'] - ev['task']['start']):.0f} ms, removal "
                       f"{1000 * (ev['remove']['end'] - ev['remove']['start']):.0f} ms; device "
-                      f"{summarize(cycle['samples']['device'], plan)['cycle']['cpu_s']:.2f} CPU-s")
+                      f"{summarize(cycle['samples']['device'], cycle['spans'])['cycle']['cpu_s']:.2f} CPU-s")
     except h.BenchError as e:
         h.warn(str(e))
         out["error"] = str(e)
@@ -832,20 +894,23 @@ def report(out: dict) -> None:
         return
     plan = cycles[0]["plan"]
     print(f"\nSeed 003, Figs. 6–8: CPU over a {plan['end']:.0f} s cycle (activation at {plan['activate']:.0f} s, "
-          f"task at {plan['task']:.0f} s, removal at {plan['remove']:.0f} s; phases of {plan['window']:.0f} s after "
-          f"each, the rest idle). % of one core, sampled every second; {out['host'].get('cpus')} cores here.")
+          f"task at {plan['task']:.0f} s, removal at {plan['remove']:.0f} s; each step's phase from its request to "
+          f"{plan['window']:.0f} s after it completed, the rest idle; sampled to {plan['window']:.0f} s after the removal "
+          f"at least). % of one core, sampled every second; {out['host'].get('cpus')} cores here.")
     for mode in ("CPIS", "CEMC"):
         rows = []
         for c in (c for c in cycles if c["mode"] == mode):
             for node in ("device", "manager"):
                 if node not in c["samples"]:
                     continue
-                s = summarize(c["samples"][node], plan)
-                parts = {p: summarize(c["samples"][node], plan, p)["cycle"]["cpu_s"] for p in ("daemon", "helpers", "containers")}
+                s = summarize(c["samples"][node], c["spans"])
+                parts = {p: summarize(c["samples"][node], c["spans"], p)["cycle"]["cpu_s"]
+                         for p in ("daemon", "helpers", "containers")}
                 rows.append([c["label"], c["task"], node,
                              *(f"{fmt(s[p]['mean'])} / {fmt(s[p]['peak'])}" for p in ("activation", "task", "removal", "idle")),
                              fmt(s["cycle"]["mean"], 2), f"{s['cycle']['cpu_s']:.3f}",
-                             f"{parts['daemon']:.2f} / {parts['helpers']:.2f} / {parts['containers']:.2f}"])
+                             # helpers = cgroup − daemon: the daemon's ticks (10 ms) can round it a little below 0
+                             " / ".join(f"{max(0.0, parts[p]):.2f}" for p in ("daemon", "helpers", "containers"))])
         if rows:
             print(f"\n{mode}: mean / peak % per phase, whole-cycle mean, CPU-seconds (daemon / helpers / containers)")
             print(h.table(["system", "task", "node", "activation", "task", "removal", "idle", "cycle mean",
@@ -866,9 +931,9 @@ def report(out: dict) -> None:
             d = next((c for c in cycles if c["system"] == docker_key and c["task"] == task), None)
             if not p:
                 continue
-            ps = summarize(p["samples"]["device"], plan)["cycle"]["cpu_s"]
-            pm = summarize(p["samples"]["manager"], plan)["cycle"]["cpu_s"] if "manager" in p["samples"] else None
-            ds = summarize(d["samples"]["device"], plan)["cycle"]["cpu_s"] if d else None
+            ps = summarize(p["samples"]["device"], p["spans"])["cycle"]["cpu_s"]
+            pm = summarize(p["samples"]["manager"], p["spans"])["cycle"]["cpu_s"] if "manager" in p["samples"] else None
+            ds = summarize(d["samples"]["device"], d["spans"])["cycle"]["cpu_s"] if d else None
             total = ps + (pm or 0)
             pairs.append([mode, task, f"{ps:.3f}", fmt(pm, 3), f"{total:.3f}", fmt(ds, 3),
                           f"{total / ds:.2f}×" if ds else "–"])
@@ -915,7 +980,7 @@ def plot(out: dict, png: Path) -> Path:
         values = []
         for task in tasks:
             c = next((c for c in cycles if c["system"] == key and c["task"] == task), None)
-            values.append(summarize(c["samples"][node], plan)["cycle"]["mean"] if c else 0)
+            values.append(summarize(c["samples"][node], c["spans"])["cycle"]["mean"] if c else 0)
         label = next(c["label"] for c in cycles if c["system"] == key)
         ax.bar([t + (i - (len(bars) - 1) / 2) * width for t in range(len(tasks))], values, width,
                label=f"{label}, {'manager' if node == 'manager' else 'device'}", color=styles[key][0],
@@ -926,11 +991,13 @@ def plot(out: dict, png: Path) -> Path:
     ax.set_title("Fig. 6: average CPU of the manager and the device")
     ax.legend(fontsize=7)
 
+    last = max(s["t"] for c in cycles for node in c["samples"].values() for s in node)
+
     def marks(ax):
         for key, name in (("activate", "activation"), ("task", "task"), ("remove", "removal")):
-            ax.axvspan(plan[key], plan[key] + plan["window"], color="0.92", zorder=0)
+            ax.axvline(plan[key], color="0.6", linewidth=0.8, zorder=0)
             ax.text(plan[key] + 0.2, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7, va="top")
-        ax.set_xlim(0, plan["end"])
+        ax.set_xlim(0, math.ceil(last))
         ax.set_xlabel("time (s)")
         ax.set_ylabel("CPU (% of one core)")
 
@@ -968,7 +1035,8 @@ def plot(out: dict, png: Path) -> Path:
             ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center")
     host = out["host"]
     fig.suptitle(f"Seed 003 Figs. 6–8 on {host.get('cpus')} cores, {host.get('kernel')}; pier {host.get('pier', '?')}"
-                 f"; docker {host.get('docker', 'not run')}; {out['energy_note'].split(':')[0]}", fontsize=9)
+                 f"; docker {host.get('docker', 'not run')}; "
+                 + ("RAPL energy in the JSON" if out.get("rapl") else "no RAPL here: CPU-seconds only"), fontsize=9)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

@@ -92,27 +92,65 @@ class AccountingTests(unittest.TestCase):
             self.assertEqual(c.rapl_zones(root / "absent"), [])
 
 
+class CoAPTests(unittest.TestCase):
+    def test_put_message_layout(self):
+        m = c.coap_put_message(0x1234, b"ab", "average", b"[1,2,3]")
+        # CON, TKL 2, PUT, message id, token, Uri-Path (11) of 7 bytes, payload marker, payload
+        self.assertEqual(m, bytes([0x42, 0x03, 0x12, 0x34]) + b"ab" + bytes([0xB7]) + b"average" + b"\xff[1,2,3]")
+
+    def test_put_message_refuses_what_one_option_byte_cannot_say(self):
+        with self.assertRaises(ValueError):
+            c.coap_put_message(1, b"", "a-path-too-long", b"")
+        with self.assertRaises(ValueError):
+            c.coap_put_message(1, b"123456789", "average", b"")
+
+    def test_response_piggybacked_ack(self):
+        ack = bytes([0x62, 0x44, 0x12, 0x34]) + b"ab" + b"\xff2"  # ACK, 2.04
+        self.assertEqual(c.coap_response(ack, 0x1234, b"ab"), ("2.04", b"2"))
+
+    def test_response_for_another_request_or_not_an_ack(self):
+        ack = bytes([0x62, 0x44, 0x12, 0x34]) + b"ab" + b"\xff2"
+        self.assertIsNone(c.coap_response(ack, 0x1235, b"ab"))
+        self.assertIsNone(c.coap_response(ack, 0x1234, b"xy"))
+        con = bytes([0x42, 0x44, 0x12, 0x34]) + b"ab"
+        self.assertIsNone(c.coap_response(con, 0x1234, b"ab"))
+        self.assertIsNone(c.coap_response(b"\x60", 0x1234, b""))
+
+    def test_response_without_payload(self):
+        self.assertEqual(c.coap_response(bytes([0x60, 0x84, 0, 7]), 7, b""), ("4.04", b""))
+
+
 class PhaseTests(unittest.TestCase):
     def test_timeline_of_the_paper_cycle(self):
         plan = c.timeline(60)
         self.assertEqual((plan["activate"], plan["task"], plan["remove"], plan["window"], plan["end"]),
                          (5, 25, 45, 5, 60))
 
-    def test_phase_of_interval_midpoints(self):
+    def test_spans_run_from_the_request_to_a_window_after_completion(self):
         plan = c.timeline(60)
-        self.assertEqual(c.phase_of(4.5, plan), "idle")
-        self.assertEqual(c.phase_of(5.5, plan), "activation")
-        self.assertEqual(c.phase_of(9.5, plan), "activation")
-        self.assertEqual(c.phase_of(10.5, plan), "idle")
-        self.assertEqual(c.phase_of(25.0, plan), "task")
-        self.assertEqual(c.phase_of(49.9, plan), "removal")
-        self.assertEqual(c.phase_of(50.0, plan), "idle")
+        events = {"activate": {"start": 5.0, "end": 5.2}, "task": {"start": 25.0, "end": 25.5},
+                  "remove": {"start": 45.0, "end": 58.0}}
+        self.assertEqual(c.phase_spans(plan, events),
+                         {"activation": (5.0, 10.2), "task": (25.0, 30.5), "removal": (45.0, 63.0)})
+
+    def test_spans_of_steps_not_done_follow_the_plan(self):
+        self.assertEqual(c.phase_spans(c.timeline(60), {})["removal"], (45, 50))
+
+    def test_phase_of_interval_midpoints(self):
+        spans = c.phase_spans(c.timeline(60), {"activate": {"start": 5.0, "end": 5.5}})
+        self.assertEqual(c.phase_of(4.5, spans), "idle")
+        self.assertEqual(c.phase_of(5.5, spans), "activation")
+        self.assertEqual(c.phase_of(10.4, spans), "activation")
+        self.assertEqual(c.phase_of(10.5, spans), "idle")
+        self.assertEqual(c.phase_of(25.0, spans), "task")
+        self.assertEqual(c.phase_of(49.9, spans), "removal")
+        self.assertEqual(c.phase_of(50.0, spans), "idle")
 
     def test_summarize_means_peaks_and_cpu_seconds(self):
-        plan = c.timeline(12)  # steps at 1, 5, 9 s, windows of 1 s
+        spans = c.phase_spans(c.timeline(12), {})  # steps at 1, 5, 9 s, windows of 1 s
         samples = [sample(1, 10_000_000), sample(2, 500_000_000), sample(3, 20_000_000),
                    sample(6, 250_000_000, dt=1.0), sample(10, 0), sample(11.5, 30_000_000, dt=1.5)]
-        s = c.summarize(samples, plan)
+        s = c.summarize(samples, spans)
         self.assertAlmostEqual(s["activation"]["mean"], 50.0)
         self.assertAlmostEqual(s["activation"]["peak"], 50.0)
         self.assertAlmostEqual(s["task"]["cpu_s"], 0.25)
@@ -124,13 +162,14 @@ class PhaseTests(unittest.TestCase):
         self.assertAlmostEqual(s["cycle"]["seconds"], 6.5)
 
     def test_summarize_empty_phase(self):
-        s = c.summarize([sample(1, 5)], c.timeline(12))
+        s = c.summarize([sample(1, 5)], c.phase_spans(c.timeline(12), {}))
         self.assertIsNone(s["task"]["mean"])
         self.assertEqual(s["task"]["cpu_s"], 0.0)
 
     def test_summarize_of_one_part(self):
         samples = [{"t": 1, "dt": 1, "daemon": 10_000_000, "total": 90_000_000}]
-        self.assertAlmostEqual(c.summarize(samples, c.timeline(12), "daemon")["cycle"]["mean"], 1.0)
+        spans = c.phase_spans(c.timeline(12), {})
+        self.assertAlmostEqual(c.summarize(samples, spans, "daemon")["cycle"]["mean"], 1.0)
 
     def test_percent_series_clips_tick_noise(self):
         self.assertEqual(c.percent_series([sample(1, -3_000_000), sample(2, 20_000_000, dt=2.0)]),
