@@ -748,7 +748,23 @@ def remove_services(manager) -> None:
     time.sleep(1)
 
 
+def docker_parent_cgroups() -> set[Path]:
+    base = Path("/sys/fs/cgroup")
+    return {d for d in [base / "docker", *base.glob("*/docker")] if d.is_dir()}
+
+
+def remove_new_parent_cgroups(before: set[Path]) -> None:
+    """dockerd leaves its parent cgroup `/docker` behind; remove it if this run made it and it is empty."""
+    for d in sorted(docker_parent_cgroups() - before):
+        try:
+            d.rmdir()
+        except OSError:  # another dockerd's containers are in it
+            pass
+
+
 def setup_docker(cleanups: list) -> tuple[DockerCPIS, SwarmCEMC, list]:
+    before = docker_parent_cgroups()
+    cleanups.append(lambda: remove_new_parent_cgroups(before))
     g_engine = CpuGroup("docker-device")
     cleanups.append(g_engine.remove)
     engine = CpuDockerd(h.new_workdir("cpud"))
@@ -1011,7 +1027,7 @@ def plot(out: dict, png: Path) -> Path:
                 ax.plot(xs, ys, color=color, linestyle=styles[key][1], marker=".", label=f"{c['label']}, {task}")
     marks(ax)
     ax.set_title("Fig. 7: device CPU per task, CPIS")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center right")
     # Fig. 8: device CPU, CPIS vs CEMC, for the heaviest task run.
     task = tasks[-1]
     for ax, keys, title in ((axes[1][0], ("pier-cpis", "pier-cemc"), "Pier"),
@@ -1030,7 +1046,7 @@ def plot(out: dict, png: Path) -> Path:
         marks(ax)
         ax.set_title(f"Fig. 8: device CPU, CPIS vs CEMC ({title}, {task})")
         if shown:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="center right")
         else:
             ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center")
     host = out["host"]
