@@ -575,6 +575,7 @@ def run_cycle(system: System, task: str, payload: tuple[Path, str], plan: dict[s
     events: dict[str, dict] = {}
     active = False
     rapl.begin()
+    load_before = os.getloadavg()[0]
     t0 = sampler.start()
     try:
         def at(key: str) -> None:
@@ -584,7 +585,8 @@ def run_cycle(system: System, task: str, payload: tuple[Path, str], plan: dict[s
         start = time.monotonic()
         system.activate(name, port)
         active = True
-        wait(f"{system.label}: {name} answering CoAP on port {port}", lambda: answers(port), timeout=60)
+        wait(f"{system.label}: {name} answering CoAP on port {port}", lambda: answers(port, 0.01), timeout=60,
+             interval=0.005)
         events["activate"] = {"start": start - t0, "end": time.monotonic() - t0}
 
         at("task")
@@ -617,7 +619,7 @@ def run_cycle(system: System, task: str, payload: tuple[Path, str], plan: dict[s
     energy = rapl.end()
     return {"system": system.key, "label": system.label, "mode": system.mode, "task": task, "plan": plan,
             "events": events, "spans": phase_spans(plan, events), "samples": sampler.samples, "energy_j": energy,
-            "sampling_errors": sampler.errors}
+            "sampling_errors": sampler.errors, "loadavg_1min": [load_before, os.getloadavg()[0]]}
 
 
 def warm_up(system: System, tag: str) -> None:
@@ -934,11 +936,14 @@ def report(out: dict) -> None:
     rows = []
     for c in cycles:
         ev = c["events"]
+        load = c.get("loadavg_1min")
         rows.append([c["label"], c["task"], *(f"{1000 * (ev[k]['end'] - ev[k]['start']):.0f}" if k in ev else "–"
                                               for k in ("activate", "task", "remove")),
-                     "–" if c.get("energy_j") is None else f"{c['energy_j']:.1f}"])
-    print("\nDurations of the steps (ms: request → service answering / last answer / process gone), energy (J)")
-    print(h.table(["system", "task", "activation", "task", "removal", "energy J"], rows, left=(0, 1)))
+                     "–" if c.get("energy_j") is None else f"{c['energy_j']:.1f}",
+                     f"{load[0]:.1f} → {load[1]:.1f}" if load else "–"])
+    print("\nDurations of the steps (ms: request → service answering / last answer / process gone), energy (J), "
+          "the host's 1-minute load average at the cycle's start and end")
+    print(h.table(["system", "task", "activation", "task", "removal", "energy J", "load"], rows, left=(0, 1)))
     # Side by side: Pier vs Docker, device CPU-seconds per cycle.
     pairs = []
     for mode, pier_key, docker_key in (("CPIS", "pier-cpis", "docker-cpis"), ("CEMC", "pier-cemc", "swarm-cemc")):
