@@ -5,8 +5,9 @@
 #   scripts/setup.sh                 packages + `swift build -c release --static-swift-stdlib`
 #   scripts/setup.sh --no-build      packages only (what scripts/test.sh uses)
 #   scripts/setup.sh --with-docker   also docker.io and docker-registry, the peers the benchmarks in bench/ compare against,
-#                                    the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq), and Debian's
-#                                    pyzmq and redis-py for the pub/sub benchmarks' host runs
+#                                    the network benchmark's tools (ping, iperf3, dnsperf, dnsmasq), Debian's
+#                                    pyzmq and redis-py for the pub/sub benchmarks' host runs, and matplotlib
+#                                    for the figures bench/seed003_cpu.py draws
 #
 # Needs Debian 12 and Swift 6.3 (on PATH, or at /opt/swift/usr/bin). Installing packages needs root.
 set -euo pipefail
@@ -40,6 +41,8 @@ if [ "$with_docker" = 1 ]; then
     packages+=(python3-zmq python3-redis)
     # bench/seed004.py: reads and rewrites examples/seed004.yml's placement.
     packages+=(python3-yaml)
+    # bench/seed003_cpu.py: the PNG of seed 003's Figs. 6–8 (for /usr/bin/python3; the script calls it from another python).
+    packages+=(python3-matplotlib)
 fi
 
 missing=()
