@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -33,7 +34,7 @@ from cluster import PierDaemon  # noqa: E402
 
 REPO = h.REPO
 BUILD = REPO / "examples" / "images" / "build.sh"
-LAYOUT = Path("/var/lib/pier-examples/oci")
+LAYOUT = Path(os.environ.get("PIER_EXAMPLES_DIR", "/var/lib/pier-examples")) / "oci"
 UP_BRIDGE = ("pbhier0", "10.251.43.0/24")
 PULLER_BRIDGE = ("pbhierb0", "10.251.44.0/24")
 CLUSTER_CIDR = "10.250.0.0/16"
