@@ -222,13 +222,14 @@ public actor ClusterAgent {
                 }
             }
         }
-        await remove(unassigned.filter { $0.value.state == .running || $0.value.state == .restarting })
-        // Stops first and all at once (each may wait out its grace period), so a stop-first update
-        // or a drain frees the node quickly; then the starts, in task order.
+        let unassignedRunning = unassigned.filter { $0.value.state == .running || $0.value.state == .restarting }
+        // Stops first and all at once (each may wait out its grace period: the stop signal, then
+        // SIGKILL after 10 s, as Swarm does), so a stop-first update, a drain or a removed service
+        // frees the node quickly; then the starts, in task order.
         let stopping = assigned.values.compactMap { task -> ContainerSummary? in
             guard task.desiredState != .running, let c = byTask[task.taskID], c.state == .running || c.state == .restarting else { return nil }
             return c
-        }
+        } + unassignedRunning.map(\.value)
         if !stopping.isEmpty {
             let containers = node.containers
             let logger = self.logger
@@ -242,6 +243,8 @@ public actor ClusterAgent {
                 }
             }
         }
+        // The containers of tasks no longer assigned go once stopped.
+        await remove(Array(unassignedRunning))
         for task in assigned.values.sorted(by: { $0.taskID < $1.taskID }) where task.desiredState == .running {
             guard byTask[task.taskID] == nil, failedToStart[task.taskID] == nil else { continue }
             await start(task)

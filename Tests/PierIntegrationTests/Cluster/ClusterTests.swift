@@ -466,6 +466,24 @@ struct ClusterTests {
         #expect(inspect.spec.mode.replicas == 2)
     }
 
+    /// A removed service's tasks get their stop signal and its grace period, as Swarm gives them, not SIGKILL.
+    @Test func aRemovedServicesTasksGetTheStopSignal() throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.tearDown() }
+        let out = cluster.root.appendingPathComponent("stop-out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try cluster.ok(["service", "create", "--name", "quit", "--replicas", "3", "--network", "none", "-v", "\(out.path):/out", Self.image,
+                        "sh", "-c", "trap 'echo stopped > /out/$HOSTNAME; exit 0' TERM; while true; do sleep 1; done"])
+        try expectConverged(cluster, "quit", replicas: 3, perNode: 1, within: 30)
+        try cluster.ok("service", "rm", "quit")
+        let gone = cluster.waitUntil(15) {
+            try ["node-a", "node-b", "node-c"].allSatisfy { try cluster.runningContainers(cluster.member($0)).isEmpty }
+        }
+        #expect(gone, "the removed service's containers are still running")
+        let stopped = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+        #expect(stopped.count == 3, "tasks that saw SIGTERM before they went: \(stopped) (the others were killed outright)")
+    }
+
     @Test func drainMovesTasksOffTheNode() throws {
         let cluster = try TestCluster.start()
         defer { cluster.tearDown() }
