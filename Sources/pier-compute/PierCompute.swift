@@ -65,6 +65,10 @@ struct PierCompute: AsyncParsableCommand {
         // Unbuffered: whoever started us (a test, a supervisor) may be waiting for this line on a pipe.
         var line = Array("pier-compute: listening on coap://\(host):\(channel.localAddress?.port ?? port)\n".utf8)
         _ = line.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        // As a container's PID 1 it gets no signal it does not handle: end at once on SIGTERM (a stop,
+        // a removed service) and SIGINT instead of waiting out the stop's grace period.
+        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in _exit(0) }
         try await channel.closeFuture.get()
     }
 }

@@ -116,6 +116,10 @@ struct PierSensor: AsyncParsableCommand {
             }
         }
         defer { sampler.cancel() }
+        // As a container's PID 1 it gets no signal it does not handle: end at once on SIGTERM (a stop,
+        // a removed service) and SIGINT instead of waiting out the stop's grace period.
+        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in _exit(0) }
         try await channel.closeFuture.get()
     }
 }
