@@ -27,7 +27,9 @@ struct TaskRestartTests {
     }
 
     /// The service's only task, running, and its container on `m`.
-    static func deploy(_ cluster: TestCluster, _ m: TestCluster.Member, command: [String] = Self.command) throws -> (task: TaskView, container: String) {
+    static func deploy(
+        _ cluster: TestCluster, _ m: TestCluster.Member, command: [String] = Self.command
+    ) throws -> (task: TaskView, container: String) {
         try cluster.ok(["service", "create", "--name", "web", "--network", "none", Self.image] + command)
         var found: (TaskView, String)?
         let up = cluster.waitUntil(30, every: 0.2) {
@@ -71,7 +73,8 @@ struct TaskRestartTests {
                 && runc == [container]
             if steady { usleep(200_000) }
         }
-        #expect(steady, "the restart did not keep the task as it was: \(detail)\n\(cluster.describe("web"))\n\(cluster.log(cluster.agentLog(a)))")
+        let agentLog = cluster.log(cluster.agentLog(a))
+        #expect(steady, "the restart did not keep the task as it was: \(detail)\n\(cluster.describe("web"))\n\(agentLog)")
         let ps = try cluster.ok("service", "ps", "web", "-q").split(separator: "\n")
         #expect(ps.count == 1, "service ps shows a replacement: \(ps)")
     }
@@ -111,7 +114,8 @@ struct TaskRestartTests {
             detail = "agent: \(held.map { "\($0.id.prefix(12)) \($0.state)" }); runc: \(runc.map { $0.prefix(12) })"
             return held.isEmpty && runc.isEmpty
         }
-        #expect(gone, "the scaled-away task's container was left behind: \(detail)\n\(cluster.describe("web"))\n\(cluster.log(cluster.agentLog(a)))")
+        let agentLog = cluster.log(cluster.agentLog(a))
+        #expect(gone, "the scaled-away task's container was left behind: \(detail)\n\(cluster.describe("web"))\n\(agentLog)")
         #expect(try cluster.running("web").isEmpty)
         // Nothing outside the records, checked once more after the agent has had time to settle.
         usleep(2_000_000)
