@@ -60,6 +60,47 @@ struct ContainerLifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: cgroups.directory(controller: "memory", id: id).path))
     }
 
+    /// `pier restart` brings the same container back, a `--rm` one too (as `docker restart`); a
+    /// forced removal asked for while a restart is under way waits for it and then removes the
+    /// container: runc holds nothing the agent has no record of.
+    @Test func restartKeepsTheContainerAndARemovalDuringItLeavesNothing() throws {
+        let agent = try TestAgent()
+        defer { agent.tearDown() }
+        try makeBusyboxImage(agent)
+        // Says when it starts and when its stop begins; the stop then takes 1 s more.
+        try agent.ok("run", "-d", "--rm", "--name", "bouncer", "--network", "none", "test/busybox:1",
+                     "sh", "-c", "echo started; trap 'echo stopping; sleep 1; exit 0' TERM; while true; do sleep 1; done")
+        let id = try agent.ok("ps", "-a", "-q", "--no-trunc").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count == 64)
+        func count(_ word: String) -> Int { ((try? agent.pier("logs", "bouncer").stdout) ?? "").components(separatedBy: word).count - 1 }
+        func runc() -> [String] {
+            let r = try? runProcess("/usr/sbin/runc", ["--root", agent.root.appendingPathComponent("runc").path, "list", "-q"])
+            return (r?.stdout ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(waitUntil(10) { count("started") == 1 })
+        try agent.ok("restart", "-t", "5", "bouncer")
+        #expect(waitUntil(10) { count("started") == 2 }, "the container did not run again")
+        let ps = try agent.ok("ps", "-a", "-q", "--no-trunc").split(separator: "\n").map(String.init)
+        #expect(ps == [id], "the restart did not keep the container: \(ps)")
+        #expect(try agent.ok("ps", "--format", "json").contains("\"running\""))
+        #expect(runc() == [id])
+
+        let restart = Process()
+        restart.executableURL = Binaries.pier
+        restart.arguments = ["restart", "-t", "5", "bouncer"]
+        restart.environment = ProcessInfo.processInfo.environment.merging(["PIER_HOST": agent.host]) { $1 }
+        restart.standardOutput = FileHandle.nullDevice
+        restart.standardError = FileHandle.nullDevice
+        try restart.run()
+        defer { if restart.isRunning { kill(restart.processIdentifier, SIGKILL) } }
+        #expect(waitUntil(10) { count("stopping") == 1 }, "the restart's stop did not begin")
+        try agent.ok("rm", "-f", "bouncer")
+        restart.waitUntilExit()
+        #expect(try agent.ok("ps", "-a", "-q").isEmpty)
+        #expect(runc().isEmpty, "a runc container outlived its removal: \(runc())")
+        #expect(waitUntil(10) { agent.mountsBelowRoot().isEmpty })
+    }
+
     @Test func restartPolicyOnFailureStopsAfterTheLimit() throws {
         let agent = try TestAgent()
         defer { agent.tearDown() }

@@ -23,6 +23,12 @@ actor ContainerManager {
     private var pendingCleanups: [String: Task<Void, Never>] = [:]
     private var restartTasks: [String: Task<Void, Never>] = [:]
     private var restartDelays: [String: Duration] = [:]
+    /// Per container, the lifecycle operations waiting for their turn behind the one under way
+    /// (a key without waiters: one is under way). See `exclusively`.
+    private var turns: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Containers a `restart` is stopping in order to start them again: their next exit is
+    /// recorded as `.restarting`, not as the end of their run (see `restart`).
+    private var restartingInPlace: Set<String> = []
     /// Called after a container's state or health changed by itself (an exit, a health check),
     /// so the cluster agent reports it at once instead of at its next poll.
     private var changeObservers: [@Sendable () -> Void] = []
@@ -239,7 +245,11 @@ actor ContainerManager {
     /// Starts a created or exited container. `foreground` runs it with one `runc run` for its
     /// whole life (the fast path of `pier run` without `-d`).
     func start(_ ref: String, foreground: Bool = false) async throws {
-        var r = try record(ref)
+        try await exclusively(ref) { try await startInTurn($0, foreground: foreground) }
+    }
+
+    private func startInTurn(_ id: String, foreground: Bool) async throws {
+        var r = try record(id)
         guard r.state != .running else { throw AgentError.conflict("container \(r.name) is already running") }
         restartTasks.removeValue(forKey: r.id)?.cancel()
         if r.state == .restarting || r.manuallyStopped {
@@ -328,22 +338,29 @@ actor ContainerManager {
     /// finds a directory without a record at its next start and tears it down then (`adopt`).
     func processExit(_ r: ContainerRecord, info: ExitInfo) async {
         healthTasks.removeValue(forKey: r.id)?.cancel()
+        // The exit a `restart` caused: the container comes back at once, in the restart's turn.
+        let inPlace = restartingInPlace.remove(r.id) != nil
         let policy = (try? ContainerRestartPolicy(parsing: r.config.restart)) ?? .no
-        let restart = policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
-        let removeNow = r.config.autoRemove && !restart
-        if restart {
+        let restart = !inPlace
+            && policy.shouldRestart(exitCode: info.exitCode, restartCount: r.restartCount, manuallyStopped: r.manuallyStopped)
+        let removeNow = r.config.autoRemove && !restart && !inPlace
+        if restart || inPlace {
             await cleanup(r.id)
             trace("exit: cleanup")
         } else if !removeNow {
             FileManager.default.createFile(atPath: cleanupMarker(r.id).path, contents: nil)
         }
         let updated = removeNow ? nil : try? database.update(r.id) {
-            $0.state = restart ? .restarting : .exited
+            $0.state = restart || inPlace ? .restarting : .exited
             $0.exitCode = info.exitCode; $0.finishedAt = info.finishedAt; $0.error = info.error
             $0.pid = nil; $0.shimPid = nil; $0.ipAddress = nil
             if restart { $0.restartCount += 1 }
+            // An agent killed before the start finishes the restart at its next start (adopt).
+            if inPlace { $0.manuallyStopped = false }
         }
-        logger.info("container exited", metadata: ["id": "\(r.id.prefix(12))", "name": "\(r.name)", "exitCode": "\(info.exitCode)", "restart": "\(restart)"])
+        logger.info("container exited", metadata: [
+            "id": "\(r.id.prefix(12))", "name": "\(r.name)", "exitCode": "\(info.exitCode)", "restart": "\(restart || inPlace)",
+        ])
         if restart, let updated {
             let ranFor = info.finishedAt.timeIntervalSince(r.startedAt ?? info.finishedAt)
             let delay = ContainerRestartPolicy.delay(previous: restartDelays[r.id], ranFor: ranFor)
@@ -360,7 +377,7 @@ actor ContainerManager {
             await cleanup(r.id)
             trace("exit: cleanup")
             removeDirectory(r.id)
-        } else if !restart {
+        } else if !restart && !inPlace {
             let id = r.id
             let teardown = Task {
                 try? await Task.sleep(for: .seconds(1))  // cancelled by awaitPendingCleanup
@@ -400,14 +417,46 @@ actor ContainerManager {
 
     private func restartNow(_ id: String) async {
         restartTasks.removeValue(forKey: id)
-        guard let r = try? database.get(id), r.state == .restarting, !r.manuallyStopped else { return }
-        do { try await launch(r, foreground: false) } catch {
-            logger.error("restart failed", metadata: ["id": "\(id.prefix(12))", "error": "\(error)"])
-            // A failed start counts as an exit; the policy decides whether to try again.
-            if let again = try? database.update(id, { $0.state = .running }) {
-                await processExit(again, info: ExitInfo(exitCode: 127, finishedAt: Date(), error: "\(error)"))
-            }
+        // In turn: a removal meanwhile must not tear down what this launch is bringing up.
+        let failure: (any Error)? = try? await exclusively(id) { id -> (any Error)? in
+            guard let r = try? database.get(id), r.state == .restarting, !r.manuallyStopped else { return nil }
+            do { try await launch(r, foreground: false) } catch { return error }
+            return nil
         }
+        guard let failure else { return }
+        logger.error("restart failed", metadata: ["id": "\(id.prefix(12))", "error": "\(failure)"])
+        // A failed start counts as an exit; the policy decides whether to try again. Outside the
+        // turn: recording an exit may wait for a teardown, which a removal need not wait for.
+        if let again = try? database.update(id, { $0.state = .running }) {
+            await processExit(again, info: ExitInfo(exitCode: 127, finishedAt: Date(), error: "\(failure)"))
+        }
+    }
+
+    /// Runs one lifecycle operation (start, stop, restart, remove, a policy's restart) on the
+    /// container `ref` names once the operations on it before have finished, and hands the turn
+    /// on. Two of them interleaved race on the same bundle, mounts, network and runc state: a
+    /// removal that tears a container down while a start brings it up leaves a runc container
+    /// that no record names, or a start that fails half-way. `body` gets the full id and reads
+    /// the record itself: the container may have changed or gone while it waited.
+    private func exclusively<T>(_ ref: String, _ body: (String) async throws -> T) async throws -> T {
+        let id = try record(ref).id
+        if turns[id] == nil {
+            turns[id] = []
+        } else {
+            await withCheckedContinuation { turns[id, default: []].append($0) }
+        }
+        defer { handOnTurn(id) }
+        return try await body(id)
+    }
+
+    private func handOnTurn(_ id: String) {
+        guard var waiting = turns[id], !waiting.isEmpty else {
+            turns[id] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        turns[id] = waiting
+        next.resume()
     }
 
     /// Tears down a container's runtime state; what could not be undone is logged, not hidden.
@@ -467,7 +516,11 @@ actor ContainerManager {
 
     /// Sends the stop signal, then SIGKILL after `timeout` seconds; returns when stopped.
     func stop(_ ref: String, timeout: Int?) async throws {
-        let r = try record(ref)
+        try await exclusively(ref) { try await stopInTurn($0, timeout: timeout) }
+    }
+
+    private func stopInTurn(_ id: String, timeout: Int?) async throws {
+        let r = try record(id)
         restartTasks.removeValue(forKey: r.id)?.cancel()
         if r.state == .restarting {
             _ = try database.update(r.id) { $0.state = .exited; $0.manuallyStopped = true }
@@ -500,16 +553,30 @@ actor ContainerManager {
         try await runtime.signal(id: r.id, signal: signal)
     }
 
+    /// Stops and starts the container again, in one turn, as `docker restart`: it stays the same
+    /// container, and its stop is not its end. The exit the stop causes is recorded as
+    /// `.restarting` (reported as still running), so a cluster agent does not report the task as
+    /// complete, and the manager does not replace it, while the container comes back.
     func restart(_ ref: String, timeout: Int?) async throws {
-        let r = try record(ref)
-        if r.state == .running { try await stop(r.id, timeout: timeout) }
-        try await start(r.id)
+        try await exclusively(ref) { id in
+            let r = try record(id)
+            if r.state == .running {
+                restartingInPlace.insert(id)
+                defer { restartingInPlace.remove(id) }
+                try await stopInTurn(id, timeout: timeout)
+            }
+            try await startInTurn(id, foreground: false)
+        }
     }
 
     /// Removes a stopped container (or, with `force`, kills it first) and everything it had.
     func remove(_ ref: String, force: Bool) async throws {
         if let set = setAside(ref) { return try await removeSetAside(set, force: force) }
-        let r = try record(ref)
+        try await exclusively(ref) { try await removeInTurn($0, force: force) }
+    }
+
+    private func removeInTurn(_ id: String, force: Bool) async throws {
+        let r = try record(id)
         if r.state == .running {
             guard force else {
                 throw AgentError.conflict("container \(r.name) is running: stop it first or use rm -f")
