@@ -237,7 +237,7 @@ def main() -> int:
         manager.start(extra=["--listen", f"tcp://{HOST_IP}:{port}"])
         info["pier"] = manager.version()
         certs = work / "certs"  # the cluster CA alone: ca.pem for pier, ca.crt for buildah
-        manager.cli("cert", "create", "unused", "-o", str(certs))
+        manager.cli("cert", "create", "unused", "--role", "readonly", "-o", str(certs))
         for name in ("node.pem", "node-key.pem"):
             (certs / name).unlink()
         shutil.copy(certs / "ca.pem", certs / "ca.crt")
@@ -261,11 +261,11 @@ def main() -> int:
         du: dict = {}
         for s in sets:
             for v in range(1, last + 1):
-                refs = [f"{registry}/{image_name(s, c, v)}" for c in COMPONENTS]
+                refs = [image_name(s, c, v) for c in COMPONENTS]  # as the registry names them in the store
                 fresh = json.loads(manager.cli("image", "du", "--format", "json", *refs).stdout)
                 du[f"{s} v{v}"] = {"install": fresh}
                 if v > 1:
-                    old = [f"{registry}/{image_name(s, c, v - 1)}" for c in COMPONENTS]
+                    old = [image_name(s, c, v - 1) for c in COMPONENTS]
                     upd = json.loads(manager.cli("image", "du", "--format", "json", "--deltas",
                                                  *[a for o in old for a in ("--from", o)], *refs, timeout=1800).stdout)
                     du[f"{s} v{v}"]["update"] = upd
