@@ -56,7 +56,7 @@ def main() -> int:
         manager.start(extra=["--listen", f"tcp://{registry}"])
 
         certs = work / "certs"
-        manager.cli("cert", "create", "unused", "-o", str(certs))
+        manager.cli("cert", "create", "unused", "--role", "readonly", "-o", str(certs))
         trust = Path("/etc/docker/certs.d") / registry
         trust.mkdir(parents=True, exist_ok=False)
         cleanups.append(lambda: shutil.rmtree(trust, ignore_errors=True))

@@ -262,7 +262,7 @@ def main() -> int:
         cleanups.append(relay.close)
 
         certs = work / "certs"  # the cluster CA alone: ca.pem for pier, ca.crt for skopeo
-        manager.cli("cert", "create", "unused", "-o", str(certs))
+        manager.cli("cert", "create", "unused", "--role", "readonly", "-o", str(certs))
         for name in ("node.pem", "node-key.pem"):
             (certs / name).unlink()
         shutil.copy(certs / "ca.pem", certs / "ca.crt")
