@@ -253,6 +253,9 @@ class PierDaemon(h.PierAgent):
         self.ready_path = ready_path
         self.own_bridge = self.bridge
         self.trace = False
+        # A node of a cluster (pier up, a joined agent) makes a mesh interface in its namespace,
+        # whose wireguard-go outlives it by design: one name of this run's, stopped by cleanup().
+        self.mesh: str | None = None
 
     def start(self, extra: list[str] | None = None, trace: bool | None = None) -> None:
         """Starts the daemon; a restart keeps the first start's PIER_TRACE setting."""
@@ -262,6 +265,11 @@ class PierDaemon(h.PierAgent):
         argv = [str(self.pier), *self.role, "--data-root", str(self.data_root),
                 "--listen", f"unix://{self.socket}", "--bridge", self.bridge, "--bridge-subnet", self.subnet,
                 "--hostname", self.hostname, *(extra or [])]
+        if (self.role[0] == "up" or "--join" in argv) and "--mesh-interface" not in argv:
+            if self.mesh is None and "--mesh-interface" in h.run([str(self.pier), self.role[0], "--help"], check=False).stdout.decode():
+                self.mesh = f"pbw{os.getpid() % 0x1000:03x}{len(self.hostname):x}{sum(map(ord, self.hostname)) % 0x100:02x}"
+            if self.mesh:
+                argv += ["--mesh-interface", self.mesh]
         env = dict(self.env, PIER_TRACE="1") if self.trace else self.env
         h.log(f"starting pier {' '.join(self.role)} {self.hostname} (data root {self.data_root})")
         with open(self.logfile, "ab") as out:
@@ -296,6 +304,13 @@ class PierDaemon(h.PierAgent):
             self.proc = None
             return
         super().stop()
+
+    def cleanup(self) -> None:
+        try:
+            super().cleanup()
+        finally:
+            if self.mesh:
+                h.stop_mesh({self.mesh})
 
     def api(self, path: str):
         return get_json(self.socket, path)

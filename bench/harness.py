@@ -818,6 +818,18 @@ def new_workdir(tag: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"pb-{tag}-", dir="/tmp"))
 
 
+def stop_mesh(names: set[str]) -> None:
+    """A Pier agent's mesh outlives it by design: the wireguard-go processes of the mesh interfaces
+    `names` (this run's) go by PID, with their control sockets and links."""
+    for p in processes():
+        if p.comm == "wireguard-go" and names & set(p.argv[1:]):
+            stop_pid(p.pid, f"wireguard-go {' '.join(p.argv[1:])}", grace=5)
+    for name in names:
+        Path(f"/var/run/wireguard/{name}.sock").unlink(missing_ok=True)
+        if link_exists(name):
+            run(["ip", "link", "del", name], check=False)
+
+
 def with_cleanup(cleanups: list[Callable[[], None]]) -> None:
     for fn in reversed(cleanups):
         try:

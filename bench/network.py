@@ -927,13 +927,7 @@ class PierCluster:
         for a in self.agents.values():
             a.cleanup()
         self.manager.cleanup()
-        # The agents' mesh outlives them by design; this run's wireguard-go processes go by PID.
-        names = {self.interface(n) for n in self.agents}
-        for p in h.processes():
-            if p.comm == "wireguard-go" and names & set(p.argv[1:]):
-                h.stop_pid(p.pid, f"wireguard-go {' '.join(p.argv[1:])}", grace=5)
-        for name in names:
-            Path(f"/var/run/wireguard/{name}.sock").unlink(missing_ok=True)
+        h.stop_mesh({self.interface(n) for n in self.agents})
 
 
 # --------------------------------------------------------------------------------------------
@@ -1086,7 +1080,15 @@ def pier_dns(res: Results, pier: Path, work: Path, archive: Path, rootfs: Path, 
         # Its own cluster range: the node's bridge takes the leased subnet, not --bridge-subnet, and the
         # default range may be in use by another Pier on this host.
         cidr = ["--cluster-cidr", PIER_UP_CLUSTER_CIDR] if "--cluster-cidr" in up_help else []
-        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet] + upstream + cidr)
+        # A node of its own cluster: its mesh interface (and wireguard-go, which outlives pier up by
+        # design) in the root namespace, under a name of this run's, stopped at the end.
+        mesh = []
+        if "--mesh-interface" in up_help:
+            mesh_name = f"pbwu{random.randrange(0x10000):04x}"
+            mesh = ["--mesh-interface", mesh_name]
+            # Run after pier up has stopped (cleanups run in reverse).
+            cleanups.insert(cleanups.index(up.cleanup), lambda: h.stop_mesh({mesh_name}))
+        up.start(["up"], ["--bridge", bridge, "--bridge-subnet", subnet] + upstream + cidr + mesh)
         agent = h.PierAgent.__new__(h.PierAgent)
         agent.pier, agent.env = pier, up.env
         h.PierAgent.load_image(agent, archive, rootfs, h.IMAGE_REF)
