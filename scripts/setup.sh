@@ -29,10 +29,10 @@ done
 # (busybox-static, skopeo, zstd, libcoap3-bin for the CoAP interop tests, tini for --init), what the benchmarks
 # time with (hyperfine; perf for `bench/activation.py --sched`) and the mesh between nodes (wireguard-tools,
 # and wireguard-go where the kernel has no WireGuard module). mmdebstrap and buildah build the example
-# images of examples/images/ without a Docker engine (docs/images.md).
+# images of examples/images/ without a Docker engine (docs/images.md); socat carries the mesh tests' 10 MB transfers.
 packages=(runc containernetworking-plugins busybox-static libsqlite3-dev libarchive-dev libzstd-dev
           zlib1g-dev skopeo iproute2 iptables util-linux curl zstd hyperfine openssl python3-pip
-          libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base mmdebstrap buildah)
+          libcoap3-bin linux-perf tini wireguard-tools wireguard-go dnsmasq-base mmdebstrap buildah socat)
 if [ "$with_docker" = 1 ]; then
     packages+=(docker.io docker-registry)
     # bench/network.py: ping, one TCP stream, DNS load, and the upstream resolver both systems forward to.
