@@ -120,7 +120,11 @@ http:
             # nsenter execs the registry: the PID is the registry's.
             self.proc = subprocess.Popen([*enter, "docker-registry", "serve", str(work / "config.yml")], stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for("docker-registry listening", self._ready, timeout=30, interval=0.05)
+        try:
+            wait_for("docker-registry listening", self._ready, timeout=30, interval=0.05)
+        except BaseException:
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
