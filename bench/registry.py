@@ -78,21 +78,31 @@ def openssl(*args: str) -> None:
 
 
 class DockerRegistry:
-    """Debian's docker-registry (distribution 2.8) with filesystem storage and TLS, stopped by PID."""
+    """Debian's docker-registry (distribution 2.8) with filesystem storage, stopped by PID.
 
-    def __init__(self, work: Path, port: int):
-        self.work, self.port = work, port
+    By default on 127.0.0.1 with TLS (a server certificate signed by a CA made here, in `certs/`);
+    `host` and `netns` put it on another address inside a network namespace (`nsenter --net`), and
+    `tls=False` serves plain HTTP (clients then treat it as an insecure registry)."""
+
+    def __init__(self, work: Path, port: int, host: str = "127.0.0.1", netns: str | None = None, tls: bool = True):
+        self.work, self.port, self.host = work, port, host
         work.mkdir(parents=True)
         self.certs = work / "certs"
-        self.certs.mkdir()
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", str(work / "ca.key"), "-out", str(self.certs / "ca.crt"), "-days", "2", "-subj", "/CN=bench-ca")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", str(work / "server.key"), "-out", str(work / "server.csr"), "-subj", "/CN=127.0.0.1")
-        (work / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", str(work / "server.csr"), "-CA", str(self.certs / "ca.crt"), "-CAkey",
-                str(work / "ca.key"), "-CAcreateserial", "-out", str(work / "server.crt"), "-days", "2",
-                "-extfile", str(work / "ext.cnf"))
+        tls_config = ""
+        if tls:
+            self.certs.mkdir()
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(work / "ca.key"), "-out", str(self.certs / "ca.crt"), "-days", "2", "-subj", "/CN=bench-ca")
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(work / "server.key"), "-out", str(work / "server.csr"), "-subj", f"/CN={host}")
+            (work / "ext.cnf").write_text(f"subjectAltName=IP:{host}\n")
+            openssl("x509", "-req", "-in", str(work / "server.csr"), "-CA", str(self.certs / "ca.crt"), "-CAkey",
+                    str(work / "ca.key"), "-CAcreateserial", "-out", str(work / "server.crt"), "-days", "2",
+                    "-extfile", str(work / "ext.cnf"))
+            tls_config = f"""
+  tls:
+    certificate: {work / 'server.crt'}
+    key: {work / 'server.key'}"""
         (work / "config.yml").write_text(f"""version: 0.1
 log:
   level: error
@@ -102,22 +112,25 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:{port}
-  tls:
-    certificate: {work / 'server.crt'}
-    key: {work / 'server.key'}
+  addr: {host}:{port}{tls_config}
 """)
         self.log = work / "registry.log"
+        enter = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")], stdout=out,
+            # nsenter execs the registry: the PID is the registry's.
+            self.proc = subprocess.Popen([*enter, "docker-registry", "serve", str(work / "config.yml")], stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for("docker-registry listening", self._ready, timeout=30, interval=0.05)
+        try:
+            wait_for("docker-registry listening", self._ready, timeout=30, interval=0.05)
+        except BaseException:
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
             raise h.BenchError(f"docker-registry exited: {h.tail(self.log.read_text(errors='replace'))}")
         with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+            return s.connect_ex((self.host, self.port)) == 0
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -13,17 +13,21 @@ Pier: `pier manager` and `pier agent --join` in gw, `pier agent --join` in dev1 
 `--data-path wireguard` for WireGuard through wireguard-go). Images: the OCI layout that
 examples/images/build.sh writes, imported into the manager, from whose registry the agents pull.
 Swarm: dockerd in each namespace (`nsenter --net`), `docker swarm init` on gw, dev1 and dev2 join;
-the same images copied into each dockerd with skopeo (Swarm needs a registry to pull; none here).
+Debian's docker-registry (distribution 2.8, plain HTTP, each dockerd's `insecure-registries`) in gw at
+10.253.4.10:5000, to which skopeo pushes the same three images from the same layout; the stack's
+images are named in it and the nodes pull from it (`--resolve-image never`: the tag is not pinned, so
+every task start asks the registry for the manifest, and downloads only what the node lacks).
 Both deploy examples/seed004.yml, whose containers reach Redis as `redis` across the nodes.
 
 Per system, in one run:
   starts     --rounds times, publisher and subscriber deployed on dev2 and removed again: deploy →
-             first publish (publisher start) and → first update displayed. Pier's first round pulls
-             the images from the manager's registry; the others find them on the node.
-  scenario   the paper's 60 s script (--quick: 30 s): deploy on dev1 at 0 s (Pier: a pull, dev1
-             never had the images); at 20 s the placement constraint of both services changes from
-             node.labels.device==1 to ==2 (`service update --constraint-rm/--constraint-add`, both
-             commands at once; stop-first) and they move to dev2, whose images are there; at 35 s
+             first publish (publisher start) and → first update displayed. The first round pulls the
+             images from the registry (dev2 never had them); the others find them on the node.
+  scenario   the paper's 60 s script (--quick: 30 s): deploy on dev1 at 0 s (a pull: dev1 never had
+             the images; its start is the second "start with a pull" figure); at 20 s the placement
+             constraint of both services changes from node.labels.device==1 to ==2 (`service update
+             --constraint-rm/--constraint-add`, both commands at once; stop-first) and they move to
+             dev2, whose images are there; at 35 s
              the subscriber is restarted: its container on dev2 is stopped through the node's own
              API (`pier stop` / `docker stop`, SIGTERM) and the orchestrator starts the task again
              (restart_policy condition any, delay 0), the image and the node's state present. (A
@@ -52,6 +56,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 import network  # noqa: E402
+from registry import DockerRegistry  # noqa: E402
 
 REPO = h.REPO
 STACK_FILE = REPO / "examples" / "seed004.yml"
@@ -67,6 +72,7 @@ LABELS = {"gw": "role=gateway", "dev1": "device=1", "dev2": "device=2"}
 CLUSTER_CIDR = "10.87.0.0/16"
 SWARM_POOL = "10.254.40.0/24"
 MANAGER_PORT = 7443
+REGISTRY_PORT = 5000   # Swarm's registry, docker-registry on the gateway (plain HTTP, an insecure registry)
 REQUIRED_TOOLS = ["ip", "iptables", "nsenter", "skopeo", "buildah", "mmdebstrap"]
 
 # The paper's figures (Rufino et al., section V): Raspberry Pi B+ devices, Docker 1.12 Swarm.
@@ -248,9 +254,10 @@ def start_times(published: list[int], displayed: list[tuple[int, int]], deploy: 
     return (None if p is None else (p - deploy) / 1e6, None if d is None else (d - deploy) / 1e6)
 
 
-def stack_variant(text: str, device: str, only: list[str] | None = None) -> str:
-    """The stack file with publisher and subscriber placed on `device` ("1" or "2"), and with only the
-    services in `only` (by name) when given. The file is YAML; it is read and written with PyYAML."""
+def stack_variant(text: str, device: str, only: list[str] | None = None, registry: str | None = None) -> str:
+    """The stack file with publisher and subscriber placed on `device` ("1" or "2"), with only the
+    services in `only` (by name) when given, and with every image named in `registry` ("host:port")
+    when given. The file is YAML; it is read and written with PyYAML."""
     import yaml
     doc = yaml.safe_load(text)
     services = doc.get("services") or {}
@@ -260,6 +267,8 @@ def stack_variant(text: str, device: str, only: list[str] | None = None) -> str:
             raise ValueError(f"the stack file has no service {sorted(unknown)}")
         doc["services"] = {k: v for k, v in services.items() if k in only}
     for svc in doc["services"].values():
+        if registry is not None:
+            svc["image"] = f"{registry}/{svc['image']}"
         placement = (svc.get("deploy") or {}).get("placement") or {}
         placement["constraints"] = [c.replace("node.labels.device==1", f"node.labels.device=={device}")
                                     for c in placement.get("constraints", [])]
@@ -307,6 +316,7 @@ class Lan(network.Topology):
 
 class System:
     name = "?"
+    registry: str | None = None   # "host:port" the stack's images are named in; None: the orchestrator's own
 
     def deploy(self, compose: Path, data: Path) -> None: ...
     def remove_clock(self) -> None: ...
@@ -401,19 +411,24 @@ class SwarmSystem(System):
         self.lan, self.work = lan, work
         self.docker: dict[str, h.Dockerd] = {}
         self.node_ids: dict[str, str] = {}
+        self.registry = f"{NODES['gw']}:{REGISTRY_PORT}"
+        self.docker_registry: DockerRegistry | None = None
 
     def start(self) -> None:
+        # The registry on the gateway, as Pier's is its manager's: docker-registry, plain HTTP, with the
+        # three images pushed from the run's OCI layout. The nodes start with no image and pull.
+        self.docker_registry = DockerRegistry(self.work / "registry", REGISTRY_PORT, host=NODES["gw"],
+                                              netns=self.lan.ns("gw"), tls=False)
+        h.log(f"swarm: pushing the three images to docker-registry at {self.registry}")
+        for ref in IMAGES:
+            h.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{self.work.parent / 'oci'}:{ref}",
+                   f"docker://{self.registry}/{ref}"], timeout=300)
         for node in NODES:
-            d = h.Dockerd(self.work / f"docker-{node}", netns=self.lan.ns(node), iptables=True)
+            d = h.Dockerd(self.work / f"docker-{node}", config={"insecure-registries": [self.registry]},
+                          netns=self.lan.ns(node), iptables=True)
             d.workdir.mkdir(parents=True, exist_ok=True)
             self.docker[node] = d
             d.start()
-            for ref in ([REDIS] if node == "gw" else [PUBLISHER, SUBSCRIBER]):
-                archive = self.work / f"{node}-{ref.split('/')[-1].replace(':', '-')}.tar"
-                h.run(["skopeo", "copy", "--quiet", f"oci:{self.work.parent / 'oci'}:{ref}",
-                       f"docker-archive:{archive}:{ref}"], timeout=300)
-                d.docker("load", "-i", str(archive), timeout=300)
-                archive.unlink()
         gw = self.docker["gw"]
         gw.docker("swarm", "init", "--advertise-addr", NODES["gw"], "--listen-addr", f"{NODES['gw']}:2377",
                   "--default-addr-pool", SWARM_POOL, "--default-addr-pool-mask-length", "26")
@@ -467,6 +482,8 @@ class SwarmSystem(System):
             if d.proc is not None and d.proc.poll() is None:
                 h.run(d.cmd("swarm", "leave", "--force"), env=d.env, check=False, timeout=60)
             d.cleanup()
+        if self.docker_registry is not None:
+            self.docker_registry.stop()
 
 
 def wait_for(what: str, check, timeout: float, interval: float = 0.1) -> None:
@@ -510,17 +527,17 @@ def wait_displayed(data: Path, since: int, timeout: float) -> None:
     wait_for(f"an update displayed ({data / 'displayed.log'})", shown, timeout, interval=0.05)
 
 
-def run_system(system: System, work: Path, args, out: Outcome, pulls_first: bool) -> None:
+def run_system(system: System, work: Path, args, out: Outcome) -> None:
     text = STACK_FILE.read_text()
     compose = {dev: work / f"stack-dev{dev}.yml" for dev in ("1", "2")}
     for dev, path in compose.items():
-        path.write_text(stack_variant(text, dev))
+        path.write_text(stack_variant(text, dev, registry=system.registry))
     redis_only = work / "stack-redis.yml"
-    redis_only.write_text(stack_variant(text, "1", only=["redis"]))
+    redis_only.write_text(stack_variant(text, "1", only=["redis"], registry=system.registry))
     # Redis runs on the gateway before anything is measured, as in the paper.
     system.deploy(redis_only, work / "data-redis")
     wait_for("Redis running on the gateway", lambda: system.running_on_gateway(), 180)
-    # Starts on dev2 (a pull first on Pier; then the images are there).
+    # Starts on dev2: the first pulls the images from the registry, the others find them on the node.
     for i in range(args.rounds):
         data = work / f"data-start{i}"
         data.mkdir()
@@ -529,9 +546,9 @@ def run_system(system: System, work: Path, args, out: Outcome, pulls_first: bool
         wait_displayed(data, t0, 300)
         pub, disp = read_logs(data)
         got = start_times(pub, disp, t0)
-        (out.starts_pull if (pulls_first and i == 0) else out.starts_present).append(got)
+        (out.starts_pull if i == 0 else out.starts_present).append(got)
         h.log(f"{system.name}: start round {i + 1} on dev2: first publish {got[0]:.2f} s, first display {got[1]:.2f} s"
-              + (" (pull)" if pulls_first and i == 0 else ""))
+              + (" (pull)" if i == 0 else ""))
         system.remove_clock()
     # The scenario.
     length, at_migrate, at_restart = TIMELINE["quick" if args.quick else "full"]
@@ -574,8 +591,7 @@ def run_system(system: System, work: Path, args, out: Outcome, pulls_first: bool
         for name in ("published.log", "displayed.log"):
             if (data / name).exists():
                 shutil.copy(data / name, keep / name)
-    if pulls_first:
-        out.starts_pull.append((out.figures.start_publish_s, out.figures.start_display_s))
+    out.starts_pull.append((out.figures.start_publish_s, out.figures.start_display_s))
     f = out.figures
     h.log(f"{system.name}: {f.published} published, {f.displayed} displayed; migration {f.migration_s} s, "
           f"restart {f.restart_s} s, lost in migration {f.lost_migration}")
@@ -608,7 +624,7 @@ def report_rows(outcomes: dict[str, Outcome]) -> list[list[str]]:
         f = o.figures
         if key == "start_pull_s":
             v = median_of(o.starts_pull, 0)
-            return fmt(v) if v is not None else ("- (no registry)" if o.system == "Swarm" else "-")
+            return fmt(v)
         if key == "start_present_s":
             return fmt(median_of(o.starts_present, 0))
         if key == "display_pull_s":
@@ -677,7 +693,7 @@ def report(outcomes: dict[str, Outcome], args, info: dict) -> None:
 
 
 def prerequisites(args) -> None:
-    tools = REQUIRED_TOOLS + ([] if args.no_swarm else ["dockerd"])
+    tools = REQUIRED_TOOLS + ([] if args.no_swarm else ["dockerd", "docker-registry"])
     missing = [t for t in tools if not shutil.which(t) and not Path(f"/usr/sbin/{t}").exists()]
     if args.data_path == "wireguard" and not shutil.which("wireguard-go"):
         missing.append("wireguard-go")
@@ -739,14 +755,16 @@ def main() -> int:
                     system = SwarmSystem(lan, sys_work)
                     phase.append(system.cleanup)
                     system.start()
-                    out.version = "docker " + system.docker["gw"].server_version()
+                    registry = h.run(["docker-registry", "--version"], check=False).stdout.decode().split()
+                    out.version = (f"docker {system.docker['gw'].server_version()}, docker-registry "
+                                   + (registry[-1] if registry else "?"))
                 else:
                     pier = h.pier_binary()
                     out.version = "pier " + (h.run([str(pier), "--version"], check=False).stdout.decode().strip() or str(pier))
                     system = PierSystem(pier, lan, sys_work, args.data_path)
                     phase.append(system.cleanup)
                     system.start()
-                run_system(system, sys_work, args, out, pulls_first=(name == "Pier"))
+                run_system(system, sys_work, args, out)
             except (h.BenchError, ValueError) as e:
                 out.error = str(e)
                 h.warn(f"{name}: {e}")

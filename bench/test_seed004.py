@@ -128,6 +128,23 @@ class StackFile(unittest.TestCase):
         with self.assertRaises(ValueError):
             s.stack_variant(text, "1", only=["nosuch"])
 
+    def test_variant_names_the_images_in_a_registry(self):
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest("PyYAML (python3-yaml) is not installed")
+        text = s.STACK_FILE.read_text()
+        plain = yaml.safe_load(s.stack_variant(text, "2"))
+        self.assertEqual({k: v["image"] for k, v in plain["services"].items()},
+                         {"redis": s.REDIS, "publisher": s.PUBLISHER, "subscriber": s.SUBSCRIBER})
+        doc = yaml.safe_load(s.stack_variant(text, "2", registry="10.253.4.10:5000"))
+        self.assertEqual({k: v["image"] for k, v in doc["services"].items()},
+                         {"redis": f"10.253.4.10:5000/{s.REDIS}", "publisher": f"10.253.4.10:5000/{s.PUBLISHER}",
+                          "subscriber": f"10.253.4.10:5000/{s.SUBSCRIBER}"})
+        self.assertEqual(doc["services"]["publisher"]["deploy"]["placement"]["constraints"], ["node.labels.device==2"])
+        only = yaml.safe_load(s.stack_variant(text, "1", only=["redis"], registry="10.253.4.10:5000"))
+        self.assertEqual(only["services"]["redis"]["image"], f"10.253.4.10:5000/{s.REDIS}")
+
 
 if __name__ == "__main__":
     unittest.main()
