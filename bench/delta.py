@@ -84,7 +84,7 @@ def main() -> int:
         new_sum = hashlib.md5(changed.read_bytes()).hexdigest()
         build("edge/app:2")
         certs = work / "admin"
-        manager.cli("cert", "create", "bench", "--role", "manager", "-o", str(certs))
+        manager.cli("cert", "create", "bench", "--role", "operator", "-o", str(certs))
         registry = f"127.0.0.1:{port}"
 
         results = {}

@@ -166,7 +166,7 @@ def main() -> int:
         cleanups.append(manager.cleanup)
         manager.start(extra=["--listen", f"tcp://127.0.0.1:{pier_port}"])
         certs = work / "pier-certs"
-        manager.cli("cert", "create", "bench", "--role", "manager", "-o", str(certs))
+        manager.cli("cert", "create", "bench", "--role", "operator", "-o", str(certs))
         shutil.copy(certs / "ca.pem", certs / "ca.crt")
         shutil.copy(certs / "node.pem", certs / "client.cert")
         shutil.copy(certs / "node-key.pem", certs / "client.key")
