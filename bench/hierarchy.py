@@ -166,12 +166,7 @@ def main() -> int:
 def stop_mesh(up: PierDaemon) -> None:
     """Stop `pier up` and sweep it, then its wireguard-go, which outlives the agent by design (by PID)."""
     up.cleanup()
-    for p in h.processes():
-        if p.comm == "wireguard-go" and MESH_INTERFACE in p.argv[1:]:
-            h.stop_pid(p.pid, f"wireguard-go {MESH_INTERFACE}", grace=5)
-    Path(f"/var/run/wireguard/{MESH_INTERFACE}.sock").unlink(missing_ok=True)
-    if h.link_exists(MESH_INTERFACE):
-        h.run(["ip", "link", "del", MESH_INTERFACE], check=False)
+    h.stop_mesh({MESH_INTERFACE})
 
 
 def report(out: dict, rows: list[dict], error: str | None) -> None:

@@ -38,8 +38,8 @@ from typing import Callable
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-from cluster import PierDaemon, wait_for  # noqa: E402
-from slowlink import HOST_IP, SlowLink  # noqa: E402
+from cluster import PierDaemon  # noqa: E402
+from slowlink import HOST_IP, NamespacedAgent, SlowLink  # noqa: E402
 
 REPO = h.REPO
 BUILD = REPO / "examples" / "images" / "build.sh"
@@ -122,30 +122,14 @@ def mb(n: int | float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class Agent:
-    """A `pier agent` in the link's namespace, fresh data root, a bridge of its own; stopped by PID."""
+class Agent(NamespacedAgent):
+    """bench/slowlink.py's agent in the link's namespace, with a bridge of its own, and its pulls timed."""
 
     def __init__(self, link: SlowLink, pier: Path, bridge: tuple[str, str]):
-        self.pier = pier
-        self.workdir = h.new_workdir("s1a")
-        self.root = self.workdir / "root"
-        self.socket = self.root / "pier.sock"
-        self.root.mkdir(parents=True)
-        self.log = self.workdir / "agent.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", link.ns, str(pier), "agent", "--data-root", str(self.root),
-                 "--listen", f"unix://{self.socket}", "--bridge", bridge[0], "--bridge-subnet", bridge[1]],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for("the namespaced pier agent", self._ready, timeout=30, interval=0.05)
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise h.BenchError(f"pier agent in the namespace exited: {h.tail(self.log.read_text(errors='replace'))}")
-        return self.socket.exists() and h.http_get(self.socket, "/v1/info")[0] == 200
+        super().__init__(link, pier, h.new_workdir("s1a"), bridge)
 
     def cli(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-        return h.run([str(self.pier), "--host", f"unix://{self.socket}", *args], timeout=timeout)
+        return h.run(self.pier_cmd(*args), timeout=timeout)
 
     def pull(self, ref: str, certs: Path, creds: str, delta: bool) -> tuple[int, int, float]:
         """(bytes, deltas, seconds) of one `pier image pull`."""
@@ -155,13 +139,6 @@ class Agent:
         seconds = time.perf_counter() - start
         _, fetched, deltas = parse_pull(proc.stdout.decode() + proc.stderr.decode())
         return fetched, deltas, seconds
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            h.stop_pid(self.proc.pid, "namespaced pier agent", grace=10)
-        self.proc.wait()
-        h.unmount_under(self.workdir)
-        h.rmtree(self.workdir)
 
 
 def shape(link: SlowLink, rate: str | None) -> None:

@@ -396,12 +396,7 @@ class PierSystem(System):
         for a in self.agents.values():
             a.cleanup()
         self.manager.cleanup()
-        names = {self.interface(n) for n in self.agents}
-        for p in h.processes():
-            if p.comm == "wireguard-go" and names & set(p.argv[1:]):
-                h.stop_pid(p.pid, f"wireguard-go {' '.join(p.argv[1:])}", grace=5)
-        for name in names:
-            Path(f"/var/run/wireguard/{name}.sock").unlink(missing_ok=True)
+        h.stop_mesh({self.interface(n) for n in self.agents})
 
 
 class SwarmSystem(System):

@@ -192,7 +192,8 @@ class SlowLink:
 class NamespacedAgent:
     """A `pier agent` inside the namespace with a fresh data root; stopped by PID."""
 
-    def __init__(self, link: SlowLink, pier: Path, workdir: Path):
+    def __init__(self, link: SlowLink, pier: Path, workdir: Path,
+                 bridge: tuple[str, str] = ("pbslowa0", "10.251.42.0/24")):
         self.pier, self.workdir = pier, workdir
         self.root = workdir / "root"
         self.socket = self.root / "pier.sock"
@@ -202,7 +203,7 @@ class NamespacedAgent:
             # `ip netns exec` execs the program: the PID is the agent's.
             self.proc = subprocess.Popen(
                 ["ip", "netns", "exec", link.ns, str(pier), "agent", "--data-root", str(self.root),
-                 "--listen", f"unix://{self.socket}", "--bridge", "pbslowa0", "--bridge-subnet", "10.251.42.0/24"],
+                 "--listen", f"unix://{self.socket}", "--bridge", bridge[0], "--bridge-subnet", bridge[1]],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for("the namespaced pier agent", self._ready, timeout=30, interval=0.05)
 
